@@ -1,0 +1,1 @@
+"""poscrm: the customer back end of a point-of-sale system."""

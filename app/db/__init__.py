@@ -1,0 +1,1 @@
+"""Persistence: engines and sessions, ORM models, repositories (all SQL), migrations."""

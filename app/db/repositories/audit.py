@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import AuditEntry
+from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.domain.records import AuditRecord, Page
+
+
+def _record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        id=row.id,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        action=row.action,
+        actor_label=row.actor_label,
+        at=row.at,
+        before=row.before,
+        after=row.after,
+    )
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(
+        self,
+        *,
+        entity_type: str,
+        entity_id: str,
+        action: str,
+        actor_id: str | None,
+        actor_label: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        self.session.add(
+            AuditEntry(
+                entity_type=entity_type,
+                entity_id=entity_id,
+                action=action,
+                actor_id=actor_id,
+                actor_label=actor_label,
+                before=before,
+                after=after,
+            )
+        )
+        await self.session.flush()
+
+    async def pages(
+        self, entity_type: str, entity_ids: list[str], first: int, after: str | None
+    ) -> dict[str, Page[AuditRecord]]:
+        """Newest-first pages for many entities in two statements (no N+1 in lists)."""
+        before_id = int(decode_cursor(after, 1)[0]) if after else None
+        conditions = [
+            AuditEntry.entity_type == entity_type,
+            AuditEntry.entity_id.in_(entity_ids),
+        ]
+        totals = dict(
+            (
+                await self.session.execute(
+                    select(AuditEntry.entity_id, func.count())
+                    .where(*conditions)
+                    .group_by(AuditEntry.entity_id)
+                )
+            ).all()
+        )
+        if before_id is not None:
+            conditions.append(AuditEntry.id < before_id)
+        rank = (
+            func.row_number()
+            .over(partition_by=AuditEntry.entity_id, order_by=AuditEntry.id.desc())
+            .label("rank")
+        )
+        ranked = select(AuditEntry.id, rank).where(*conditions).subquery()
+        rows = await self.session.scalars(
+            select(AuditEntry)
+            .join(ranked, ranked.c.id == AuditEntry.id)
+            .where(ranked.c.rank <= first + 1)
+            .order_by(AuditEntry.entity_id, AuditEntry.id.desc())
+        )
+        grouped: dict[str, list[AuditEntry]] = defaultdict(list)
+        for row in rows:
+            grouped[row.entity_id].append(row)
+        return {
+            entity_id: Page(
+                items=[
+                    (encode_cursor(r.id), _record(r))
+                    for r in grouped[entity_id][:first]
+                ],
+                has_next=len(grouped[entity_id]) > first,
+                total=totals.get(entity_id, 0),
+            )
+            for entity_id in entity_ids
+        }

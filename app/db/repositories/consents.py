@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import MarketingConsent
+from app.domain.records import (
+    ConsentRecord,
+    ConsentSource,
+    ConsentState,
+    MarketingChannel,
+)
+
+
+def _record(row: MarketingConsent) -> ConsentRecord:
+    return ConsentRecord(
+        channel=MarketingChannel(row.channel),
+        state=ConsentState(row.state),
+        changed_at=row.changed_at,
+        source=ConsentSource(row.source),
+        actor_label=row.actor_label,
+    )
+
+
+class ConsentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_customers(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[MarketingChannel, ConsentRecord]]:
+        rows = await self.session.scalars(
+            select(MarketingConsent).where(
+                MarketingConsent.customer_id.in_(customer_ids)
+            )
+        )
+        found: dict[uuid.UUID, dict[MarketingChannel, ConsentRecord]] = defaultdict(
+            dict
+        )
+        for row in rows:
+            found[row.customer_id][MarketingChannel(row.channel)] = _record(row)
+        return found
+
+    async def put(
+        self,
+        customer_id: uuid.UUID,
+        channel: MarketingChannel,
+        state: ConsentState,
+        *,
+        at: datetime,
+        source: ConsentSource,
+        actor_label: str,
+    ) -> ConsentRecord:
+        row = await self.session.get(MarketingConsent, (customer_id, channel.value))
+        if row is None:
+            row = MarketingConsent(customer_id=customer_id, channel=channel.value)
+            self.session.add(row)
+        row.state = state.value
+        row.changed_at = at
+        row.source = source.value
+        row.actor_label = actor_label
+        await self.session.flush()
+        return _record(row)

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Customer, Sale
+from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.domain.records import CustomerRecord, CustomerStatus, Page
+
+
+def _record(row: Customer) -> CustomerRecord:
+    return CustomerRecord(
+        id=row.id,
+        name=row.name,
+        phone=row.phone,
+        email=row.email,
+        customer_code=row.customer_code,
+        status=CustomerStatus(row.status),
+        version=row.version,
+        home_store_id=row.home_store_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _prefix_range(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column LIKE 'p%'`` as an index range; LIKE cannot use a default-collation index."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSearch:
+    """What one search term may mean; a customer matching any of them is found."""
+
+    phone_prefixes: tuple[str, ...] = ()
+    name_key: str | None = None
+    email_key: str | None = None
+    customer_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFilterSpec:
+    status: CustomerStatus | None = None
+    home_store_id: uuid.UUID | None = None
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, customer_id: uuid.UUID) -> CustomerRecord | None:
+        row = await self.session.get(Customer, customer_id, populate_existing=True)
+        return _record(row) if row else None
+
+    async def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, CustomerRecord]:
+        rows = await self.session.scalars(select(Customer).where(Customer.id.in_(ids)))
+        return {r.id: _record(r) for r in rows}
+
+    async def id_by_phone(self, phone: str) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self.session.scalar(
+            select(Customer.id).where(Customer.phone == phone)
+        )
+        return found
+
+    async def id_by_code(self, code: str) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self.session.scalar(
+            select(Customer.id).where(Customer.customer_code == code)
+        )
+        return found
+
+    async def insert(self, **values: Any) -> CustomerRecord:
+        row = Customer(**values)
+        self.session.add(row)
+        await self.session.flush()
+        return _record(row)
+
+    async def update_if_version(
+        self, customer_id: uuid.UUID, expected_version: int, values: dict[str, Any]
+    ) -> bool:
+        """Apply ``values`` only if nobody changed the row since ``expected_version``."""
+        result = await self.session.execute(
+            update(Customer)
+            .where(Customer.id == customer_id, Customer.version == expected_version)
+            .values(**values, version=Customer.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def has_sales(self, customer_id: uuid.UUID) -> bool:
+        return bool(
+            await self.session.scalar(
+                select(exists().where(Sale.customer_id == customer_id))
+            )
+        )
+
+    async def delete(self, customer_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            delete(Customer).where(Customer.id == customer_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _conditions(
+        self, search: CustomerSearch | None, spec: CustomerFilterSpec
+    ) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if search is not None:
+            matches: list[ColumnElement[bool]] = [
+                _prefix_range(Customer.phone, p) for p in search.phone_prefixes
+            ]
+            if search.name_key:
+                matches.append(_prefix_range(Customer.name_key, search.name_key))
+                # Any later word of the name, e.g. "smi" finds "John Smith".
+                matches.append(
+                    Customer.name_key.like(
+                        f"% {_escape_like(search.name_key)}%", escape="\\"
+                    )
+                )
+            if search.email_key:
+                matches.append(Customer.email_key == search.email_key)
+            if search.customer_code:
+                matches.append(Customer.customer_code == search.customer_code)
+            conditions.append(or_(*matches) if matches else false())
+        if spec.status is not None:
+            conditions.append(Customer.status == spec.status.value)
+        if spec.home_store_id is not None:
+            conditions.append(Customer.home_store_id == spec.home_store_id)
+        return conditions
+
+    async def page(
+        self,
+        search: CustomerSearch | None,
+        spec: CustomerFilterSpec,
+        first: int,
+        after: str | None,
+    ) -> Page[CustomerRecord]:
+        """Customers by name then id; ``after`` is a cursor from an earlier page."""
+        conditions = self._conditions(search, spec)
+        total = await self.session.scalar(
+            select(func.count()).select_from(Customer).where(*conditions)
+        )
+        stmt = select(Customer).where(*conditions)
+        if after is not None:
+            name_key, raw_id = decode_cursor(after, 2)
+            last_id = uuid.UUID(str(raw_id))
+            stmt = stmt.where(
+                or_(
+                    Customer.name_key > name_key,
+                    and_(Customer.name_key == name_key, Customer.id > last_id),
+                )
+            )
+        rows = list(
+            await self.session.scalars(
+                stmt.order_by(Customer.name_key, Customer.id).limit(first + 1)
+            )
+        )
+        return Page(
+            items=[
+                (encode_cursor(r.name_key, r.id.hex), _record(r)) for r in rows[:first]
+            ],
+            has_next=len(rows) > first,
+            total=total or 0,
+        )

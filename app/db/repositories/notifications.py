@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Customer, Notification
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationToSend:
+    id: uuid.UUID
+    channel: str
+    scenario: str
+    status: str
+    attempts: int
+    # Read at send time, so a changed email or phone is honoured.
+    recipient_email: str | None
+    recipient_phone: str | None
+    customer_name: str | None
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(
+        self, customer_id: uuid.UUID, channel: str, scenario: str
+    ) -> uuid.UUID:
+        row = Notification(customer_id=customer_id, channel=channel, scenario=scenario)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def get_for_sending(
+        self, notification_id: uuid.UUID
+    ) -> NotificationToSend | None:
+        found = (
+            await self.session.execute(
+                select(Notification, Customer.email, Customer.phone, Customer.name)
+                .outerjoin(Customer, Customer.id == Notification.customer_id)
+                .where(Notification.id == notification_id)
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        row, email, phone, name = found
+        return NotificationToSend(
+            id=row.id,
+            channel=row.channel,
+            scenario=row.scenario,
+            status=row.status,
+            attempts=row.attempts,
+            recipient_email=email,
+            recipient_phone=phone,
+            customer_name=name,
+        )
+
+    async def record_attempt(
+        self,
+        notification_id: uuid.UUID,
+        *,
+        status: str,
+        error: str | None,
+        sent_at: datetime | None,
+    ) -> bool:
+        """Record one attempt's outcome unless the notification already reached a final state."""
+        result = await self.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == "QUEUED")
+            .values(
+                status=status,
+                error=error,
+                sent_at=sent_at,
+                attempts=Notification.attempts + 1,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def statuses_for_customer(
+        self, customer_id: uuid.UUID
+    ) -> list[tuple[str, str, str]]:
+        rows = await self.session.execute(
+            select(Notification.scenario, Notification.channel, Notification.status)
+            .where(Notification.customer_id == customer_id)
+            .order_by(Notification.created_at)
+        )
+        return list(rows.tuples())

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import AuthToken, Role, StaffUser
+from app.domain.permissions import Permission
+from app.domain.records import RoleRecord, StaffUserRecord, TokenKind
+
+
+def _role(row: Role) -> RoleRecord:
+    known = {p.value for p in Permission}
+    return RoleRecord(
+        id=row.id,
+        name=row.name,
+        permissions=tuple(Permission(p) for p in row.permissions if p in known),
+    )
+
+
+def _user(row: StaffUser) -> StaffUserRecord:
+    return StaffUserRecord(
+        id=row.id,
+        username=row.username,
+        role_id=row.role_id,
+        store_id=row.store_id,
+        is_active=row.is_active,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user: StaffUserRecord
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """A live token with what its bearer may do."""
+
+    token_id: uuid.UUID
+    kind: TokenKind
+    permissions: tuple[Permission, ...]
+    store_id: uuid.UUID | None
+    staff_user_id: uuid.UUID | None
+    till_id: uuid.UUID | None
+    label: str
+
+
+class StaffRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_role(self, role_id: uuid.UUID) -> RoleRecord | None:
+        row = await self.session.get(Role, role_id)
+        return _role(row) if row else None
+
+    async def get_role_by_name(self, name: str) -> RoleRecord | None:
+        row = await self.session.scalar(select(Role).where(Role.name == name))
+        return _role(row) if row else None
+
+    async def get_roles(self, role_ids: list[uuid.UUID]) -> list[RoleRecord]:
+        rows = await self.session.scalars(select(Role).where(Role.id.in_(role_ids)))
+        return [_role(r) for r in rows]
+
+    async def insert_role(self, name: str, permissions: list[Permission]) -> RoleRecord:
+        row = Role(name=name, permissions=sorted(p.value for p in permissions))
+        self.session.add(row)
+        await self.session.flush()
+        return _role(row)
+
+    async def get_user(self, user_id: uuid.UUID) -> StaffUserRecord | None:
+        row = await self.session.get(StaffUser, user_id)
+        return _user(row) if row else None
+
+    async def get_credentials(self, username: str) -> Credentials | None:
+        row = await self.session.scalar(
+            select(StaffUser).where(StaffUser.username == username)
+        )
+        return Credentials(_user(row), row.password_hash) if row else None
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        await self.session.execute(
+            update(StaffUser)
+            .where(StaffUser.id == user_id)
+            .values(password_hash=password_hash)
+        )
+
+    async def insert_user(
+        self,
+        username: str,
+        password_hash: str,
+        role_id: uuid.UUID,
+        store_id: uuid.UUID | None,
+    ) -> StaffUserRecord:
+        row = StaffUser(
+            username=username,
+            password_hash=password_hash,
+            role_id=role_id,
+            store_id=store_id,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return _user(row)
+
+    async def insert_token(
+        self,
+        *,
+        token_hash: str,
+        kind: TokenKind,
+        expires_at: datetime,
+        staff_user_id: uuid.UUID | None = None,
+        role_id: uuid.UUID | None = None,
+        store_id: uuid.UUID | None = None,
+        till_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        row = AuthToken(
+            token_hash=token_hash,
+            kind=kind.value,
+            expires_at=expires_at,
+            staff_user_id=staff_user_id,
+            role_id=role_id,
+            store_id=store_id,
+            till_id=till_id,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def grant_for_token(
+        self, token_hash: str, now: datetime
+    ) -> TokenGrant | None:
+        """The live grant behind a token (not revoked, not expired, user active), in one query."""
+        role_id = func.coalesce(StaffUser.role_id, AuthToken.role_id)
+        found = (
+            await self.session.execute(
+                select(
+                    AuthToken.id,
+                    AuthToken.kind,
+                    AuthToken.staff_user_id,
+                    AuthToken.till_id,
+                    func.coalesce(AuthToken.store_id, StaffUser.store_id),
+                    StaffUser.username,
+                    StaffUser.is_active,
+                    Role.permissions,
+                )
+                .outerjoin(StaffUser, StaffUser.id == AuthToken.staff_user_id)
+                .outerjoin(Role, Role.id == role_id)
+                .where(
+                    AuthToken.token_hash == token_hash,
+                    AuthToken.revoked_at.is_(None),
+                    AuthToken.expires_at > now,
+                )
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        token_id, kind, user_id, till_id, store_id, username, is_active, permissions = (
+            found
+        )
+        if user_id is not None and not is_active:
+            return None
+        known = {p.value for p in Permission}
+        return TokenGrant(
+            token_id=token_id,
+            kind=TokenKind(kind),
+            permissions=tuple(Permission(p) for p in permissions or () if p in known),
+            store_id=store_id,
+            staff_user_id=user_id,
+            till_id=till_id,
+            label=username or "device",
+        )
+
+    async def revoke_token(self, token_id: uuid.UUID, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(AuthToken)
+            .where(AuthToken.id == token_id, AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,49 @@
+"""Expected failures are data: one ``ErrorCode`` enum and the ``UserError`` shape."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ErrorCode(enum.StrEnum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    DUPLICATE = "DUPLICATE"
+    PHONE_INVALID = "PHONE_INVALID"
+    EMAIL_INVALID = "EMAIL_INVALID"
+    PHONE_TAKEN = "PHONE_TAKEN"
+    CUSTOMER_CODE_TAKEN = "CUSTOMER_CODE_TAKEN"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    CUSTOMER_HAS_TRANSACTIONS = "CUSTOMER_HAS_TRANSACTIONS"
+    CONSENT_CHANNEL_MISSING = "CONSENT_CHANNEL_MISSING"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+
+
+@dataclass(frozen=True, slots=True)
+class UserError:
+    code: ErrorCode
+    message: str
+    # Path to the input field at fault, e.g. ["input", "phone"]; None for the whole call.
+    field: tuple[str, ...] | None = None
+
+
+class Rejected(Exception):
+    """Raised inside a unit of work to roll it back and answer with ``errors``."""
+
+    def __init__(self, *errors: UserError) -> None:
+        super().__init__(", ".join(f"{e.code}: {e.message}" for e in errors))
+        self.errors = list(errors)
+
+
+def reject(code: ErrorCode, message: str, *field: str) -> Rejected:
+    return Rejected(UserError(code=code, message=message, field=field or None))
+
+
+class InvalidCursor(ValueError):
+    """A paging cursor that this server did not hand out."""

@@ -1,0 +1,24 @@
+"""The permissions a role can grant, named ``FEATURE_OPERATION`` (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Permission(enum.StrEnum):
+    CUSTOMER_VIEW = "CUSTOMER_VIEW"
+    CUSTOMER_ADD = "CUSTOMER_ADD"
+    CUSTOMER_MODIFY = "CUSTOMER_MODIFY"
+    CUSTOMER_DELETE = "CUSTOMER_DELETE"
+    CUSTOMER_GROUP_MANAGE = "CUSTOMER_GROUP_MANAGE"
+    SALE_CREATE = "SALE_CREATE"
+    SALE_VOID = "SALE_VOID"
+    LOYALTY_ADJUST = "LOYALTY_ADJUST"
+    DISCOUNT_MANAGE = "DISCOUNT_MANAGE"
+    REPORT_VIEW = "REPORT_VIEW"
+    AUDIT_VIEW = "AUDIT_VIEW"
+    SETTINGS_MANAGE = "SETTINGS_MANAGE"
+    STAFF_MANAGE = "STAFF_MANAGE"
+
+
+ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)

@@ -1,0 +1,132 @@
+"""Immutable records that services hand to the API layer (never ORM rows)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from app.domain.permissions import Permission
+
+
+class CustomerStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+class MarketingChannel(enum.StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+
+
+class ConsentState(enum.StrEnum):
+    NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
+    SUBSCRIBED = "SUBSCRIBED"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+
+
+class ConsentSource(enum.StrEnum):
+    POS = "POS"
+    BACK_OFFICE = "BACK_OFFICE"
+    IMPORT = "IMPORT"
+
+
+class TokenKind(enum.StrEnum):
+    SESSION = "SESSION"
+    DEVICE = "DEVICE"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is calling: a logged-in staff user or a till's device token."""
+
+    token_id: uuid.UUID
+    kind: TokenKind
+    permissions: frozenset[Permission]
+    store_id: uuid.UUID | None
+    staff_user_id: uuid.UUID | None = None
+    till_id: uuid.UUID | None = None
+    label: str = ""
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRecord:
+    id: uuid.UUID
+    code: str
+    name: str
+    is_head_office: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TillRecord:
+    id: uuid.UUID
+    store_id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    id: uuid.UUID
+    name: str
+    permissions: tuple[Permission, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffUserRecord:
+    id: uuid.UUID
+    username: str
+    role_id: uuid.UUID
+    store_id: uuid.UUID | None
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: uuid.UUID
+    name: str
+    phone: str
+    email: str | None
+    customer_code: str | None
+    status: CustomerStatus
+    version: int
+    home_store_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    channel: MarketingChannel
+    state: ConsentState
+    changed_at: datetime | None = None
+    source: ConsentSource | None = None
+    actor_label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    entity_type: str
+    entity_id: str
+    action: str
+    actor_label: str
+    at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a keyset-paged list; cursors are opaque strings."""
+
+    items: list[tuple[str, T]]
+    has_next: bool
+    total: int

@@ -1,0 +1,75 @@
+"""arq worker settings: job functions, cron schedules, and the resources jobs find in ``ctx``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import Worker, cron, func
+
+from app.db.engine import Database
+from app.jobs.notifications import deliver_notification
+from app.jobs.outbox import relay_outbox
+from app.jobs.queue import QUEUE_NAME, ArqJobQueue, redis_settings
+from app.services.gateways import FileGateway, MessageGateway
+from app.services.notifications import NotificationDelivery
+from app.services.unit_of_work import Transactions
+from app.settings import Settings
+
+FUNCTIONS = [
+    # keep_result=0: the database row is the record, and a kept result would block
+    # re-enqueueing the same job id (STYLE.md).
+    func(deliver_notification, keep_result=0, max_tries=6, timeout=60),
+]
+
+
+def build_worker(
+    settings: Settings,
+    redis_url: str,
+    *,
+    db: Database | None = None,
+    gateway: MessageGateway | None = None,
+    burst: bool = False,
+    poll_delay: float = 0.05,
+    handle_signals: bool = False,
+) -> Worker:
+    """An arq worker; ``db`` and ``gateway`` may be shared with an API process or a test."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        database = db or Database(settings.effective_database_url)
+        ctx["own_db"] = db is None
+        ctx["db"] = database
+        ctx["settings"] = settings
+        queue = ArqJobQueue(ctx["redis"])
+        ctx["tx"] = Transactions(database, queue)
+        ctx["delivery"] = NotificationDelivery(
+            database,
+            gateway
+            or FileGateway(
+                settings.resolved_data_dir / settings.notification_outbox_file
+            ),
+        )
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        if ctx.get("own_db"):
+            await ctx["db"].dispose()
+
+    return Worker(
+        functions=FUNCTIONS,  # type: ignore[arg-type]
+        cron_jobs=[
+            cron(
+                relay_outbox,
+                second={0, 15, 30, 45},
+                run_at_startup=True,
+                unique=True,
+                keep_result=0,
+            )  # type: ignore[arg-type]
+        ],
+        redis_settings=redis_settings(redis_url),
+        queue_name=QUEUE_NAME,
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        burst=burst,
+        poll_delay=poll_delay,
+        max_jobs=100,
+        handle_signals=handle_signals,
+    )

@@ -1,0 +1,104 @@
+"""Starlette app factory: routes, middleware, lifespan."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from strawberry.asgi import GraphQL
+
+from app.http import RequestGuard
+from app.observability import request_id_var
+from app.runtime import Runtime
+from app.schema.context import Context
+from app.schema.schema import build_schema
+from app.services.auth import resolve_actor
+from app.settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+GRAPHIQL_PAGE = STATIC_DIR / "graphiql" / "index.html"
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class PoscrmGraphQL(GraphQL[Context, None]):
+    def __init__(self, app: Starlette, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings), allow_queries_via_get=True, graphql_ide="graphiql"
+        )
+        self._app = app
+        self._page = GRAPHIQL_PAGE.read_text() if GRAPHIQL_PAGE.exists() else None
+
+    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
+        runtime: Runtime = self._app.state.runtime
+        token = _bearer(request)
+        actor = await resolve_actor(runtime.tx, token) if token else None
+        return Context(
+            request=request,
+            settings=runtime.settings,
+            tx=runtime.tx,
+            throttle=runtime.throttle,
+            actor=actor,
+            request_id=request_id_var.get(),
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        # Our own copy of GraphiQL and its assets: it works with no internet access.
+        if self._page is None:
+            return HTMLResponse(
+                "GraphiQL assets are missing from app/static.", status_code=500
+            )
+        return HTMLResponse(self._page)
+
+
+def create_app(
+    settings: Settings | None = None, *, with_worker: bool = False
+) -> Starlette:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.runtime = await Runtime.start(settings, with_worker=with_worker)
+        # Start-up objects live forever: keep them out of the collector's generations
+        # (GC pauses fell from ~51 ms to ~4 ms, DESIGN.md §6).
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = await request.app.state.runtime.ready()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"ready": ready, **checks}, status_code=200 if ready else 503
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    graphql = PoscrmGraphQL(app, settings)
+    app.add_route("/graphql", graphql, methods=["GET", "POST"])
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    return app

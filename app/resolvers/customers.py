@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import strawberry
+
+from app.schema.context import Context
+from app.schema.customer import (
+    Customer,
+    CustomerConnection,
+    CustomerCreateInput,
+    CustomerDeletePayload,
+    CustomerFilter,
+    CustomerPayload,
+    CustomerStatus,
+    CustomerUpdateInput,
+    MarketingChannel,
+)
+from app.schema.errors import user_errors
+from app.schema.ids import parse_id
+from app.schema.pagination import DEFAULT_PAGE_SIZE
+
+Info = strawberry.Info[Context, None]
+
+
+async def customer(info: Info, id: strawberry.ID) -> Customer | None:
+    found = await info.context.customers.get(parse_id(id))
+    return Customer.from_record(found) if found else None
+
+
+async def customers(
+    info: Info,
+    search: str | None = None,
+    filter: CustomerFilter | None = None,
+    first: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+) -> CustomerConnection:
+    query = (filter or CustomerFilter()).to_query(search)
+    page = await info.context.customers.search(query, first, after)
+    return CustomerConnection.from_page(page, Customer.from_record, after=after)
+
+
+async def customer_create(info: Info, input: CustomerCreateInput) -> CustomerPayload:
+    return CustomerPayload.from_result(
+        await info.context.customers.create(input.to_command())
+    )
+
+
+async def customer_update(
+    info: Info, id: strawberry.ID, input: CustomerUpdateInput
+) -> CustomerPayload:
+    result = await info.context.customers.update(parse_id(id), input.to_command())
+    return CustomerPayload.from_result(result)
+
+
+async def customer_set_status(
+    info: Info, id: strawberry.ID, status: CustomerStatus
+) -> CustomerPayload:  # type: ignore[valid-type]
+    return CustomerPayload.from_result(
+        await info.context.customers.set_status(parse_id(id), status)
+    )
+
+
+async def customer_delete(info: Info, id: strawberry.ID) -> CustomerDeletePayload:
+    result = await info.context.customers.delete(parse_id(id))
+    deleted = strawberry.ID(str(result.value)) if result.value else None
+    return CustomerDeletePayload(deleted_id=deleted, errors=user_errors(result.errors))
+
+
+async def marketing_consent_update(
+    info: Info,
+    customer_id: strawberry.ID,
+    channel: MarketingChannel,  # type: ignore[valid-type]
+    subscribed: bool,
+) -> CustomerPayload:
+    result = await info.context.customers.update_consent(
+        parse_id(customer_id), channel, subscribed
+    )
+    return CustomerPayload.from_result(result)

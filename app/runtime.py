@@ -1,0 +1,89 @@
+"""The process's shared resources: database, Redis, job queue, and optionally an in-process worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from app.db.engine import Database
+from app.embedded_redis import EmbeddedRedis
+from app.jobs.queue import ArqJobQueue
+from app.jobs.worker import build_worker
+from app.services.throttle import LoginThrottle
+from app.services.unit_of_work import Transactions
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    redis_url: str
+    redis: Redis
+    queue: ArqJobQueue
+    tx: Transactions
+    throttle: LoginThrottle
+    embedded_redis: EmbeddedRedis | None = None
+    _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _worker: object | None = field(default=None, repr=False)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, with_worker: bool = False) -> Runtime:
+        settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        embedded = None
+        redis_url = settings.redis_url
+        if settings.uses_embedded_redis:
+            embedded = EmbeddedRedis(settings.resolved_data_dir)
+            redis_url = await asyncio.to_thread(embedded.start)
+        db = Database(settings.effective_database_url)
+        queue = await ArqJobQueue.connect(redis_url)
+        redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        runtime = cls(
+            settings=settings,
+            db=db,
+            redis_url=redis_url,
+            redis=redis,
+            queue=queue,
+            tx=Transactions(db, queue),
+            throttle=LoginThrottle(
+                redis,
+                max_failures=settings.login_max_failures,
+                lockout_seconds=settings.login_lockout_seconds,
+            ),
+            embedded_redis=embedded,
+        )
+        if with_worker:
+            worker = build_worker(settings, redis_url, db=db)
+            runtime._worker = worker
+            runtime._worker_task = asyncio.create_task(worker.async_run())
+            log.info("in-process worker started")
+        return runtime
+
+    async def ready(self) -> dict[str, bool]:
+        """Whether the database and Redis answer now."""
+        checks = {"database": False, "redis": False}
+        with contextlib.suppress(Exception):
+            async with self.db.read() as session:
+                await session.execute(__import__("sqlalchemy").text("SELECT 1"))
+            checks["database"] = True
+        with contextlib.suppress(Exception):
+            checks["redis"] = bool(await self.redis.ping())
+        return checks
+
+    async def close(self) -> None:
+        if self._worker is not None and self._worker_task is not None:
+            await self._worker.close()  # type: ignore[attr-defined]
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker_task
+        await self.queue.close()
+        await self.redis.aclose()
+        await self.db.dispose()
+        if self.embedded_redis is not None:
+            await asyncio.to_thread(self.embedded_redis.stop)

@@ -1,0 +1,1 @@
+"""GraphQL shapes (Strawberry types, inputs, payloads) and the schema object; no business rules."""

@@ -1,0 +1,43 @@
+"""The per-request context: who is calling, the services acting for them, and DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from starlette.requests import Request
+
+from app.domain.records import Actor
+from app.schema.loaders import Loaders
+from app.services.auth import AuthService
+from app.services.customers import CustomerService
+from app.services.throttle import LoginThrottle
+from app.services.unit_of_work import Transactions
+from app.settings import Settings
+
+
+@dataclass
+class Context:
+    request: Request
+    settings: Settings
+    tx: Transactions
+    throttle: LoginThrottle
+    actor: Actor | None
+    request_id: str
+
+    @cached_property
+    def customers(self) -> CustomerService:
+        return CustomerService(self.tx, self.settings, self.actor)
+
+    @cached_property
+    def auth(self) -> AuthService:
+        return AuthService(self.tx, self.settings, self.throttle, self.actor)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        # Per request: a loader's cache must never show one caller another's data.
+        return Loaders(self.customers)
+
+    @property
+    def client_address(self) -> str:
+        return self.request.client.host if self.request.client else "unknown"

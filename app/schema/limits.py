@@ -1,0 +1,106 @@
+"""Limits enforced before any resolver runs, and the error mask."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    IntValueNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from app.domain.errors import InvalidCursor
+from app.schema.errors import ClientError
+
+log = logging.getLogger(__name__)
+
+
+class _PageSizes(Visitor):
+    def __init__(self, variables: dict[str, Any]) -> None:
+        super().__init__()
+        self.variables = variables
+        self.sizes: list[Any] = []
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        for argument in node.arguments or ():
+            if argument.name.value != "first":
+                continue
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                self.sizes.append(int(value.value))
+            elif isinstance(value, VariableNode):
+                self.sizes.append(self.variables.get(value.name.value))
+
+
+class PageSizeLimit(SchemaExtension):
+    """Refuses ``first`` above the limit (or negative), literal or variable, before execution.
+
+    Listed after ValidationCache: it adds its error to the validation result, so a
+    refused operation never reaches a resolver.
+    """
+
+    def __init__(self, max_page_size: int) -> None:
+        self.max_page_size = max_page_size
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document: DocumentNode | None = context.graphql_document
+        if document is not None and not context.pre_execution_errors:
+            visitor = _PageSizes(context.variables or {})
+            visit(document, visitor)
+            bad = [
+                s
+                for s in visitor.sizes
+                if isinstance(s, int) and not 0 <= s <= self.max_page_size
+            ]
+            if bad:
+                context.pre_execution_errors = [
+                    ClientError(
+                        f"`first` must be between 0 and {self.max_page_size}.",
+                        "PAGE_SIZE_EXCEEDED",
+                    )
+                ]
+        yield
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    if (
+        original is None
+        or isinstance(error, ClientError)
+        or isinstance(original, ClientError)
+    ):
+        return False  # validation and our own client errors carry no internals
+    if isinstance(original, InvalidCursor):
+        return False
+    return True
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Unexpected errors reach the caller as one line with a reference; the log has the rest."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "-")
+        log.error(
+            "unexpected error in a GraphQL operation",
+            exc_info=error.original_error,
+            extra={"path": list(error.path or [])},
+        )
+        return GraphQLError(
+            f"Unexpected error. Reference: {request_id}",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )

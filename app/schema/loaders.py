@@ -1,0 +1,46 @@
+"""Per-request DataLoaders: nested fields of a list load in one statement, not one per row."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from app.domain.records import AuditRecord, ConsentRecord, MarketingChannel, Page
+from app.services.customers import CustomerService
+
+AuditKey = tuple[uuid.UUID, int, str | None]
+
+
+class Loaders:
+    def __init__(self, customers: CustomerService) -> None:
+        self._customers = customers
+        self.consents = DataLoader[uuid.UUID, dict[MarketingChannel, ConsentRecord]](
+            self._load_consents
+        )
+        self.audit_pages = DataLoader[AuditKey, Page[AuditRecord]](
+            self._load_audit_pages
+        )
+
+    async def _load_consents(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[dict[MarketingChannel, ConsentRecord]]:
+        found = await self._customers.consents(list(ids))
+        return [found.get(i, {}) for i in ids]
+
+    async def _load_audit_pages(
+        self, keys: Sequence[AuditKey]
+    ) -> list[Page[AuditRecord]]:
+        # One query per distinct (first, after); a list screen asks with one.
+        by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
+        for customer_id, first, after in keys:
+            by_window[(first, after)].append(customer_id)
+        pages: dict[AuditKey, Page[AuditRecord]] = {}
+        for (first, after), ids in by_window.items():
+            for customer_id, page in (
+                await self._customers.audit_pages(ids, first, after)
+            ).items():
+                pages[(customer_id, first, after)] = page
+        return [pages[k] for k in keys]

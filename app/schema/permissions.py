@@ -1,0 +1,66 @@
+"""The one place that checks permissions: a field extension declared on each operation.
+
+A mutation without the permission answers its payload with ``FORBIDDEN`` in ``errors``
+and runs nothing; a query field answers null with a top-level ``FORBIDDEN`` error.
+Anonymous callers get ``UNAUTHENTICATED`` the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from strawberry.extensions import FieldExtension
+from strawberry.types.field import StrawberryField
+from strawberry.types import Info
+
+from app.domain.errors import ErrorCode, UserError
+from app.domain.permissions import Permission
+from app.schema.errors import ClientError
+
+
+class Requires(FieldExtension):
+    def __init__(self, *permissions: Permission) -> None:
+        """No permissions: any authenticated caller."""
+        self.permissions = frozenset(permissions)
+        self.payload: Any = None
+
+    def apply(self, field: StrawberryField) -> None:
+        field_type = field.type
+        # Mutation payloads answer refusals as data: they all offer from_errors().
+        if hasattr(field_type, "from_errors"):
+            self.payload = field_type
+
+    def _refusal(self, info: Info) -> UserError | None:
+        actor = info.context.actor
+        if actor is None:
+            return UserError(ErrorCode.UNAUTHENTICATED, "Log in first.")
+        missing = sorted(p.value for p in self.permissions if not actor.can(p))
+        if missing:
+            return UserError(
+                ErrorCode.FORBIDDEN, f"Your role lacks {', '.join(missing)}."
+            )
+        return None
+
+    def _refuse(self, error: UserError) -> Any:
+        if self.payload is not None:
+            return self.payload.from_errors([error])
+        raise ClientError(error.message, error.code.value)
+
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        error = self._refusal(info)
+        return self._refuse(error) if error else next_(source, info, **kwargs)
+
+    async def resolve_async(
+        self,
+        next_: Callable[..., Awaitable[Any]],
+        source: Any,
+        info: Info,
+        **kwargs: Any,
+    ) -> Any:
+        error = self._refusal(info)
+        if error:
+            return self._refuse(error)
+        return await next_(source, info, **kwargs)

@@ -1,0 +1,109 @@
+"""The schema object: every operation, its permission, and the extensions that guard execution."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from app.domain.permissions import Permission as P
+from app.resolvers import auth, customers, staff
+from app.schema.customer import (
+    Customer,
+    CustomerConnection,
+    CustomerDeletePayload,
+    CustomerPayload,
+)
+from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit
+from app.schema.permissions import Requires
+from app.schema.staff import (
+    LoginPayload,
+    LogoutPayload,
+    RolePayload,
+    StaffUser,
+    StaffUserPayload,
+    Store,
+    StorePayload,
+    TillPayload,
+    Viewer,
+)
+from app.settings import Settings
+
+
+@strawberry.type
+class Query:
+    me: StaffUser | None = strawberry.field(resolver=auth.me, extensions=[Requires()])
+    viewer: Viewer | None = strawberry.field(
+        resolver=auth.viewer, extensions=[Requires()]
+    )
+    stores: list[Store] = strawberry.field(
+        resolver=staff.stores, extensions=[Requires()]
+    )
+    customer: Customer | None = strawberry.field(
+        resolver=customers.customer, extensions=[Requires(P.CUSTOMER_VIEW)]
+    )
+    customers: CustomerConnection = strawberry.field(
+        resolver=customers.customers, extensions=[Requires(P.CUSTOMER_VIEW)]
+    )
+
+
+@strawberry.type
+class Mutation:
+    # The one operation open to anonymous callers.
+    login: LoginPayload = strawberry.mutation(resolver=auth.login)
+    logout: LogoutPayload = strawberry.mutation(
+        resolver=auth.logout, extensions=[Requires()]
+    )
+    store_create: StorePayload = strawberry.mutation(
+        resolver=staff.store_create, extensions=[Requires(P.SETTINGS_MANAGE)]
+    )
+    till_create: TillPayload = strawberry.mutation(
+        resolver=staff.till_create, extensions=[Requires(P.STAFF_MANAGE)]
+    )
+    role_create: RolePayload = strawberry.mutation(
+        resolver=staff.role_create, extensions=[Requires(P.STAFF_MANAGE)]
+    )
+    staff_user_create: StaffUserPayload = strawberry.mutation(
+        resolver=staff.staff_user_create, extensions=[Requires(P.STAFF_MANAGE)]
+    )
+    customer_create: CustomerPayload = strawberry.mutation(
+        resolver=customers.customer_create, extensions=[Requires(P.CUSTOMER_ADD)]
+    )
+    customer_update: CustomerPayload = strawberry.mutation(
+        resolver=customers.customer_update, extensions=[Requires(P.CUSTOMER_MODIFY)]
+    )
+    customer_set_status: CustomerPayload = strawberry.mutation(
+        resolver=customers.customer_set_status, extensions=[Requires(P.CUSTOMER_MODIFY)]
+    )
+    customer_delete: CustomerDeletePayload = strawberry.mutation(
+        resolver=customers.customer_delete, extensions=[Requires(P.CUSTOMER_DELETE)]
+    )
+    marketing_consent_update: CustomerPayload = strawberry.mutation(
+        resolver=customers.marketing_consent_update,
+        extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+
+
+PUBLIC_OPERATIONS = frozenset({"login"})
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            MaxTokensLimiter(max_token_count=settings.max_tokens),
+            ParserCache(maxsize=512),
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            ValidationCache(maxsize=512),
+            PageSizeLimit(settings.max_page_size),
+            MaskUnexpectedErrors(),
+        ],
+    )

@@ -1,0 +1,182 @@
+"""Stores, tills, roles and staff users: types, inputs and payloads."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.domain import records
+from app.domain.errors import UserError as DomainUserError
+from app.domain.permissions import Permission as DomainPermission
+from app.schema.errors import UserError, user_errors
+from app.services.unit_of_work import Result
+
+Permission = strawberry.enum(
+    DomainPermission, description="FEATURE_OPERATION, granted by roles."
+)
+
+
+@strawberry.type
+class Store:
+    id: strawberry.ID
+    code: str
+    name: str
+    is_head_office: bool
+
+    @classmethod
+    def from_record(cls, r: records.StoreRecord) -> Store:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            code=r.code,
+            name=r.name,
+            is_head_office=r.is_head_office,
+        )
+
+
+@strawberry.type
+class Till:
+    id: strawberry.ID
+    store_id: strawberry.ID
+    name: str
+
+    @classmethod
+    def from_record(cls, r: records.TillRecord) -> Till:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            store_id=strawberry.ID(str(r.store_id)),
+            name=r.name,
+        )
+
+
+@strawberry.type
+class Role:
+    id: strawberry.ID
+    name: str
+    permissions: list[Permission]  # type: ignore[valid-type]
+
+    @classmethod
+    def from_record(cls, r: records.RoleRecord) -> Role:
+        return cls(
+            id=strawberry.ID(str(r.id)), name=r.name, permissions=list(r.permissions)
+        )
+
+
+@strawberry.type
+class StaffUser:
+    id: strawberry.ID
+    username: str
+    role_id: strawberry.ID
+    store_id: strawberry.ID | None
+    is_active: bool
+
+    @classmethod
+    def from_record(cls, r: records.StaffUserRecord) -> StaffUser:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            username=r.username,
+            role_id=strawberry.ID(str(r.role_id)),
+            store_id=strawberry.ID(str(r.store_id)) if r.store_id else None,
+            is_active=r.is_active,
+        )
+
+
+@strawberry.type(
+    description="Who is calling: a staff user's session or a till's device token."
+)
+class Viewer:
+    kind: str
+    label: str
+    store_id: strawberry.ID | None
+    till_id: strawberry.ID | None
+    permissions: list[Permission]  # type: ignore[valid-type]
+
+
+@strawberry.input
+class RoleInput:
+    name: str
+    permissions: list[Permission]  # type: ignore[valid-type]
+
+
+@strawberry.input
+class StaffUserInput:
+    username: str
+    password: str
+    role_id: strawberry.ID
+    store_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class StoreInput:
+    code: str
+    name: str
+
+
+@strawberry.input
+class TillInput:
+    name: str
+    role_id: strawberry.ID = strawberry.field(
+        description="The role whose permissions the till's device token has."
+    )
+    store_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class LoginPayload:
+    token: str | None
+    errors: list[UserError]
+
+    @classmethod
+    def from_result(cls, result: Result[str]) -> LoginPayload:
+        return cls(token=result.value, errors=user_errors(result.errors))
+
+
+@strawberry.type
+class LogoutPayload:
+    revoked: bool
+    errors: list[UserError]
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> LogoutPayload:
+        return cls(revoked=False, errors=user_errors(errors))
+
+
+@strawberry.type
+class RolePayload:
+    role: Role | None
+    errors: list[UserError]
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> RolePayload:
+        return cls(role=None, errors=user_errors(errors))
+
+
+@strawberry.type
+class StaffUserPayload:
+    staff_user: StaffUser | None
+    errors: list[UserError]
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> StaffUserPayload:
+        return cls(staff_user=None, errors=user_errors(errors))
+
+
+@strawberry.type
+class StorePayload:
+    store: Store | None
+    errors: list[UserError]
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> StorePayload:
+        return cls(store=None, errors=user_errors(errors))
+
+
+@strawberry.type
+class TillPayload:
+    till: Till | None
+    device_token: str | None = strawberry.field(
+        description="Shown once; only its hash is stored."
+    )
+    errors: list[UserError]
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> TillPayload:
+        return cls(till=None, device_token=None, errors=user_errors(errors))

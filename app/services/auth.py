@@ -1,0 +1,336 @@
+"""Staff access: passwords, bearer tokens (stored hashed), roles, staff users and till devices."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.db.repositories.staff import StaffRepository
+from app.db.repositories.stores import StoreRepository
+from app.domain.errors import ErrorCode, UserError, reject
+from app.domain.permissions import Permission
+from app.domain.records import (
+    Actor,
+    RoleRecord,
+    StoreRecord,
+    StaffUserRecord,
+    TillRecord,
+    TokenKind,
+)
+from app.services.throttle import LoginThrottle
+from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
+from app.settings import Settings
+
+ADMIN_ROLE = "Administrator"
+MIN_PASSWORD_LENGTH = 8
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a miss costs as much as a hit.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class TillWithToken:
+    till: TillRecord
+    device_token: str
+
+
+class AuthService:
+    def __init__(
+        self,
+        tx: Transactions,
+        settings: Settings,
+        throttle: LoginThrottle | None,
+        actor: Actor | None,
+    ) -> None:
+        self.tx = tx
+        self.settings = settings
+        self.throttle = throttle
+        self.actor = actor
+
+    async def login(self, username: str, password: str, client: str) -> Result[str]:
+        """A session token for valid credentials; repeated failures lock the account for a while."""
+        username = username.strip().casefold()
+        if self.throttle is None:
+            raise RuntimeError("login needs a throttle")
+        if await self.throttle.is_locked(username, client):
+            return Result(
+                errors=[
+                    UserError(
+                        ErrorCode.TOO_MANY_ATTEMPTS,
+                        "Too many failed logins; try again in a few minutes.",
+                    )
+                ]
+            )
+        async with self.tx.db.read() as session:
+            credentials = await StaffRepository(session).get_credentials(username)
+        password_hash = credentials.password_hash if credentials else _DUMMY_HASH
+        # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+        valid = await asyncio.to_thread(_verify, password_hash, password)
+        if credentials is None or not valid or not credentials.user.is_active:
+            await self.throttle.record_failure(username, client)
+            return Result(
+                errors=[
+                    UserError(
+                        ErrorCode.INVALID_CREDENTIALS, "Wrong username or password."
+                    )
+                ]
+            )
+        await self.throttle.clear(username)
+        user = credentials.user
+        token = secrets.token_urlsafe(32)
+
+        async def work(uow: UnitOfWork) -> str:
+            if _hasher.check_needs_rehash(password_hash):
+                await uow.staff.set_password_hash(user.id, _hasher.hash(password))
+            await uow.staff.insert_token(
+                token_hash=hash_token(token),
+                kind=TokenKind.SESSION,
+                expires_at=uow.now + timedelta(hours=self.settings.token_ttl_hours),
+                staff_user_id=user.id,
+            )
+            return token
+
+        return await self.tx.run(None, work)
+
+    async def logout(self) -> Result[bool]:
+        actor = self.actor
+        if actor is None:
+            return Result(
+                errors=[UserError(ErrorCode.UNAUTHENTICATED, "Not logged in.")]
+            )
+
+        async def work(uow: UnitOfWork) -> bool:
+            return await uow.staff.revoke_token(actor.token_id, uow.now)
+
+        return await self.tx.run(actor, work)
+
+    async def create_role(
+        self, name: str, permissions: list[str]
+    ) -> Result[RoleRecord]:
+        name = name.strip()
+        known = {p.value for p in Permission}
+        unknown = [p for p in permissions if p not in known]
+
+        async def work(uow: UnitOfWork) -> RoleRecord:
+            if not name:
+                raise reject(
+                    ErrorCode.REQUIRED, "A role needs a name.", "input", "name"
+                )
+            if await uow.staff.get_role_by_name(name):
+                raise reject(
+                    ErrorCode.DUPLICATE,
+                    "A role with this name exists.",
+                    "input",
+                    "name",
+                )
+            role = await uow.staff.insert_role(
+                name, [Permission(p) for p in set(permissions)]
+            )
+            await uow.audit(
+                "role",
+                role.id,
+                "create",
+                after={"name": name, "permissions": sorted(role.permissions)},
+            )
+            return role
+
+        return await self.tx.run(self.actor, work)
+
+    async def create_staff_user(
+        self,
+        username: str,
+        password: str,
+        role_id: uuid.UUID | None,
+        store_id: uuid.UUID | None,
+    ) -> Result[StaffUserRecord]:
+        username = username.strip().casefold()
+
+        async def work(uow: UnitOfWork) -> StaffUserRecord:
+            if not username:
+                raise reject(
+                    ErrorCode.REQUIRED, "A username is required.", "input", "username"
+                )
+            if len(password) < MIN_PASSWORD_LENGTH:
+                raise reject(
+                    ErrorCode.INVALID,
+                    f"A password needs at least {MIN_PASSWORD_LENGTH} characters.",
+                    "input",
+                    "password",
+                )
+            if role_id is None or await uow.staff.get_role(role_id) is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such role.", "input", "roleId")
+            if store_id is not None and await uow.stores.get(store_id) is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
+            if await uow.staff.get_credentials(username):
+                raise reject(
+                    ErrorCode.DUPLICATE, "This username is taken.", "input", "username"
+                )
+            password_hash = await asyncio.to_thread(_hasher.hash, password)
+            user = await uow.staff.insert_user(
+                username, password_hash, role_id, store_id
+            )
+            await uow.audit(
+                "staff_user",
+                user.id,
+                "create",
+                after={
+                    "username": username,
+                    "roleId": str(role_id),
+                    "storeId": str(store_id),
+                },
+            )
+            return user
+
+        return await self.tx.run(self.actor, work)
+
+    async def create_till(
+        self, store_id: uuid.UUID | None, name: str, role_id: uuid.UUID | None
+    ) -> Result[TillWithToken]:
+        """A till of a store with its device token; the token acts with the given role."""
+        name = name.strip()
+        token = secrets.token_urlsafe(32)
+
+        async def work(uow: UnitOfWork) -> TillWithToken:
+            if not name:
+                raise reject(
+                    ErrorCode.REQUIRED, "A till needs a name.", "input", "name"
+                )
+            store = (
+                await uow.stores.get(store_id)
+                if store_id
+                else await self._default_store(uow)
+            )
+            if store is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
+            if role_id is None or await uow.staff.get_role(role_id) is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such role.", "input", "roleId")
+            if await uow.stores.get_till_by_name(store.id, name):
+                raise reject(
+                    ErrorCode.DUPLICATE,
+                    "This store has a till of that name.",
+                    "input",
+                    "name",
+                )
+            till = await uow.stores.insert_till(store.id, name)
+            await uow.staff.insert_token(
+                token_hash=hash_token(token),
+                kind=TokenKind.DEVICE,
+                expires_at=uow.now
+                + timedelta(days=self.settings.device_token_ttl_days),
+                role_id=role_id,
+                store_id=store.id,
+                till_id=till.id,
+            )
+            await uow.audit(
+                "till",
+                till.id,
+                "create",
+                after={"storeId": str(store.id), "name": name},
+            )
+            return TillWithToken(till=till, device_token=token)
+
+        return await self.tx.run(self.actor, work)
+
+    async def _default_store(self, uow: UnitOfWork) -> StoreRecord | None:
+        if self.actor and self.actor.store_id:
+            return await uow.stores.get(self.actor.store_id)
+        return await uow.stores.head_office()
+
+    async def current_user(self) -> StaffUserRecord | None:
+        if self.actor is None or self.actor.staff_user_id is None:
+            return None
+        async with self.tx.db.read() as session:
+            return await StaffRepository(session).get_user(self.actor.staff_user_id)
+
+    async def stores(self) -> list[StoreRecord]:
+        async with self.tx.db.read() as session:
+            return await StoreRepository(session).list_all()
+
+    async def create_store(self, code: str, name: str) -> Result[StoreRecord]:
+        code, name = code.strip().upper(), name.strip()
+
+        async def work(uow: UnitOfWork) -> StoreRecord:
+            if not code:
+                raise reject(
+                    ErrorCode.REQUIRED, "A store needs a code.", "input", "code"
+                )
+            if not name:
+                raise reject(
+                    ErrorCode.REQUIRED, "A store needs a name.", "input", "name"
+                )
+            if await uow.stores.get_by_code(code):
+                raise reject(
+                    ErrorCode.DUPLICATE,
+                    "A store with this code exists.",
+                    "input",
+                    "code",
+                )
+            store = await uow.stores.insert(code, name)
+            await uow.audit(
+                "store", store.id, "create", after={"code": code, "name": name}
+            )
+            return store
+
+        return await self.tx.run(self.actor, work)
+
+    async def create_admin(
+        self, username: str, password: str
+    ) -> Result[StaffUserRecord]:
+        """The first administrator (CLI): an all-permissions role at the head office."""
+
+        async def ensure_role(uow: UnitOfWork) -> RoleRecord:
+            role = await uow.staff.get_role_by_name(ADMIN_ROLE)
+            return role or await uow.staff.insert_role(ADMIN_ROLE, list(Permission))
+
+        roles = await self.tx.run(None, ensure_role)
+        if roles.value is None:
+            return Result(errors=roles.errors)
+        async with self.tx.db.read() as session:
+            head_office = await StoreRepository(session).head_office()
+        return await self.create_staff_user(
+            username, password, roles.value.id, head_office.id
+        )
+
+
+async def resolve_actor(tx: Transactions, token: str) -> Actor | None:
+    """The actor behind a bearer token, or None if unknown, expired, revoked or disabled."""
+    async with tx.db.read() as session:
+        grant = await StaffRepository(session).grant_for_token(
+            hash_token(token), utcnow()
+        )
+    if grant is None:
+        return None
+    return Actor(
+        token_id=grant.token_id,
+        kind=grant.kind,
+        permissions=frozenset(grant.permissions),
+        store_id=grant.store_id,
+        staff_user_id=grant.staff_user_id,
+        till_id=grant.till_id,
+        label=grant.label,
+    )

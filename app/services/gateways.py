@@ -1,0 +1,57 @@
+"""Message gateways: what lies outside our walls (SMTP, SMS providers) behind one interface."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+
+
+class DeliveryFailed(Exception):
+    """The gateway refused the message; ``permanent`` means retrying cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class MessageGateway(Protocol):
+    async def send(self, message: OutgoingMessage) -> None: ...
+
+
+class FileGateway:
+    """The default gateway: appends each message as a JSON line to a file in the data folder.
+
+    A shop without SMTP or an SMS contract still sees exactly what would have been sent.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def send(self, message: OutgoingMessage) -> None:
+        line = json.dumps(
+            {
+                "at": datetime.now(UTC).isoformat(),
+                "channel": message.channel,
+                "to": message.recipient,
+                "subject": message.subject,
+                "body": message.body,
+            }
+        )
+        await asyncio.to_thread(self._append, line)
+
+    def _append(self, line: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")

@@ -1,0 +1,141 @@
+"""One transaction per mutation: repositories on one session, audit and outbox writes, commit, then jobs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.engine import Database
+from app.db.repositories.audit import AuditRepository
+from app.db.repositories.consents import ConsentRepository
+from app.db.repositories.customers import CustomerRepository
+from app.db.repositories.idempotency import IdempotencyRepository
+from app.db.repositories.notifications import NotificationRepository
+from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.staff import StaffRepository
+from app.db.repositories.stores import StoreRepository
+from app.domain.errors import Rejected, UserError
+from app.domain.records import Actor
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobQueue(Protocol):
+    """Where committed outbox rows are handed for running (arq, in app/jobs)."""
+
+    async def enqueue(self, job_name: str, outbox_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Result(Generic[T]):
+    value: T | None = None
+    errors: list[UserError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class UnitOfWork:
+    """The repositories of one transaction, plus the audit trail and the outbox."""
+
+    def __init__(self, session: AsyncSession, actor: Actor | None) -> None:
+        self.session = session
+        self.actor = actor
+        self.now = utcnow()
+        self.customers = CustomerRepository(session)
+        self.consents = ConsentRepository(session)
+        self.staff = StaffRepository(session)
+        self.stores = StoreRepository(session)
+        self.notifications = NotificationRepository(session)
+        self.idempotency = IdempotencyRepository(session)
+        self._audit = AuditRepository(session)
+        self._outbox = OutboxRepository(session)
+        self.outbox_messages: list[tuple[str, str]] = []
+
+    async def audit(
+        self,
+        entity_type: str,
+        entity_id: object,
+        action: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        actor = self.actor
+        await self._audit.insert(
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            action=action,
+            actor_id=str(actor.staff_user_id or actor.token_id) if actor else None,
+            actor_label=actor.label if actor else "system",
+            before=before,
+            after=after,
+        )
+
+    async def enqueue_job(self, job_name: str, payload: dict[str, Any]) -> None:
+        """Write the job into the outbox; it reaches the queue only if this transaction commits."""
+        message_id = await self._outbox.insert(job_name, payload)
+        self.outbox_messages.append((job_name, str(message_id)))
+
+
+class Transactions:
+    def __init__(self, db: Database, queue: JobQueue | None) -> None:
+        self.db = db
+        self.queue = queue
+
+    async def run(
+        self, actor: Actor | None, work: Callable[[UnitOfWork], Awaitable[T]]
+    ) -> Result[T]:
+        """Run ``work`` in one transaction; ``Rejected`` rolls back and becomes ``errors``.
+
+        A unique-constraint race (two tills creating the same phone at once) is retried
+        once: the second run's own checks then answer with the proper error or replay.
+        """
+        for attempt in (1, 2):
+            try:
+                async with self.db.write() as session:
+                    uow = UnitOfWork(session, actor)
+                    value = await work(uow)
+            except Rejected as rejected:
+                return Result(errors=rejected.errors)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                log.info("integrity conflict, retrying the unit of work once")
+                continue
+            await self.dispatch(uow.outbox_messages)
+            return Result(value=value)
+        raise AssertionError("unreachable")
+
+    async def dispatch(self, messages: list[tuple[str, str]]) -> None:
+        """Hand committed outbox rows to the queue; failures are left for the relay."""
+        if not messages or self.queue is None:
+            return
+        done: list[str] = []
+        for job_name, message_id in messages:
+            try:
+                await self.queue.enqueue(job_name, message_id)
+            except Exception:
+                log.warning(
+                    "enqueue failed; the outbox relay will retry", exc_info=True
+                )
+                continue
+            done.append(message_id)
+        if done:
+            async with self.db.write() as session:
+                await OutboxRepository(session).mark_enqueued(
+                    [uuid.UUID(m) for m in done], utcnow()
+                )

