@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from app.db.engine import Database
 from app.embedded_redis import EmbeddedRedis
@@ -42,7 +43,7 @@ class Runtime:
             embedded = EmbeddedRedis(settings.resolved_data_dir)
             redis_url = await asyncio.to_thread(embedded.start)
         db = Database(settings.effective_database_url)
-        queue = await ArqJobQueue.connect(redis_url)
+        queue = await ArqJobQueue.connect(redis_url, settings.queue_name)
         redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         runtime = cls(
             settings=settings,
@@ -53,6 +54,7 @@ class Runtime:
             tx=Transactions(db, queue),
             throttle=LoginThrottle(
                 redis,
+                prefix=settings.redis_prefix,
                 max_failures=settings.login_max_failures,
                 lockout_seconds=settings.login_lockout_seconds,
             ),
@@ -70,7 +72,7 @@ class Runtime:
         checks = {"database": False, "redis": False}
         with contextlib.suppress(Exception):
             async with self.db.read() as session:
-                await session.execute(__import__("sqlalchemy").text("SELECT 1"))
+                await session.execute(text("SELECT 1"))
             checks["database"] = True
         with contextlib.suppress(Exception):
             checks["redis"] = bool(await self.redis.ping())

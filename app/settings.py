@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     outbox_relay_grace_seconds: int = 10
     notification_outbox_file: str = "notifications.log"
 
+    # Prefix of every Redis key and the arq queue name: two deployments (or test
+    # runs) can share one Redis without seeing each other's jobs.
+    redis_prefix: str = "poscrm"
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=65536, ge=8)
+
     log_level: str = "INFO"
 
     @cached_property
@@ -51,6 +58,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.redis_prefix}:queue"
 
     @property
     def uses_embedded_redis(self) -> bool:

@@ -9,7 +9,7 @@ from arq import Worker, cron, func
 from app.db.engine import Database
 from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
-from app.jobs.queue import QUEUE_NAME, ArqJobQueue, redis_settings
+from app.jobs.queue import ArqJobQueue, redis_settings
 from app.services.gateways import FileGateway, MessageGateway
 from app.services.notifications import NotificationDelivery
 from app.services.unit_of_work import Transactions
@@ -39,7 +39,7 @@ def build_worker(
         ctx["own_db"] = db is None
         ctx["db"] = database
         ctx["settings"] = settings
-        queue = ArqJobQueue(ctx["redis"])
+        queue = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["tx"] = Transactions(database, queue)
         ctx["delivery"] = NotificationDelivery(
             database,
@@ -65,7 +65,7 @@ def build_worker(
             )  # type: ignore[arg-type]
         ],
         redis_settings=redis_settings(redis_url),
-        queue_name=QUEUE_NAME,
+        queue_name=settings.queue_name,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         burst=burst,

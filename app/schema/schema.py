@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -94,16 +95,22 @@ PUBLIC_OPERATIONS = frozenset({"login"})
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    # The rule classes are built once: ValidationCache keys on them, so a class per
+    # request would make every validation a miss.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            MaxTokensLimiter(max_token_count=settings.max_tokens),
-            ParserCache(maxsize=512),
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            ValidationCache(maxsize=512),
-            PageSizeLimit(settings.max_page_size),
-            MaskUnexpectedErrors(),
+            # Factories: extensions hold per-operation state, so each request gets its own.
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules(rules),
+            lambda: ValidationCache(maxsize=512),
+            lambda: PageSizeLimit(settings.max_page_size),
+            MaskUnexpectedErrors,
         ],
     )

@@ -31,20 +31,43 @@ from app.settings import Settings
 ADMIN_ROLE = "Administrator"
 MIN_PASSWORD_LENGTH = 8
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so a miss costs as much as a hit.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+class Passwords:
+    """argon2id hashing with the configured cost."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=settings.password_time_cost, memory_cost=settings.password_memory_kib
+        )
+        # Verified against when the username is unknown, so a miss costs as much as a hit.
+        self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(password_hash)
+
+
+_passwords: dict[tuple[int, int], Passwords] = {}
+
+
+def passwords_for(settings: Settings) -> Passwords:
+    key = (settings.password_time_cost, settings.password_memory_kib)
+    if key not in _passwords:
+        _passwords[key] = Passwords(settings)
+    return _passwords[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +94,15 @@ class AuthService:
         self.settings = settings
         self.throttle = throttle
         self.actor = actor
+        self.passwords = passwords_for(settings)
 
     async def login(self, username: str, password: str, client: str) -> Result[str]:
         """A session token for valid credentials; repeated failures lock the account for a while."""
         username = username.strip().casefold()
-        if self.throttle is None:
+        throttle = self.throttle
+        if throttle is None:
             raise RuntimeError("login needs a throttle")
-        if await self.throttle.is_locked(username, client):
+        if await throttle.is_locked(username, client):
             return Result(
                 errors=[
                     UserError(
@@ -88,11 +113,11 @@ class AuthService:
             )
         async with self.tx.db.read() as session:
             credentials = await StaffRepository(session).get_credentials(username)
-        password_hash = credentials.password_hash if credentials else _DUMMY_HASH
+        password_hash = credentials.password_hash if credentials else self.passwords.dummy_hash
         # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-        valid = await asyncio.to_thread(_verify, password_hash, password)
+        valid = await asyncio.to_thread(self.passwords.verify, password_hash, password)
         if credentials is None or not valid or not credentials.user.is_active:
-            await self.throttle.record_failure(username, client)
+            await throttle.record_failure(username, client)
             return Result(
                 errors=[
                     UserError(
@@ -100,13 +125,13 @@ class AuthService:
                     )
                 ]
             )
-        await self.throttle.clear(username)
+        await throttle.clear(username)
         user = credentials.user
         token = secrets.token_urlsafe(32)
 
         async def work(uow: UnitOfWork) -> str:
-            if _hasher.check_needs_rehash(password_hash):
-                await uow.staff.set_password_hash(user.id, _hasher.hash(password))
+            if self.passwords.needs_rehash(password_hash):
+                await uow.staff.set_password_hash(user.id, self.passwords.hash(password))
             await uow.staff.insert_token(
                 token_hash=hash_token(token),
                 kind=TokenKind.SESSION,
@@ -190,7 +215,7 @@ class AuthService:
                 raise reject(
                     ErrorCode.DUPLICATE, "This username is taken.", "input", "username"
                 )
-            password_hash = await asyncio.to_thread(_hasher.hash, password)
+            password_hash = await asyncio.to_thread(self.passwords.hash, password)
             user = await uow.staff.insert_user(
                 username, password_hash, role_id, store_id
             )

@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .uv/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test lint format schema bench clean
+
+# uv itself comes from PyPI into .uv/, then installs the locked dependencies (uv.lock).
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+run: setup
+	$(BIN)/poscrm migrate
+	$(BIN)/poscrm serve
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: setup
+	$(BIN)/poscrm export-schema
+
+bench: setup
+	$(BIN)/python bench/search_by_phone_prefix.py
+
+clean:
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache
