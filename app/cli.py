@@ -76,9 +76,7 @@ async def _create_admin(settings: Settings, username: str, password: str) -> int
 
     db = Database(settings.effective_database_url)
     try:
-        service = AuthService(
-            Transactions(db, None), settings, throttle=None, actor=None
-        )
+        service = AuthService(Transactions(db, None), settings, throttle=None, actor=None)
         result = await service.create_admin(username, password)
     finally:
         await db.dispose()
@@ -112,9 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="poscrm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser(
-        "serve", help="run the API (and, on embedded Redis, a worker)"
-    )
+    serve = commands.add_parser("serve", help="run the API (and, on embedded Redis, a worker)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -125,21 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=cmd_serve)
 
-    commands.add_parser("worker", help="run an arq worker").set_defaults(
-        handler=cmd_worker
-    )
-    commands.add_parser("migrate", help="upgrade the database").set_defaults(
-        handler=cmd_migrate
-    )
+    commands.add_parser("worker", help="run an arq worker").set_defaults(handler=cmd_worker)
+    commands.add_parser("migrate", help="upgrade the database").set_defaults(handler=cmd_migrate)
 
     admin = commands.add_parser("create-admin", help="create the first administrator")
     admin.add_argument("--username", required=True)
     admin.add_argument("--password", required=True)
     admin.set_defaults(handler=cmd_create_admin)
 
-    demo = commands.add_parser(
-        "seed-demo", help="fill an empty database with a demo shop"
-    )
+    demo = commands.add_parser("seed-demo", help="fill an empty database with a demo shop")
     demo.add_argument("--customers", type=int, default=300)
     demo.set_defaults(handler=cmd_seed_demo)
 

@@ -14,9 +14,58 @@ from app.services.text import email_key, name_key
 from app.services.unit_of_work import Transactions, UnitOfWork
 from app.settings import Settings
 
-DEMO_PASSWORD = "demo-password"
-FIRST = "Ana Ben Carla David Elena Farid Grace Hiro Ines Jamal Kira Liam Maya Noah Olga Pavel Quinn Rosa Sami Tara Uma Victor Wen Yusuf Zoe".split()
-LAST = "Garcia Smith Nguyen Okafor Rossi Müller Kowalski Tanaka Dubois Silva Jensen Haddad Brown Novak Ivanova Patel Costa Larsen Moreau Schmidt".split()
+DEMO_PASSWORD = "demo-password"  # noqa: S105  (printed for the demo's users)
+FIRST = [
+    "Ana",
+    "Ben",
+    "Carla",
+    "David",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jamal",
+    "Kira",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Pavel",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+    "José",
+    "Zoë",
+]
+LAST = [
+    "Garcia",
+    "Smith",
+    "Nguyen",
+    "Okafor",
+    "Rossi",
+    "Müller",
+    "Kowalski",
+    "Tanaka",
+    "Dubois",
+    "Silva",
+    "Jensen",
+    "Haddad",
+    "Brown",
+    "Novak",
+    "Ivanova",
+    "Patel",
+    "Costa",
+    "Larsen",
+    "Moreau",
+    "Schmidt",
+]
 CASHIER = [
     Permission.CUSTOMER_VIEW,
     Permission.CUSTOMER_ADD,
@@ -43,7 +92,9 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
         ]
         manager = (await auth.create_role("Manager", list(Permission))).value
         cashier = (await auth.create_role("Cashier", CASHIER)).value
-        assert manager and cashier and all(stores)
+        assert manager
+        assert cashier
+        assert all(stores)
         for username, role, store in (
             ("manager", manager, stores[0]),
             ("cashier.dt", cashier, stores[0]),
@@ -62,11 +113,7 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
                 name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
                 store = stores[n % len(stores)]
                 assert store is not None
-                email = (
-                    f"{name.split()[0].lower()}.{n}@example.com"
-                    if rng.random() < 0.6
-                    else None
-                )
+                email = f"{name.split()[0].lower()}.{n}@example.com" if rng.random() < 0.6 else None
                 customer = await uow.customers.insert(
                     name=name,
                     name_key=name_key(name),
@@ -79,9 +126,7 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
                     created_at=uow.now - timedelta(days=rng.randint(30, 700)),
                     updated_at=uow.now,
                 )
-                await uow.audit(
-                    "customer", customer.id, "create", after={"source": "seed-demo"}
-                )
+                await uow.audit("customer", customer.id, "create", after={"source": "seed-demo"})
                 for _ in range(rng.randint(0, 6)):
                     subtotal = Decimal(rng.randint(300, 25000)) / 100
                     uow.session.add(
@@ -100,7 +145,8 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
 
         result = await tx.run(None, fill)
         print(
-            f"demo shop: 2 stores, 3 staff (password {DEMO_PASSWORD!r}), {customers} customers, {result.value} sales"
+            f"demo shop: 2 stores, 3 staff (password {DEMO_PASSWORD!r}), "
+            f"{customers} customers, {result.value} sales"
         )
         return 0
     finally:

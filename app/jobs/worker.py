@@ -43,10 +43,7 @@ def build_worker(
         ctx["tx"] = Transactions(database, queue)
         ctx["delivery"] = NotificationDelivery(
             database,
-            gateway
-            or FileGateway(
-                settings.resolved_data_dir / settings.notification_outbox_file
-            ),
+            gateway or FileGateway(settings.resolved_data_dir / settings.notification_outbox_file),
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -54,7 +51,7 @@ def build_worker(
             await ctx["db"].dispose()
 
     return Worker(
-        functions=FUNCTIONS,  # type: ignore[arg-type]
+        functions=FUNCTIONS,
         cron_jobs=[
             cron(
                 relay_outbox,
@@ -62,7 +59,7 @@ def build_worker(
                 run_at_startup=True,
                 unique=True,
                 keep_result=0,
-            )  # type: ignore[arg-type]
+            )
         ],
         redis_settings=redis_settings(redis_url),
         queue_name=settings.queue_name,

@@ -9,9 +9,7 @@ Info = strawberry.Info[Context, None]
 
 
 async def login(info: Info, username: str, password: str) -> LoginPayload:
-    result = await info.context.auth.login(
-        username, password, info.context.client_address
-    )
+    result = await info.context.auth.login(username, password, info.context.client_address)
     return LoginPayload.from_result(result)
 
 

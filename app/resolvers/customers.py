@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.domain.records import CustomerStatus, MarketingChannel
 from app.schema.context import Context
 from app.schema.customer import (
     Customer,
@@ -10,9 +11,7 @@ from app.schema.customer import (
     CustomerDeletePayload,
     CustomerFilter,
     CustomerPayload,
-    CustomerStatus,
     CustomerUpdateInput,
-    MarketingChannel,
 )
 from app.schema.errors import user_errors
 from app.schema.ids import parse_id
@@ -39,9 +38,7 @@ async def customers(
 
 
 async def customer_create(info: Info, input: CustomerCreateInput) -> CustomerPayload:
-    return CustomerPayload.from_result(
-        await info.context.customers.create(input.to_command())
-    )
+    return CustomerPayload.from_result(await info.context.customers.create(input.to_command()))
 
 
 async def customer_update(
@@ -53,7 +50,7 @@ async def customer_update(
 
 async def customer_set_status(
     info: Info, id: strawberry.ID, status: CustomerStatus
-) -> CustomerPayload:  # type: ignore[valid-type]
+) -> CustomerPayload:
     return CustomerPayload.from_result(
         await info.context.customers.set_status(parse_id(id), status)
     )
@@ -68,10 +65,8 @@ async def customer_delete(info: Info, id: strawberry.ID) -> CustomerDeletePayloa
 async def marketing_consent_update(
     info: Info,
     customer_id: strawberry.ID,
-    channel: MarketingChannel,  # type: ignore[valid-type]
+    channel: MarketingChannel,
     subscribed: bool,
 ) -> CustomerPayload:
-    result = await info.context.customers.update_consent(
-        parse_id(customer_id), channel, subscribed
-    )
+    result = await info.context.customers.update_consent(parse_id(customer_id), channel, subscribed)
     return CustomerPayload.from_result(result)

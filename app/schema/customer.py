@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.domain import records
 from app.domain.errors import UserError as DomainUserError
-from app.domain.values import UNSET as DOMAIN_UNSET
 from app.domain.permissions import Permission
+from app.domain.values import UNSET as DOMAIN_UNSET
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
@@ -23,17 +23,17 @@ from app.services.unit_of_work import Result
 if TYPE_CHECKING:
     from app.schema.context import Context
 
-CustomerStatus = strawberry.enum(records.CustomerStatus)
-MarketingChannel = strawberry.enum(records.MarketingChannel)
-ConsentState = strawberry.enum(records.ConsentState)
-ConsentSource = strawberry.enum(records.ConsentSource)
+strawberry.enum(records.CustomerStatus)
+strawberry.enum(records.MarketingChannel)
+strawberry.enum(records.ConsentState)
+strawberry.enum(records.ConsentSource)
 
 
 @strawberry.type(description="Consent to marketing on one channel; off by default.")
 class ChannelConsent:
-    state: ConsentState  # type: ignore[valid-type]
+    state: records.ConsentState
     changed_at: datetime | None
-    source: ConsentSource | None  # type: ignore[valid-type]
+    source: records.ConsentSource | None
     changed_by: str | None
 
     @classmethod
@@ -77,12 +77,22 @@ class AuditEntry:
             action=record.action,
             actor=record.actor_label,
             at=record.at,
-            before=record.before,
-            after=record.after,
+            before=cast(JSON, record.before),
+            after=cast(JSON, record.after),
         )
 
 
 AuditEntryConnection = Connection[AuditEntry]
+
+
+async def _audit_trail(
+    root: Customer,
+    info: strawberry.Info[Context, None],
+    first: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+) -> Connection[AuditEntry]:
+    page = await info.context.loaders.audit_pages.load((uuid.UUID(root.id), first, after))
+    return Connection[AuditEntry].from_page(page, AuditEntry.from_record, after=after)
 
 
 @strawberry.type
@@ -92,10 +102,8 @@ class Customer:
     phone: str = strawberry.field(description="E.164, e.g. +12125550100.")
     email: str | None
     customer_code: str | None
-    status: CustomerStatus  # type: ignore[valid-type]
-    version: int = strawberry.field(
-        description="Pass as expectedVersion to customerUpdate."
-    )
+    status: records.CustomerStatus
+    version: int = strawberry.field(description="Pass as expectedVersion to customerUpdate.")
     home_store_id: strawberry.ID | None
     created_at: datetime
     updated_at: datetime
@@ -118,31 +126,18 @@ class Customer:
         )
 
     @strawberry.field
-    async def marketing_consent(
-        self, info: strawberry.Info[Context, None]
-    ) -> MarketingConsent:
+    async def marketing_consent(self, info: strawberry.Info[Context, None]) -> MarketingConsent:
         found = await info.context.loaders.consents.load(uuid.UUID(self.id))
         return MarketingConsent(
             email=ChannelConsent.from_record(found.get(records.MarketingChannel.EMAIL)),
             sms=ChannelConsent.from_record(found.get(records.MarketingChannel.SMS)),
         )
 
-    @strawberry.field(
+    audit_trail: Connection[AuditEntry] = strawberry.field(
+        resolver=_audit_trail,
         description="Every change to this customer, newest first. Needs AUDIT_VIEW.",
         extensions=[Requires(Permission.AUDIT_VIEW)],
     )
-    async def audit_trail(
-        self,
-        info: strawberry.Info[Context, None],
-        first: int = DEFAULT_PAGE_SIZE,
-        after: str | None = None,
-    ) -> Connection[AuditEntry]:
-        page = await info.context.loaders.audit_pages.load(
-            (uuid.UUID(self.id), first, after)
-        )
-        return Connection[AuditEntry].from_page(
-            page, AuditEntry.from_record, after=after
-        )
 
 
 CustomerConnection = Connection[Customer]
@@ -150,7 +145,7 @@ CustomerConnection = Connection[Customer]
 
 @strawberry.input
 class CustomerFilter:
-    status: CustomerStatus | None = None  # type: ignore[valid-type]
+    status: records.CustomerStatus | None = None
     home_store_id: strawberry.ID | None = None
 
     def to_query(self, search: str | None) -> CustomerQuery:
@@ -188,9 +183,7 @@ def _given(value: Any) -> Any:
     return DOMAIN_UNSET if value is strawberry.UNSET else value
 
 
-@strawberry.input(
-    description="Only the fields given change; null clears an optional field."
-)
+@strawberry.input(description="Only the fields given change; null clears an optional field.")
 class CustomerUpdateInput:
     expected_version: int
     name: str | None = strawberry.UNSET

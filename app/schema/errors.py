@@ -10,9 +10,7 @@ from graphql import GraphQLError
 
 from app.domain import errors as domain
 
-ErrorCode = strawberry.enum(
-    domain.ErrorCode, description="Why a mutation refused its input."
-)
+ErrorCode = strawberry.enum(domain.ErrorCode, description="Why a mutation refused its input.")
 
 
 @strawberry.type(

@@ -57,9 +57,7 @@ class PageSizeLimit(SchemaExtension):
             visitor = _PageSizes(context.variables or {})
             visit(document, visitor)
             bad = [
-                s
-                for s in visitor.sizes
-                if isinstance(s, int) and not 0 <= s <= self.max_page_size
+                s for s in visitor.sizes if isinstance(s, int) and not 0 <= s <= self.max_page_size
             ]
             if bad:
                 context.pre_execution_errors = [
@@ -73,15 +71,9 @@ class PageSizeLimit(SchemaExtension):
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    if (
-        original is None
-        or isinstance(error, ClientError)
-        or isinstance(original, ClientError)
-    ):
+    if original is None or isinstance(error, ClientError) or isinstance(original, ClientError):
         return False  # validation and our own client errors carry no internals
-    if isinstance(original, InvalidCursor):
-        return False
-    return True
+    return not isinstance(original, InvalidCursor)
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -20,9 +20,7 @@ class Loaders:
         self.consents = DataLoader[uuid.UUID, dict[MarketingChannel, ConsentRecord]](
             self._load_consents
         )
-        self.audit_pages = DataLoader[AuditKey, Page[AuditRecord]](
-            self._load_audit_pages
-        )
+        self.audit_pages = DataLoader[AuditKey, Page[AuditRecord]](self._load_audit_pages)
 
     async def _load_consents(
         self, ids: Sequence[uuid.UUID]
@@ -30,17 +28,13 @@ class Loaders:
         found = await self._customers.consents(list(ids))
         return [found.get(i, {}) for i in ids]
 
-    async def _load_audit_pages(
-        self, keys: Sequence[AuditKey]
-    ) -> list[Page[AuditRecord]]:
+    async def _load_audit_pages(self, keys: Sequence[AuditKey]) -> list[Page[AuditRecord]]:
         # One query per distinct (first, after); a list screen asks with one.
         by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
         for customer_id, first, after in keys:
             by_window[(first, after)].append(customer_id)
         pages: dict[AuditKey, Page[AuditRecord]] = {}
         for (first, after), ids in by_window.items():
-            for customer_id, page in (
-                await self._customers.audit_pages(ids, first, after)
-            ).items():
+            for customer_id, page in (await self._customers.audit_pages(ids, first, after)).items():
                 pages[(customer_id, first, after)] = page
         return [pages[k] for k in keys]

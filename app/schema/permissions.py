@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from strawberry.extensions import FieldExtension
-from strawberry.types.field import StrawberryField
 from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from app.domain.errors import ErrorCode, UserError
 from app.domain.permissions import Permission
@@ -37,9 +37,7 @@ class Requires(FieldExtension):
             return UserError(ErrorCode.UNAUTHENTICATED, "Log in first.")
         missing = sorted(p.value for p in self.permissions if not actor.can(p))
         if missing:
-            return UserError(
-                ErrorCode.FORBIDDEN, f"Your role lacks {', '.join(missing)}."
-            )
+            return UserError(ErrorCode.FORBIDDEN, f"Your role lacks {', '.join(missing)}.")
         return None
 
     def _refuse(self, error: UserError) -> Any:
@@ -47,9 +45,7 @@ class Requires(FieldExtension):
             return self.payload.from_errors([error])
         raise ClientError(error.message, error.code.value)
 
-    def resolve(
-        self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any
-    ) -> Any:
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
         error = self._refusal(info)
         return self._refuse(error) if error else next_(source, info, **kwargs)
 

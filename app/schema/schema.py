@@ -39,12 +39,8 @@ from app.settings import Settings
 @strawberry.type
 class Query:
     me: StaffUser | None = strawberry.field(resolver=auth.me, extensions=[Requires()])
-    viewer: Viewer | None = strawberry.field(
-        resolver=auth.viewer, extensions=[Requires()]
-    )
-    stores: list[Store] = strawberry.field(
-        resolver=staff.stores, extensions=[Requires()]
-    )
+    viewer: Viewer | None = strawberry.field(resolver=auth.viewer, extensions=[Requires()])
+    stores: list[Store] = strawberry.field(resolver=staff.stores, extensions=[Requires()])
     customer: Customer | None = strawberry.field(
         resolver=customers.customer, extensions=[Requires(P.CUSTOMER_VIEW)]
     )
@@ -57,9 +53,7 @@ class Query:
 class Mutation:
     # The one operation open to anonymous callers.
     login: LoginPayload = strawberry.mutation(resolver=auth.login)
-    logout: LogoutPayload = strawberry.mutation(
-        resolver=auth.logout, extensions=[Requires()]
-    )
+    logout: LogoutPayload = strawberry.mutation(resolver=auth.logout, extensions=[Requires()])
     store_create: StorePayload = strawberry.mutation(
         resolver=staff.store_create, extensions=[Requires(P.SETTINGS_MANAGE)]
     )

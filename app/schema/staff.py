@@ -10,9 +10,7 @@ from app.domain.permissions import Permission as DomainPermission
 from app.schema.errors import UserError, user_errors
 from app.services.unit_of_work import Result
 
-Permission = strawberry.enum(
-    DomainPermission, description="FEATURE_OPERATION, granted by roles."
-)
+Permission = strawberry.enum(DomainPermission, description="FEATURE_OPERATION, granted by roles.")
 
 
 @strawberry.type
@@ -55,9 +53,7 @@ class Role:
 
     @classmethod
     def from_record(cls, r: records.RoleRecord) -> Role:
-        return cls(
-            id=strawberry.ID(str(r.id)), name=r.name, permissions=list(r.permissions)
-        )
+        return cls(id=strawberry.ID(str(r.id)), name=r.name, permissions=list(r.permissions))
 
 
 @strawberry.type
@@ -79,9 +75,7 @@ class StaffUser:
         )
 
 
-@strawberry.type(
-    description="Who is calling: a staff user's session or a till's device token."
-)
+@strawberry.type(description="Who is calling: a staff user's session or a till's device token.")
 class Viewer:
     kind: str
     label: str
@@ -172,9 +166,7 @@ class StorePayload:
 @strawberry.type
 class TillPayload:
     till: Till | None
-    device_token: str | None = strawberry.field(
-        description="Shown once; only its hash is stored."
-    )
+    device_token: str | None = strawberry.field(description="Shown once; only its hash is stored.")
     errors: list[UserError]
 
     @classmethod

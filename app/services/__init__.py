@@ -1,1 +1,1 @@
-"""Domain rules. Services never commit themselves (their unit of work does) and never import the API layer."""
+"""Domain rules. Services never commit (their unit of work does) nor import the API layer."""

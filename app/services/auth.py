@@ -19,8 +19,8 @@ from app.domain.permissions import Permission
 from app.domain.records import (
     Actor,
     RoleRecord,
-    StoreRecord,
     StaffUserRecord,
+    StoreRecord,
     TillRecord,
     TokenKind,
 )
@@ -30,7 +30,6 @@ from app.settings import Settings
 
 ADMIN_ROLE = "Administrator"
 MIN_PASSWORD_LENGTH = 8
-
 
 
 def hash_token(token: str) -> str:
@@ -119,11 +118,7 @@ class AuthService:
         if credentials is None or not valid or not credentials.user.is_active:
             await throttle.record_failure(username, client)
             return Result(
-                errors=[
-                    UserError(
-                        ErrorCode.INVALID_CREDENTIALS, "Wrong username or password."
-                    )
-                ]
+                errors=[UserError(ErrorCode.INVALID_CREDENTIALS, "Wrong username or password.")]
             )
         await throttle.clear(username)
         user = credentials.user
@@ -145,27 +140,19 @@ class AuthService:
     async def logout(self) -> Result[bool]:
         actor = self.actor
         if actor is None:
-            return Result(
-                errors=[UserError(ErrorCode.UNAUTHENTICATED, "Not logged in.")]
-            )
+            return Result(errors=[UserError(ErrorCode.UNAUTHENTICATED, "Not logged in.")])
 
         async def work(uow: UnitOfWork) -> bool:
             return await uow.staff.revoke_token(actor.token_id, uow.now)
 
         return await self.tx.run(actor, work)
 
-    async def create_role(
-        self, name: str, permissions: list[str]
-    ) -> Result[RoleRecord]:
+    async def create_role(self, name: str, permissions: list[Permission]) -> Result[RoleRecord]:
         name = name.strip()
-        known = {p.value for p in Permission}
-        unknown = [p for p in permissions if p not in known]
 
         async def work(uow: UnitOfWork) -> RoleRecord:
             if not name:
-                raise reject(
-                    ErrorCode.REQUIRED, "A role needs a name.", "input", "name"
-                )
+                raise reject(ErrorCode.REQUIRED, "A role needs a name.", "input", "name")
             if await uow.staff.get_role_by_name(name):
                 raise reject(
                     ErrorCode.DUPLICATE,
@@ -173,9 +160,7 @@ class AuthService:
                     "input",
                     "name",
                 )
-            role = await uow.staff.insert_role(
-                name, [Permission(p) for p in set(permissions)]
-            )
+            role = await uow.staff.insert_role(name, sorted(set(permissions)))
             await uow.audit(
                 "role",
                 role.id,
@@ -197,9 +182,7 @@ class AuthService:
 
         async def work(uow: UnitOfWork) -> StaffUserRecord:
             if not username:
-                raise reject(
-                    ErrorCode.REQUIRED, "A username is required.", "input", "username"
-                )
+                raise reject(ErrorCode.REQUIRED, "A username is required.", "input", "username")
             if len(password) < MIN_PASSWORD_LENGTH:
                 raise reject(
                     ErrorCode.INVALID,
@@ -212,13 +195,9 @@ class AuthService:
             if store_id is not None and await uow.stores.get(store_id) is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
             if await uow.staff.get_credentials(username):
-                raise reject(
-                    ErrorCode.DUPLICATE, "This username is taken.", "input", "username"
-                )
+                raise reject(ErrorCode.DUPLICATE, "This username is taken.", "input", "username")
             password_hash = await asyncio.to_thread(self.passwords.hash, password)
-            user = await uow.staff.insert_user(
-                username, password_hash, role_id, store_id
-            )
+            user = await uow.staff.insert_user(username, password_hash, role_id, store_id)
             await uow.audit(
                 "staff_user",
                 user.id,
@@ -242,14 +221,8 @@ class AuthService:
 
         async def work(uow: UnitOfWork) -> TillWithToken:
             if not name:
-                raise reject(
-                    ErrorCode.REQUIRED, "A till needs a name.", "input", "name"
-                )
-            store = (
-                await uow.stores.get(store_id)
-                if store_id
-                else await self._default_store(uow)
-            )
+                raise reject(ErrorCode.REQUIRED, "A till needs a name.", "input", "name")
+            store = await uow.stores.get(store_id) if store_id else await self._default_store(uow)
             if store is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
             if role_id is None or await uow.staff.get_role(role_id) is None:
@@ -265,8 +238,7 @@ class AuthService:
             await uow.staff.insert_token(
                 token_hash=hash_token(token),
                 kind=TokenKind.DEVICE,
-                expires_at=uow.now
-                + timedelta(days=self.settings.device_token_ttl_days),
+                expires_at=uow.now + timedelta(days=self.settings.device_token_ttl_days),
                 role_id=role_id,
                 store_id=store.id,
                 till_id=till.id,
@@ -301,13 +273,9 @@ class AuthService:
 
         async def work(uow: UnitOfWork) -> StoreRecord:
             if not code:
-                raise reject(
-                    ErrorCode.REQUIRED, "A store needs a code.", "input", "code"
-                )
+                raise reject(ErrorCode.REQUIRED, "A store needs a code.", "input", "code")
             if not name:
-                raise reject(
-                    ErrorCode.REQUIRED, "A store needs a name.", "input", "name"
-                )
+                raise reject(ErrorCode.REQUIRED, "A store needs a name.", "input", "name")
             if await uow.stores.get_by_code(code):
                 raise reject(
                     ErrorCode.DUPLICATE,
@@ -316,16 +284,12 @@ class AuthService:
                     "code",
                 )
             store = await uow.stores.insert(code, name)
-            await uow.audit(
-                "store", store.id, "create", after={"code": code, "name": name}
-            )
+            await uow.audit("store", store.id, "create", after={"code": code, "name": name})
             return store
 
         return await self.tx.run(self.actor, work)
 
-    async def create_admin(
-        self, username: str, password: str
-    ) -> Result[StaffUserRecord]:
+    async def create_admin(self, username: str, password: str) -> Result[StaffUserRecord]:
         """The first administrator (CLI): an all-permissions role at the head office."""
 
         async def ensure_role(uow: UnitOfWork) -> RoleRecord:
@@ -337,17 +301,13 @@ class AuthService:
             return Result(errors=roles.errors)
         async with self.tx.db.read() as session:
             head_office = await StoreRepository(session).head_office()
-        return await self.create_staff_user(
-            username, password, roles.value.id, head_office.id
-        )
+        return await self.create_staff_user(username, password, roles.value.id, head_office.id)
 
 
 async def resolve_actor(tx: Transactions, token: str) -> Actor | None:
     """The actor behind a bearer token, or None if unknown, expired, revoked or disabled."""
     async with tx.db.read() as session:
-        grant = await StaffRepository(session).grant_for_token(
-            hash_token(token), utcnow()
-        )
+        grant = await StaffRepository(session).grant_for_token(hash_token(token), utcnow())
     if grant is None:
         return None
     return Actor(

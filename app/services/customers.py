@@ -1,10 +1,11 @@
-"""Customer rules: create (normalise, dedupe, idempotent), update (versioned), status, delete, consent."""
+"""Customer rules: create (normalised, deduplicated, idempotent), versioned update, delete."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,9 +62,9 @@ class CustomerUpdate:
     expected_version: int
     name: str | Unset = UNSET
     phone: str | Unset = UNSET
-    email: str | None | Unset = UNSET
-    customer_code: str | None | Unset = UNSET
-    home_store_id: uuid.UUID | None | Unset = UNSET
+    email: str | Unset | None = UNSET
+    customer_code: str | Unset | None = UNSET
+    home_store_id: uuid.UUID | Unset | None = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,31 @@ class CustomerQuery:
     search: str | None = None
     status: CustomerStatus | None = None
     home_store_id: uuid.UUID | None = None
+
+
+def _collect(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every field check and report all failures at once, not just the first."""
+    values: dict[str, Any] = {}
+    errors: list[UserError] = []
+    for key, check in checks.items():
+        try:
+            values[key] = check()
+        except Rejected as rejected:
+            errors.extend(rejected.errors)
+    if errors:
+        raise Rejected(*errors)
+    return values
+
+
+def _required(label: str, key: str) -> Rejected:
+    return reject(ErrorCode.REQUIRED, f"The {label} cannot be removed.", "input", key)
+
+
+def _raiser(error: Rejected) -> Callable[[], Any]:
+    def fail() -> Any:
+        raise error
+
+    return fail
 
 
 def _snapshot(customer: CustomerRecord) -> dict[str, Any]:
@@ -85,9 +111,7 @@ def _snapshot(customer: CustomerRecord) -> dict[str, Any]:
 
 
 class CustomerService:
-    def __init__(
-        self, tx: Transactions, settings: Settings, actor: Actor | None
-    ) -> None:
+    def __init__(self, tx: Transactions, settings: Settings, actor: Actor | None) -> None:
         self.tx = tx
         self.settings = settings
         self.actor = actor
@@ -109,9 +133,7 @@ class CustomerService:
 
     def _phone(self, raw: str) -> str:
         if not raw.strip():
-            raise reject(
-                ErrorCode.REQUIRED, "A phone number is required.", "input", "phone"
-            )
+            raise reject(ErrorCode.REQUIRED, "A phone number is required.", "input", "phone")
         try:
             return normalize_phone(raw, self.settings.default_phone_region)
         except InvalidPhone:
@@ -182,6 +204,28 @@ class CustomerService:
             raise reject(ErrorCode.NOT_FOUND, "No such customer.", "id")
         return customer
 
+    def _update_checks(self, cmd: CustomerUpdate) -> dict[str, Callable[[], Any]]:
+        """Checks for the fields an update gives; name and phone cannot be cleared."""
+        checks: dict[str, Callable[[], Any]] = {}
+        name, phone, email, code = cmd.name, cmd.phone, cmd.email, cmd.customer_code
+        if not isinstance(name, Unset):
+            checks["name"] = (
+                (lambda: self._name(name))
+                if name is not None
+                else _raiser(_required("name", "name"))
+            )
+        if not isinstance(phone, Unset):
+            checks["phone"] = (
+                (lambda: self._phone(phone))
+                if phone is not None
+                else _raiser(_required("phone number", "phone"))
+            )
+        if not isinstance(email, Unset):
+            checks["email"] = lambda: self._email(email)
+        if not isinstance(code, Unset):
+            checks["customer_code"] = lambda: self._code(code)
+        return checks
+
     def _idempotency_scope(self) -> str:
         actor = self.actor
         if actor is None:
@@ -198,7 +242,7 @@ class CustomerService:
     # -- commands -------------------------------------------------------------------
 
     async def create(self, cmd: CustomerCreate) -> Result[CustomerRecord]:
-        """Create a customer; a retried call with the same idempotency key returns the first result."""
+        """Create a customer; a retry with the same idempotency key returns the first result."""
         request = {k: v for k, v in asdict(cmd).items() if k != "idempotency_key"}
         request_hash = hashlib.sha256(
             json.dumps(request, sort_keys=True, default=str).encode()
@@ -207,9 +251,7 @@ class CustomerService:
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
             if cmd.idempotency_key:
-                earlier = await uow.idempotency.find(
-                    scope, "customerCreate", cmd.idempotency_key
-                )
+                earlier = await uow.idempotency.find(scope, "customerCreate", cmd.idempotency_key)
                 if earlier is not None:
                     if earlier.request_hash != request_hash:
                         raise reject(
@@ -219,30 +261,20 @@ class CustomerService:
                             "idempotencyKey",
                         )
                     return await self._require(uow, uuid.UUID(earlier.result_id))
-            errors: list[UserError] = []
-            fields: dict[str, Any] = {}
-            for key, check, raw in (
-                ("name", self._name, cmd.name),
-                ("phone", self._phone, cmd.phone),
-                ("email", self._email, cmd.email),
-                ("customer_code", self._code, cmd.customer_code),
-            ):
-                try:
-                    fields[key] = check(raw)  # type: ignore[operator]
-                except Rejected as rejected:
-                    errors.extend(rejected.errors)
-            if errors:
-                raise Rejected(*errors)
-            await self._check_unique(uow, fields["phone"], fields["customer_code"])
-            home_store_id = cmd.home_store_id or (
-                self.actor.store_id if self.actor else None
+            fields = _collect(
+                {
+                    "name": lambda: self._name(cmd.name),
+                    "phone": lambda: self._phone(cmd.phone),
+                    "email": lambda: self._email(cmd.email),
+                    "customer_code": lambda: self._code(cmd.customer_code),
+                }
             )
+            await self._check_unique(uow, fields["phone"], fields["customer_code"])
+            home_store_id = cmd.home_store_id or (self.actor.store_id if self.actor else None)
             if home_store_id is None:
                 home_store_id = (await uow.stores.head_office()).id
             elif await uow.stores.get(home_store_id) is None:
-                raise reject(
-                    ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId"
-                )
+                raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId")
             customer = await uow.customers.insert(
                 name=fields["name"],
                 name_key=name_key(fields["name"]),
@@ -254,9 +286,7 @@ class CustomerService:
                 created_at=uow.now,
                 updated_at=uow.now,
             )
-            await uow.audit(
-                "customer", customer.id, "create", after=_snapshot(customer)
-            )
+            await uow.audit("customer", customer.id, "create", after=_snapshot(customer))
             if cmd.idempotency_key:
                 await uow.idempotency.insert(
                     scope,
@@ -270,16 +300,12 @@ class CustomerService:
             notification_id = await uow.notifications.insert(
                 customer.id, channel.value, REGISTRATION_SCENARIO
             )
-            await uow.enqueue_job(
-                "deliver_notification", {"notification_id": str(notification_id)}
-            )
+            await uow.enqueue_job("deliver_notification", {"notification_id": str(notification_id)})
             return customer
 
         return await self.tx.run(self.actor, work)
 
-    async def update(
-        self, customer_id: uuid.UUID, cmd: CustomerUpdate
-    ) -> Result[CustomerRecord]:
+    async def update(self, customer_id: uuid.UUID, cmd: CustomerUpdate) -> Result[CustomerRecord]:
         """Change the given fields if the caller saw the current version (else VERSION_CONFLICT)."""
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
@@ -287,44 +313,17 @@ class CustomerService:
             if current.version != cmd.expected_version:
                 raise reject(
                     ErrorCode.VERSION_CONFLICT,
-                    f"The customer was changed by someone else (now version {current.version}); reload and retry.",
+                    f"Changed meanwhile (now version {current.version}); reload and retry.",
                     "input",
                     "expectedVersion",
                 )
-            values: dict[str, Any] = {}
-            errors: list[UserError] = []
-            checks: list[tuple[str, Any, Any]] = [
-                ("name", self._name, cmd.name),
-                ("phone", self._phone, cmd.phone),
-                ("email", self._email, cmd.email),
-                ("customer_code", self._code, cmd.customer_code),
-            ]
-            for key, check, raw in checks:
-                if raw is UNSET:
-                    continue
-                if key in ("name", "phone") and raw is None:
-                    errors.append(
-                        UserError(
-                            ErrorCode.REQUIRED,
-                            f"The {key} cannot be removed.",
-                            ("input", key),
-                        )
-                    )
-                    continue
-                try:
-                    values[key] = check(raw)
-                except Rejected as rejected:
-                    errors.extend(rejected.errors)
-            if errors:
-                raise Rejected(*errors)
+            values = _collect(self._update_checks(cmd))
             if cmd.home_store_id is not UNSET:
                 if (
                     cmd.home_store_id is not None
                     and await uow.stores.get(cmd.home_store_id) is None
                 ):
-                    raise reject(
-                        ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId"
-                    )
+                    raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId")
                 values["home_store_id"] = cmd.home_store_id
             await self._check_unique(
                 uow,
@@ -335,16 +334,12 @@ class CustomerService:
             if "name" in values:
                 values["name_key"] = name_key(values["name"])
             if "email" in values:
-                values["email_key"] = (
-                    email_key(values["email"]) if values["email"] else None
-                )
+                values["email_key"] = email_key(values["email"]) if values["email"] else None
             before = _snapshot(current)
             if not values:
                 return current
             values["updated_at"] = uow.now
-            if not await uow.customers.update_if_version(
-                customer_id, cmd.expected_version, values
-            ):
+            if not await uow.customers.update_if_version(customer_id, cmd.expected_version, values):
                 raise reject(
                     ErrorCode.VERSION_CONFLICT,
                     "The customer was changed by someone else; reload and retry.",
@@ -364,9 +359,7 @@ class CustomerService:
                 )
             # Seed 003: a channel without its address cannot stay subscribed.
             if "email" in values and values["email"] is None:
-                await self._unsubscribe_if_subscribed(
-                    uow, customer_id, MarketingChannel.EMAIL
-                )
+                await self._unsubscribe_if_subscribed(uow, customer_id, MarketingChannel.EMAIL)
             return updated
 
         return await self.tx.run(self.actor, work)
@@ -395,7 +388,7 @@ class CustomerService:
         return await self.tx.run(self.actor, work)
 
     async def delete(self, customer_id: uuid.UUID) -> Result[uuid.UUID]:
-        """Delete a customer who never bought anything; others are deactivated instead (seed 002)."""
+        """Delete a customer who never bought anything; others are deactivated (seed 002)."""
 
         async def work(uow: UnitOfWork) -> uuid.UUID:
             current = await self._require(uow, customer_id)
@@ -405,9 +398,7 @@ class CustomerService:
                     "This customer has sales and cannot be deleted; deactivate them instead.",
                     "id",
                 )
-            await uow.audit(
-                "customer", customer_id, "delete", before=_snapshot(current)
-            )
+            await uow.audit("customer", customer_id, "delete", before=_snapshot(current))
             await uow.customers.delete(customer_id)
             return customer_id
 
@@ -433,19 +424,13 @@ class CustomerService:
                     "channel",
                 )
             current = (
-                (await uow.consents.for_customers([customer_id]))
-                .get(customer_id, {})
-                .get(channel)
+                (await uow.consents.for_customers([customer_id])).get(customer_id, {}).get(channel)
             )
             before = current.state if current else ConsentState.NOT_SUBSCRIBED
             if subscribed:
                 state = ConsentState.SUBSCRIBED
             else:
-                state = (
-                    ConsentState.UNSUBSCRIBED
-                    if before is ConsentState.SUBSCRIBED
-                    else before
-                )
+                state = ConsentState.UNSUBSCRIBED if before is ConsentState.SUBSCRIBED else before
             if state is not before:
                 await self._put_consent(uow, customer_id, channel, before, state)
             return customer
@@ -456,9 +441,7 @@ class CustomerService:
         self, uow: UnitOfWork, customer_id: uuid.UUID, channel: MarketingChannel
     ) -> None:
         current = (
-            (await uow.consents.for_customers([customer_id]))
-            .get(customer_id, {})
-            .get(channel)
+            (await uow.consents.for_customers([customer_id])).get(customer_id, {}).get(channel)
         )
         if current and current.state is ConsentState.SUBSCRIBED:
             await self._put_consent(
@@ -506,9 +489,7 @@ class CustomerService:
             return CustomerSearch(email_key=email_key(term), customer_code=term)
         if is_phone_like(term):
             return CustomerSearch(
-                phone_prefixes=phone_search_prefixes(
-                    term, self.settings.default_phone_region
-                ),
+                phone_prefixes=phone_search_prefixes(term, self.settings.default_phone_region),
                 customer_code=term,
             )
         return CustomerSearch(name_key=name_key(term) or None, customer_code=term)
@@ -516,14 +497,8 @@ class CustomerService:
     async def search(
         self, query: CustomerQuery, first: int, after: str | None
     ) -> Page[CustomerRecord]:
-        search = (
-            self.to_search(query.search)
-            if query.search and query.search.strip()
-            else None
-        )
-        spec = CustomerFilterSpec(
-            status=query.status, home_store_id=query.home_store_id
-        )
+        search = self.to_search(query.search) if query.search and query.search.strip() else None
+        spec = CustomerFilterSpec(status=query.status, home_store_id=query.home_store_id)
         async with self.tx.db.read() as session:
             return await CustomerRepository(session).page(search, spec, first, after)
 

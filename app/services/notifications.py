@@ -24,9 +24,7 @@ class DeliveryOutcome:
 
 
 def _compose(item: NotificationToSend) -> OutgoingMessage | None:
-    recipient = (
-        item.recipient_email if item.channel == "EMAIL" else item.recipient_phone
-    )
+    recipient = item.recipient_email if item.channel == "EMAIL" else item.recipient_phone
     if not recipient:
         return None
     name = item.customer_name or "customer"
@@ -38,9 +36,7 @@ def _compose(item: NotificationToSend) -> OutgoingMessage | None:
         )
     else:
         subject, body = item.scenario.title(), f"Hello {name}."
-    return OutgoingMessage(
-        channel=item.channel, recipient=recipient, subject=subject, body=body
-    )
+    return OutgoingMessage(channel=item.channel, recipient=recipient, subject=subject, body=body)
 
 
 class NotificationDelivery:
@@ -49,23 +45,19 @@ class NotificationDelivery:
         self.gateway = gateway
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
-        """Send the notification an outbox row names, once; re-running after success does nothing."""
+        """Send the notification an outbox row names, once; a re-run after success does nothing."""
         async with self.db.read() as session:
             message = await OutboxRepository(session).get(outbox_id)
             if message is None:
                 return DeliveryOutcome("MISSING")
             notification_id = uuid.UUID(message[1]["notification_id"])
-            item = await NotificationRepository(session).get_for_sending(
-                notification_id
-            )
+            item = await NotificationRepository(session).get_for_sending(notification_id)
         if item is None or item.status != "QUEUED":
             await self._finish(outbox_id, notification_id, None, None)
             return DeliveryOutcome(item.status if item else "MISSING")
         outgoing = _compose(item)
         if outgoing is None:
-            await self._finish(
-                outbox_id, notification_id, "SKIPPED", "no address for this channel"
-            )
+            await self._finish(outbox_id, notification_id, "SKIPPED", "no address for this channel")
             return DeliveryOutcome("SKIPPED")
         try:
             await self.gateway.send(outgoing)
@@ -73,9 +65,7 @@ class NotificationDelivery:
             if failure.permanent or attempt >= MAX_ATTEMPTS:
                 await self._finish(outbox_id, notification_id, "FAILED", str(failure))
                 return DeliveryOutcome("FAILED")
-            log.warning(
-                "notification delivery failed, will retry", extra={"attempt": attempt}
-            )
+            log.warning("notification delivery failed, will retry", extra={"attempt": attempt})
             return DeliveryOutcome("QUEUED", retry=True)
         await self._finish(outbox_id, notification_id, "SENT", None)
         return DeliveryOutcome("SENT")

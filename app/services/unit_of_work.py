@@ -1,4 +1,4 @@
-"""One transaction per mutation: repositories on one session, audit and outbox writes, commit, then jobs."""
+"""One transaction per mutation: repositories on one session, audit, outbox, then jobs."""
 
 from __future__ import annotations
 
@@ -129,9 +129,7 @@ class Transactions:
             try:
                 await self.queue.enqueue(job_name, message_id)
             except Exception:
-                log.warning(
-                    "enqueue failed; the outbox relay will retry", exc_info=True
-                )
+                log.warning("enqueue failed; the outbox relay will retry", exc_info=True)
                 continue
             done.append(message_id)
         if done:

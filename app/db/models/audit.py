@@ -14,9 +14,7 @@ class AuditEntry(Base):
     """One change to an audited record: who, when, and the values before and after."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (
-        Index("ix_audit_entries_entity", "entity_type", "entity_id", "id"),
-    )
+    __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id", "id"),)
 
     # BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
     id: Mapped[int] = mapped_column(

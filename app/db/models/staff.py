@@ -34,7 +34,7 @@ class StaffUser(Base):
 
 
 class AuthToken(Base):
-    """A bearer token, stored only as its SHA-256: session tokens from login, device tokens for tills."""
+    """A bearer token, stored only as its SHA-256: a login session or a till's device."""
 
     __tablename__ = "auth_tokens"
 

@@ -89,10 +89,7 @@ class AuditRepository:
             grouped[row.entity_id].append(row)
         return {
             entity_id: Page(
-                items=[
-                    (encode_cursor(r.id), _record(r))
-                    for r in grouped[entity_id][:first]
-                ],
+                items=[(encode_cursor(r.id), _record(r)) for r in grouped[entity_id][:first]],
                 has_next=len(grouped[entity_id]) > first,
                 total=totals.get(entity_id, 0),
             )

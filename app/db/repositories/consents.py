@@ -34,13 +34,9 @@ class ConsentRepository:
         self, customer_ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, dict[MarketingChannel, ConsentRecord]]:
         rows = await self.session.scalars(
-            select(MarketingConsent).where(
-                MarketingConsent.customer_id.in_(customer_ids)
-            )
+            select(MarketingConsent).where(MarketingConsent.customer_id.in_(customer_ids))
         )
-        found: dict[uuid.UUID, dict[MarketingChannel, ConsentRecord]] = defaultdict(
-            dict
-        )
+        found: dict[uuid.UUID, dict[MarketingChannel, ConsentRecord]] = defaultdict(dict)
         for row in rows:
             found[row.customer_id][MarketingChannel(row.channel)] = _record(row)
         return found

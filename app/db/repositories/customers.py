@@ -107,15 +107,11 @@ class CustomerRepository:
 
     async def has_sales(self, customer_id: uuid.UUID) -> bool:
         return bool(
-            await self.session.scalar(
-                select(exists().where(Sale.customer_id == customer_id))
-            )
+            await self.session.scalar(select(exists().where(Sale.customer_id == customer_id)))
         )
 
     async def delete(self, customer_id: uuid.UUID) -> bool:
-        result = await self.session.execute(
-            delete(Customer).where(Customer.id == customer_id)
-        )
+        result = await self.session.execute(delete(Customer).where(Customer.id == customer_id))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def _conditions(
@@ -130,9 +126,7 @@ class CustomerRepository:
                 matches.append(_prefix_range(Customer.name_key, search.name_key))
                 # Any later word of the name, e.g. "smi" finds "John Smith".
                 matches.append(
-                    Customer.name_key.like(
-                        f"% {_escape_like(search.name_key)}%", escape="\\"
-                    )
+                    Customer.name_key.like(f"% {_escape_like(search.name_key)}%", escape="\\")
                 )
             if search.email_key:
                 matches.append(Customer.email_key == search.email_key)
@@ -173,9 +167,7 @@ class CustomerRepository:
             )
         )
         return Page(
-            items=[
-                (encode_cursor(r.name_key, r.id.hex), _record(r)) for r in rows[:first]
-            ],
+            items=[(encode_cursor(r.name_key, r.id.hex), _record(r)) for r in rows[:first]],
             has_next=len(rows) > first,
             total=total or 0,
         )

@@ -27,17 +27,13 @@ class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert(
-        self, customer_id: uuid.UUID, channel: str, scenario: str
-    ) -> uuid.UUID:
+    async def insert(self, customer_id: uuid.UUID, channel: str, scenario: str) -> uuid.UUID:
         row = Notification(customer_id=customer_id, channel=channel, scenario=scenario)
         self.session.add(row)
         await self.session.flush()
         return row.id
 
-    async def get_for_sending(
-        self, notification_id: uuid.UUID
-    ) -> NotificationToSend | None:
+    async def get_for_sending(self, notification_id: uuid.UUID) -> NotificationToSend | None:
         found = (
             await self.session.execute(
                 select(Notification, Customer.email, Customer.phone, Customer.name)
@@ -80,9 +76,7 @@ class NotificationRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def statuses_for_customer(
-        self, customer_id: uuid.UUID
-    ) -> list[tuple[str, str, str]]:
+    async def statuses_for_customer(self, customer_id: uuid.UUID) -> list[tuple[str, str, str]]:
         rows = await self.session.execute(
             select(Notification.scenario, Notification.channel, Notification.status)
             .where(Notification.customer_id == customer_id)

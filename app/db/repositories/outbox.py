@@ -27,12 +27,8 @@ class OutboxRepository:
     async def mark_enqueued(self, message_ids: list[uuid.UUID], now: datetime) -> None:
         await self.session.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.id.in_(message_ids), OutboxMessage.enqueued_at.is_(None)
-            )
-            .values(
-                enqueued_at=now, enqueue_attempts=OutboxMessage.enqueue_attempts + 1
-            )
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.enqueued_at.is_(None))
+            .values(enqueued_at=now, enqueue_attempts=OutboxMessage.enqueue_attempts + 1)
         )
 
     async def count_failed_attempt(self, message_ids: list[uuid.UUID]) -> None:
@@ -42,9 +38,7 @@ class OutboxRepository:
             .values(enqueue_attempts=OutboxMessage.enqueue_attempts + 1)
         )
 
-    async def pending(
-        self, created_before: datetime, limit: int
-    ) -> list[tuple[uuid.UUID, str]]:
+    async def pending(self, created_before: datetime, limit: int) -> list[tuple[uuid.UUID, str]]:
         """Rows that never reached Redis (the post-commit enqueue failed or the process died)."""
         rows = await self.session.execute(
             select(OutboxMessage.id, OutboxMessage.job_name)

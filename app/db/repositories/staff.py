@@ -77,16 +77,12 @@ class StaffRepository:
         return _user(row) if row else None
 
     async def get_credentials(self, username: str) -> Credentials | None:
-        row = await self.session.scalar(
-            select(StaffUser).where(StaffUser.username == username)
-        )
+        row = await self.session.scalar(select(StaffUser).where(StaffUser.username == username))
         return Credentials(_user(row), row.password_hash) if row else None
 
     async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
         await self.session.execute(
-            update(StaffUser)
-            .where(StaffUser.id == user_id)
-            .values(password_hash=password_hash)
+            update(StaffUser).where(StaffUser.id == user_id).values(password_hash=password_hash)
         )
 
     async def insert_user(
@@ -130,9 +126,7 @@ class StaffRepository:
         await self.session.flush()
         return row.id
 
-    async def grant_for_token(
-        self, token_hash: str, now: datetime
-    ) -> TokenGrant | None:
+    async def grant_for_token(self, token_hash: str, now: datetime) -> TokenGrant | None:
         """The live grant behind a token (not revoked, not expired, user active), in one query."""
         role_id = func.coalesce(StaffUser.role_id, AuthToken.role_id)
         found = (
@@ -158,9 +152,7 @@ class StaffRepository:
         ).one_or_none()
         if found is None:
             return None
-        token_id, kind, user_id, till_id, store_id, username, is_active, permissions = (
-            found
-        )
+        token_id, kind, user_id, till_id, store_id, username, is_active, permissions = found
         if user_id is not None and not is_active:
             return None
         known = {p.value for p in Permission}

@@ -10,9 +10,7 @@ from app.domain.records import StoreRecord, TillRecord
 
 
 def _store(row: Store) -> StoreRecord:
-    return StoreRecord(
-        id=row.id, code=row.code, name=row.name, is_head_office=row.is_head_office
-    )
+    return StoreRecord(id=row.id, code=row.code, name=row.name, is_head_office=row.is_head_office)
 
 
 def _till(row: Till) -> TillRecord:
@@ -33,10 +31,7 @@ class StoreRepository:
 
     async def head_office(self) -> StoreRecord:
         row = await self.session.scalar(
-            select(Store)
-            .where(Store.is_head_office.is_(True))
-            .order_by(Store.created_at)
-            .limit(1)
+            select(Store).where(Store.is_head_office.is_(True)).order_by(Store.created_at).limit(1)
         )
         if row is None:  # the first migration creates it
             raise LookupError("no head office store: run `poscrm migrate`")
@@ -46,9 +41,7 @@ class StoreRepository:
         rows = await self.session.scalars(select(Store).order_by(Store.code))
         return [_store(r) for r in rows]
 
-    async def insert(
-        self, code: str, name: str, *, is_head_office: bool = False
-    ) -> StoreRecord:
+    async def insert(self, code: str, name: str, *, is_head_office: bool = False) -> StoreRecord:
         row = Store(code=code, name=name, is_head_office=is_head_office)
         self.session.add(row)
         await self.session.flush()
@@ -58,9 +51,7 @@ class StoreRepository:
         row = await self.session.get(Till, till_id)
         return _till(row) if row else None
 
-    async def get_till_by_name(
-        self, store_id: uuid.UUID, name: str
-    ) -> TillRecord | None:
+    async def get_till_by_name(self, store_id: uuid.UUID, name: str) -> TillRecord | None:
         row = await self.session.scalar(
             select(Till).where(Till.store_id == store_id, Till.name == name)
         )

@@ -54,44 +54,30 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=128), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("result_id", sa.String(length=64), nullable=False),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
-        sa.UniqueConstraint(
-            "scope", "operation", "key", name=op.f("uq_idempotency_keys_scope")
-        ),
+        sa.UniqueConstraint("scope", "operation", "key", name=op.f("uq_idempotency_keys_scope")),
     )
     op.create_table(
         "outbox",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("job_name", sa.String(length=100), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "enqueued_at", app.db.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("enqueued_at", app.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("enqueue_attempts", sa.Integer(), nullable=False),
-        sa.Column(
-            "processed_at", app.db.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("processed_at", app.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_outbox_pending", ["enqueued_at", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_outbox_pending", ["enqueued_at", "created_at"], unique=False)
 
     op.create_table(
         "roles",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("permissions", sa.JSON(), nullable=False),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_roles")),
         sa.UniqueConstraint("name", name=op.f("uq_roles_name")),
     )
@@ -101,9 +87,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("is_head_office", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stores")),
         sa.UniqueConstraint("code", name=op.f("uq_stores_code")),
     )
@@ -119,12 +103,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("home_store_id", sa.Uuid(), nullable=True),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["home_store_id"],
             ["stores.id"],
@@ -136,9 +116,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index("ix_customers_email_key", ["email_key"], unique=False)
-        batch_op.create_index(
-            "ix_customers_name_key_id", ["name_key", "id"], unique=False
-        )
+        batch_op.create_index("ix_customers_name_key_id", ["name_key", "id"], unique=False)
 
     op.create_table(
         "staff_users",
@@ -148,9 +126,7 @@ def upgrade() -> None:
         sa.Column("role_id", sa.Uuid(), nullable=False),
         sa.Column("store_id", sa.Uuid(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["role_id"], ["roles.id"], name=op.f("fk_staff_users_role_id_roles")
         ),
@@ -161,21 +137,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("username", name=op.f("uq_staff_users_username")),
     )
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_staff_users_role_id"), ["role_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_staff_users_role_id"), ["role_id"], unique=False)
 
     op.create_table(
         "tills",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("store_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_tills_store_id_stores")
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["store_id"], ["stores.id"], name=op.f("fk_tills_store_id_stores")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tills")),
         sa.UniqueConstraint("store_id", "name", name=op.f("uq_tills_store_id")),
     )
@@ -188,12 +158,8 @@ def upgrade() -> None:
         sa.Column("role_id", sa.Uuid(), nullable=True),
         sa.Column("store_id", sa.Uuid(), nullable=True),
         sa.Column("till_id", sa.Uuid(), nullable=True),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "expires_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", app.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["role_id"], ["roles.id"], name=op.f("fk_auth_tokens_role_id_roles")
@@ -222,9 +188,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.Uuid(), nullable=False),
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column(
-            "changed_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("changed_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("actor_label", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
@@ -233,9 +197,7 @@ def upgrade() -> None:
             name=op.f("fk_marketing_consents_customer_id_customers"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "customer_id", "channel", name=op.f("pk_marketing_consents")
-        ),
+        sa.PrimaryKeyConstraint("customer_id", "channel", name=op.f("pk_marketing_consents")),
     )
     op.create_table(
         "notifications",
@@ -246,9 +208,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", app.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"],
@@ -271,16 +231,10 @@ def upgrade() -> None:
         sa.Column("cashier_id", sa.Uuid(), nullable=True),
         sa.Column("customer_id", sa.Uuid(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column(
-            "subtotal", app.db.types.Money(precision=14, scale=2), nullable=False
-        ),
-        sa.Column(
-            "discount_total", app.db.types.Money(precision=14, scale=2), nullable=False
-        ),
+        sa.Column("subtotal", app.db.types.Money(precision=14, scale=2), nullable=False),
+        sa.Column("discount_total", app.db.types.Money(precision=14, scale=2), nullable=False),
         sa.Column("total", app.db.types.Money(precision=14, scale=2), nullable=False),
-        sa.Column(
-            "created_at", app.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["cashier_id"],
             ["staff_users.id"],
@@ -292,18 +246,12 @@ def upgrade() -> None:
             name=op.f("fk_sales_customer_id_customers"),
             ondelete="RESTRICT",
         ),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_sales_store_id_stores")
-        ),
-        sa.ForeignKeyConstraint(
-            ["till_id"], ["tills.id"], name=op.f("fk_sales_till_id_tills")
-        ),
+        sa.ForeignKeyConstraint(["store_id"], ["stores.id"], name=op.f("fk_sales_store_id_stores")),
+        sa.ForeignKeyConstraint(["till_id"], ["tills.id"], name=op.f("fk_sales_till_id_tills")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sales")),
     )
     with op.batch_alter_table("sales", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_sales_customer_id"), ["customer_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_sales_customer_id"), ["customer_id"], unique=False)
 
     # ### end Alembic commands ###
 
