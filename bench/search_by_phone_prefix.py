@@ -27,15 +27,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-from sqlalchemy import event, insert  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import httpx
+from sqlalchemy import event, insert
+from sqlalchemy.engine import make_url
 
-from app.db.migrate import upgrade  # noqa: E402
-from app.db.models import Customer  # noqa: E402
-from app.domain.permissions import Permission  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.db.migrate import upgrade
+from app.db.models import Customer
+from app.domain.permissions import Permission
+from app.main import create_app
+from app.settings import Settings
 
 QUERY = (
     "query($q: String!) { customers(search: $q, first: 20) "
@@ -146,12 +146,9 @@ async def bench(app: Any, token: str, requests: int, database_url: str, customer
 
     baseline = await replay(database_url, per_request)
     statements = statistics.mean(len(s) for s in per_request)
-    print(
-        f"customers: {customers}  requests: {requests}  backend: {make_url(database_url).get_backend_name()}"
-    )
-    print(
-        f"statements per request: {statements:.1f}  matches per search (avg): {found / requests:.1f}"
-    )
+    backend = make_url(database_url).get_backend_name()
+    print(f"customers: {customers}  requests: {requests}  backend: {backend}")
+    print(f"statements per request: {statements:.1f}  matches per search: {found / requests:.1f}")
     for label, values in (
         ("server (GraphQL over ASGI)", server),
         ("raw driver, same SQL", baseline),
