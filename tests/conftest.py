@@ -41,7 +41,11 @@ async def _postgres_admin(sql: str) -> None:
 
     url = make_url(POSTGRES_ADMIN_URL)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
     try:
         await conn.execute(sql)

@@ -69,7 +69,9 @@ class Factory:
     async def token(self, *permissions: Permission, store_id: uuid.UUID | None = None) -> str:
         return (await self.staff(*permissions, store_id=store_id))[1]
 
-    async def customer(self, name: str | None = None, phone: str | None = None, **fields: object) -> CustomerRecord:
+    async def customer(
+        self, name: str | None = None, phone: str | None = None, **fields: object
+    ) -> CustomerRecord:
         n = next(_numbers)
         result = await self.customers().create(
             CustomerCreate(

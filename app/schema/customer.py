@@ -90,7 +90,7 @@ async def _audit_trail(
     info: strawberry.Info[Context, None],
     first: int = DEFAULT_PAGE_SIZE,
     after: str | None = None,
-) -> Connection[AuditEntry]:
+) -> Connection[AuditEntry] | None:
     page = await info.context.loaders.audit_pages.load((uuid.UUID(root.id), first, after))
     return Connection[AuditEntry].from_page(page, AuditEntry.from_record, after=after)
 
@@ -133,9 +133,11 @@ class Customer:
             sms=ChannelConsent.from_record(found.get(records.MarketingChannel.SMS)),
         )
 
-    audit_trail: Connection[AuditEntry] = strawberry.field(
+    # Nullable, unlike DESIGN.md's sketch: a caller without AUDIT_VIEW still gets the
+    # customer, with only this field refused (a non-null field would null the parent).
+    audit_trail: Connection[AuditEntry] | None = strawberry.field(
         resolver=_audit_trail,
-        description="Every change to this customer, newest first. Needs AUDIT_VIEW.",
+        description="Every change to this customer, newest first; null without AUDIT_VIEW.",
         extensions=[Requires(Permission.AUDIT_VIEW)],
     )
 

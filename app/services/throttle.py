@@ -37,8 +37,10 @@ class LoginThrottle:
     async def record_failure(self, username: str, client: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in (self._user_key(username), self._client_key(client)):
+                # The window starts at the first failure (SET NX), then only counts;
+                # EXPIRE ... NX would say the same but needs Redis 7, the embedded one is 6.2.
+                pipe.set(key, 0, ex=self.lockout_seconds, nx=True)
                 pipe.incr(key)
-                pipe.expire(key, self.lockout_seconds, nx=True)
             await pipe.execute()
 
     async def clear(self, username: str) -> None:

@@ -1,0 +1,407 @@
+"""Every operation is guarded: anonymous callers get only `login`; no permission, no change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from app.db.base import Base
+from app.domain.permissions import Permission
+from app.schema.customer import Customer
+from app.schema.permissions import Requires
+from app.schema.schema import PUBLIC_OPERATIONS, Mutation, Query, build_schema
+
+P = Permission
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What the mutations of the table act on: made before the call, through the services."""
+
+    customer_id: str
+    customer_version: int
+    role_id: str
+    store_id: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class Op:
+    document: str
+    variables: Callable[[Seed], dict[str, Any]]
+    permission: Permission | None
+
+
+def _no_vars(_: Seed) -> dict[str, Any]:
+    return {}
+
+
+# Every mutation but `login`, with an input that succeeds when the permission is granted
+# (test_table_inputs_succeed_with_the_permission proves it), and the permission it needs.
+MUTATIONS: dict[str, Op] = {
+    "logout": Op("mutation { logout { revoked errors { code field } } }", _no_vars, None),
+    "storeCreate": Op(
+        "mutation($input: StoreInput!) { storeCreate(input: $input) "
+        "{ store { id } errors { code field } } }",
+        lambda s: {"input": {"code": f"ST{s.tag}", "name": "New store"}},
+        P.SETTINGS_MANAGE,
+    ),
+    "tillCreate": Op(
+        "mutation($input: TillInput!) { tillCreate(input: $input) "
+        "{ till { id } deviceToken errors { code field } } }",
+        lambda s: {"input": {"name": f"Till {s.tag}", "roleId": s.role_id, "storeId": s.store_id}},
+        P.STAFF_MANAGE,
+    ),
+    "roleCreate": Op(
+        "mutation($input: RoleInput!) { roleCreate(input: $input) "
+        "{ role { id } errors { code field } } }",
+        lambda s: {"input": {"name": f"Role {s.tag}", "permissions": ["CUSTOMER_VIEW"]}},
+        P.STAFF_MANAGE,
+    ),
+    "staffUserCreate": Op(
+        "mutation($input: StaffUserInput!) { staffUserCreate(input: $input) "
+        "{ staffUser { id } errors { code field } } }",
+        lambda s: {
+            "input": {
+                "username": f"new-{s.tag}",
+                "password": "long-enough-password",
+                "roleId": s.role_id,
+                "storeId": s.store_id,
+            }
+        },
+        P.STAFF_MANAGE,
+    ),
+    "customerCreate": Op(
+        "mutation($input: CustomerCreateInput!) { customerCreate(input: $input) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {
+            "input": {"name": "New Customer", "phone": "+12125550177", "idempotencyKey": s.tag}
+        },
+        P.CUSTOMER_ADD,
+    ),
+    "customerUpdate": Op(
+        "mutation($id: ID!, $input: CustomerUpdateInput!) { customerUpdate(id: $id, input: $input) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {
+            "id": s.customer_id,
+            "input": {"expectedVersion": s.customer_version, "name": "Renamed"},
+        },
+        P.CUSTOMER_MODIFY,
+    ),
+    "customerSetStatus": Op(
+        "mutation($id: ID!) { customerSetStatus(id: $id, status: INACTIVE) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"id": s.customer_id},
+        P.CUSTOMER_MODIFY,
+    ),
+    "customerDelete": Op(
+        "mutation($id: ID!) { customerDelete(id: $id) { deletedId errors { code field } } }",
+        lambda s: {"id": s.customer_id},
+        P.CUSTOMER_DELETE,
+    ),
+    "marketingConsentUpdate": Op(
+        "mutation($id: ID!) { marketingConsentUpdate(customerId: $id, channel: EMAIL, "
+        "subscribed: true) { customer { id } errors { code field } } }",
+        lambda s: {"id": s.customer_id},
+        P.CUSTOMER_MODIFY,
+    ),
+}
+
+# Every query field, and whether it is nullable (a refused non-null field nulls all of data).
+QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
+    "me": ("{ me { id } }", _no_vars, True),
+    "viewer": ("{ viewer { kind } }", _no_vars, True),
+    "stores": ("{ stores { id } }", _no_vars, False),
+    "customer": (
+        "query($id: ID!) { customer(id: $id) { id } }",
+        lambda s: {"id": s.customer_id},
+        True,
+    ),
+    "customers": ("{ customers { totalCount } }", _no_vars, False),
+}
+
+PERMISSION_MUTATIONS = sorted(name for name, op in MUTATIONS.items() if op.permission is not None)
+
+
+def _graphql_fields(type_name: str) -> set[str]:
+    schema = build_schema()
+    graphql_type = schema._schema.get_type(type_name)  # the graphql-core schema strawberry built
+    assert graphql_type is not None
+    return set(graphql_type.fields)  # type: ignore[union-attr]
+
+
+def _requires(field: Any) -> list[Requires]:
+    return [e for e in field.extensions if isinstance(e, Requires)]
+
+
+def _strawberry_fields(cls: type) -> dict[str, Any]:
+    schema = build_schema()
+    converter = schema.config.name_converter
+    return {converter.get_graphql_name(f): f for f in cls.__strawberry_definition__.fields}  # type: ignore[attr-defined]
+
+
+async def _seed(factory: Any) -> Seed:
+    customer = await factory.customer(email="guarded@example.com")
+    role = await factory.auth().create_role(f"seed-role-{uuid.uuid4().hex[:8]}", [P.CUSTOMER_ADD])
+    assert role.value
+    store = await factory.store()
+    return Seed(
+        customer_id=str(customer.id),
+        customer_version=customer.version,
+        role_id=str(role.value.id),
+        store_id=str(store.id),
+        tag=uuid.uuid4().hex[:8].upper(),
+    )
+
+
+async def _snapshot(raw_sql: Any) -> dict[str, list[str]]:
+    """Every row of every table, so an update (not only an insert) shows up too."""
+    state: dict[str, list[str]] = {}
+    for table in Base.metadata.sorted_tables:
+        rows = await raw_sql(f"SELECT * FROM {table.name}")  # noqa: S608
+        state[table.name] = sorted(repr(tuple(r)) for r in rows)
+    return state
+
+
+async def _counts(raw_sql: Any) -> dict[str, int]:
+    return {
+        t.name: int((await raw_sql(f"SELECT COUNT(*) FROM {t.name}"))[0][0])  # noqa: S608
+        for t in Base.metadata.sorted_tables
+    }
+
+
+def _payload(body: dict[str, Any], name: str) -> dict[str, Any]:
+    assert "errors" not in body, body
+    payload: dict[str, Any] = body["data"][name]
+    return payload
+
+
+# --- the tables cover the schema -----------------------------------------------------------
+
+
+def test_the_mutation_table_covers_every_mutation() -> None:
+    # A new mutation must be added to MUTATIONS (with its permission) or this fails.
+    assert set(MUTATIONS) | {"login"} == _graphql_fields("Mutation")
+    assert set(MUTATIONS).isdisjoint(PUBLIC_OPERATIONS)
+
+
+def test_the_query_table_covers_every_query_field() -> None:
+    assert set(QUERIES) == _graphql_fields("Query")
+
+
+def test_the_mutation_table_matches_the_declared_permissions() -> None:
+    fields = _strawberry_fields(Mutation)
+    for name, op in MUTATIONS.items():
+        (requires,) = _requires(fields[name])
+        expected = frozenset({op.permission}) if op.permission else frozenset()
+        assert requires.permissions == expected, name
+
+
+# --- structural: every operation but login carries Requires --------------------------------
+
+
+def test_every_operation_but_login_requires_authentication() -> None:
+    assert frozenset({"login"}) == PUBLIC_OPERATIONS
+    for cls in (Query, Mutation):
+        for name, field in _strawberry_fields(cls).items():
+            guards = _requires(field)
+            if name in PUBLIC_OPERATIONS:
+                assert guards == [], name
+            else:
+                assert len(guards) == 1, f"{cls.__name__}.{name} has no Requires extension"
+
+
+def test_every_mutation_refuses_as_payload_data() -> None:
+    # Requires.apply() finds from_errors() on the payload: refusals are data, not exceptions.
+    build_schema()
+    for name, field in _strawberry_fields(Mutation).items():
+        if name in PUBLIC_OPERATIONS:
+            continue
+        (requires,) = _requires(field)
+        assert requires.payload is not None, name
+        assert hasattr(requires.payload, "from_errors"), name
+
+
+def test_audit_trail_requires_audit_view() -> None:
+    fields = _strawberry_fields(Customer)
+    (requires,) = _requires(fields["auditTrail"])
+    assert requires.permissions == frozenset({P.AUDIT_VIEW})
+
+
+# --- anonymous callers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+async def test_anonymous_query_fields_are_unauthenticated(gql, factory, name: str) -> None:
+    document, variables, nullable = QUERIES[name]
+    seed = await _seed(factory)
+    body = await gql(document, variables(seed))
+    codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+    assert codes == ["UNAUTHENTICATED"], body
+    assert body["errors"][0]["path"] == [name]
+    if nullable:
+        assert body["data"] == {name: None}
+    else:
+        assert body["data"] is None
+
+
+async def test_anonymous_callers_see_no_data_with_all_fields_at_once(gql, factory) -> None:
+    seed = await _seed(factory)
+    body = await gql(
+        "query($id: ID!) { me { id } viewer { kind } customer(id: $id) { id name } }",
+        {"id": seed.customer_id},
+    )
+    assert body["data"] == {"me": None, "viewer": None, "customer": None}
+    codes = sorted(e["extensions"]["code"] for e in body["errors"])
+    assert codes == ["UNAUTHENTICATED"] * 3
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+async def test_anonymous_mutations_are_unauthenticated(gql, factory, raw_sql, name: str) -> None:
+    op = MUTATIONS[name]
+    seed = await _seed(factory)
+    before = await _snapshot(raw_sql)
+    body = await gql(op.document, op.variables(seed))
+    payload = _payload(body, name)
+    assert [e["code"] for e in payload["errors"]] == ["UNAUTHENTICATED"]
+    assert payload["errors"][0]["field"] is None
+    for key, value in payload.items():
+        if key != "errors":
+            assert value in (None, False), (key, value)
+    assert await _snapshot(raw_sql) == before
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+async def test_a_revoked_or_unknown_token_is_anonymous(gql, factory, raw_sql, name: str) -> None:
+    op = MUTATIONS[name]
+    seed = await _seed(factory)
+    before = await _snapshot(raw_sql)
+    body = await gql(op.document, op.variables(seed), token="not-a-real-token")
+    assert [e["code"] for e in _payload(body, name)["errors"]] == ["UNAUTHENTICATED"]
+    assert await _snapshot(raw_sql) == before
+
+
+# --- missing permission: FORBIDDEN and nothing changes ---------------------------------------
+
+
+@pytest.mark.parametrize("name", PERMISSION_MUTATIONS)
+async def test_mutation_without_its_permission_is_forbidden(
+    gql, factory, raw_sql, name: str
+) -> None:
+    op = MUTATIONS[name]
+    assert op.permission is not None
+    seed = await _seed(factory)
+    # Every permission but the one needed: only that one can be the reason.
+    token = await factory.token(*(p for p in Permission if p is not op.permission))
+    before = await _snapshot(raw_sql)
+    counts = await _counts(raw_sql)
+
+    body = await gql(op.document, op.variables(seed), token=token)
+    payload = _payload(body, name)
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("FORBIDDEN", None)]
+    assert op.permission.value in payload["errors"][0].get("message", op.permission.value)
+    for key, value in payload.items():
+        if key != "errors":
+            assert value is None, (key, value)
+
+    assert await _counts(raw_sql) == counts
+    assert await _snapshot(raw_sql) == before
+
+
+@pytest.mark.parametrize("name", PERMISSION_MUTATIONS)
+async def test_mutation_with_no_permissions_at_all_is_forbidden(
+    gql, factory, raw_sql, name: str
+) -> None:
+    op = MUTATIONS[name]
+    seed = await _seed(factory)
+    token = await factory.token()
+    before = await _snapshot(raw_sql)
+    body = await gql(op.document, op.variables(seed), token=token)
+    assert [e["code"] for e in _payload(body, name)["errors"]] == ["FORBIDDEN"]
+    assert await _snapshot(raw_sql) == before
+
+
+@pytest.mark.parametrize("name", PERMISSION_MUTATIONS)
+async def test_table_inputs_succeed_with_the_permission(gql, factory, raw_sql, name: str) -> None:
+    """The control: with only the permission the same call goes through and changes data."""
+    op = MUTATIONS[name]
+    assert op.permission is not None
+    seed = await _seed(factory)
+    token = await factory.token(op.permission)
+    before = await _snapshot(raw_sql)
+    body = await gql(op.document, op.variables(seed), token=token)
+    assert _payload(body, name)["errors"] == []
+    assert await _snapshot(raw_sql) != before
+
+
+async def test_logout_needs_only_a_session(gql, factory) -> None:
+    token = await factory.token()
+    body = await gql(MUTATIONS["logout"].document, token=token)
+    assert _payload(body, "logout") == {"revoked": True, "errors": []}
+
+
+# --- query fields without their permission ---------------------------------------------------
+
+
+async def test_customers_without_customer_view_is_forbidden(gql, factory) -> None:
+    await factory.customer()
+    token = await factory.token(*(p for p in Permission if p is not P.CUSTOMER_VIEW))
+    body = await gql("{ customers { totalCount edges { node { id } } } }", token=token)
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert body["errors"][0]["path"] == ["customers"]
+    assert "CUSTOMER_VIEW" in body["errors"][0]["message"]
+
+
+async def test_customer_without_customer_view_is_forbidden(gql, factory) -> None:
+    customer = await factory.customer()
+    token = await factory.token(*(p for p in Permission if p is not P.CUSTOMER_VIEW))
+    body = await gql(
+        "query($id: ID!) { customer(id: $id) { id name } }", {"id": str(customer.id)}, token=token
+    )
+    assert body["data"] == {"customer": None}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+
+
+async def test_fields_for_any_authenticated_caller(gql, factory) -> None:
+    username, token = await factory.staff()
+    body = await gql(
+        "{ me { username } viewer { kind permissions } stores { isHeadOffice } }", token=token
+    )
+    assert "errors" not in body, body
+    assert body["data"]["me"] == {"username": username}
+    assert body["data"]["viewer"] == {"kind": "SESSION", "permissions": []}
+    assert body["data"]["stores"] == [{"isHeadOffice": True}]
+
+
+AUDIT_QUERY = """
+query($id: ID!) {
+  customer(id: $id) { id name auditTrail { totalCount edges { node { action actor } } } }
+}
+"""
+
+
+async def test_audit_trail_needs_audit_view(gql, factory) -> None:
+    customer = await factory.customer(name="Audited")
+    token = await factory.token(P.CUSTOMER_VIEW)
+    body = await gql(AUDIT_QUERY, {"id": str(customer.id)}, token=token)
+    # The customer is there; only its audit trail is refused.
+    assert body["data"]["customer"]["id"] == str(customer.id)
+    assert body["data"]["customer"]["name"] == "Audited"
+    assert body["data"]["customer"]["auditTrail"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert body["errors"][0]["path"] == ["customer", "auditTrail"]
+
+
+async def test_audit_trail_with_audit_view(gql, factory) -> None:
+    customer = await factory.customer(name="Audited")
+    token = await factory.token(P.CUSTOMER_VIEW, P.AUDIT_VIEW)
+    body = await gql(AUDIT_QUERY, {"id": str(customer.id)}, token=token)
+    assert "errors" not in body, body
+    trail = body["data"]["customer"]["auditTrail"]
+    assert trail["totalCount"] >= 1
+    assert "create" in [e["node"]["action"] for e in trail["edges"]]
