@@ -42,10 +42,28 @@ class Runtime:
         if settings.uses_embedded_redis:
             embedded = EmbeddedRedis(settings.resolved_data_dir)
             redis_url = await asyncio.to_thread(embedded.start)
+        try:
+            runtime = await cls._connect(settings, redis_url, embedded)
+        except BaseException:
+            # Never leave an embedded redis-server behind a failed start.
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+            raise
+        if with_worker:
+            worker = build_worker(settings, redis_url, db=runtime.db)
+            runtime._worker = worker
+            runtime._worker_task = asyncio.create_task(worker.async_run())
+            log.info("in-process worker started")
+        return runtime
+
+    @classmethod
+    async def _connect(
+        cls, settings: Settings, redis_url: str, embedded: EmbeddedRedis | None
+    ) -> Runtime:
         db = Database(settings.effective_database_url)
         queue = await ArqJobQueue.connect(redis_url, settings.queue_name)
         redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-        runtime = cls(
+        return cls(
             settings=settings,
             db=db,
             redis_url=redis_url,
@@ -60,12 +78,6 @@ class Runtime:
             ),
             embedded_redis=embedded,
         )
-        if with_worker:
-            worker = build_worker(settings, redis_url, db=db)
-            runtime._worker = worker
-            runtime._worker_task = asyncio.create_task(worker.async_run())
-            log.info("in-process worker started")
-        return runtime
 
     async def ready(self) -> dict[str, bool]:
         """Whether the database and Redis answer now."""
