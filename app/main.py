@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from app.schema.context import Context
 from app.schema.schema import build_schema
 from app.services.auth import resolve_actor
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 GRAPHIQL_PAGE = STATIC_DIR / "graphiql" / "index.html"
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.runtime = await Runtime.start(settings, with_worker=with_worker)
+        if not await app.state.runtime.has_staff():
+            log.warning("no staff users yet: run `poscrm create-admin --username U --password P`")
         # Start-up objects live forever: keep them out of the collector's generations
         # (GC pauses fell from ~51 ms to ~4 ms, DESIGN.md §6).
         gc.collect()

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from app.db.engine import Database
+from app.db.repositories.staff import StaffRepository
 from app.embedded_redis import EmbeddedRedis
 from app.jobs.queue import ArqJobQueue
 from app.jobs.worker import build_worker
@@ -78,6 +79,10 @@ class Runtime:
             ),
             embedded_redis=embedded,
         )
+
+    async def has_staff(self) -> bool:
+        async with self.db.read() as session:
+            return await StaffRepository(session).any_user()
 
     async def ready(self) -> dict[str, bool]:
         """Whether the database and Redis answer now."""

@@ -76,6 +76,9 @@ class StaffRepository:
         row = await self.session.get(StaffUser, user_id)
         return _user(row) if row else None
 
+    async def any_user(self) -> bool:
+        return await self.session.scalar(select(StaffUser.id).limit(1)) is not None
+
     async def get_credentials(self, username: str) -> Credentials | None:
         row = await self.session.scalar(select(StaffUser).where(StaffUser.username == username))
         return Credentials(_user(row), row.password_hash) if row else None
