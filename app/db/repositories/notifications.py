@@ -82,4 +82,4 @@ class NotificationRepository:
             .where(Notification.customer_id == customer_id)
             .order_by(Notification.created_at)
         )
-        return list(rows.tuples())
+        return [(row[0], row[1], row[2]) for row in rows]

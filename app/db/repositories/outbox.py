@@ -49,7 +49,7 @@ class OutboxRepository:
             .order_by(OutboxMessage.created_at)
             .limit(limit)
         )
-        return list(rows.tuples())
+        return [(row[0], row[1]) for row in rows]
 
     async def claim(self, message_id: uuid.UUID, now: datetime) -> bool:
         """Mark a message processed; False if another run already did (at-least-once delivery)."""

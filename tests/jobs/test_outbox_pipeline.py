@@ -1,0 +1,182 @@
+"""The outbox: written in the mutation's transaction, enqueued after commit, relayed if need be."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from arq.connections import ArqRedis
+
+from app.domain.permissions import Permission
+from app.jobs.queue import ArqJobQueue
+from app.jobs.worker import build_worker
+from app.services.customers import CustomerCreate, CustomerService
+from app.services.gateways import DeliveryFailed, OutgoingMessage
+from app.services.notifications import NotificationDelivery
+from app.services.outbox import relay_pending
+from app.services.unit_of_work import Transactions
+
+
+class RecordingGateway:
+    """The allowed fake: email/SMS providers are outside our walls."""
+
+    def __init__(self, failure: DeliveryFailed | None = None) -> None:
+        self.sent: list[OutgoingMessage] = []
+        self.failure = failure
+
+    async def send(self, message: OutgoingMessage) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.append(message)
+
+
+async def run_worker(runtime: Any, gateway: RecordingGateway) -> None:
+    worker = build_worker(
+        runtime.settings, runtime.redis_url, db=runtime.db, gateway=gateway, burst=True
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+
+async def outbox_rows(raw_sql: Any) -> list[Any]:
+    return await raw_sql("SELECT id, job_name, enqueued_at, processed_at FROM outbox")
+
+
+async def test_customer_create_queues_a_registration_message_sent_once(
+    gql, factory, runtime, raw_sql
+) -> None:
+    token = await factory.token(Permission.CUSTOMER_ADD)
+    created = await gql(
+        'mutation { customerCreate(input: {name: "Ada", phone: "2125550100", '
+        'email: "ada@example.com"}) { customer { id } errors { code } } }',
+        token=token,
+    )
+    assert created["data"]["customerCreate"]["errors"] == []
+    [(outbox_id, job, enqueued_at, processed_at)] = await outbox_rows(raw_sql)
+    assert job == "deliver_notification"
+    assert enqueued_at is not None
+    assert processed_at is None
+    assert await raw_sql("SELECT status, channel, attempts FROM notifications") == [
+        ("QUEUED", "EMAIL", 0)
+    ]
+
+    gateway = RecordingGateway()
+    await run_worker(runtime, gateway)
+
+    assert [(m.channel, m.recipient) for m in gateway.sent] == [("EMAIL", "ada@example.com")]
+    assert await raw_sql("SELECT status, attempts FROM notifications") == [("SENT", 1)]
+    [(_, _, _, processed_at)] = await outbox_rows(raw_sql)
+    assert processed_at is not None
+
+    # Delivered again (arq is at-least-once): nothing more is sent.
+    outcome = await NotificationDelivery(runtime.db, gateway).deliver(
+        uuid.UUID(str(outbox_id)), attempt=1
+    )
+    assert outcome.status == "SENT"
+    assert len(gateway.sent) == 1
+
+
+async def test_without_email_the_registration_message_goes_by_sms(gql, factory, runtime, raw_sql):
+    token = await factory.token(Permission.CUSTOMER_ADD)
+    await gql(
+        'mutation { customerCreate(input: {name: "Bo", phone: "2125550101"}) { errors { code } } }',
+        token=token,
+    )
+    gateway = RecordingGateway()
+    await run_worker(runtime, gateway)
+    assert [(m.channel, m.recipient) for m in gateway.sent] == [("SMS", "+12125550101")]
+
+
+async def test_a_job_whose_enqueue_fails_at_commit_runs_later_exactly_once(
+    runtime, raw_sql
+) -> None:
+    # A queue on a Redis that is not there: the post-commit enqueue really fails.
+    dead = ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    tx = Transactions(runtime.db, ArqJobQueue(dead, runtime.settings.queue_name))
+    result = await CustomerService(tx, runtime.settings, actor=None).create(
+        CustomerCreate(name="Cy", phone="2125550102", email="cy@example.com")
+    )
+    await dead.aclose()
+    assert result.errors == []
+    [(outbox_id, _, enqueued_at, processed_at)] = await outbox_rows(raw_sql)
+    assert enqueued_at is None  # the change is committed, the job waits in the outbox
+    assert processed_at is None
+
+    assert await runtime.redis.zcard(runtime.settings.queue_name) == 0  # nothing reached Redis
+
+    assert await relay_pending(runtime.tx, grace_seconds=0) == 1
+    assert await runtime.redis.zcard(runtime.settings.queue_name) == 1
+    gateway = RecordingGateway()
+    await run_worker(runtime, gateway)
+    assert [m.recipient for m in gateway.sent] == ["cy@example.com"]
+
+    assert await relay_pending(runtime.tx, grace_seconds=0) == 0  # enqueued: not again
+    await run_worker(runtime, gateway)
+    assert len(gateway.sent) == 1
+    assert await raw_sql("SELECT status, attempts FROM notifications") == [("SENT", 1)]
+    [(_, _, enqueued_at, processed_at)] = await outbox_rows(raw_sql)
+    assert enqueued_at is not None
+    assert processed_at is not None
+    assert str(outbox_id)
+
+
+async def test_the_workers_periodic_relay_picks_up_what_missed_redis(runtime, raw_sql) -> None:
+    dead = ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    tx = Transactions(runtime.db, ArqJobQueue(dead, runtime.settings.queue_name))
+    await CustomerService(tx, runtime.settings, actor=None).create(
+        CustomerCreate(name="Fa", phone="2125550104", email="fa@example.com")
+    )
+    await dead.aclose()
+    gateway = RecordingGateway()
+    # No manual relay: the worker's relay_outbox cron (run at start-up) finds the row.
+    await run_worker(runtime, gateway)
+    await run_worker(runtime, gateway)
+    assert [m.recipient for m in gateway.sent] == ["fa@example.com"]
+
+
+async def test_the_relay_leaves_fresh_rows_to_the_post_commit_enqueue(runtime, factory, raw_sql):
+    dead = ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    tx = Transactions(runtime.db, ArqJobQueue(dead, runtime.settings.queue_name))
+    await CustomerService(tx, runtime.settings, actor=None).create(
+        CustomerCreate(name="Di", phone="2125550103")
+    )
+    await dead.aclose()
+    # Within the grace period a live request may still be enqueueing it.
+    assert await relay_pending(runtime.tx, grace_seconds=3600) == 0
+
+
+async def test_a_rejected_mutation_writes_no_outbox_row(gql, factory, raw_sql) -> None:
+    token = await factory.token(Permission.CUSTOMER_ADD)
+    refused = await gql(
+        'mutation { customerCreate(input: {name: "", phone: "x"}) { errors { code } } }',
+        token=token,
+    )
+    assert {e["code"] for e in refused["data"]["customerCreate"]["errors"]} == {
+        "REQUIRED",
+        "PHONE_INVALID",
+    }
+    assert await outbox_rows(raw_sql) == []
+    assert await raw_sql("SELECT count(*) FROM notifications") == [(0,)]
+
+
+async def test_a_gateway_failure_is_retried_and_a_permanent_one_recorded(
+    factory, runtime, raw_sql
+) -> None:
+    await factory.customer(name="Ed", email="ed@example.com")
+    [(outbox_id, _, _, _)] = await outbox_rows(raw_sql)
+    message_id = uuid.UUID(str(outbox_id))
+
+    passing = NotificationDelivery(runtime.db, RecordingGateway(DeliveryFailed("timeout")))
+    outcome = await passing.deliver(message_id, attempt=1)
+    assert outcome.retry
+    assert await raw_sql("SELECT status FROM notifications") == [("QUEUED",)]
+
+    final = RecordingGateway(DeliveryFailed("mailbox does not exist", permanent=True))
+    outcome = await NotificationDelivery(runtime.db, final).deliver(message_id, attempt=2)
+    assert outcome.status == "FAILED"
+    assert not outcome.retry
+    assert await raw_sql("SELECT status, error FROM notifications") == [
+        ("FAILED", "mailbox does not exist")
+    ]
