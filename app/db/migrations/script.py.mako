@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
-import app.db.types
+import app.db.types  # noqa: F401  (custom column types, when the migration uses them)
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -1,7 +1,7 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
 from app.db.models.audit import AuditEntry
-from app.db.models.customer import Customer, MarketingConsent
+from app.db.models.customer import Customer, CustomerNameWord, MarketingConsent
 from app.db.models.idempotency import IdempotencyKey
 from app.db.models.notification import Notification
 from app.db.models.outbox import OutboxMessage
@@ -13,6 +13,7 @@ __all__ = [
     "AuditEntry",
     "AuthToken",
     "Customer",
+    "CustomerNameWord",
     "IdempotencyKey",
     "MarketingConsent",
     "Notification",

@@ -48,3 +48,15 @@ class MarketingConsent(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     source: Mapped[str] = mapped_column(String(16))
     actor_label: Mapped[str] = mapped_column(String(200))
+
+
+class CustomerNameWord(Base):
+    """Each word of a customer's folded name, so "love" finds "Ada Lovelace" by an index range."""
+
+    __tablename__ = "customer_name_words"
+    __table_args__ = (Index("ix_customer_name_words_word", "word", "customer_id"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    word: Mapped[str] = mapped_column(String(200), primary_key=True)

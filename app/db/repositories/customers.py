@@ -11,13 +11,14 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    insert,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Customer, Sale
+from app.db.models import Customer, CustomerNameWord, Sale
 from app.db.repositories.paging import decode_cursor, encode_cursor
 from app.domain.records import CustomerRecord, CustomerStatus, Page
 
@@ -41,10 +42,6 @@ def _prefix_range(column: Any, prefix: str) -> ColumnElement[bool]:
     """``column LIKE 'p%'`` as an index range; LIKE cannot use a default-collation index."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return and_(column >= prefix, column < upper)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +88,19 @@ class CustomerRepository:
         row = Customer(**values)
         self.session.add(row)
         await self.session.flush()
+        await self._index_words(row.id, row.name_key)
         return _record(row)
+
+    async def _index_words(self, customer_id: uuid.UUID, name_key: str) -> None:
+        await self.session.execute(
+            delete(CustomerNameWord).where(CustomerNameWord.customer_id == customer_id)
+        )
+        words = sorted(set(name_key.split()))
+        if words:
+            await self.session.execute(
+                insert(CustomerNameWord),
+                [{"customer_id": customer_id, "word": word[:200]} for word in words],
+            )
 
     async def update_if_version(
         self, customer_id: uuid.UUID, expected_version: int, values: dict[str, Any]
@@ -103,7 +112,10 @@ class CustomerRepository:
             .values(**values, version=Customer.version + 1)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if changed and "name_key" in values:
+            await self._index_words(customer_id, values["name_key"])
+        return changed
 
     async def has_sales(self, customer_id: uuid.UUID) -> bool:
         return bool(
@@ -114,7 +126,7 @@ class CustomerRepository:
         result = await self.session.execute(delete(Customer).where(Customer.id == customer_id))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _conditions(
+    def conditions(
         self, search: CustomerSearch | None, spec: CustomerFilterSpec
     ) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
@@ -124,10 +136,15 @@ class CustomerRepository:
             ]
             if search.name_key:
                 matches.append(_prefix_range(Customer.name_key, search.name_key))
-                # Any later word of the name, e.g. "smi" finds "John Smith".
-                matches.append(
-                    Customer.name_key.like(f"% {_escape_like(search.name_key)}%", escape="\\")
-                )
+                if " " not in search.name_key:
+                    # Any word of the name, e.g. "smi" finds "John Smith".
+                    matches.append(
+                        Customer.id.in_(
+                            select(CustomerNameWord.customer_id).where(
+                                _prefix_range(CustomerNameWord.word, search.name_key)
+                            )
+                        )
+                    )
             if search.email_key:
                 matches.append(Customer.email_key == search.email_key)
             if search.customer_code:
@@ -147,7 +164,7 @@ class CustomerRepository:
         after: str | None,
     ) -> Page[CustomerRecord]:
         """Customers by name then id; ``after`` is a cursor from an earlier page."""
-        conditions = self._conditions(search, spec)
+        conditions = self.conditions(search, spec)
         total = await self.session.scalar(
             select(func.count()).select_from(Customer).where(*conditions)
         )
