@@ -14,6 +14,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,25 +132,30 @@ class CustomerRepository:
     ) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
         if search is not None:
-            matches: list[ColumnElement[bool]] = [
-                _prefix_range(Customer.phone, p) for p in search.phone_prefixes
+            # One index lookup per meaning of the term, united: an OR of them would
+            # make PostgreSQL scan (it cannot OR an index with a subquery).
+            ids = [
+                select(Customer.id).where(_prefix_range(Customer.phone, p))
+                for p in search.phone_prefixes
             ]
             if search.name_key:
-                matches.append(_prefix_range(Customer.name_key, search.name_key))
+                ids.append(
+                    select(Customer.id).where(_prefix_range(Customer.name_key, search.name_key))
+                )
                 if " " not in search.name_key:
                     # Any word of the name, e.g. "smi" finds "John Smith".
-                    matches.append(
-                        Customer.id.in_(
-                            select(CustomerNameWord.customer_id).where(
-                                _prefix_range(CustomerNameWord.word, search.name_key)
-                            )
+                    ids.append(
+                        select(CustomerNameWord.customer_id).where(
+                            _prefix_range(CustomerNameWord.word, search.name_key)
                         )
                     )
             if search.email_key:
-                matches.append(Customer.email_key == search.email_key)
+                ids.append(select(Customer.id).where(Customer.email_key == search.email_key))
             if search.customer_code:
-                matches.append(Customer.customer_code == search.customer_code)
-            conditions.append(or_(*matches) if matches else false())
+                ids.append(
+                    select(Customer.id).where(Customer.customer_code == search.customer_code)
+                )
+            conditions.append(Customer.id.in_(union_all(*ids)) if ids else false())
         if spec.status is not None:
             conditions.append(Customer.status == spec.status.value)
         if spec.home_store_id is not None:
