@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
 from app.http import RequestGuard
-from app.observability import request_id_var
+from app.observability import keep_personal_data_out_of_logs, request_id_var
 from app.runtime import Runtime
 from app.schema.context import Context
 from app.schema.schema import build_schema
@@ -63,6 +63,7 @@ class PoscrmGraphQL(GraphQL[Context, None]):
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> Starlette:
     settings = settings or Settings()
+    keep_personal_data_out_of_logs()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

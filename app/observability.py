@@ -31,6 +31,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Loggers that print SQL parameters (names, phones, emails) at DEBUG: never below WARNING.
+_DATA_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "asyncpg")
+
+
+def keep_personal_data_out_of_logs() -> None:
+    for name in _DATA_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -40,6 +49,7 @@ def configure_logging(level: str = "INFO") -> None:
     # uvicorn's own access log prints query strings; ours (app.http) does not.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    keep_personal_data_out_of_logs()
     for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -119,10 +119,11 @@ def db(runtime: Runtime) -> Database:
 @pytest.fixture(autouse=True)
 async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test starts from the migrated state: empty tables but the head office."""
+    uses_app = {"runtime", "app"} & set(request.fixturenames)
+    runtime: Runtime | None = request.getfixturevalue("runtime") if uses_app else None
     yield
-    if "runtime" not in request.fixturenames and "app" not in request.fixturenames:
+    if runtime is None:
         return
-    runtime: Runtime = request.getfixturevalue("runtime")
     async with runtime.db.write() as session:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name == "stores":
