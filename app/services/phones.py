@@ -49,6 +49,6 @@ def phone_search_prefixes(term: str, region: str) -> tuple[str, ...]:
         national = national[len(trunk) :]
     prefixes = [f"+{country_code}{national}"]
     # Typed with the country code but no "+": "1212555" or "447700".
-    if f"+{digits}" != prefixes[0]:
+    if f"+{digits}" != prefixes[0] and not digits.startswith("0"):
         prefixes.append(f"+{digits}")
     return tuple(prefixes)

@@ -6,7 +6,8 @@ import unicodedata
 
 
 def name_key(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    # Compatibility forms first (a math-italic A is an A), then case, then what casefold made.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", name).casefold())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.split())
 
