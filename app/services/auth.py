@@ -307,15 +307,4 @@ class AuthService:
 async def resolve_actor(tx: Transactions, token: str) -> Actor | None:
     """The actor behind a bearer token, or None if unknown, expired, revoked or disabled."""
     async with tx.db.read() as session:
-        grant = await StaffRepository(session).grant_for_token(hash_token(token), utcnow())
-    if grant is None:
-        return None
-    return Actor(
-        token_id=grant.token_id,
-        kind=grant.kind,
-        permissions=frozenset(grant.permissions),
-        store_id=grant.store_id,
-        staff_user_id=grant.staff_user_id,
-        till_id=grant.till_id,
-        label=grant.label,
-    )
+        return await StaffRepository(session).actor_for_token(hash_token(token), utcnow())

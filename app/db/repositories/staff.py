@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuthToken, Role, StaffUser
 from app.domain.permissions import Permission
-from app.domain.records import RoleRecord, StaffUserRecord, TokenKind
+from app.domain.records import Actor, RoleRecord, StaffUserRecord, TokenKind
 
 
 def _role(row: Role) -> RoleRecord:
@@ -35,19 +35,6 @@ def _user(row: StaffUser) -> StaffUserRecord:
 class Credentials:
     user: StaffUserRecord
     password_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class TokenGrant:
-    """A live token with what its bearer may do."""
-
-    token_id: uuid.UUID
-    kind: TokenKind
-    permissions: tuple[Permission, ...]
-    store_id: uuid.UUID | None
-    staff_user_id: uuid.UUID | None
-    till_id: uuid.UUID | None
-    label: str
 
 
 class StaffRepository:
@@ -129,7 +116,7 @@ class StaffRepository:
         await self.session.flush()
         return row.id
 
-    async def grant_for_token(self, token_hash: str, now: datetime) -> TokenGrant | None:
+    async def actor_for_token(self, token_hash: str, now: datetime) -> Actor | None:
         """The live grant behind a token (not revoked, not expired, user active), in one query."""
         role_id = func.coalesce(StaffUser.role_id, AuthToken.role_id)
         found = (
@@ -159,10 +146,10 @@ class StaffRepository:
         if user_id is not None and not is_active:
             return None
         known = {p.value for p in Permission}
-        return TokenGrant(
+        return Actor(
             token_id=token_id,
             kind=TokenKind(kind),
-            permissions=tuple(Permission(p) for p in permissions or () if p in known),
+            permissions=frozenset(Permission(p) for p in permissions or () if p in known),
             store_id=store_id,
             staff_user_id=user_id,
             till_id=till_id,
