@@ -336,3 +336,28 @@ async def test_customer_list_screen_takes_a_constant_number_of_statements(
         counts.append(counter.count)
     assert counts[0] == counts[1]
     assert counts[1] <= 6  # token, count, page, consents, audit totals, audit pages
+
+
+async def test_two_tills_creating_the_same_phone_at_once(gql, token, raw_sql) -> None:
+    import asyncio
+
+    for attempt in range(5):
+        phone = f"21255501{attempt:02d}"
+        results = await asyncio.gather(
+            *(create(gql, token, name=f"Twin {n}", phone=phone) for n in range(4))
+        )
+        created = [r for r in results if r["customer"]]
+        refused = [codes(r) for r in results if not r["customer"]]
+        assert len(created) == 1
+        assert refused == [[("PHONE_TAKEN", ("input", "phone"))]] * 3
+    assert await count(raw_sql, "customers") == 5
+
+
+async def test_a_retry_racing_the_first_call_gets_the_same_customer(gql, token, raw_sql) -> None:
+    import asyncio
+
+    fields = {"name": "Ada", "phone": "2125550100", "idempotencyKey": "till-9-42"}
+    results = await asyncio.gather(*(create(gql, token, **fields) for _ in range(4)))
+    assert all(r["errors"] == [] for r in results)
+    assert len({r["customer"]["id"] for r in results}) == 1
+    assert await count(raw_sql, "customers") == 1
