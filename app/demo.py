@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from app.db.engine import Database
 from app.db.models import Sale
+from app.db.repositories.stores import StoreRepository
 from app.domain.permissions import Permission
 from app.services.auth import AuthService
 from app.services.text import email_key, name_key
@@ -80,8 +81,6 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
     rng = random.Random(20261123)
     try:
         async with db.read() as session:
-            from app.db.repositories.stores import StoreRepository
-
             if await StoreRepository(session).get_by_code("DT") is not None:
                 print("the demo shop is already there")
                 return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from app.schema.context import Context
+from app.schema.errors import user_errors
 from app.schema.staff import LoginPayload, LogoutPayload, StaffUser, Viewer
 
 Info = strawberry.Info[Context, None]
@@ -17,7 +18,7 @@ async def logout(info: Info) -> LogoutPayload:
     result = await info.context.auth.logout()
     return LogoutPayload(
         revoked=bool(result.value),
-        errors=LogoutPayload.from_errors(result.errors).errors,
+        errors=user_errors(result.errors),
     )
 
 
