@@ -51,3 +51,15 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value))
+
+
+class Percent(Money):
+    """Exact percentages, 0.00 to 100.00: NUMERIC(5, 2) on PostgreSQL, TEXT on SQLite."""
+
+    impl = Numeric(5, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(16))
+        return dialect.type_descriptor(Numeric(5, 2, asdecimal=True))

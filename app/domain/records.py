@@ -6,6 +6,7 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from app.domain.permissions import Permission
@@ -97,6 +98,15 @@ class CustomerRecord:
     home_store_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerGroupRecord:
+    id: uuid.UUID
+    name: str
+    note: str | None
+    discount_percent: Decimal | None
+    member_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

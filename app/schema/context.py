@@ -11,6 +11,7 @@ from app.domain.records import Actor
 from app.schema.loaders import Loaders
 from app.services.auth import AuthService
 from app.services.customers import CustomerService
+from app.services.groups import GroupService
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
@@ -30,13 +31,17 @@ class Context:
         return CustomerService(self.tx, self.settings, self.actor)
 
     @cached_property
+    def groups(self) -> GroupService:
+        return GroupService(self.tx, self.actor)
+
+    @cached_property
     def auth(self) -> AuthService:
         return AuthService(self.tx, self.settings, self.throttle, self.actor)
 
     @cached_property
     def loaders(self) -> Loaders:
         # Per request: a loader's cache must never show one caller another's data.
-        return Loaders(self.customers)
+        return Loaders(self.customers, self.groups)
 
     @property
     def client_address(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -22,6 +22,7 @@ from app.services.unit_of_work import Result
 
 if TYPE_CHECKING:
     from app.schema.context import Context
+    from app.schema.group import CustomerGroup
 
 strawberry.enum(records.CustomerStatus)
 strawberry.enum(records.MarketingChannel)
@@ -95,6 +96,15 @@ async def _audit_trail(
     return Connection[AuditEntry].from_page(page, AuditEntry.from_record, after=after)
 
 
+async def _groups(
+    root: Customer, info: strawberry.Info[Context, None]
+) -> list[Annotated[CustomerGroup, strawberry.lazy("app.schema.group")]]:
+    from app.schema.group import CustomerGroup  # the group module imports this one
+
+    found = await info.context.loaders.groups.load(uuid.UUID(root.id))
+    return [CustomerGroup.from_record(g) for g in found]
+
+
 @strawberry.type
 class Customer:
     id: strawberry.ID
@@ -135,6 +145,9 @@ class Customer:
 
     # Nullable, unlike DESIGN.md's sketch: a caller without AUDIT_VIEW still gets the
     # customer, with only this field refused (a non-null field would null the parent).
+    groups: list[Annotated[CustomerGroup, strawberry.lazy("app.schema.group")]] = strawberry.field(
+        resolver=_groups
+    )
     audit_trail: Connection[AuditEntry] | None = strawberry.field(
         resolver=_audit_trail,
         description="Every change to this customer, newest first; null without AUDIT_VIEW.",
@@ -149,12 +162,14 @@ CustomerConnection = Connection[Customer]
 class CustomerFilter:
     status: records.CustomerStatus | None = None
     home_store_id: strawberry.ID | None = None
+    group_id: strawberry.ID | None = None
 
     def to_query(self, search: str | None) -> CustomerQuery:
         return CustomerQuery(
             search=search,
             status=self.status,
             home_store_id=parse_id(self.home_store_id) if self.home_store_id else None,
+            group_id=parse_id(self.group_id) if self.group_id else None,
         )
 
 

@@ -8,15 +8,24 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from app.domain.records import AuditRecord, ConsentRecord, MarketingChannel, Page
+from app.domain.records import (
+    AuditRecord,
+    ConsentRecord,
+    CustomerGroupRecord,
+    MarketingChannel,
+    Page,
+)
 from app.services.customers import CustomerService
+from app.services.groups import GroupService
 
 AuditKey = tuple[uuid.UUID, int, str | None]
 
 
 class Loaders:
-    def __init__(self, customers: CustomerService) -> None:
+    def __init__(self, customers: CustomerService, groups: GroupService) -> None:
         self._customers = customers
+        self._groups = groups
+        self.groups = DataLoader[uuid.UUID, list[CustomerGroupRecord]](self._load_groups)
         self.consents = DataLoader[uuid.UUID, dict[MarketingChannel, ConsentRecord]](
             self._load_consents
         )
@@ -27,6 +36,10 @@ class Loaders:
     ) -> list[dict[MarketingChannel, ConsentRecord]]:
         found = await self._customers.consents(list(ids))
         return [found.get(i, {}) for i in ids]
+
+    async def _load_groups(self, ids: Sequence[uuid.UUID]) -> list[list[CustomerGroupRecord]]:
+        found = await self._groups.for_customers(list(ids))
+        return [found.get(i, []) for i in ids]
 
     async def _load_audit_pages(self, keys: Sequence[AuditKey]) -> list[Page[AuditRecord]]:
         # One query per distinct (first, after); a list screen asks with one.

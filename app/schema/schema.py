@@ -13,12 +13,18 @@ from strawberry.extensions import (
 )
 
 from app.domain.permissions import Permission as P
-from app.resolvers import auth, customers, staff
+from app.resolvers import auth, customers, groups, staff
 from app.schema.customer import (
     Customer,
     CustomerConnection,
     CustomerDeletePayload,
     CustomerPayload,
+)
+from app.schema.group import (
+    CustomerGroup,
+    CustomerGroupConnection,
+    CustomerGroupDeletePayload,
+    CustomerGroupPayload,
 )
 from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit
 from app.schema.permissions import Requires
@@ -46,6 +52,12 @@ class Query:
     )
     customers: CustomerConnection = strawberry.field(
         resolver=customers.customers, extensions=[Requires(P.CUSTOMER_VIEW)]
+    )
+    customer_groups: CustomerGroupConnection = strawberry.field(
+        resolver=groups.customer_groups, extensions=[Requires(P.CUSTOMER_VIEW)]
+    )
+    customer_group: CustomerGroup | None = strawberry.field(
+        resolver=groups.customer_group, extensions=[Requires(P.CUSTOMER_VIEW)]
     )
 
 
@@ -81,6 +93,23 @@ class Mutation:
     marketing_consent_update: CustomerPayload = strawberry.mutation(
         resolver=customers.marketing_consent_update,
         extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+    customer_group_create: CustomerGroupPayload = strawberry.mutation(
+        resolver=groups.customer_group_create, extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)]
+    )
+    customer_group_update: CustomerGroupPayload = strawberry.mutation(
+        resolver=groups.customer_group_update, extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)]
+    )
+    customer_group_delete: CustomerGroupDeletePayload = strawberry.mutation(
+        resolver=groups.customer_group_delete, extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)]
+    )
+    customer_group_add_customers: CustomerGroupPayload = strawberry.mutation(
+        resolver=groups.customer_group_add_customers,
+        extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)],
+    )
+    customer_group_remove_customers: CustomerGroupPayload = strawberry.mutation(
+        resolver=groups.customer_group_remove_customers,
+        extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)],
     )
 
 

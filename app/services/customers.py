@@ -72,6 +72,7 @@ class CustomerQuery:
     search: str | None = None
     status: CustomerStatus | None = None
     home_store_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
 
 
 def _collect(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -498,7 +499,9 @@ class CustomerService:
         self, query: CustomerQuery, first: int, after: str | None
     ) -> Page[CustomerRecord]:
         search = self.to_search(query.search) if query.search and query.search.strip() else None
-        spec = CustomerFilterSpec(status=query.status, home_store_id=query.home_store_id)
+        spec = CustomerFilterSpec(
+            status=query.status, home_store_id=query.home_store_id, group_id=query.group_id
+        )
         async with self.tx.db.read() as session:
             return await CustomerRepository(session).page(search, spec, first, after)
 

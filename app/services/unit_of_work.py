@@ -16,6 +16,7 @@ from app.db.engine import Database
 from app.db.repositories.audit import AuditRepository
 from app.db.repositories.consents import ConsentRepository
 from app.db.repositories.customers import CustomerRepository
+from app.db.repositories.groups import GroupRepository
 from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.notifications import NotificationRepository
 from app.db.repositories.outbox import OutboxRepository
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.now = utcnow()
         self.customers = CustomerRepository(session)
         self.consents = ConsentRepository(session)
+        self.groups = GroupRepository(session)
         self.staff = StaffRepository(session)
         self.stores = StoreRepository(session)
         self.notifications = NotificationRepository(session)

@@ -14,6 +14,7 @@ from app.domain.permissions import Permission
 from app.schema.customer import Customer
 from app.schema.permissions import Requires
 from app.schema.schema import PUBLIC_OPERATIONS, Mutation, Query, build_schema
+from app.services.groups import GroupService
 
 P = Permission
 
@@ -27,6 +28,8 @@ class Seed:
     role_id: str
     store_id: str
     tag: str
+    group_id: str
+    other_customer_id: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,35 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"id": s.customer_id},
         P.CUSTOMER_MODIFY,
     ),
+    "customerGroupCreate": Op(
+        "mutation($input: CustomerGroupInput!) { customerGroupCreate(input: $input) "
+        "{ group { id } errors { code field } } }",
+        lambda s: {"input": {"name": f"Group {s.tag}", "discountPercent": "5"}},
+        P.CUSTOMER_GROUP_MANAGE,
+    ),
+    "customerGroupUpdate": Op(
+        "mutation($id: ID!, $input: CustomerGroupUpdateInput!) { customerGroupUpdate(id: $id, "
+        "input: $input) { group { id } errors { code field } } }",
+        lambda s: {"id": s.group_id, "input": {"name": f"Renamed {s.tag}"}},
+        P.CUSTOMER_GROUP_MANAGE,
+    ),
+    "customerGroupDelete": Op(
+        "mutation($id: ID!) { customerGroupDelete(id: $id) { deletedId errors { code field } } }",
+        lambda s: {"id": s.group_id},
+        P.CUSTOMER_GROUP_MANAGE,
+    ),
+    "customerGroupAddCustomers": Op(
+        "mutation($g: ID!, $c: [ID!]!) { customerGroupAddCustomers(groupId: $g, customerIds: $c) "
+        "{ group { id } errors { code field } } }",
+        lambda s: {"g": s.group_id, "c": [s.other_customer_id]},
+        P.CUSTOMER_GROUP_MANAGE,
+    ),
+    "customerGroupRemoveCustomers": Op(
+        "mutation($g: ID!, $c: [ID!]!) { customerGroupRemoveCustomers(groupId: $g, "
+        "customerIds: $c) { group { id } errors { code field } } }",
+        lambda s: {"g": s.group_id, "c": [s.customer_id]},
+        P.CUSTOMER_GROUP_MANAGE,
+    ),
 }
 
 # Every query field, and whether it is nullable (a refused non-null field nulls all of data).
@@ -122,6 +154,12 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         True,
     ),
     "customers": ("{ customers { totalCount } }", _no_vars, False),
+    "customerGroups": ("{ customerGroups { totalCount } }", _no_vars, False),
+    "customerGroup": (
+        "query($id: ID!) { customerGroup(id: $id) { id } }",
+        lambda s: {"id": s.group_id},
+        True,
+    ),
 }
 
 PERMISSION_MUTATIONS = sorted(name for name, op in MUTATIONS.items() if op.permission is not None)
@@ -149,7 +187,17 @@ async def _seed(factory: Any) -> Seed:
     role = await factory.auth().create_role(f"seed-role-{uuid.uuid4().hex[:8]}", [P.CUSTOMER_ADD])
     assert role.value
     store = await factory.store()
+    other = await factory.customer()
+    group = await GroupService(factory.runtime.tx, None).create(
+        f"seed-group-{uuid.uuid4().hex[:8]}", None, None
+    )
+    assert group.value
+    await GroupService(factory.runtime.tx, None).change_members(
+        group.value.id, [customer.id], add=True
+    )
     return Seed(
+        group_id=str(group.value.id),
+        other_customer_id=str(other.id),
         customer_id=str(customer.id),
         customer_version=customer.version,
         role_id=str(role.value.id),

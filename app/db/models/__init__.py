@@ -2,6 +2,7 @@
 
 from app.db.models.audit import AuditEntry
 from app.db.models.customer import Customer, CustomerNameWord, MarketingConsent
+from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
 from app.db.models.notification import Notification
 from app.db.models.outbox import OutboxMessage
@@ -13,6 +14,8 @@ __all__ = [
     "AuditEntry",
     "AuthToken",
     "Customer",
+    "CustomerGroup",
+    "CustomerGroupMember",
     "CustomerNameWord",
     "IdempotencyKey",
     "MarketingConsent",

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Customer, CustomerNameWord, Sale
+from app.db.models import Customer, CustomerGroupMember, CustomerNameWord, Sale
 from app.db.repositories.paging import decode_cursor, encode_cursor
 from app.domain.records import CustomerRecord, CustomerStatus, Page
 
@@ -59,6 +59,7 @@ class CustomerSearch:
 class CustomerFilterSpec:
     status: CustomerStatus | None = None
     home_store_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
 
 
 class CustomerRepository:
@@ -160,6 +161,14 @@ class CustomerRepository:
             conditions.append(Customer.status == spec.status.value)
         if spec.home_store_id is not None:
             conditions.append(Customer.home_store_id == spec.home_store_id)
+        if spec.group_id is not None:
+            conditions.append(
+                Customer.id.in_(
+                    select(CustomerGroupMember.customer_id).where(
+                        CustomerGroupMember.group_id == spec.group_id
+                    )
+                )
+            )
         return conditions
 
     async def page(
