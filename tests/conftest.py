@@ -13,22 +13,32 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, event, text
+from sqlalchemy import delete, event, text, update
 from sqlalchemy.engine import make_url
 
 from app.db.base import Base
 from app.db.engine import Database
 from app.db.migrate import upgrade
-from app.db.models import Store
+from app.db.models import BusinessSettings, Store
 from app.main import create_app
 from app.runtime import Runtime
 from app.settings import Settings
 from tests.factories import Factory
+
+# The settings row as migration 0004 creates it; each test starts from it.
+MIGRATED_SETTINGS = {
+    "customer_search_first": "PHONE",
+    "default_phone_region": "US",
+    "points_per_currency_unit": Decimal("1.00"),
+    "point_value": Decimal("0.01"),
+    "notification_scenarios": ["REGISTRATION"],
+}
 
 BACKEND = os.environ.get("POSCRM_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -128,6 +138,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name == "stores":
                 await session.execute(delete(Store).where(Store.is_head_office.is_(False)))
+            elif table.name == "business_settings":
+                await session.execute(update(BusinessSettings).values(**MIGRATED_SETTINGS))
             else:
                 await session.execute(table.delete())
     keys = [k async for k in runtime.redis.scan_iter(f"{runtime.settings.redis_prefix}:*")]

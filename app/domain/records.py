@@ -100,6 +100,25 @@ class CustomerRecord:
     updated_at: datetime
 
 
+class SearchFirst(enum.StrEnum):
+    PHONE = "PHONE"
+    NAME = "NAME"
+
+
+class NotificationScenario(enum.StrEnum):
+    REGISTRATION = "REGISTRATION"
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessSettingsRecord:
+    customer_search_first: SearchFirst
+    default_phone_region: str
+    points_per_currency_unit: Decimal
+    point_value: Decimal
+    notification_scenarios: frozenset[NotificationScenario]
+    updated_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerGroupRecord:
     id: uuid.UUID

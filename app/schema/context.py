@@ -10,6 +10,7 @@ from starlette.requests import Request
 from app.domain.records import Actor
 from app.schema.loaders import Loaders
 from app.services.auth import AuthService
+from app.services.business import BusinessSettingsService
 from app.services.customers import CustomerService
 from app.services.groups import GroupService
 from app.services.throttle import LoginThrottle
@@ -29,6 +30,10 @@ class Context:
     @cached_property
     def customers(self) -> CustomerService:
         return CustomerService(self.tx, self.settings, self.actor)
+
+    @cached_property
+    def business(self) -> BusinessSettingsService:
+        return BusinessSettingsService(self.tx, self.actor)
 
     @cached_property
     def groups(self) -> GroupService:

@@ -13,7 +13,8 @@ from strawberry.extensions import (
 )
 
 from app.domain.permissions import Permission as P
-from app.resolvers import auth, customers, groups, staff
+from app.resolvers import auth, business, customers, groups, staff
+from app.schema.business import BusinessSettings, BusinessSettingsPayload
 from app.schema.customer import (
     Customer,
     CustomerConnection,
@@ -52,6 +53,9 @@ class Query:
     )
     customers: CustomerConnection = strawberry.field(
         resolver=customers.customers, extensions=[Requires(P.CUSTOMER_VIEW)]
+    )
+    business_settings: BusinessSettings = strawberry.field(
+        resolver=business.business_settings, extensions=[Requires()]
     )
     customer_groups: CustomerGroupConnection = strawberry.field(
         resolver=groups.customer_groups, extensions=[Requires(P.CUSTOMER_VIEW)]
@@ -93,6 +97,9 @@ class Mutation:
     marketing_consent_update: CustomerPayload = strawberry.mutation(
         resolver=customers.marketing_consent_update,
         extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+    business_settings_update: BusinessSettingsPayload = strawberry.mutation(
+        resolver=business.business_settings_update, extensions=[Requires(P.SETTINGS_MANAGE)]
     )
     customer_group_create: CustomerGroupPayload = strawberry.mutation(
         resolver=groups.customer_group_create, extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)]

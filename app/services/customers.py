@@ -12,6 +12,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from app.db.repositories.audit import AuditRepository
+from app.db.repositories.business import BusinessSettingsRepository
 from app.db.repositories.consents import ConsentRepository
 from app.db.repositories.customers import (
     CustomerFilterSpec,
@@ -28,6 +29,7 @@ from app.domain.records import (
     CustomerRecord,
     CustomerStatus,
     MarketingChannel,
+    NotificationScenario,
     Page,
     TokenKind,
 )
@@ -44,7 +46,6 @@ from app.settings import Settings
 
 NAME_MAX = 200
 CODE_MAX = 64
-REGISTRATION_SCENARIO = "REGISTRATION"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +133,11 @@ class CustomerService:
             )
         return name
 
-    def _phone(self, raw: str) -> str:
+    def _phone(self, raw: str, region: str) -> str:
         if not raw.strip():
             raise reject(ErrorCode.REQUIRED, "A phone number is required.", "input", "phone")
         try:
-            return normalize_phone(raw, self.settings.default_phone_region)
+            return normalize_phone(raw, region)
         except InvalidPhone:
             raise reject(
                 ErrorCode.PHONE_INVALID,
@@ -205,7 +206,7 @@ class CustomerService:
             raise reject(ErrorCode.NOT_FOUND, "No such customer.", "id")
         return customer
 
-    def _update_checks(self, cmd: CustomerUpdate) -> dict[str, Callable[[], Any]]:
+    def _update_checks(self, cmd: CustomerUpdate, region: str) -> dict[str, Callable[[], Any]]:
         """Checks for the fields an update gives; name and phone cannot be cleared."""
         checks: dict[str, Callable[[], Any]] = {}
         name, phone, email, code = cmd.name, cmd.phone, cmd.email, cmd.customer_code
@@ -217,7 +218,7 @@ class CustomerService:
             )
         if not isinstance(phone, Unset):
             checks["phone"] = (
-                (lambda: self._phone(phone))
+                (lambda: self._phone(phone, region))
                 if phone is not None
                 else _raiser(_required("phone number", "phone"))
             )
@@ -262,10 +263,12 @@ class CustomerService:
                             "idempotencyKey",
                         )
                     return await self._require(uow, uuid.UUID(earlier.result_id))
+            business = await uow.business.get()
+            region = business.default_phone_region
             fields = _collect(
                 {
                     "name": lambda: self._name(cmd.name),
-                    "phone": lambda: self._phone(cmd.phone),
+                    "phone": lambda: self._phone(cmd.phone, region),
                     "email": lambda: self._email(cmd.email),
                     "customer_code": lambda: self._code(cmd.customer_code),
                 }
@@ -296,12 +299,16 @@ class CustomerService:
                     request_hash,
                     str(customer.id),
                 )
-            # Seed 003: a registered customer is told at once; email is preferred.
-            channel = MarketingChannel.EMAIL if customer.email else MarketingChannel.SMS
-            notification_id = await uow.notifications.insert(
-                customer.id, channel.value, REGISTRATION_SCENARIO
-            )
-            await uow.enqueue_job("deliver_notification", {"notification_id": str(notification_id)})
+            # Seed 003: a registered customer is told at once, email preferred, where the
+            # business turned the scenario on (seed 000's settings).
+            if NotificationScenario.REGISTRATION in business.notification_scenarios:
+                channel = MarketingChannel.EMAIL if customer.email else MarketingChannel.SMS
+                notification_id = await uow.notifications.insert(
+                    customer.id, channel.value, NotificationScenario.REGISTRATION.value
+                )
+                await uow.enqueue_job(
+                    "deliver_notification", {"notification_id": str(notification_id)}
+                )
             return customer
 
         return await self.tx.run(self.actor, work)
@@ -318,7 +325,8 @@ class CustomerService:
                     "input",
                     "expectedVersion",
                 )
-            values = _collect(self._update_checks(cmd))
+            region = (await uow.business.get()).default_phone_region
+            values = _collect(self._update_checks(cmd, region))
             if cmd.home_store_id is not UNSET:
                 if (
                     cmd.home_store_id is not None
@@ -483,14 +491,15 @@ class CustomerService:
         async with self.tx.db.read() as session:
             return await CustomerRepository(session).get(customer_id)
 
-    def to_search(self, term: str) -> CustomerSearch:
+    @staticmethod
+    def to_search(term: str, region: str) -> CustomerSearch:
         """What a typed term may mean: a phone (any format, prefix), a name, a code or an email."""
         term = term.strip()
         if "@" in term:
             return CustomerSearch(email_key=email_key(term), customer_code=term)
         if is_phone_like(term):
             return CustomerSearch(
-                phone_prefixes=phone_search_prefixes(term, self.settings.default_phone_region),
+                phone_prefixes=phone_search_prefixes(term, region),
                 customer_code=term,
             )
         return CustomerSearch(name_key=name_key(term) or None, customer_code=term)
@@ -498,12 +507,22 @@ class CustomerService:
     async def search(
         self, query: CustomerQuery, first: int, after: str | None
     ) -> Page[CustomerRecord]:
-        search = self.to_search(query.search) if query.search and query.search.strip() else None
         spec = CustomerFilterSpec(
             status=query.status, home_store_id=query.home_store_id, group_id=query.group_id
         )
+        term = (query.search or "").strip()
         async with self.tx.db.read() as session:
+            search = None
+            if term:
+                region = await self._region_for_search(session, term)
+                search = self.to_search(term, region)
             return await CustomerRepository(session).page(search, spec, first, after)
+
+    @staticmethod
+    async def _region_for_search(session: Any, term: str) -> str:
+        if not is_phone_like(term):
+            return ""  # only a typed number needs the region to be read
+        return (await BusinessSettingsRepository(session).get()).default_phone_region
 
     async def consents(
         self, customer_ids: list[uuid.UUID]

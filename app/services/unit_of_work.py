@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 from app.db.repositories.audit import AuditRepository
+from app.db.repositories.business import BusinessSettingsRepository
 from app.db.repositories.consents import ConsentRepository
 from app.db.repositories.customers import CustomerRepository
 from app.db.repositories.groups import GroupRepository
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.now = utcnow()
         self.customers = CustomerRepository(session)
         self.consents = ConsentRepository(session)
+        self.business = BusinessSettingsRepository(session)
         self.groups = GroupRepository(session)
         self.staff = StaffRepository(session)
         self.stores = StoreRepository(session)

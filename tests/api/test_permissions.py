@@ -112,6 +112,12 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"id": s.customer_id},
         P.CUSTOMER_MODIFY,
     ),
+    "businessSettingsUpdate": Op(
+        "mutation($input: BusinessSettingsInput!) { businessSettingsUpdate(input: $input) "
+        "{ businessSettings { pointValue } errors { code field } } }",
+        lambda s: {"input": {"pointsPerCurrencyUnit": "2.5"}},
+        P.SETTINGS_MANAGE,
+    ),
     "customerGroupCreate": Op(
         "mutation($input: CustomerGroupInput!) { customerGroupCreate(input: $input) "
         "{ group { id } errors { code field } } }",
@@ -155,6 +161,7 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     ),
     "customers": ("{ customers { totalCount } }", _no_vars, False),
     "customerGroups": ("{ customerGroups { totalCount } }", _no_vars, False),
+    "businessSettings": ("{ businessSettings { defaultPhoneRegion } }", _no_vars, False),
     "customerGroup": (
         "query($id: ID!) { customerGroup(id: $id) { id } }",
         lambda s: {"id": s.group_id},

@@ -1,6 +1,7 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
 from app.db.models.audit import AuditEntry
+from app.db.models.business import BusinessSettings
 from app.db.models.customer import Customer, CustomerNameWord, MarketingConsent
 from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
@@ -13,6 +14,7 @@ from app.db.models.store import Store, Till
 __all__ = [
     "AuditEntry",
     "AuthToken",
+    "BusinessSettings",
     "Customer",
     "CustomerGroup",
     "CustomerGroupMember",

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+from app.db.models._columns import utcnow
+from app.db.types import Money, UTCDateTime
+
+
+class BusinessSettings(Base):
+    """The shop's configuration: one row (id 1), created by the migration (seed 000)."""
+
+    __tablename__ = "business_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Which the customer search at the till tries first: "PHONE" or "NAME" (seed 000).
+    customer_search_first: Mapped[str] = mapped_column(String(8))
+    default_phone_region: Mapped[str] = mapped_column(String(2))
+    points_per_currency_unit: Mapped[Decimal] = mapped_column(Money())
+    point_value: Mapped[Decimal] = mapped_column(Money())
+    notification_scenarios: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import BusinessSettings
+from app.domain.records import BusinessSettingsRecord, NotificationScenario, SearchFirst
+
+SETTINGS_ROW = 1
+
+
+class BusinessSettingsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self) -> BusinessSettingsRecord:
+        row = await self.session.get(BusinessSettings, SETTINGS_ROW, populate_existing=True)
+        if row is None:  # the migration creates it
+            raise LookupError("no business settings: run `poscrm migrate`")
+        known = {s.value for s in NotificationScenario}
+        return BusinessSettingsRecord(
+            customer_search_first=SearchFirst(row.customer_search_first),
+            default_phone_region=row.default_phone_region,
+            points_per_currency_unit=row.points_per_currency_unit,
+            point_value=row.point_value,
+            notification_scenarios=frozenset(
+                NotificationScenario(s) for s in row.notification_scenarios if s in known
+            ),
+            updated_at=row.updated_at,
+        )
+
+    async def update(self, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(BusinessSettings).where(BusinessSettings.id == SETTINGS_ROW).values(**values)
+        )

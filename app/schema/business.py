@@ -1,0 +1,81 @@
+"""Business settings: type, input, payload."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from app.domain import records
+from app.domain.errors import UserError as DomainUserError
+from app.domain.values import UNSET as DOMAIN_UNSET
+from app.schema.errors import UserError, user_errors
+from app.services.business import SettingsChange
+from app.services.unit_of_work import Result
+
+strawberry.enum(records.SearchFirst, description="What the till's customer search tries first.")
+strawberry.enum(records.NotificationScenario)
+
+
+@strawberry.type(description="The shop's configuration (seed 000).")
+class BusinessSettings:
+    customer_search_first: records.SearchFirst
+    default_phone_region: str = strawberry.field(
+        description="How numbers typed without a country code are read (ISO 3166 code)."
+    )
+    points_per_currency_unit: Decimal
+    point_value: Decimal = strawberry.field(description="What one point is worth when redeemed.")
+    notification_scenarios: list[records.NotificationScenario]
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, r: records.BusinessSettingsRecord) -> BusinessSettings:
+        return cls(
+            customer_search_first=r.customer_search_first,
+            default_phone_region=r.default_phone_region,
+            points_per_currency_unit=r.points_per_currency_unit,
+            point_value=r.point_value,
+            notification_scenarios=sorted(r.notification_scenarios),
+            updated_at=r.updated_at,
+        )
+
+
+@strawberry.input(description="Only the fields given change.")
+class BusinessSettingsInput:
+    customer_search_first: records.SearchFirst | None = strawberry.UNSET
+    default_phone_region: str | None = strawberry.UNSET
+    points_per_currency_unit: Decimal | None = strawberry.UNSET
+    point_value: Decimal | None = strawberry.UNSET
+    notification_scenarios: list[records.NotificationScenario] | None = strawberry.UNSET
+
+    def to_change(self) -> SettingsChange:
+        # Every setting always has a value: null, like absent, leaves it as it is.
+        def given(value: object) -> object:
+            return DOMAIN_UNSET if value is None or value is strawberry.UNSET else value
+
+        scenarios = given(self.notification_scenarios)
+        return SettingsChange(
+            customer_search_first=given(self.customer_search_first),  # type: ignore[arg-type]
+            default_phone_region=given(self.default_phone_region),  # type: ignore[arg-type]
+            points_per_currency_unit=given(self.points_per_currency_unit),  # type: ignore[arg-type]
+            point_value=given(self.point_value),  # type: ignore[arg-type]
+            notification_scenarios=(
+                frozenset(scenarios) if isinstance(scenarios, list) else scenarios  # type: ignore[arg-type]
+            ),
+        )
+
+
+@strawberry.type
+class BusinessSettingsPayload:
+    business_settings: BusinessSettings | None
+    errors: list[UserError]
+
+    @classmethod
+    def from_result(cls, result: Result[records.BusinessSettingsRecord]) -> BusinessSettingsPayload:
+        found = BusinessSettings.from_record(result.value) if result.value else None
+        return cls(business_settings=found, errors=user_errors(result.errors))
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> BusinessSettingsPayload:
+        return cls(business_settings=None, errors=user_errors(errors))

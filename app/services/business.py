@@ -1,0 +1,106 @@
+"""Business settings (seed 000): till search order, phone region, points, notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+
+from app.db.repositories.business import BusinessSettingsRepository
+from app.domain.errors import ErrorCode, reject
+from app.domain.records import Actor, BusinessSettingsRecord, NotificationScenario, SearchFirst
+from app.domain.values import UNSET, Unset
+from app.services.unit_of_work import Result, Transactions, UnitOfWork
+
+POINTS_MAX = Decimal(1000)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    customer_search_first: SearchFirst | Unset = UNSET
+    default_phone_region: str | Unset = UNSET
+    points_per_currency_unit: Decimal | Unset = UNSET
+    point_value: Decimal | Unset = UNSET
+    notification_scenarios: frozenset[NotificationScenario] | Unset = UNSET
+
+
+def _cents(value: Decimal, field: str, upper: Decimal) -> Decimal:
+    try:
+        exact = value.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        exact = None
+    if exact is None or exact != value or not 0 <= value <= upper:
+        raise reject(
+            ErrorCode.INVALID,
+            f"Must be from 0 to {upper} with at most two decimals.",
+            "input",
+            field,
+        )
+    return exact
+
+
+def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
+    return {
+        "customerSearchFirst": record.customer_search_first.value,
+        "defaultPhoneRegion": record.default_phone_region,
+        "pointsPerCurrencyUnit": str(record.points_per_currency_unit),
+        "pointValue": str(record.point_value),
+        "notificationScenarios": sorted(s.value for s in record.notification_scenarios),
+    }
+
+
+class BusinessSettingsService:
+    def __init__(self, tx: Transactions, actor: Actor | None) -> None:
+        self.tx = tx
+        self.actor = actor
+
+    async def get(self) -> BusinessSettingsRecord:
+        async with self.tx.db.read() as session:
+            return await BusinessSettingsRepository(session).get()
+
+    async def update(self, change: SettingsChange) -> Result[BusinessSettingsRecord]:
+        """Change the given settings; every change is audited."""
+
+        async def work(uow: UnitOfWork) -> BusinessSettingsRecord:
+            current = await uow.business.get()
+            values: dict[str, Any] = {}
+            if not isinstance(change.customer_search_first, Unset):
+                values["customer_search_first"] = change.customer_search_first.value
+            if not isinstance(change.default_phone_region, Unset):
+                region = change.default_phone_region.strip().upper()
+                if region not in phonenumbers.SUPPORTED_REGIONS:
+                    raise reject(
+                        ErrorCode.INVALID,
+                        "Not a region code phone numbers know (e.g. US, GB, IN).",
+                        "input",
+                        "defaultPhoneRegion",
+                    )
+                values["default_phone_region"] = region
+            if not isinstance(change.points_per_currency_unit, Unset):
+                values["points_per_currency_unit"] = _cents(
+                    change.points_per_currency_unit, "pointsPerCurrencyUnit", POINTS_MAX
+                )
+            if not isinstance(change.point_value, Unset):
+                values["point_value"] = _cents(change.point_value, "pointValue", POINTS_MAX)
+            if not isinstance(change.notification_scenarios, Unset):
+                values["notification_scenarios"] = sorted(
+                    s.value for s in change.notification_scenarios
+                )
+            if values:
+                await uow.business.update({**values, "updated_at": uow.now})
+            updated = await uow.business.get()
+            before, after = _snapshot(current), _snapshot(updated)
+            changed = [k for k in after if after[k] != before[k]]
+            if changed:
+                await uow.audit(
+                    "business_settings",
+                    1,
+                    "update",
+                    before={k: before[k] for k in changed},
+                    after={k: after[k] for k in changed},
+                )
+            return updated
+
+        return await self.tx.run(self.actor, work)

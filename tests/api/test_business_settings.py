@@ -1,0 +1,88 @@
+"""Business settings (seed 000): read by every till, changed by managers, audited, and used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.domain.permissions import Permission as P
+
+READ = """{ businessSettings { customerSearchFirst defaultPhoneRegion pointsPerCurrencyUnit
+  pointValue notificationScenarios } }"""
+UPDATE = """mutation($input: BusinessSettingsInput!) { businessSettingsUpdate(input: $input) {
+  businessSettings { customerSearchFirst defaultPhoneRegion pointsPerCurrencyUnit pointValue
+  notificationScenarios } errors { field code } } }"""
+
+
+async def update(gql: Any, token: str, **fields: Any) -> dict[str, Any]:
+    return (await gql(UPDATE, {"input": fields}, token=token))["data"]["businessSettingsUpdate"]  # type: ignore[no-any-return]
+
+
+async def test_defaults_are_readable_by_any_staff_or_till(gql, factory) -> None:
+    token = await factory.token()  # no permissions at all: a till still needs these
+    assert (await gql(READ, token=token))["data"]["businessSettings"] == {
+        "customerSearchFirst": "PHONE",
+        "defaultPhoneRegion": "US",
+        "pointsPerCurrencyUnit": "1.00",
+        "pointValue": "0.01",
+        "notificationScenarios": ["REGISTRATION"],
+    }
+
+
+async def test_partial_update_is_audited(gql, factory, raw_sql) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE)
+    changed = await update(gql, token, customerSearchFirst="NAME", pointValue="0.05")
+    assert changed["errors"] == []
+    assert changed["businessSettings"]["customerSearchFirst"] == "NAME"
+    assert changed["businessSettings"]["pointValue"] == "0.05"
+    assert changed["businessSettings"]["pointsPerCurrencyUnit"] == "1.00"
+    rows = await raw_sql(
+        "SELECT action, before, after FROM audit_entries WHERE entity_type = 'business_settings'"
+    )
+    assert len(rows) == 1
+    assert rows[0][0] == "update"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"defaultPhoneRegion": "XX"}, "defaultPhoneRegion"),
+        ({"pointsPerCurrencyUnit": "-1"}, "pointsPerCurrencyUnit"),
+        ({"pointsPerCurrencyUnit": "0.001"}, "pointsPerCurrencyUnit"),
+        ({"pointValue": "1000.01"}, "pointValue"),
+    ],
+)
+async def test_bad_values_are_refused_and_change_nothing(gql, factory, fields, field) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE)
+    refused = await update(gql, token, customerSearchFirst="NAME", **fields)
+    assert refused["businessSettings"] is None
+    assert refused["errors"] == [{"field": ["input", field], "code": "INVALID"}]
+    assert (await gql(READ, token=token))["data"]["businessSettings"][
+        "customerSearchFirst"
+    ] == "PHONE"
+
+
+async def test_the_phone_region_decides_how_national_numbers_are_read(gql, factory) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE, P.CUSTOMER_ADD, P.CUSTOMER_VIEW)
+    assert (await update(gql, token, defaultPhoneRegion="gb"))["errors"] == []
+    made = await gql(
+        'mutation { customerCreate(input: {name: "Ann", phone: "07400 123456"}) '
+        "{ customer { phone } errors { code } } }",
+        token=token,
+    )
+    assert made["data"]["customerCreate"]["customer"]["phone"] == "+447400123456"
+    found = await gql('{ customers(search: "07400 12") { totalCount } }', token=token)
+    assert found["data"]["customers"]["totalCount"] == 1
+
+
+async def test_registration_messages_follow_the_scenario_switch(gql, factory, raw_sql) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE, P.CUSTOMER_ADD)
+    assert (await update(gql, token, notificationScenarios=[]))["errors"] == []
+    await gql(
+        'mutation { customerCreate(input: {name: "Quiet", phone: "2125550150"}) '
+        "{ errors { code } } }",
+        token=token,
+    )
+    assert await raw_sql("SELECT count(*) FROM notifications") == [(0,)]
+    assert await raw_sql("SELECT count(*) FROM outbox") == [(0,)]
