@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -12,6 +12,7 @@ from app.db.repositories.business import BusinessSettingsRepository
 from app.domain.errors import ErrorCode, reject
 from app.domain.records import Actor, BusinessSettingsRecord, NotificationScenario, SearchFirst
 from app.domain.values import UNSET, Unset
+from app.services.checks import two_decimals
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
 POINTS_MAX = Decimal(1000)
@@ -24,21 +25,6 @@ class SettingsChange:
     points_per_currency_unit: Decimal | Unset = UNSET
     point_value: Decimal | Unset = UNSET
     notification_scenarios: frozenset[NotificationScenario] | Unset = UNSET
-
-
-def _cents(value: Decimal, field: str, upper: Decimal) -> Decimal:
-    try:
-        exact = value.quantize(Decimal("0.01"))
-    except InvalidOperation:
-        exact = None
-    if exact is None or exact != value or not 0 <= value <= upper:
-        raise reject(
-            ErrorCode.INVALID,
-            f"Must be from 0 to {upper} with at most two decimals.",
-            "input",
-            field,
-        )
-    return exact
 
 
 def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
@@ -79,11 +65,13 @@ class BusinessSettingsService:
                     )
                 values["default_phone_region"] = region
             if not isinstance(change.points_per_currency_unit, Unset):
-                values["points_per_currency_unit"] = _cents(
-                    change.points_per_currency_unit, "pointsPerCurrencyUnit", POINTS_MAX
+                values["points_per_currency_unit"] = two_decimals(
+                    change.points_per_currency_unit, upper=POINTS_MAX, field="pointsPerCurrencyUnit"
                 )
             if not isinstance(change.point_value, Unset):
-                values["point_value"] = _cents(change.point_value, "pointValue", POINTS_MAX)
+                values["point_value"] = two_decimals(
+                    change.point_value, upper=POINTS_MAX, field="pointValue"
+                )
             if not isinstance(change.notification_scenarios, Unset):
                 values["notification_scenarios"] = sorted(
                     s.value for s in change.notification_scenarios

@@ -34,6 +34,7 @@ from app.domain.records import (
     TokenKind,
 )
 from app.domain.values import UNSET, Unset
+from app.services.checks import required_text
 from app.services.phones import (
     InvalidPhone,
     is_phone_like,
@@ -121,17 +122,7 @@ class CustomerService:
     # -- validation -----------------------------------------------------------------
 
     def _name(self, raw: str) -> str:
-        name = " ".join(raw.split())
-        if not name:
-            raise reject(ErrorCode.REQUIRED, "A name is required.", "input", "name")
-        if len(name) > NAME_MAX:
-            raise reject(
-                ErrorCode.INVALID,
-                f"A name has at most {NAME_MAX} characters.",
-                "input",
-                "name",
-            )
-        return name
+        return required_text(raw, max_length=NAME_MAX, what="A name", field="name")
 
     def _phone(self, raw: str, region: str) -> str:
         if not raw.strip():

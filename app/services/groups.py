@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app.db.repositories.customers import CustomerFilterSpec, CustomerRepository
@@ -12,6 +12,7 @@ from app.db.repositories.groups import GroupRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.records import Actor, CustomerGroupRecord, CustomerRecord, Page
 from app.domain.values import UNSET, Unset
+from app.services.checks import required_text, two_decimals
 from app.services.text import name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -29,20 +30,7 @@ class GroupChange:
 
 def _percent(value: Decimal | None) -> Decimal | None:
     """A group discount is 0 to 100 percent with at most two decimals."""
-    if value is None:
-        return None
-    try:
-        exact = value.quantize(Decimal("0.01"))
-    except InvalidOperation:
-        exact = None
-    if exact is None or exact != value or not 0 <= value <= HUNDRED:
-        raise reject(
-            ErrorCode.INVALID,
-            "A discount is a percentage from 0 to 100 with at most two decimals.",
-            "input",
-            "discountPercent",
-        )
-    return exact
+    return None if value is None else two_decimals(value, upper=HUNDRED, field="discountPercent")
 
 
 def _snapshot(group: CustomerGroupRecord) -> dict[str, Any]:
@@ -60,17 +48,7 @@ class GroupService:
         self.actor = actor
 
     def _name(self, raw: str) -> str:
-        name = " ".join(raw.split())
-        if not name:
-            raise reject(ErrorCode.REQUIRED, "A group needs a name.", "input", "name")
-        if len(name) > NAME_MAX:
-            raise reject(
-                ErrorCode.INVALID,
-                f"A group name has at most {NAME_MAX} characters.",
-                "input",
-                "name",
-            )
-        return name
+        return required_text(raw, max_length=NAME_MAX, what="A group name", field="name")
 
     async def _unique(self, uow: UnitOfWork, name: str, own_id: uuid.UUID | None = None) -> None:
         holder = await uow.groups.id_by_name_key(name_key(name))

@@ -1,0 +1,37 @@
+"""Input checks shared by the services; each raises ``Rejected`` naming the input field."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from app.domain.errors import ErrorCode, reject
+
+CENT = Decimal("0.01")
+
+
+def required_text(raw: str, *, max_length: int, what: str, field: str) -> str:
+    """Whitespace-collapsed text that must not be empty nor longer than ``max_length``."""
+    text = " ".join(raw.split())
+    if not text:
+        raise reject(ErrorCode.REQUIRED, f"{what} is required.", "input", field)
+    if len(text) > max_length:
+        raise reject(
+            ErrorCode.INVALID, f"{what} has at most {max_length} characters.", "input", field
+        )
+    return text
+
+
+def two_decimals(value: Decimal, *, upper: Decimal, field: str) -> Decimal:
+    """An exact amount from 0 to ``upper`` with at most two decimals, kept at two decimals."""
+    try:
+        exact = value.quantize(CENT)
+    except InvalidOperation:
+        exact = None
+    if exact is None or exact != value or not 0 <= value <= upper:
+        raise reject(
+            ErrorCode.INVALID,
+            f"Must be from 0 to {upper} with at most two decimals.",
+            "input",
+            field,
+        )
+    return exact
