@@ -2,30 +2,53 @@
 
 from app.db.models.audit import AuditEntry
 from app.db.models.business import BusinessSettings
-from app.db.models.customer import Customer, CustomerNameWord, MarketingConsent
+from app.db.models.customer import (
+    ConsentChange,
+    Customer,
+    CustomerAddress,
+    CustomerNameWord,
+    CustomerPhone,
+    MarketingConsent,
+)
+from app.db.models.discount import CustomerDiscount, DiscountCode
 from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
+from app.db.models.job_run import JobRun
+from app.db.models.loyalty import LoyaltyCard, PointsBalance, PointsEntry
 from app.db.models.notification import Notification
 from app.db.models.outbox import OutboxMessage
 from app.db.models.sale import Sale
 from app.db.models.staff import AuthToken, Role, StaffUser
 from app.db.models.store import Store, Till
+from app.db.models.sync import OfflineCustomer, StoreCustomer, SyncCounter
 
 __all__ = [
     "AuditEntry",
     "AuthToken",
     "BusinessSettings",
+    "ConsentChange",
     "Customer",
+    "CustomerAddress",
+    "CustomerDiscount",
     "CustomerGroup",
     "CustomerGroupMember",
     "CustomerNameWord",
+    "CustomerPhone",
+    "DiscountCode",
     "IdempotencyKey",
+    "JobRun",
+    "LoyaltyCard",
     "MarketingConsent",
     "Notification",
+    "OfflineCustomer",
     "OutboxMessage",
+    "PointsBalance",
+    "PointsEntry",
     "Role",
     "Sale",
     "StaffUser",
     "Store",
+    "StoreCustomer",
+    "SyncCounter",
     "Till",
 ]

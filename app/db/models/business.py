@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -22,5 +22,7 @@ class BusinessSettings(Base):
     default_phone_region: Mapped[str] = mapped_column(String(2))
     points_per_currency_unit: Mapped[Decimal] = mapped_column(Money())
     point_value: Mapped[Decimal] = mapped_column(Money())
+    # Earned points expire after this many days; None: they never do.
+    points_validity_days: Mapped[int | None] = mapped_column(Integer)
     notification_scenarios: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
-from app.db.models._columns import created_at, utcnow, uuid_pk
-from app.db.types import UTCDateTime
+from app.db.models._columns import big_id, created_at, utcnow, uuid_pk
+from app.db.types import Money, UTCDateTime
 
 
 class Customer(Base):
@@ -17,6 +27,8 @@ class Customer(Base):
         # Search keys: phone prefix and name prefix are index ranges (DESIGN.md §6).
         Index("ix_customers_name_key_id", "name_key", "id"),
         Index("ix_customers_email_key", "email_key"),
+        # Duplicate detection: similar name with the same birth date.
+        Index("ix_customers_birth_date", "birth_date"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -31,8 +43,71 @@ class Customer(Base):
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     version: Mapped[int] = mapped_column(default=1)
     home_store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(16))
+    # Statutory data (seeds 001, 002), stored normalised (upper case, no separators).
+    pan: Mapped[str | None] = mapped_column(String(10))
+    gstin: Mapped[str | None] = mapped_column(String(15))
+    state_code: Mapped[str | None] = mapped_column(String(2))
+    reg_no: Mapped[str | None] = mapped_column(String(32))
+    vat_no: Mapped[str | None] = mapped_column(String(16))
+    allow_credit_sale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    credit_limit: Mapped[Decimal | None] = mapped_column(Money())
+    preferred_channel: Mapped[str | None] = mapped_column(String(8))
+    willing_to_receive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    remarks: Mapped[str | None] = mapped_column(Text)
+    # Set when this customer was folded into another: the row stays as a pointer.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerAddress(Base):
+    __tablename__ = "customer_addresses"
+    __table_args__ = (Index("ix_customer_addresses_customer", "customer_id", "position"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str | None] = mapped_column(String(50))
+    line1: Mapped[str] = mapped_column(String(200))
+    line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    # ISO 3166-1 alpha-2.
+    country: Mapped[str | None] = mapped_column(String(2))
+
+
+class CustomerPhone(Base):
+    """An extra phone number: unique like the main one, and found by search the same way."""
+
+    __tablename__ = "customer_phones"
+    __table_args__ = (Index("ix_customer_phones_customer", "customer_id", "position"),)
+
+    # E.164; the primary key is the index a prefix search ranges over.
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str | None] = mapped_column(String(50))
+
+
+class ConsentChange(Base):
+    """Every consent change ever made, oldest first (seed 003): the current state is not enough."""
+
+    __tablename__ = "marketing_consent_history"
+    __table_args__ = (Index("ix_consent_history_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = big_id()
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    previous_state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    source: Mapped[str] = mapped_column(String(16))
+    actor_label: Mapped[str] = mapped_column(String(200))
 
 
 class MarketingConsent(Base):
