@@ -7,6 +7,8 @@ import enum
 
 class Permission(enum.StrEnum):
     CUSTOMER_VIEW = "CUSTOMER_VIEW"
+    # Full phone, email, birth date, addresses and tax ids; without it they are masked.
+    CUSTOMER_VIEW_PII = "CUSTOMER_VIEW_PII"
     CUSTOMER_ADD = "CUSTOMER_ADD"
     CUSTOMER_MODIFY = "CUSTOMER_MODIFY"
     CUSTOMER_DELETE = "CUSTOMER_DELETE"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -32,6 +32,22 @@ class ConsentSource(enum.StrEnum):
     POS = "POS"
     BACK_OFFICE = "BACK_OFFICE"
     IMPORT = "IMPORT"
+
+
+class Gender(enum.StrEnum):
+    FEMALE = "FEMALE"
+    MALE = "MALE"
+    OTHER = "OTHER"
+    UNDISCLOSED = "UNDISCLOSED"
+
+
+class ContactChannel(enum.StrEnum):
+    """How a customer prefers to be contacted (seed 001's "preferred mode of communication")."""
+
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    PHONE_CALL = "PHONE_CALL"
+    POST = "POST"
 
 
 class TokenKind(enum.StrEnum):
@@ -98,6 +114,38 @@ class CustomerRecord:
     home_store_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    gender: Gender | None = None
+    pan: str | None = None
+    gstin: str | None = None
+    state_code: str | None = None
+    reg_no: str | None = None
+    vat_no: str | None = None
+    allow_credit_sale: bool = False
+    credit_limit: Decimal | None = None
+    preferred_channel: ContactChannel | None = None
+    willing_to_receive: bool = False
+    remarks: str | None = None
+    merged_into_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRecord:
+    line1: str
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRecord:
+    phone: str
+    label: str | None = None
 
 
 class SearchFirst(enum.StrEnum):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
@@ -12,12 +15,19 @@ from strawberry.scalars import JSON
 from app.domain import records
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission
-from app.domain.values import UNSET as DOMAIN_UNSET
+from app.schema import masks
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
-from app.schema.permissions import Requires
-from app.services.customers import CustomerCreate, CustomerQuery, CustomerUpdate
+from app.schema.permissions import MaskedWithout, Requires
+from app.services.customers import (
+    AddressDraft,
+    CustomerCreate,
+    CustomerQuery,
+    CustomerUpdate,
+    PhoneDraft,
+)
+from app.services.statutory import GST_STATES
 from app.services.unit_of_work import Result
 
 if TYPE_CHECKING:
@@ -28,6 +38,47 @@ strawberry.enum(records.CustomerStatus)
 strawberry.enum(records.MarketingChannel)
 strawberry.enum(records.ConsentState)
 strawberry.enum(records.ConsentSource)
+strawberry.enum(records.Gender)
+strawberry.enum(records.ContactChannel)
+
+PII = Permission.CUSTOMER_VIEW_PII
+
+
+def _personal(mask: Callable[[Any], Any], description: str | None = None) -> Any:
+    return strawberry.field(description=description, extensions=[MaskedWithout(PII, mask)])
+
+
+@strawberry.type
+class Address:
+    label: str | None
+    line1: str
+    line2: str | None
+    city: str | None
+    region: str | None
+    postal_code: str | None
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2.")
+
+    @classmethod
+    def from_record(cls, record: records.AddressRecord) -> Address:
+        return cls(**dataclasses.asdict(record))
+
+
+@strawberry.type
+class CustomerPhone:
+    phone: str = _personal(masks.phone, "E.164.")
+    label: str | None
+
+
+async def _addresses(root: Customer, info: strawberry.Info[Context, None]) -> list[Address]:
+    found = await info.context.loaders.addresses.load(uuid.UUID(root.id))
+    return [Address.from_record(a) for a in found]
+
+
+async def _other_phones(
+    root: Customer, info: strawberry.Info[Context, None]
+) -> list[CustomerPhone]:
+    found = await info.context.loaders.phones.load(uuid.UUID(root.id))
+    return [CustomerPhone(phone=p.phone, label=p.label) for p in found]
 
 
 @strawberry.type(description="Consent to marketing on one channel; off by default.")
@@ -105,18 +156,40 @@ async def _groups(
     return [CustomerGroup.from_record(g) for g in found]
 
 
-@strawberry.type
+@strawberry.type(
+    description="A customer. Personal fields are masked or null without CUSTOMER_VIEW_PII."
+)
 class Customer:
     id: strawberry.ID
     name: str
-    phone: str = strawberry.field(description="E.164, e.g. +12125550100.")
-    email: str | None
+    phone: str = _personal(masks.phone, "E.164, e.g. +12125550100.")
+    email: str | None = _personal(masks.email)
     customer_code: str | None
     status: records.CustomerStatus
     version: int = strawberry.field(description="Pass as expectedVersion to customerUpdate.")
     home_store_id: strawberry.ID | None
     created_at: datetime
     updated_at: datetime
+    first_name: str | None
+    last_name: str | None
+    birth_date: date | None = _personal(masks.hidden)
+    gender: records.Gender | None
+    pan: str | None = _personal(masks.hidden, "Permanent Account Number (India).")
+    gstin: str | None = _personal(masks.hidden, "GST Identification Number (India).")
+    state: str | None = strawberry.field(description="GST state code, e.g. 27.")
+    state_name: str | None
+    reg_no: str | None = _personal(masks.hidden, "Company registration number.")
+    vat_no: str | None = _personal(masks.hidden)
+    allow_credit_sale: bool
+    credit_limit: Decimal | None
+    preferred_channel: records.ContactChannel | None
+    willing_to_receive: bool = strawberry.field(
+        description="Willing to receive communications from the shop (seed 001)."
+    )
+    remarks: str | None
+    merged_into_id: strawberry.ID | None = strawberry.field(
+        description="Set when this customer was merged into another: use that one."
+    )
 
     @classmethod
     def from_record(cls, record: records.CustomerRecord) -> Customer:
@@ -128,12 +201,31 @@ class Customer:
             customer_code=record.customer_code,
             status=record.status,
             version=record.version,
-            home_store_id=strawberry.ID(str(record.home_store_id))
-            if record.home_store_id
-            else None,
+            home_store_id=_id(record.home_store_id),
             created_at=record.created_at,
             updated_at=record.updated_at,
+            first_name=record.first_name,
+            last_name=record.last_name,
+            birth_date=record.birth_date,
+            gender=record.gender,
+            pan=record.pan,
+            gstin=record.gstin,
+            state=record.state_code,
+            state_name=GST_STATES.get(record.state_code) if record.state_code else None,
+            reg_no=record.reg_no,
+            vat_no=record.vat_no,
+            allow_credit_sale=record.allow_credit_sale,
+            credit_limit=record.credit_limit,
+            preferred_channel=record.preferred_channel,
+            willing_to_receive=record.willing_to_receive,
+            remarks=record.remarks,
+            merged_into_id=_id(record.merged_into_id),
         )
+
+    addresses: list[Address] = strawberry.field(
+        resolver=_addresses, extensions=[MaskedWithout(PII, masks.nothing)]
+    )
+    other_phones: list[CustomerPhone] = strawberry.field(resolver=_other_phones)
 
     @strawberry.field
     async def marketing_consent(self, info: strawberry.Info[Context, None]) -> MarketingConsent:
@@ -155,6 +247,10 @@ class Customer:
     )
 
 
+def _id(value: uuid.UUID | None) -> strawberry.ID | None:
+    return strawberry.ID(str(value)) if value else None
+
+
 CustomerConnection = Connection[Customer]
 
 
@@ -174,30 +270,103 @@ class CustomerFilter:
 
 
 @strawberry.input
+class AddressInput:
+    line1: str
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2.")
+    label: str | None = strawberry.field(default=None, description="e.g. Home, Work.")
+
+    def to_draft(self) -> AddressDraft:
+        return AddressDraft(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+
+
+@strawberry.input
+class PhoneInput:
+    number: str = strawberry.field(description="Any format; stored as E.164.")
+    label: str | None = None
+
+
+# The profile fields both inputs share, mapped to the service's field names.
+_PROFILE_FIELDS = {
+    "name": "name",
+    "phone": "phone",
+    "email": "email",
+    "customer_code": "customer_code",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "birth_date": "birth_date",
+    "gender": "gender",
+    "pan": "pan",
+    "gstin": "gstin",
+    "state": "state_code",
+    "reg_no": "reg_no",
+    "vat_no": "vat_no",
+    "allow_credit_sale": "allow_credit_sale",
+    "credit_limit": "credit_limit",
+    "preferred_channel": "preferred_channel",
+    "willing_to_receive": "willing_to_receive",
+    "remarks": "remarks",
+}
+
+
+def _profile(source: Any, given: Callable[[Any], bool]) -> dict[str, Any]:
+    values = {
+        target: getattr(source, name)
+        for name, target in _PROFILE_FIELDS.items()
+        if given(getattr(source, name))
+    }
+    if given(source.addresses):
+        values["addresses"] = (
+            None if source.addresses is None else tuple(a.to_draft() for a in source.addresses)
+        )
+    if given(source.other_phones):
+        values["phones"] = (
+            None
+            if source.other_phones is None
+            else tuple(PhoneDraft(p.number, p.label) for p in source.other_phones)
+        )
+    if given(source.home_store_id):
+        store = source.home_store_id
+        values["home_store_id"] = parse_id(store) if store is not None else None
+    return values
+
+
+@strawberry.input(description="A name, or a first and/or last name, and a phone are required.")
 class CustomerCreateInput:
-    name: str
     phone: str
+    name: str | None = None
     email: str | None = None
     customer_code: str | None = None
     home_store_id: strawberry.ID | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    gender: records.Gender | None = None
+    pan: str | None = None
+    gstin: str | None = None
+    state: str | None = strawberry.field(default=None, description="GST state code or name.")
+    reg_no: str | None = None
+    vat_no: str | None = None
+    allow_credit_sale: bool = False
+    credit_limit: Decimal | None = strawberry.field(
+        default=None, description="Required when allowCreditSale is true."
+    )
+    preferred_channel: records.ContactChannel | None = None
+    willing_to_receive: bool = False
+    remarks: str | None = None
+    addresses: list[AddressInput] | None = None
+    other_phones: list[PhoneInput] | None = None
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="A till's retry with the same key gets the first result back.",
     )
 
     def to_command(self) -> CustomerCreate:
-        return CustomerCreate(
-            name=self.name,
-            phone=self.phone,
-            email=self.email,
-            customer_code=self.customer_code,
-            home_store_id=parse_id(self.home_store_id) if self.home_store_id else None,
-            idempotency_key=self.idempotency_key,
-        )
-
-
-def _given(value: Any) -> Any:
-    return DOMAIN_UNSET if value is strawberry.UNSET else value
+        values = _profile(self, lambda value: value is not None)
+        return CustomerCreate(**values, idempotency_key=self.idempotency_key)
 
 
 @strawberry.input(description="Only the fields given change; null clears an optional field.")
@@ -208,17 +377,30 @@ class CustomerUpdateInput:
     email: str | None = strawberry.UNSET
     customer_code: str | None = strawberry.UNSET
     home_store_id: strawberry.ID | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    birth_date: date | None = strawberry.UNSET
+    gender: records.Gender | None = strawberry.UNSET
+    pan: str | None = strawberry.UNSET
+    gstin: str | None = strawberry.UNSET
+    state: str | None = strawberry.UNSET
+    reg_no: str | None = strawberry.UNSET
+    vat_no: str | None = strawberry.UNSET
+    allow_credit_sale: bool | None = strawberry.UNSET
+    credit_limit: Decimal | None = strawberry.UNSET
+    preferred_channel: records.ContactChannel | None = strawberry.UNSET
+    willing_to_receive: bool | None = strawberry.UNSET
+    remarks: str | None = strawberry.UNSET
+    addresses: list[AddressInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the whole list."
+    )
+    other_phones: list[PhoneInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the whole list."
+    )
 
     def to_command(self) -> CustomerUpdate:
-        store = _given(self.home_store_id)
-        return CustomerUpdate(
-            expected_version=self.expected_version,
-            name=_given(self.name),
-            phone=_given(self.phone),
-            email=_given(self.email),
-            customer_code=_given(self.customer_code),
-            home_store_id=parse_id(store) if isinstance(store, str) else store,
-        )
+        values = _profile(self, lambda value: value is not strawberry.UNSET)
+        return CustomerUpdate(expected_version=self.expected_version, **values)
 
 
 @strawberry.type

@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from app.domain.records import (
+    AddressRecord,
     AuditRecord,
     ConsentRecord,
     CustomerGroupRecord,
     MarketingChannel,
     Page,
+    PhoneRecord,
 )
 from app.services.customers import CustomerService
 from app.services.groups import GroupService
@@ -30,12 +32,22 @@ class Loaders:
             self._load_consents
         )
         self.audit_pages = DataLoader[AuditKey, Page[AuditRecord]](self._load_audit_pages)
+        self.addresses = DataLoader[uuid.UUID, list[AddressRecord]](self._load_addresses)
+        self.phones = DataLoader[uuid.UUID, list[PhoneRecord]](self._load_phones)
 
     async def _load_consents(
         self, ids: Sequence[uuid.UUID]
     ) -> list[dict[MarketingChannel, ConsentRecord]]:
         found = await self._customers.consents(list(ids))
         return [found.get(i, {}) for i in ids]
+
+    async def _load_addresses(self, ids: Sequence[uuid.UUID]) -> list[list[AddressRecord]]:
+        found = await self._customers.addresses(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_phones(self, ids: Sequence[uuid.UUID]) -> list[list[PhoneRecord]]:
+        found = await self._customers.phones(list(ids))
+        return [found.get(i, []) for i in ids]
 
     async def _load_groups(self, ids: Sequence[uuid.UUID]) -> list[list[CustomerGroupRecord]]:
         found = await self._groups.for_customers(list(ids))

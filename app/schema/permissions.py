@@ -60,3 +60,33 @@ class Requires(FieldExtension):
         if error:
             return self._refuse(error)
         return await next_(source, info, **kwargs)
+
+
+class MaskedWithout(FieldExtension):
+    """Personal data shown only to roles holding ``permission``; others get ``mask(value)``.
+
+    Declared on each personal field of a type, so the rule sits with the field and a
+    new field cannot be added without deciding whether it is personal.
+    """
+
+    def __init__(self, permission: Permission, mask: Callable[[Any], Any]) -> None:
+        self.permission = permission
+        self.mask = mask
+
+    def _visible(self, info: Info) -> bool:
+        actor = info.context.actor
+        return actor is not None and actor.can(self.permission)
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        value = next_(source, info, **kwargs)
+        return value if self._visible(info) else self.mask(value)
+
+    async def resolve_async(
+        self,
+        next_: Callable[..., Awaitable[Any]],
+        source: Any,
+        info: Info,
+        **kwargs: Any,
+    ) -> Any:
+        value = await next_(source, info, **kwargs)
+        return value if self._visible(info) else self.mask(value)

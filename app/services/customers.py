@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
-
-from email_validator import EmailNotValidError, validate_email
 
 from app.db.repositories.audit import AuditRepository
 from app.db.repositories.business import BusinessSettingsRepository
@@ -22,51 +22,100 @@ from app.db.repositories.customers import (
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.records import (
     Actor,
+    AddressRecord,
     AuditRecord,
     ConsentRecord,
     ConsentSource,
     ConsentState,
+    ContactChannel,
     CustomerRecord,
     CustomerStatus,
+    Gender,
     MarketingChannel,
     NotificationScenario,
     Page,
+    PhoneRecord,
     TokenKind,
 )
 from app.domain.values import UNSET, Unset
-from app.services.checks import required_text
-from app.services.phones import (
-    InvalidPhone,
-    is_phone_like,
-    normalize_phone,
-    phone_search_prefixes,
-)
+from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
+from app.services.phones import is_phone_like, phone_search_prefixes
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.settings import Settings
 
-NAME_MAX = 200
-CODE_MAX = 64
+
+@dataclass(frozen=True, slots=True)
+class AddressDraft:
+    line1: str
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneDraft:
+    number: str
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CustomerCreate:
-    name: str
+    """A new customer as typed; field names match ``customer_fields.FIELD_CHECKS``."""
+
     phone: str
+    name: str | None = None
     email: str | None = None
     customer_code: str | None = None
     home_store_id: uuid.UUID | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    gender: Gender | None = None
+    pan: str | None = None
+    gstin: str | None = None
+    state_code: str | None = None
+    reg_no: str | None = None
+    vat_no: str | None = None
+    allow_credit_sale: bool = False
+    credit_limit: Decimal | None = None
+    preferred_channel: ContactChannel | None = None
+    willing_to_receive: bool = False
+    remarks: str | None = None
+    addresses: tuple[AddressDraft, ...] = ()
+    phones: tuple[PhoneDraft, ...] = ()
     idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CustomerUpdate:
+    """Only the fields given change; ``None`` clears an optional field."""
+
     expected_version: int
-    name: str | Unset = UNSET
-    phone: str | Unset = UNSET
+    name: str | Unset | None = UNSET
+    phone: str | Unset | None = UNSET
     email: str | Unset | None = UNSET
     customer_code: str | Unset | None = UNSET
     home_store_id: uuid.UUID | Unset | None = UNSET
+    first_name: str | Unset | None = UNSET
+    last_name: str | Unset | None = UNSET
+    birth_date: date | Unset | None = UNSET
+    gender: Gender | Unset | None = UNSET
+    pan: str | Unset | None = UNSET
+    gstin: str | Unset | None = UNSET
+    state_code: str | Unset | None = UNSET
+    reg_no: str | Unset | None = UNSET
+    vat_no: str | Unset | None = UNSET
+    allow_credit_sale: bool | Unset | None = UNSET
+    credit_limit: Decimal | Unset | None = UNSET
+    preferred_channel: ContactChannel | Unset | None = UNSET
+    willing_to_receive: bool | Unset | None = UNSET
+    remarks: str | Unset | None = UNSET
+    addresses: tuple[AddressDraft, ...] | Unset | None = UNSET
+    phones: tuple[PhoneDraft, ...] | Unset | None = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,40 +126,38 @@ class CustomerQuery:
     group_id: uuid.UUID | None = None
 
 
-def _collect(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run every field check and report all failures at once, not just the first."""
-    values: dict[str, Any] = {}
-    errors: list[UserError] = []
-    for key, check in checks.items():
-        try:
-            values[key] = check()
-        except Rejected as rejected:
-            errors.extend(rejected.errors)
-    if errors:
-        raise Rejected(*errors)
-    return values
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, date | Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, tuple):
+        return [{k: v for k, v in asdict(item).items() if v is not None} for item in value]
+    return value
 
 
-def _required(label: str, key: str) -> Rejected:
-    return reject(ErrorCode.REQUIRED, f"The {label} cannot be removed.", "input", key)
+def _snapshot(customer: CustomerRecord, profile: Profile) -> dict[str, Any]:
+    """The audited view of a customer: every field, in API names, JSON-ready."""
+    values = {**{f: getattr(customer, f) for f in SCALAR_FIELDS}, **profile.fields()}
+    snapshot = {INPUT_NAMES.get(k, k): _jsonable(v) for k, v in values.items()}
+    snapshot["status"] = customer.status.value
+    snapshot["homeStoreId"] = _jsonable(customer.home_store_id)
+    return snapshot
 
 
-def _raiser(error: Rejected) -> Callable[[], Any]:
-    def fail() -> Any:
-        raise error
-
-    return fail
+# Fields stored on the customer row (the lists live in their own tables).
+SCALAR_FIELDS = tuple(k for k in FIELD_CHECKS if k not in ("addresses", "phones"))
 
 
-def _snapshot(customer: CustomerRecord) -> dict[str, Any]:
-    return {
-        "name": customer.name,
-        "phone": customer.phone,
-        "email": customer.email,
-        "customerCode": customer.customer_code,
-        "status": customer.status.value,
-        "homeStoreId": str(customer.home_store_id) if customer.home_store_id else None,
-    }
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The list-valued parts of a profile."""
+
+    addresses: tuple[AddressRecord, ...] = ()
+    phones: tuple[PhoneRecord, ...] = ()
+
+    def fields(self) -> dict[str, Any]:
+        return {"addresses": self.addresses, "phones": self.phones}
 
 
 class CustomerService:
@@ -121,63 +168,29 @@ class CustomerService:
 
     # -- validation -----------------------------------------------------------------
 
-    def _name(self, raw: str) -> str:
-        return required_text(raw, max_length=NAME_MAX, what="A name", field="name")
-
-    def _phone(self, raw: str, region: str) -> str:
-        if not raw.strip():
-            raise reject(ErrorCode.REQUIRED, "A phone number is required.", "input", "phone")
-        try:
-            return normalize_phone(raw, region)
-        except InvalidPhone:
-            raise reject(
-                ErrorCode.PHONE_INVALID,
-                "This is not a valid phone number.",
-                "input",
-                "phone",
-            ) from None
-
-    @staticmethod
-    def _email(raw: str | None) -> str | None:
-        if raw is None or not raw.strip():
-            return None
-        try:
-            return validate_email(raw.strip(), check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise reject(ErrorCode.EMAIL_INVALID, str(exc), "input", "email") from None
-
-    @staticmethod
-    def _code(raw: str | None) -> str | None:
-        if raw is None or not raw.strip():
-            return None
-        code = raw.strip()
-        if len(code) > CODE_MAX:
-            raise reject(
-                ErrorCode.INVALID,
-                f"A customer code has at most {CODE_MAX} characters.",
-                "input",
-                "customerCode",
-            )
-        return code
-
     async def _check_unique(
         self,
         uow: UnitOfWork,
-        phone: str | None,
-        code: str | None,
+        fields: dict[str, Any],
         own_id: uuid.UUID | None = None,
     ) -> None:
+        """Every number (main or extra) belongs to one customer; so does a customer code."""
         errors = []
-        if phone is not None:
-            holder = await uow.customers.id_by_phone(phone)
+        numbers: dict[str, tuple[str, ...]] = {}
+        if fields.get("phone") is not None:
+            numbers[fields["phone"]] = ("input", "phone")
+        for index, extra in enumerate(fields.get("phones") or ()):
+            numbers[extra.phone] = ("input", "otherPhones", str(index), "number")
+        owners = await uow.customers.owners_of_phones(list(numbers)) if numbers else {}
+        for number, field in numbers.items():
+            holder = owners.get(number)
             if holder is not None and holder != own_id:
                 errors.append(
                     UserError(
-                        ErrorCode.PHONE_TAKEN,
-                        "Another customer has this phone number.",
-                        ("input", "phone"),
+                        ErrorCode.PHONE_TAKEN, "Another customer has this phone number.", field
                     )
                 )
+        code = fields.get("customer_code")
         if code is not None:
             holder = await uow.customers.id_by_code(code)
             if holder is not None and holder != own_id:
@@ -191,33 +204,26 @@ class CustomerService:
         if errors:
             raise Rejected(*errors)
 
+    @staticmethod
+    def _own_numbers_distinct(profile: dict[str, Any]) -> None:
+        if any(p.phone == profile.get("phone") for p in profile.get("phones") or ()):
+            raise reject(
+                ErrorCode.DUPLICATE,
+                "An extra phone cannot repeat the main phone number.",
+                "input",
+                "phones",
+            )
+
     async def _require(self, uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
         customer = await uow.customers.get(customer_id)
         if customer is None:
             raise reject(ErrorCode.NOT_FOUND, "No such customer.", "id")
         return customer
 
-    def _update_checks(self, cmd: CustomerUpdate, region: str) -> dict[str, Callable[[], Any]]:
-        """Checks for the fields an update gives; name and phone cannot be cleared."""
-        checks: dict[str, Callable[[], Any]] = {}
-        name, phone, email, code = cmd.name, cmd.phone, cmd.email, cmd.customer_code
-        if not isinstance(name, Unset):
-            checks["name"] = (
-                (lambda: self._name(name))
-                if name is not None
-                else _raiser(_required("name", "name"))
-            )
-        if not isinstance(phone, Unset):
-            checks["phone"] = (
-                (lambda: self._phone(phone, region))
-                if phone is not None
-                else _raiser(_required("phone number", "phone"))
-            )
-        if not isinstance(email, Unset):
-            checks["email"] = lambda: self._email(email)
-        if not isinstance(code, Unset):
-            checks["customer_code"] = lambda: self._code(code)
-        return checks
+    async def _profile(self, uow: UnitOfWork, customer_id: uuid.UUID) -> Profile:
+        addresses = await uow.customers.addresses_for([customer_id])
+        phones = await uow.customers.phones_for([customer_id])
+        return Profile(tuple(addresses.get(customer_id, ())), tuple(phones.get(customer_id, ())))
 
     def _idempotency_scope(self) -> str:
         actor = self.actor
@@ -231,6 +237,47 @@ class CustomerService:
             if self.actor and self.actor.kind is TokenKind.DEVICE
             else ConsentSource.BACK_OFFICE
         )
+
+    @staticmethod
+    def _row_values(values: dict[str, Any], uow: UnitOfWork) -> dict[str, Any]:
+        """Checked fields as customer-row columns, with the search keys they imply."""
+        row = {
+            k: (v.value if isinstance(v, enum.Enum) else v)
+            for k, v in values.items()
+            if k not in ("addresses", "phones")
+        }
+        if "name" in row:
+            row["name_key"] = name_key(row["name"])
+        if "email" in row:
+            row["email_key"] = email_key(row["email"]) if row["email"] else None
+        row["updated_at"] = uow.now
+        return row
+
+    async def _insert(self, uow: UnitOfWork, cmd: CustomerCreate, region: str) -> CustomerRecord:
+        """Check and insert a new customer (create and import share this)."""
+        raw = {key: getattr(cmd, key) for key in FIELD_CHECKS}
+        if not (cmd.name or "").strip():
+            # Seed 001: a till may take only a first name, a last name and a number.
+            parts = [p.strip() for p in (cmd.first_name, cmd.last_name) if p and p.strip()]
+            raw["name"] = " ".join(parts) or None
+        fields = check_fields(raw, region)
+        self._own_numbers_distinct(fields)
+        fields.update(check_profile(fields, changed=set(fields)))
+        await self._check_unique(uow, fields)
+        home_store_id = cmd.home_store_id or (self.actor.store_id if self.actor else None)
+        if home_store_id is None:
+            home_store_id = (await uow.stores.head_office()).id
+        elif await uow.stores.get(home_store_id) is None:
+            raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId")
+        row = self._row_values(fields, uow)
+        customer = await uow.customers.insert(
+            **row, home_store_id=home_store_id, created_at=uow.now
+        )
+        await uow.customers.replace_addresses(customer.id, fields["addresses"])
+        await uow.customers.replace_phones(customer.id, fields["phones"])
+        profile = Profile(fields["addresses"], fields["phones"])
+        await uow.audit("customer", customer.id, "create", after=_snapshot(customer, profile))
+        return customer
 
     # -- commands -------------------------------------------------------------------
 
@@ -255,33 +302,7 @@ class CustomerService:
                         )
                     return await self._require(uow, uuid.UUID(earlier.result_id))
             business = await uow.business.get()
-            region = business.default_phone_region
-            fields = _collect(
-                {
-                    "name": lambda: self._name(cmd.name),
-                    "phone": lambda: self._phone(cmd.phone, region),
-                    "email": lambda: self._email(cmd.email),
-                    "customer_code": lambda: self._code(cmd.customer_code),
-                }
-            )
-            await self._check_unique(uow, fields["phone"], fields["customer_code"])
-            home_store_id = cmd.home_store_id or (self.actor.store_id if self.actor else None)
-            if home_store_id is None:
-                home_store_id = (await uow.stores.head_office()).id
-            elif await uow.stores.get(home_store_id) is None:
-                raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId")
-            customer = await uow.customers.insert(
-                name=fields["name"],
-                name_key=name_key(fields["name"]),
-                phone=fields["phone"],
-                email=fields["email"],
-                email_key=email_key(fields["email"]) if fields["email"] else None,
-                customer_code=fields["customer_code"],
-                home_store_id=home_store_id,
-                created_at=uow.now,
-                updated_at=uow.now,
-            )
-            await uow.audit("customer", customer.id, "create", after=_snapshot(customer))
+            customer = await self._insert(uow, cmd, business.default_phone_region)
             if cmd.idempotency_key:
                 await uow.idempotency.insert(
                     scope,
@@ -317,7 +338,13 @@ class CustomerService:
                     "expectedVersion",
                 )
             region = (await uow.business.get()).default_phone_region
-            values = _collect(self._update_checks(cmd, region))
+            before_profile = await self._profile(uow, customer_id)
+            given = {
+                key: getattr(cmd, key)
+                for key in FIELD_CHECKS
+                if not isinstance(getattr(cmd, key), Unset)
+            }
+            values = check_fields(given, region)
             if cmd.home_store_id is not UNSET:
                 if (
                     cmd.home_store_id is not None
@@ -325,36 +352,39 @@ class CustomerService:
                 ):
                     raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId")
                 values["home_store_id"] = cmd.home_store_id
-            await self._check_unique(
-                uow,
-                values.get("phone"),
-                values.get("customer_code"),
-                own_id=customer_id,
-            )
-            if "name" in values:
-                values["name_key"] = name_key(values["name"])
-            if "email" in values:
-                values["email_key"] = email_key(values["email"]) if values["email"] else None
-            before = _snapshot(current)
+            profile = {
+                **{f: getattr(current, f) for f in SCALAR_FIELDS},
+                **before_profile.fields(),
+                **values,
+            }
+            self._own_numbers_distinct(profile)
+            values.update(check_profile(profile, changed=set(values)))
+            await self._check_unique(uow, values, own_id=customer_id)
+            before = _snapshot(current, before_profile)
             if not values:
                 return current
-            values["updated_at"] = uow.now
-            if not await uow.customers.update_if_version(customer_id, cmd.expected_version, values):
+            if not await uow.customers.update_if_version(
+                customer_id, cmd.expected_version, self._row_values(values, uow)
+            ):
                 raise reject(
                     ErrorCode.VERSION_CONFLICT,
                     "The customer was changed by someone else; reload and retry.",
                     "input",
                     "expectedVersion",
                 )
+            if "addresses" in values:
+                await uow.customers.replace_addresses(customer_id, values["addresses"])
+            if "phones" in values:
+                await uow.customers.replace_phones(customer_id, values["phones"])
             updated = await self._require(uow, customer_id)
-            after = _snapshot(updated)
-            changed = [k for k in after if after[k] != before[k]]
+            after = _snapshot(updated, await self._profile(uow, customer_id))
+            changed = [k for k in after if after[k] != before.get(k)]
             if changed:
                 await uow.audit(
                     "customer",
                     customer_id,
                     "update",
-                    before={k: before[k] for k in changed},
+                    before={k: before.get(k) for k in changed},
                     after={k: after[k] for k in changed},
                 )
             # Seed 003: a channel without its address cannot stay subscribed.
@@ -398,7 +428,8 @@ class CustomerService:
                     "This customer has sales and cannot be deleted; deactivate them instead.",
                     "id",
                 )
-            await uow.audit("customer", customer_id, "delete", before=_snapshot(current))
+            before = _snapshot(current, await self._profile(uow, customer_id))
+            await uow.audit("customer", customer_id, "delete", before=before)
             await uow.customers.delete(customer_id)
             return customer_id
 
@@ -514,6 +545,16 @@ class CustomerService:
         if not is_phone_like(term):
             return ""  # only a typed number needs the region to be read
         return (await BusinessSettingsRepository(session).get()).default_phone_region
+
+    async def addresses(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[AddressRecord]]:
+        async with self.tx.db.read() as session:
+            return await CustomerRepository(session).addresses_for(customer_ids)
+
+    async def phones(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[PhoneRecord]]:
+        async with self.tx.db.read() as session:
+            return await CustomerRepository(session).phones_for(customer_ids)
 
     async def consents(
         self, customer_ids: list[uuid.UUID]

@@ -64,7 +64,9 @@ async def test_bad_values_are_refused_and_change_nothing(gql, factory, fields, f
 
 
 async def test_the_phone_region_decides_how_national_numbers_are_read(gql, factory) -> None:
-    token = await factory.token(P.SETTINGS_MANAGE, P.CUSTOMER_ADD, P.CUSTOMER_VIEW)
+    token = await factory.token(
+        P.SETTINGS_MANAGE, P.CUSTOMER_ADD, P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII
+    )
     assert (await update(gql, token, defaultPhoneRegion="gb"))["errors"] == []
     made = await gql(
         'mutation { customerCreate(input: {name: "Ann", phone: "07400 123456"}) '

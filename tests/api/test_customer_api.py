@@ -37,7 +37,14 @@ mutation($id: ID!, $channel: MarketingChannel!, $on: Boolean!) {
     errors { field code }
   }
 }"""
-ALL = (P.CUSTOMER_VIEW, P.CUSTOMER_ADD, P.CUSTOMER_MODIFY, P.CUSTOMER_DELETE, P.AUDIT_VIEW)
+ALL = (
+    P.CUSTOMER_VIEW,
+    P.CUSTOMER_VIEW_PII,
+    P.CUSTOMER_ADD,
+    P.CUSTOMER_MODIFY,
+    P.CUSTOMER_DELETE,
+    P.AUDIT_VIEW,
+)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -19,9 +20,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Customer, CustomerGroupMember, CustomerNameWord, Sale
+from app.db.models import (
+    Customer,
+    CustomerAddress,
+    CustomerGroupMember,
+    CustomerNameWord,
+    CustomerPhone,
+    Sale,
+)
 from app.db.repositories.paging import decode_cursor, encode_cursor
-from app.domain.records import CustomerRecord, CustomerStatus, Page
+from app.domain.records import (
+    AddressRecord,
+    ContactChannel,
+    CustomerRecord,
+    CustomerStatus,
+    Gender,
+    Page,
+    PhoneRecord,
+)
 
 
 def _record(row: Customer) -> CustomerRecord:
@@ -36,6 +52,21 @@ def _record(row: Customer) -> CustomerRecord:
         home_store_id=row.home_store_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        birth_date=row.birth_date,
+        gender=Gender(row.gender) if row.gender else None,
+        pan=row.pan,
+        gstin=row.gstin,
+        state_code=row.state_code,
+        reg_no=row.reg_no,
+        vat_no=row.vat_no,
+        allow_credit_sale=row.allow_credit_sale,
+        credit_limit=row.credit_limit,
+        preferred_channel=ContactChannel(row.preferred_channel) if row.preferred_channel else None,
+        willing_to_receive=row.willing_to_receive,
+        remarks=row.remarks,
+        merged_into_id=row.merged_into_id,
     )
 
 
@@ -79,6 +110,83 @@ class CustomerRepository:
             select(Customer.id).where(Customer.phone == phone)
         )
         return found
+
+    async def owners_of_phones(self, phones: list[str]) -> dict[str, uuid.UUID]:
+        """Who holds each number, as a main phone or as an extra one."""
+        found: dict[str, uuid.UUID] = {}
+        main = await self.session.execute(
+            select(Customer.phone, Customer.id).where(Customer.phone.in_(phones))
+        )
+        extra = await self.session.execute(
+            select(CustomerPhone.phone, CustomerPhone.customer_id).where(
+                CustomerPhone.phone.in_(phones)
+            )
+        )
+        for phone, customer_id in [*main, *extra]:
+            found[phone] = customer_id
+        return found
+
+    async def addresses_for(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[AddressRecord]]:
+        rows = await self.session.scalars(
+            select(CustomerAddress)
+            .where(CustomerAddress.customer_id.in_(customer_ids))
+            .order_by(CustomerAddress.customer_id, CustomerAddress.position)
+        )
+        found: dict[uuid.UUID, list[AddressRecord]] = defaultdict(list)
+        for row in rows:
+            found[row.customer_id].append(
+                AddressRecord(
+                    line1=row.line1,
+                    line2=row.line2,
+                    city=row.city,
+                    region=row.region,
+                    postal_code=row.postal_code,
+                    country=row.country,
+                    label=row.label,
+                )
+            )
+        return found
+
+    async def phones_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[PhoneRecord]]:
+        rows = await self.session.scalars(
+            select(CustomerPhone)
+            .where(CustomerPhone.customer_id.in_(customer_ids))
+            .order_by(CustomerPhone.customer_id, CustomerPhone.position)
+        )
+        found: dict[uuid.UUID, list[PhoneRecord]] = defaultdict(list)
+        for row in rows:
+            found[row.customer_id].append(PhoneRecord(phone=row.phone, label=row.label))
+        return found
+
+    async def replace_addresses(
+        self, customer_id: uuid.UUID, addresses: tuple[AddressRecord, ...]
+    ) -> None:
+        await self.session.execute(
+            delete(CustomerAddress).where(CustomerAddress.customer_id == customer_id)
+        )
+        if addresses:
+            await self.session.execute(
+                insert(CustomerAddress),
+                [
+                    {"id": uuid.uuid4(), "customer_id": customer_id, "position": i, **asdict(a)}
+                    for i, a in enumerate(addresses)
+                ],
+            )
+
+    async def replace_phones(self, customer_id: uuid.UUID, phones: tuple[PhoneRecord, ...]) -> None:
+        await self.session.execute(
+            delete(CustomerPhone).where(CustomerPhone.customer_id == customer_id)
+        )
+        if phones:
+            await self.session.execute(
+                insert(CustomerPhone),
+                [
+                    {"customer_id": customer_id, "position": i, "phone": p.phone, "label": p.label}
+                    for i, p in enumerate(phones)
+                ],
+            )
 
     async def id_by_code(self, code: str) -> uuid.UUID | None:
         found: uuid.UUID | None = await self.session.scalar(
@@ -137,6 +245,9 @@ class CustomerRepository:
             # make PostgreSQL scan (it cannot OR an index with a subquery).
             ids = [
                 select(Customer.id).where(_prefix_range(Customer.phone, p))
+                for p in search.phone_prefixes
+            ] + [
+                select(CustomerPhone.customer_id).where(_prefix_range(CustomerPhone.phone, p))
                 for p in search.phone_prefixes
             ]
             if search.name_key:
