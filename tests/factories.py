@@ -101,3 +101,12 @@ class Factory:
         result = await self.runtime.tx.run(None, work)
         assert result.value
         return result.value
+
+    async def till(self, store_id: uuid.UUID, *permissions: Permission) -> str:
+        """A till of ``store_id`` whose device token grants exactly ``permissions``."""
+        n = next(_numbers)
+        role = await self.auth().create_role(f"till-role-{n}", list(permissions))
+        assert role.value, role.errors
+        till = await self.auth().create_till(store_id, f"Till {n}", role.value.id)
+        assert till.value, till.errors
+        return till.value.device_token

@@ -28,6 +28,7 @@ class ErrorCode(enum.StrEnum):
     STATE_INVALID = "STATE_INVALID"
     REG_NO_INVALID = "REG_NO_INVALID"
     VAT_NO_INVALID = "VAT_NO_INVALID"
+    CUSTOMER_MERGED = "CUSTOMER_MERGED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,6 +186,16 @@ class ConsentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentChangeRecord:
+    channel: MarketingChannel
+    previous_state: ConsentState
+    state: ConsentState
+    changed_at: datetime
+    source: ConsentSource
+    actor_label: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     id: int
     entity_type: str

@@ -13,6 +13,7 @@ from app.services.auth import AuthService
 from app.services.business import BusinessSettingsService
 from app.services.customers import CustomerService
 from app.services.groups import GroupService
+from app.services.store_sync import OfflineConflicts, StoreSyncService
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
@@ -38,6 +39,14 @@ class Context:
     @cached_property
     def groups(self) -> GroupService:
         return GroupService(self.tx, self.actor)
+
+    @cached_property
+    def store_sync(self) -> StoreSyncService:
+        return StoreSyncService(self.tx, self.settings, self.actor)
+
+    @cached_property
+    def offline_conflicts(self) -> OfflineConflicts:
+        return OfflineConflicts(self.tx, self.actor)
 
     @cached_property
     def auth(self) -> AuthService:

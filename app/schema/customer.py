@@ -105,10 +105,43 @@ class ChannelConsent:
         )
 
 
+@strawberry.type(description="One consent change: from which state to which, when, where, by whom.")
+class ConsentChange:
+    channel: records.MarketingChannel
+    previous_state: records.ConsentState
+    state: records.ConsentState
+    changed_at: datetime
+    source: records.ConsentSource
+    changed_by: str
+
+
+async def _consent_history(
+    root: MarketingConsent, info: strawberry.Info[Context, None]
+) -> list[ConsentChange]:
+    found = await info.context.loaders.consent_history.load(root.customer_id)
+    return [
+        ConsentChange(
+            channel=c.channel,
+            previous_state=c.previous_state,
+            state=c.state,
+            changed_at=c.changed_at,
+            source=c.source,
+            changed_by=c.actor_label,
+        )
+        for c in found
+    ]
+
+
 @strawberry.type
 class MarketingConsent:
     email: ChannelConsent
     sms: ChannelConsent
+    customer_id: strawberry.Private[uuid.UUID]
+
+    history: list[ConsentChange] = strawberry.field(
+        resolver=_consent_history,
+        description="Every change on either channel, newest first (seed 003).",
+    )
 
 
 @strawberry.type(
@@ -233,6 +266,7 @@ class Customer:
         return MarketingConsent(
             email=ChannelConsent.from_record(found.get(records.MarketingChannel.EMAIL)),
             sms=ChannelConsent.from_record(found.get(records.MarketingChannel.SMS)),
+            customer_id=uuid.UUID(self.id),
         )
 
     # Nullable, unlike DESIGN.md's sketch: a caller without AUDIT_VIEW still gets the

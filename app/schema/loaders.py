@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 from app.domain.records import (
     AddressRecord,
     AuditRecord,
+    ConsentChangeRecord,
     ConsentRecord,
     CustomerGroupRecord,
     MarketingChannel,
@@ -34,6 +35,9 @@ class Loaders:
         self.audit_pages = DataLoader[AuditKey, Page[AuditRecord]](self._load_audit_pages)
         self.addresses = DataLoader[uuid.UUID, list[AddressRecord]](self._load_addresses)
         self.phones = DataLoader[uuid.UUID, list[PhoneRecord]](self._load_phones)
+        self.consent_history = DataLoader[uuid.UUID, list[ConsentChangeRecord]](
+            self._load_consent_history
+        )
 
     async def _load_consents(
         self, ids: Sequence[uuid.UUID]
@@ -43,6 +47,12 @@ class Loaders:
 
     async def _load_addresses(self, ids: Sequence[uuid.UUID]) -> list[list[AddressRecord]]:
         found = await self._customers.addresses(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_consent_history(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[list[ConsentChangeRecord]]:
+        found = await self._customers.consent_history(list(ids))
         return [found.get(i, []) for i in ids]
 
     async def _load_phones(self, ids: Sequence[uuid.UUID]) -> list[list[PhoneRecord]]:

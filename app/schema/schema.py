@@ -13,7 +13,7 @@ from strawberry.extensions import (
 )
 
 from app.domain.permissions import Permission as P
-from app.resolvers import auth, business, customers, groups, staff
+from app.resolvers import auth, business, customers, groups, staff, sync
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
 from app.schema.customer import (
     Customer,
@@ -40,6 +40,7 @@ from app.schema.staff import (
     TillPayload,
     Viewer,
 )
+from app.schema.sync import CustomerChangeFeed, OfflineConflict, OfflineSyncPayload
 from app.settings import Settings
 
 
@@ -62,6 +63,14 @@ class Query:
     )
     customer_group: CustomerGroup | None = strawberry.field(
         resolver=groups.customer_group, extensions=[Requires(P.CUSTOMER_VIEW)]
+    )
+    customer_changes: CustomerChangeFeed = strawberry.field(
+        resolver=sync.customer_changes,
+        description="A store's change feed (default: the caller's store); tills read their own.",
+        extensions=[Requires(P.CUSTOMER_VIEW)],
+    )
+    offline_customer_conflicts: list[OfflineConflict] = strawberry.field(
+        resolver=sync.offline_customer_conflicts, extensions=[Requires(P.CUSTOMER_MODIFY)]
     )
 
 
@@ -100,6 +109,15 @@ class Mutation:
     )
     business_settings_update: BusinessSettingsPayload = strawberry.mutation(
         resolver=business.business_settings_update, extensions=[Requires(P.SETTINGS_MANAGE)]
+    )
+    customer_download_to_store: CustomerPayload = strawberry.mutation(
+        resolver=sync.customer_download_to_store, extensions=[Requires(P.CUSTOMER_ADD)]
+    )
+    customer_sync_offline: OfflineSyncPayload = strawberry.mutation(
+        resolver=sync.customer_sync_offline, extensions=[Requires(P.CUSTOMER_ADD)]
+    )
+    offline_customer_resolve: OfflineSyncPayload = strawberry.mutation(
+        resolver=sync.offline_customer_resolve, extensions=[Requires(P.CUSTOMER_MODIFY)]
     )
     customer_group_create: CustomerGroupPayload = strawberry.mutation(
         resolver=groups.customer_group_create, extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)]

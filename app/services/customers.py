@@ -24,6 +24,7 @@ from app.domain.records import (
     Actor,
     AddressRecord,
     AuditRecord,
+    ConsentChangeRecord,
     ConsentRecord,
     ConsentSource,
     ConsentState,
@@ -253,8 +254,14 @@ class CustomerService:
         row["updated_at"] = uow.now
         return row
 
-    async def _insert(self, uow: UnitOfWork, cmd: CustomerCreate, region: str) -> CustomerRecord:
-        """Check and insert a new customer (create and import share this)."""
+    async def insert_checked(
+        self,
+        uow: UnitOfWork,
+        cmd: CustomerCreate,
+        region: str,
+        customer_id: uuid.UUID | None = None,
+    ) -> CustomerRecord:
+        """Check and insert a new customer (create, offline sync and import share this)."""
         raw = {key: getattr(cmd, key) for key in FIELD_CHECKS}
         if not (cmd.name or "").strip():
             # Seed 001: a till may take only a first name, a last name and a number.
@@ -270,6 +277,8 @@ class CustomerService:
         elif await uow.stores.get(home_store_id) is None:
             raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId")
         row = self._row_values(fields, uow)
+        if customer_id is not None:
+            row["id"] = customer_id  # a till's own id for a customer it created offline
         customer = await uow.customers.insert(
             **row, home_store_id=home_store_id, created_at=uow.now
         )
@@ -302,7 +311,7 @@ class CustomerService:
                         )
                     return await self._require(uow, uuid.UUID(earlier.result_id))
             business = await uow.business.get()
-            customer = await self._insert(uow, cmd, business.default_phone_region)
+            customer = await self.insert_checked(uow, cmd, business.default_phone_region)
             if cmd.idempotency_key:
                 await uow.idempotency.insert(
                     scope,
@@ -555,6 +564,12 @@ class CustomerService:
     async def phones(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[PhoneRecord]]:
         async with self.tx.db.read() as session:
             return await CustomerRepository(session).phones_for(customer_ids)
+
+    async def consent_history(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ConsentChangeRecord]]:
+        async with self.tx.db.read() as session:
+            return await ConsentRepository(session).history_for(customer_ids)
 
     async def consents(
         self, customer_ids: list[uuid.UUID]

@@ -23,10 +23,14 @@ from app.db.repositories.notifications import NotificationRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.staff import StaffRepository
 from app.db.repositories.stores import StoreRepository
+from app.db.repositories.sync import SyncRepository
 from app.domain.errors import Rejected, UserError
 from app.domain.records import Actor
 
 log = logging.getLogger(__name__)
+
+# Audit actions that end a customer's life in the feeds; any other action is a change.
+FEED_KINDS = {"delete": "DELETED", "merged_into": "MERGED"}
 
 T = TypeVar("T")
 
@@ -69,6 +73,9 @@ class UnitOfWork:
         self._audit = AuditRepository(session)
         self._outbox = OutboxRepository(session)
         self.outbox_messages: list[tuple[str, str]] = []
+        self.sync = SyncRepository(session)
+        # Customers this transaction changed, for the stores' change feeds.
+        self._changed: dict[uuid.UUID, str] = {}
 
     async def audit(
         self,
@@ -88,6 +95,27 @@ class UnitOfWork:
             before=before,
             after=after,
         )
+        if entity_type == "customer":
+            # Every customer change is audited, so this is where the feeds learn of it.
+            self.customer_changed(uuid.UUID(str(entity_id)), FEED_KINDS.get(action, "CHANGED"))
+
+    def customer_changed(self, customer_id: uuid.UUID, kind: str = "CHANGED") -> None:
+        self._changed[customer_id] = kind
+
+    async def publish_changes(self) -> None:
+        """Number this transaction's customer changes in every feed that holds them."""
+        if not self._changed:
+            return
+        holders = await self.sync.holders(list(self._changed))
+        await self.sync.put(
+            [
+                (store_id, customer_id, kind)
+                for customer_id, kind in self._changed.items()
+                for store_id in holders.get(customer_id, ())
+            ],
+            self.now,
+        )
+        self._changed.clear()
 
     async def enqueue_job(self, job_name: str, payload: dict[str, Any]) -> None:
         """Write the job into the outbox; it reaches the queue only if this transaction commits."""
@@ -113,6 +141,7 @@ class Transactions:
                 async with self.db.write() as session:
                     uow = UnitOfWork(session, actor)
                     value = await work(uow)
+                    await uow.publish_changes()
             except Rejected as rejected:
                 return Result(errors=rejected.errors)
             except IntegrityError:

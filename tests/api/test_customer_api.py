@@ -368,3 +368,30 @@ async def test_a_retry_racing_the_first_call_gets_the_same_customer(gql, token, 
     assert all(r["errors"] == [] for r in results)
     assert len({r["customer"]["id"] for r in results}) == 1
     assert await count(raw_sql, "customers") == 1
+
+
+HISTORY = """query($id: ID!) { customer(id: $id) { marketingConsent {
+  history { channel previousState state source changedBy } } } }"""
+
+
+async def test_every_consent_change_is_kept_in_the_history(gql, token, factory) -> None:
+    made = await create(gql, token, name="Ann", phone="+12125550100", email="ann@example.com")
+    customer_id = made["customer"]["id"]
+    till = await factory.till((await factory.store()).id, P.CUSTOMER_MODIFY, P.CUSTOMER_VIEW)
+    await gql(CONSENT, {"id": customer_id, "channel": "EMAIL", "on": True}, token=till)
+    await gql(CONSENT, {"id": customer_id, "channel": "SMS", "on": True}, token=token)
+    await gql(CONSENT, {"id": customer_id, "channel": "EMAIL", "on": False}, token=token)
+    await gql(CONSENT, {"id": customer_id, "channel": "EMAIL", "on": False}, token=token)
+    # Removing the email unsubscribes nothing more: email is already off.
+    await gql(
+        UPDATE, {"id": customer_id, "input": {"expectedVersion": 1, "email": None}}, token=token
+    )
+    body = await gql(HISTORY, {"id": customer_id}, token=token)
+    history = body["data"]["customer"]["marketingConsent"]["history"]
+    assert [(h["channel"], h["previousState"], h["state"], h["source"]) for h in history] == [
+        ("EMAIL", "SUBSCRIBED", "UNSUBSCRIBED", "BACK_OFFICE"),
+        ("SMS", "NOT_SUBSCRIBED", "SUBSCRIBED", "BACK_OFFICE"),
+        ("EMAIL", "NOT_SUBSCRIBED", "SUBSCRIBED", "POS"),
+    ]
+    # The till and the back-office user are told apart.
+    assert history[-1]["changedBy"] != history[0]["changedBy"]

@@ -14,7 +14,9 @@ from app.domain.permissions import Permission
 from app.schema.customer import Customer
 from app.schema.permissions import Requires
 from app.schema.schema import PUBLIC_OPERATIONS, Mutation, Query, build_schema
+from app.services.customers import CustomerCreate
 from app.services.groups import GroupService
+from app.services.store_sync import StoreSyncService
 
 P = Permission
 
@@ -30,6 +32,7 @@ class Seed:
     tag: str
     group_id: str
     other_customer_id: str
+    conflict_client_id: str
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,32 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"g": s.group_id, "c": [s.customer_id]},
         P.CUSTOMER_GROUP_MANAGE,
     ),
+    "customerDownloadToStore": Op(
+        "mutation($c: ID!, $s: ID) { customerDownloadToStore(customerId: $c, storeId: $s) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"c": s.customer_id, "s": s.store_id},
+        P.CUSTOMER_ADD,
+    ),
+    "customerSyncOffline": Op(
+        "mutation($s: ID, $c: [OfflineCustomerInput!]!) { customerSyncOffline(storeId: $s, "
+        "customers: $c) { results { status } errors { code field } } }",
+        lambda s: {
+            "s": s.store_id,
+            "c": [
+                {
+                    "clientId": str(uuid.uuid4()),
+                    "customer": {"name": "Off", "phone": "+19175550123"},
+                }
+            ],
+        },
+        P.CUSTOMER_ADD,
+    ),
+    "offlineCustomerResolve": Op(
+        "mutation($o: ID!, $c: ID!) { offlineCustomerResolve(clientId: $o, customerId: $c) "
+        "{ results { status } errors { code field } } }",
+        lambda s: {"o": s.conflict_client_id, "c": s.customer_id},
+        P.CUSTOMER_MODIFY,
+    ),
 }
 
 # Every query field, and whether it is nullable (a refused non-null field nulls all of data).
@@ -167,6 +196,12 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         lambda s: {"id": s.group_id},
         True,
     ),
+    "customerChanges": (
+        "query($s: ID) { customerChanges(storeId: $s) { endCursor } }",
+        lambda s: {"s": s.store_id},
+        False,
+    ),
+    "offlineCustomerConflicts": ("{ offlineCustomerConflicts { clientId } }", _no_vars, False),
 }
 
 PERMISSION_MUTATIONS = sorted(name for name, op in MUTATIONS.items() if op.permission is not None)
@@ -202,7 +237,14 @@ async def _seed(factory: Any) -> Seed:
     await GroupService(factory.runtime.tx, None).change_members(
         group.value.id, [customer.id], add=True
     )
+    conflict = uuid.uuid4()
+    offline = await StoreSyncService(factory.runtime.tx, factory.settings, None).sync_offline(
+        store.id, [(conflict, CustomerCreate(name="Unreadable", phone="12"))]
+    )
+    assert offline.value
+    assert offline.value[0].status == "CONFLICT"
     return Seed(
+        conflict_client_id=str(conflict),
         group_id=str(group.value.id),
         other_customer_id=str(other.id),
         customer_id=str(customer.id),

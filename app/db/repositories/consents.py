@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import MarketingConsent
+from app.db.models import ConsentChange, MarketingConsent
 from app.domain.records import (
+    ConsentChangeRecord,
     ConsentRecord,
     ConsentSource,
     ConsentState,
@@ -53,11 +54,50 @@ class ConsentRepository:
     ) -> ConsentRecord:
         row = await self.session.get(MarketingConsent, (customer_id, channel.value))
         if row is None:
-            row = MarketingConsent(customer_id=customer_id, channel=channel.value)
+            row = MarketingConsent(
+                customer_id=customer_id,
+                channel=channel.value,
+                state=ConsentState.NOT_SUBSCRIBED.value,
+            )
             self.session.add(row)
+        # The history keeps every change; the row above is only the latest.
+        self.session.add(
+            ConsentChange(
+                customer_id=customer_id,
+                channel=channel.value,
+                previous_state=row.state,
+                state=state.value,
+                changed_at=at,
+                source=source.value,
+                actor_label=actor_label,
+            )
+        )
         row.state = state.value
         row.changed_at = at
         row.source = source.value
         row.actor_label = actor_label
         await self.session.flush()
         return _record(row)
+
+    async def history_for(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ConsentChangeRecord]]:
+        """Every consent change of each customer, newest first."""
+        rows = await self.session.scalars(
+            select(ConsentChange)
+            .where(ConsentChange.customer_id.in_(customer_ids))
+            .order_by(ConsentChange.customer_id, ConsentChange.id.desc())
+        )
+        found: dict[uuid.UUID, list[ConsentChangeRecord]] = defaultdict(list)
+        for row in rows:
+            found[row.customer_id].append(
+                ConsentChangeRecord(
+                    channel=MarketingChannel(row.channel),
+                    previous_state=ConsentState(row.previous_state),
+                    state=ConsentState(row.state),
+                    changed_at=row.changed_at,
+                    source=ConsentSource(row.source),
+                    actor_label=row.actor_label,
+                )
+            )
+        return found

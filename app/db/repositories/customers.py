@@ -188,6 +188,11 @@ class CustomerRepository:
                 ],
             )
 
+    async def ids_by_email_key(self, key: str) -> list[uuid.UUID]:
+        return list(
+            await self.session.scalars(select(Customer.id).where(Customer.email_key == key))
+        )
+
     async def id_by_code(self, code: str) -> uuid.UUID | None:
         found: uuid.UUID | None = await self.session.scalar(
             select(Customer.id).where(Customer.customer_code == code)

@@ -291,18 +291,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("reg_no", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("vat_no", sa.String(length=16), nullable=True))
         batch_op.add_column(
-            sa.Column(
-                "allow_credit_sale", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
+            sa.Column("allow_credit_sale", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.add_column(
             sa.Column("credit_limit", app.db.types.Money(precision=14, scale=2), nullable=True)
         )
         batch_op.add_column(sa.Column("preferred_channel", sa.String(length=8), nullable=True))
         batch_op.add_column(
-            sa.Column(
-                "willing_to_receive", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
+            sa.Column("willing_to_receive", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.add_column(sa.Column("remarks", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("merged_into_id", sa.Uuid(), nullable=True))

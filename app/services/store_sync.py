@@ -1,0 +1,308 @@
+"""Tills that work offline: a store's customer set, its change feed, offline-created customers.
+
+A till keeps a local copy of the customers its store holds (its home customers and those
+it downloaded). ``changes`` returns every customer of that set changed after the till's
+cursor, once each, in its latest state, with deletions and merges as tombstones, so a
+till that applies a page and keeps its end cursor ends up equal to the server.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from app.db.repositories.customers import CustomerRepository
+from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.db.repositories.sync import OfflineAnswer, SyncRepository
+from app.domain.errors import ErrorCode, InvalidCursor, Rejected, reject
+from app.domain.records import Actor, CustomerRecord, TokenKind
+from app.services.customers import CustomerCreate, CustomerService
+from app.services.phones import InvalidPhone, normalize_phone
+from app.services.text import email_key
+from app.services.unit_of_work import Result, Transactions, UnitOfWork
+from app.settings import Settings
+
+
+class ChangeKind(enum.StrEnum):
+    CHANGED = "CHANGED"
+    DELETED = "DELETED"
+    MERGED = "MERGED"
+
+
+class OfflineStatus(enum.StrEnum):
+    CREATED = "CREATED"
+    MATCHED = "MATCHED"
+    CONFLICT = "CONFLICT"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerChange:
+    cursor: str
+    customer_id: uuid.UUID
+    kind: ChangeKind
+    customer: CustomerRecord | None  # None once deleted
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    changes: list[CustomerChange]
+    has_more: bool
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineResult:
+    client_id: uuid.UUID
+    status: OfflineStatus
+    customer_id: uuid.UUID | None
+    candidate_ids: tuple[uuid.UUID, ...] = ()
+    reason: str | None = None
+
+
+def _result(answer: OfflineAnswer) -> OfflineResult:
+    # A conflict a manager has since resolved answers like a match: relink to this id.
+    status = "MATCHED" if answer.status == "RESOLVED" else answer.status
+    return OfflineResult(
+        client_id=answer.client_id,
+        status=OfflineStatus(status),
+        customer_id=answer.customer_id,
+        candidate_ids=answer.candidate_ids,
+        reason=answer.reason,
+    )
+
+
+class StoreSyncService:
+    def __init__(self, tx: Transactions, settings: Settings, actor: Actor | None) -> None:
+        self.tx = tx
+        self.settings = settings
+        self.actor = actor
+        self.customers = CustomerService(tx, settings, actor)
+
+    def _store_for(self, store_id: uuid.UUID | None) -> uuid.UUID:
+        """The store asked for; a till may only read and fill its own store's set."""
+        own = self.actor.store_id if self.actor else None
+        if store_id is None:
+            if own is None:
+                raise reject(ErrorCode.REQUIRED, "Say which store.", "storeId")
+            return own
+        if self.actor and self.actor.kind is TokenKind.DEVICE and store_id != own:
+            raise reject(ErrorCode.FORBIDDEN, "A till works with its own store only.", "storeId")
+        return store_id
+
+    # -- the feed -------------------------------------------------------------------
+
+    async def changes(
+        self, store_id: uuid.UUID | None, after: str | None, first: int
+    ) -> ChangePage:
+        store = self._store_for(store_id)
+        since = 0
+        if after is not None:
+            (raw,) = decode_cursor(after, 1)
+            if not isinstance(raw, int) or raw < 0:
+                raise InvalidCursor("malformed cursor")
+            since = raw
+        async with self.tx.db.read() as session:
+            sync = SyncRepository(session)
+            rows = await sync.feed(store, since, first + 1)
+            page = rows[:first]
+            found = await CustomerRepository(session).get_many([r.customer_id for r in page])
+        changes = [
+            CustomerChange(
+                cursor=encode_cursor(row.seq),
+                customer_id=row.customer_id,
+                kind=ChangeKind(row.kind),
+                customer=found.get(row.customer_id),
+            )
+            for row in page
+        ]
+        return ChangePage(
+            changes=changes,
+            has_more=len(rows) > first,
+            end_cursor=changes[-1].cursor if changes else after,
+        )
+
+    async def download(
+        self, customer_id: uuid.UUID, store_id: uuid.UUID | None
+    ) -> Result[CustomerRecord]:
+        """Add a customer to a store's set (seed 001's Download); it then arrives in its feed."""
+
+        async def work(uow: UnitOfWork) -> CustomerRecord:
+            store = self._store_for(store_id)
+            if await uow.stores.get(store) is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such store.", "storeId")
+            customer = await uow.customers.get(customer_id)
+            if customer is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such customer.", "customerId")
+            if customer.merged_into_id is not None:
+                raise reject(
+                    ErrorCode.CUSTOMER_MERGED,
+                    "This customer was merged into another; download that one.",
+                    "customerId",
+                )
+            if not await uow.sync.holds(store, customer_id):
+                await uow.sync.put([(store, customer_id, ChangeKind.CHANGED.value)], uow.now)
+            return customer
+
+        return await self.tx.run(self.actor, work)
+
+    # -- customers a till created offline ----------------------------------------------
+
+    async def sync_offline(
+        self, store_id: uuid.UUID | None, drafts: list[tuple[uuid.UUID, CustomerCreate]]
+    ) -> Result[list[OfflineResult]]:
+        """Answer each offline-created customer: CREATED, MATCHED or CONFLICT; never a duplicate.
+
+        Each record is its own transaction, so one bad record does not hold back the
+        rest; the answers are stored under the till's id, so a resend gets the same ones.
+        """
+        try:
+            store = self._store_for(store_id)
+        except Rejected as rejected:
+            return Result(errors=rejected.errors)
+        results = []
+        for client_id, draft in drafts:
+
+            async def work(
+                uow: UnitOfWork, client_id: uuid.UUID = client_id, draft: CustomerCreate = draft
+            ) -> OfflineResult:
+                return await self._one(uow, store, client_id, draft)
+
+            result = await self.tx.run(self.actor, work)
+            if result.value is None:
+                return Result(errors=result.errors)
+            results.append(result.value)
+        return Result(value=results)
+
+    async def _one(
+        self, uow: UnitOfWork, store: uuid.UUID, client_id: uuid.UUID, draft: CustomerCreate
+    ) -> OfflineResult:
+        earlier = await uow.sync.offline_answer(client_id)
+        if earlier is not None:
+            return _result(earlier)
+        region = (await uow.business.get()).default_phone_region
+        candidates = await self._candidates(uow, draft, region)
+        record: dict[str, Any] = {
+            "client_id": client_id,
+            "store_id": store,
+            "till_id": self.actor.till_id if self.actor else None,
+            "payload": {k: v for k, v in asdict(draft).items() if v not in (None, (), False)},
+            "candidate_ids": [str(c) for c in sorted(candidates, key=str)],
+            "customer_id": None,
+            "reason": None,
+        }
+        if len(candidates) == 1:
+            (match,) = candidates
+            record |= {"status": "MATCHED", "customer_id": match}
+            if not await uow.sync.holds(store, match):
+                await uow.sync.put([(store, match, ChangeKind.CHANGED.value)], uow.now)
+        elif candidates:
+            record |= {
+                "status": "CONFLICT",
+                "reason": "Its phone, email and customer code belong to different customers.",
+            }
+        elif await uow.customers.get(client_id) is not None:
+            record |= {"status": "CONFLICT", "reason": "This id is already in use."}
+        else:
+            try:
+                created = await self.customers.insert_checked(
+                    uow, draft, region, customer_id=client_id
+                )
+                record |= {"status": "CREATED", "customer_id": created.id}
+            except Rejected as rejected:
+                # Checks run before any write, so nothing of the record was saved.
+                reasons = "; ".join(f"{e.code}: {e.message}" for e in rejected.errors)
+                record |= {"status": "CONFLICT", "reason": reasons}
+        record["payload"] = _json_ready(record["payload"])
+        await uow.sync.record_offline(**record, created_at=uow.now)
+        return OfflineResult(
+            client_id=client_id,
+            status=OfflineStatus(record["status"]),
+            customer_id=record["customer_id"],
+            candidate_ids=tuple(sorted(candidates, key=str)),
+            reason=record["reason"],
+        )
+
+    @staticmethod
+    async def _candidates(uow: UnitOfWork, draft: CustomerCreate, region: str) -> set[uuid.UUID]:
+        """Existing customers sharing the draft's phone, email or customer code."""
+        found: set[uuid.UUID] = set()
+        numbers = [draft.phone, *(p.number for p in draft.phones)]
+        phones = []
+        for number in numbers:
+            try:
+                phones.append(normalize_phone(number, region))
+            except InvalidPhone:
+                continue
+        if phones:
+            found |= set((await uow.customers.owners_of_phones(phones)).values())
+        if draft.email and draft.email.strip():
+            found |= set(await uow.customers.ids_by_email_key(email_key(draft.email)))
+        if draft.customer_code and draft.customer_code.strip():
+            holder = await uow.customers.id_by_code(draft.customer_code.strip())
+            if holder is not None:
+                found.add(holder)
+        # A merged customer stands for the one it was merged into.
+        resolved = set()
+        for customer_id in found:
+            customer = await uow.customers.get(customer_id)
+            while customer is not None and customer.merged_into_id is not None:
+                customer = await uow.customers.get(customer.merged_into_id)
+            if customer is not None:
+                resolved.add(customer.id)
+        return resolved
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+class OfflineConflicts:
+    """A manager's side of offline conflicts: list them, and link each to a customer."""
+
+    def __init__(self, tx: Transactions, actor: Actor | None) -> None:
+        self.tx = tx
+        self.actor = actor
+
+    async def open(self, first: int) -> list[OfflineAnswer]:
+        async with self.tx.db.read() as session:
+            return await SyncRepository(session).open_conflicts(first, None)
+
+    async def resolve(self, client_id: uuid.UUID, customer_id: uuid.UUID) -> Result[OfflineResult]:
+        """Link the till's customer to an existing one; the till learns it on its next sync."""
+
+        async def work(uow: UnitOfWork) -> OfflineResult:
+            answer = await uow.sync.offline_answer(client_id)
+            if answer is None or answer.status != "CONFLICT":
+                raise reject(ErrorCode.NOT_FOUND, "No open conflict with this id.", "clientId")
+            customer = await uow.customers.get(customer_id)
+            if customer is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such customer.", "customerId")
+            if customer.merged_into_id is not None:
+                raise reject(
+                    ErrorCode.CUSTOMER_MERGED,
+                    "Link to the customer it was merged into.",
+                    "customerId",
+                )
+            label = self.actor.label if self.actor else "system"
+            await uow.sync.resolve_offline(client_id, customer_id, uow.now, label)
+            if not await uow.sync.holds(answer.store_id, customer_id):
+                await uow.sync.put(
+                    [(answer.store_id, customer_id, ChangeKind.CHANGED.value)], uow.now
+                )
+            await uow.audit(
+                "customer",
+                customer_id,
+                "offline_link",
+                after={"clientId": str(client_id), "storeId": str(answer.store_id)},
+            )
+            return OfflineResult(client_id, OfflineStatus.MATCHED, customer_id)
+
+        return await self.tx.run(self.actor, work)

@@ -1,0 +1,299 @@
+"""Store sync: a store's set, its change feed through offline/online cycles, offline creates."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+import pytest
+
+from app.domain.permissions import Permission as P
+
+TILL = (P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII, P.CUSTOMER_ADD, P.CUSTOMER_MODIFY)
+FEED = """
+query($store: ID, $after: String, $first: Int) {
+  customerChanges(storeId: $store, after: $after, first: $first) {
+    changes { kind customerId mergedIntoId customer { id name phone status version } }
+    endCursor hasMore
+  }
+}"""
+CREATE = """
+mutation($input: CustomerCreateInput!) {
+  customerCreate(input: $input) { customer { id version } errors { code } }
+}"""
+UPDATE = """
+mutation($id: ID!, $input: CustomerUpdateInput!) {
+  customerUpdate(id: $id, input: $input) { customer { id version } errors { code } }
+}"""
+STATUS = """
+mutation($id: ID!, $status: CustomerStatus!) {
+  customerSetStatus(id: $id, status: $status) { customer { id } errors { code } }
+}"""
+DELETE = "mutation($id: ID!) { customerDelete(id: $id) { deletedId errors { code } } }"
+DOWNLOAD = """
+mutation($id: ID!, $store: ID) {
+  customerDownloadToStore(customerId: $id, storeId: $store) { customer { id } errors { code } }
+}"""
+OFFLINE = """
+mutation($customers: [OfflineCustomerInput!]!) {
+  customerSyncOffline(customers: $customers) {
+    results { clientId status customerId candidateIds reason }
+    errors { field code }
+  }
+}"""
+CONFLICTS = "query { offlineCustomerConflicts { clientId reason candidateIds submitted } }"
+RESOLVE = """
+mutation($client: ID!, $customer: ID!) {
+  offlineCustomerResolve(clientId: $client, customerId: $customer) {
+    results { status customerId } errors { code }
+  }
+}"""
+HELD = "query($q: String!) { customers(search: $q) { totalCount } }"
+
+
+class Till:
+    """A till's local copy, kept only through the feed, as a real till would."""
+
+    def __init__(self, gql: Any, token: str) -> None:
+        self.gql = gql
+        self.token = token
+        self.cursor: str | None = None
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.applied: list[str] = []
+
+    async def sync(self, first: int = 3) -> None:
+        while True:
+            body = await self.gql(FEED, {"after": self.cursor, "first": first}, token=self.token)
+            assert "errors" not in body, body
+            page = body["data"]["customerChanges"]
+            for change in page["changes"]:
+                self.applied.append(change["customerId"])
+                if change["kind"] == "CHANGED":
+                    self.customers[change["customerId"]] = change["customer"]
+                else:
+                    self.customers.pop(change["customerId"], None)
+            self.cursor = page["endCursor"]
+            if not page["hasMore"]:
+                return
+
+
+@pytest.fixture
+async def stores(factory: Any) -> tuple[Any, Any]:
+    return await factory.store(), await factory.store()
+
+
+async def server_copy(gql: Any, token: str, ids: set[str]) -> dict[str, dict[str, Any]]:
+    query = "query($id: ID!) { customer(id: $id) { id name phone status version } }"
+    found = {}
+    for customer_id in ids:
+        customer = (await gql(query, {"id": customer_id}, token=token))["data"]["customer"]
+        if customer is not None:
+            found[customer_id] = customer
+    return found
+
+
+async def test_offline_online_cycles_leave_the_till_equal_to_the_server(
+    gql: Any, factory: Any, stores: tuple[Any, Any]
+) -> None:
+    here, elsewhere = stores
+    till = Till(gql, await factory.till(here.id, *TILL))
+    office = await factory.token(*TILL, P.CUSTOMER_DELETE)
+    rng = random.Random(7)
+    ours: set[str] = set()
+    n = 0
+    for _cycle in range(6):
+        # While the till is offline, the back office creates, edits, deactivates, deletes.
+        for _ in range(rng.randint(2, 6)):
+            action = rng.choice(["create", "create", "edit", "status", "delete", "other"])
+            if action in ("create", "other") or not ours:
+                n += 1
+                store = elsewhere if action == "other" else here
+                made = await gql(
+                    CREATE,
+                    {
+                        "input": {
+                            "name": f"C{n}",
+                            "phone": f"+1212555{n:04d}",
+                            "homeStoreId": str(store.id),
+                        }
+                    },
+                    token=office,
+                )
+                if store is here:
+                    ours.add(made["data"]["customerCreate"]["customer"]["id"])
+                continue
+            target = rng.choice(sorted(ours))
+            current = (await server_copy(gql, office, {target}))[target]
+            if action == "edit":
+                await gql(
+                    UPDATE,
+                    {
+                        "id": target,
+                        "input": {"expectedVersion": current["version"], "name": f"E{n}"},
+                    },
+                    token=office,
+                )
+            elif action == "status":
+                status = "INACTIVE" if current["status"] == "ACTIVE" else "ACTIVE"
+                await gql(STATUS, {"id": target, "status": status}, token=office)
+            else:
+                await gql(DELETE, {"id": target}, token=office)
+                ours.discard(target)
+        applied_before = len(till.applied)
+        await till.sync()
+        assert till.customers == await server_copy(gql, office, ours)
+        # Each customer arrives at most once per sync: the feed holds its latest state only.
+        new = till.applied[applied_before:]
+        assert len(new) == len(set(new))
+    # Nothing more to tell: a sync now is empty and keeps the cursor.
+    cursor = till.cursor
+    await till.sync()
+    assert till.cursor == cursor
+
+
+async def test_a_store_sees_only_its_own_set_until_it_downloads(
+    gql: Any, factory: Any, stores: tuple[Any, Any]
+) -> None:
+    here, elsewhere = stores
+    till = Till(gql, await factory.till(here.id, *TILL))
+    theirs = await factory.customer(home_store_id=elsewhere.id)
+    await till.sync()
+    assert till.customers == {}
+    # Seed 001: search on the web (across all stores), then download to the store.
+    assert (await gql(HELD, {"q": theirs.phone}, token=till.token))["data"]["customers"][
+        "totalCount"
+    ] == 1
+    body = await gql(DOWNLOAD, {"id": str(theirs.id)}, token=till.token)
+    assert body["data"]["customerDownloadToStore"]["errors"] == []
+    await till.sync()
+    assert set(till.customers) == {str(theirs.id)}
+    # Later changes made anywhere reach the store that downloaded the customer.
+    office = await factory.token(*TILL)
+    await gql(
+        UPDATE, {"id": str(theirs.id), "input": {"expectedVersion": 1, "name": "New"}}, token=office
+    )
+    await till.sync()
+    assert till.customers[str(theirs.id)]["name"] == "New"
+    # Downloading again adds nothing new to the feed.
+    await gql(DOWNLOAD, {"id": str(theirs.id)}, token=till.token)
+    before = len(till.applied)
+    await till.sync()
+    assert len(till.applied) == before
+
+
+async def test_a_till_reads_and_fills_only_its_own_store(
+    gql: Any, factory: Any, stores: tuple[Any, Any]
+) -> None:
+    here, elsewhere = stores
+    token = await factory.till(here.id, *TILL)
+    body = await gql(FEED, {"store": str(elsewhere.id)}, token=token)
+    assert body["data"] is None or body["data"]["customerChanges"] is None
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    customer = await factory.customer(home_store_id=here.id)
+    body = await gql(DOWNLOAD, {"id": str(customer.id), "store": str(elsewhere.id)}, token=token)
+    assert [e["code"] for e in body["data"]["customerDownloadToStore"]["errors"]] == ["FORBIDDEN"]
+
+
+async def test_a_malformed_cursor_is_a_clear_error(gql: Any, factory: Any, stores: Any) -> None:
+    token = await factory.till(stores[0].id, *TILL)
+    body = await gql(FEED, {"after": "not-a-cursor"}, token=token)
+    assert body["errors"][0]["message"] == "malformed cursor"
+
+
+def offline(client_id: str, **customer: Any) -> dict[str, Any]:
+    return {"clientId": client_id, "customer": customer}
+
+
+async def test_offline_customers_are_created_matched_or_kept_as_conflicts(
+    gql: Any, factory: Any, stores: tuple[Any, Any], raw_sql: Any
+) -> None:
+    here, _ = stores
+    token = await factory.till(here.id, *TILL)
+    by_phone = await factory.customer(phone="+12125550101")
+    by_email = await factory.customer(phone="+12125550102", email="eve@example.com")
+    new_id, match_id, conflict_id, bad_id = (str(uuid.uuid4()) for _ in range(4))
+    batch = [
+        offline(new_id, name="Nia", phone="+1 646 555 0199"),
+        offline(match_id, name="Ann B.", phone="(212) 555-0101"),
+        offline(conflict_id, name="Mix", phone="+12125550101", email="EVE@example.com"),
+        offline(bad_id, name="Bad", phone="12"),
+    ]
+    body = await gql(OFFLINE, {"customers": batch}, token=token)
+    results = {r["clientId"]: r for r in body["data"]["customerSyncOffline"]["results"]}
+    assert results[new_id]["status"] == "CREATED"
+    assert results[new_id]["customerId"] == new_id  # the till keeps its own id
+    assert (results[match_id]["status"], results[match_id]["customerId"]) == (
+        "MATCHED",
+        str(by_phone.id),
+    )
+    assert results[conflict_id]["status"] == "CONFLICT"
+    assert sorted(results[conflict_id]["candidateIds"]) == sorted(
+        [str(by_phone.id), str(by_email.id)]
+    )
+    assert results[bad_id]["status"] == "CONFLICT"
+    assert "PHONE_INVALID" in results[bad_id]["reason"]
+    # Resending the batch (a dropped connection) answers the same and creates nothing more.
+    again = await gql(OFFLINE, {"customers": batch}, token=token)
+    assert {r["clientId"]: r for r in again["data"]["customerSyncOffline"]["results"]} == results
+    assert (await raw_sql("SELECT COUNT(*) FROM customers"))[0][0] == 3
+    # The matched customer joins the store's set so the till gets their updates.
+    till = Till(gql, token)
+    await till.sync()
+    assert {new_id, str(by_phone.id)} <= set(till.customers)
+    # A manager resolves the conflict; the till's next resend learns the customer to use.
+    manager = await factory.token(P.CUSTOMER_MODIFY, P.CUSTOMER_VIEW_PII)
+    open_ = (await gql(CONFLICTS, token=manager))["data"]["offlineCustomerConflicts"]
+    assert {c["clientId"] for c in open_} == {conflict_id, bad_id}
+    assert (
+        next(c for c in open_ if c["clientId"] == conflict_id)["submitted"]["email"]
+        == "EVE@example.com"
+    )
+    body = await gql(RESOLVE, {"client": conflict_id, "customer": str(by_email.id)}, token=manager)
+    assert body["data"]["offlineCustomerResolve"]["errors"] == []
+    again = await gql(OFFLINE, {"customers": batch[2:3]}, token=token)
+    assert again["data"]["customerSyncOffline"]["results"][0] | {
+        "candidateIds": None,
+        "reason": None,
+    } == {
+        "clientId": conflict_id,
+        "status": "MATCHED",
+        "customerId": str(by_email.id),
+        "candidateIds": None,
+        "reason": None,
+    }
+    body = await gql(RESOLVE, {"client": conflict_id, "customer": str(by_email.id)}, token=manager)
+    assert [e["code"] for e in body["data"]["offlineCustomerResolve"]["errors"]] == ["NOT_FOUND"]
+
+
+async def test_a_malformed_client_id_is_refused(gql: Any, factory: Any, stores: Any) -> None:
+    token = await factory.till(stores[0].id, *TILL)
+    body = await gql(
+        OFFLINE, {"customers": [offline("17", name="A", phone="+12125550100")]}, token=token
+    )
+    payload = body["data"]["customerSyncOffline"]
+    assert payload["errors"] == [{"field": ["customers", "0", "clientId"], "code": "INVALID"}]
+
+
+async def test_two_tills_sending_the_same_new_customer_make_one(
+    gql: Any, factory: Any, stores: tuple[Any, Any], raw_sql: Any
+) -> None:
+    here, elsewhere = stores
+    tokens = [await factory.till(here.id, *TILL), await factory.till(elsewhere.id, *TILL)]
+    for round_ in range(5):
+        phone = f"+1646555{round_:04d}"
+        bodies = await asyncio.gather(
+            *(
+                gql(
+                    OFFLINE,
+                    {"customers": [offline(str(uuid.uuid4()), name="Twin", phone=phone)]},
+                    token=t,
+                )
+                for t in tokens
+            )
+        )
+        statuses = sorted(b["data"]["customerSyncOffline"]["results"][0]["status"] for b in bodies)
+        assert statuses == ["CREATED", "MATCHED"]
+        rows = await raw_sql("SELECT COUNT(*) FROM customers WHERE phone = :p", p=phone)
+        assert rows[0][0] == 1
