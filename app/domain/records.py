@@ -15,6 +15,8 @@ from app.domain.permissions import Permission
 class CustomerStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
     INACTIVE = "INACTIVE"
+    # Folded into another customer (merged_into_id); kept only as a pointer.
+    MERGED = "MERGED"
 
 
 class MarketingChannel(enum.StrEnum):

@@ -12,6 +12,7 @@ from app.schema.customer import (
     CustomerFilter,
     CustomerPayload,
     CustomerUpdateInput,
+    DuplicateCandidate,
 )
 from app.schema.errors import user_errors
 from app.schema.ids import parse_id
@@ -38,7 +39,12 @@ async def customers(
 
 
 async def customer_create(info: Info, input: CustomerCreateInput) -> CustomerPayload:
-    return CustomerPayload.from_result(await info.context.customers.create(input.to_command()))
+    result = await info.context.customers.create(input.to_command())
+    payload = CustomerPayload.from_result(result)
+    if result.value is not None:
+        found = await info.context.merges.duplicates(result.value.id)
+        payload.duplicates = [DuplicateCandidate.from_duplicate(d) for d in found]
+    return payload
 
 
 async def customer_update(

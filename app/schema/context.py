@@ -11,6 +11,7 @@ from app.domain.records import Actor
 from app.schema.loaders import Loaders
 from app.services.auth import AuthService
 from app.services.business import BusinessSettingsService
+from app.services.customer_merge import CustomerMergeService
 from app.services.customers import CustomerService
 from app.services.groups import GroupService
 from app.services.store_sync import OfflineConflicts, StoreSyncService
@@ -47,6 +48,10 @@ class Context:
     @cached_property
     def offline_conflicts(self) -> OfflineConflicts:
         return OfflineConflicts(self.tx, self.actor)
+
+    @cached_property
+    def merges(self) -> CustomerMergeService:
+        return CustomerMergeService(self.tx, self.actor)
 
     @cached_property
     def auth(self) -> AuthService:

@@ -20,6 +20,7 @@ from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
 from app.schema.permissions import MaskedWithout, Requires
+from app.services import customer_merge
 from app.services.customers import (
     AddressDraft,
     CustomerCreate,
@@ -437,10 +438,30 @@ class CustomerUpdateInput:
         return CustomerUpdate(expected_version=self.expected_version, **values)
 
 
+strawberry.enum(customer_merge.DuplicateReason)
+
+
+@strawberry.type(description="Another customer who is likely the same person, and why.")
+class DuplicateCandidate:
+    customer: Customer
+    reasons: list[customer_merge.DuplicateReason]
+
+    @classmethod
+    def from_duplicate(cls, duplicate: customer_merge.Duplicate) -> DuplicateCandidate:
+        return cls(
+            customer=Customer.from_record(duplicate.customer), reasons=list(duplicate.reasons)
+        )
+
+
 @strawberry.type
 class CustomerPayload:
     customer: Customer | None
     errors: list[UserError]
+    duplicates: list[DuplicateCandidate] = strawberry.field(
+        default_factory=list,
+        description="On customerCreate: customers who are likely the same person. "
+        "The customer was created; merge them if they are (customerMerge).",
+    )
 
     @classmethod
     def from_result(cls, result: Result[records.CustomerRecord]) -> CustomerPayload:

@@ -13,13 +13,14 @@ from strawberry.extensions import (
 )
 
 from app.domain.permissions import Permission as P
-from app.resolvers import auth, business, customers, groups, staff, sync
+from app.resolvers import auth, business, customers, groups, merge, staff, sync
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
 from app.schema.customer import (
     Customer,
     CustomerConnection,
     CustomerDeletePayload,
     CustomerPayload,
+    DuplicateCandidate,
 )
 from app.schema.group import (
     CustomerGroup,
@@ -69,6 +70,11 @@ class Query:
         description="A store's change feed (default: the caller's store); tills read their own.",
         extensions=[Requires(P.CUSTOMER_VIEW)],
     )
+    customer_duplicates: list[DuplicateCandidate] = strawberry.field(
+        resolver=merge.customer_duplicates,
+        description="Customers who are likely the same person as this one (seed 002: audits).",
+        extensions=[Requires(P.CUSTOMER_VIEW)],
+    )
     offline_customer_conflicts: list[OfflineConflict] = strawberry.field(
         resolver=sync.offline_customer_conflicts, extensions=[Requires(P.CUSTOMER_MODIFY)]
     )
@@ -109,6 +115,12 @@ class Mutation:
     )
     business_settings_update: BusinessSettingsPayload = strawberry.mutation(
         resolver=business.business_settings_update, extensions=[Requires(P.SETTINGS_MANAGE)]
+    )
+    customer_merge: CustomerPayload = strawberry.mutation(
+        resolver=merge.customer_merge,
+        description="Fold sourceId into targetId; the source stays as a MERGED pointer.",
+        # Merging retires a customer record for good, as deleting does.
+        extensions=[Requires(P.CUSTOMER_DELETE)],
     )
     customer_download_to_store: CustomerPayload = strawberry.mutation(
         resolver=sync.customer_download_to_store, extensions=[Requires(P.CUSTOMER_ADD)]

@@ -221,6 +221,17 @@ class CustomerService:
             raise reject(ErrorCode.NOT_FOUND, "No such customer.", "id")
         return customer
 
+    async def _require_live(self, uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
+        """A customer that can still change: not one merged into another."""
+        customer = await self._require(uow, customer_id)
+        if customer.merged_into_id is not None:
+            raise reject(
+                ErrorCode.CUSTOMER_MERGED,
+                "This customer was merged into another; change that one.",
+                "id",
+            )
+        return customer
+
     async def _profile(self, uow: UnitOfWork, customer_id: uuid.UUID) -> Profile:
         addresses = await uow.customers.addresses_for([customer_id])
         phones = await uow.customers.phones_for([customer_id])
@@ -338,7 +349,7 @@ class CustomerService:
         """Change the given fields if the caller saw the current version (else VERSION_CONFLICT)."""
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
-            current = await self._require(uow, customer_id)
+            current = await self._require_live(uow, customer_id)
             if current.version != cmd.expected_version:
                 raise reject(
                     ErrorCode.VERSION_CONFLICT,
@@ -407,7 +418,9 @@ class CustomerService:
         self, customer_id: uuid.UUID, status: CustomerStatus
     ) -> Result[CustomerRecord]:
         async def work(uow: UnitOfWork) -> CustomerRecord:
-            current = await self._require(uow, customer_id)
+            if status is CustomerStatus.MERGED:
+                raise reject(ErrorCode.INVALID, "Use customerMerge to merge customers.", "status")
+            current = await self._require_live(uow, customer_id)
             if current.status is status:
                 return current
             await uow.customers.update_if_version(
@@ -430,7 +443,7 @@ class CustomerService:
         """Delete a customer who never bought anything; others are deactivated (seed 002)."""
 
         async def work(uow: UnitOfWork) -> uuid.UUID:
-            current = await self._require(uow, customer_id)
+            current = await self._require_live(uow, customer_id)
             if await uow.customers.has_sales(customer_id):
                 raise reject(
                     ErrorCode.CUSTOMER_HAS_TRANSACTIONS,
@@ -450,7 +463,7 @@ class CustomerService:
         """Subscribe or unsubscribe one channel; a channel needs its address (seed 003)."""
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
-            customer = await self._require(uow, customer_id)
+            customer = await self._require_live(uow, customer_id)
             if subscribed and channel is MarketingChannel.EMAIL and not customer.email:
                 raise reject(
                     ErrorCode.CONSENT_CHANNEL_MISSING,

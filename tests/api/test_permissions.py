@@ -150,6 +150,12 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"g": s.group_id, "c": [s.customer_id]},
         P.CUSTOMER_GROUP_MANAGE,
     ),
+    "customerMerge": Op(
+        "mutation($s: ID!, $t: ID!) { customerMerge(sourceId: $s, targetId: $t) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"s": s.other_customer_id, "t": s.customer_id},
+        P.CUSTOMER_DELETE,
+    ),
     "customerDownloadToStore": Op(
         "mutation($c: ID!, $s: ID) { customerDownloadToStore(customerId: $c, storeId: $s) "
         "{ customer { id } errors { code field } } }",
@@ -199,6 +205,11 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     "customerChanges": (
         "query($s: ID) { customerChanges(storeId: $s) { endCursor } }",
         lambda s: {"s": s.store_id},
+        False,
+    ),
+    "customerDuplicates": (
+        "query($id: ID!) { customerDuplicates(id: $id) { reasons } }",
+        lambda s: {"id": s.customer_id},
         False,
     ),
     "offlineCustomerConflicts": ("{ offlineCustomerConflicts { clientId } }", _no_vars, False),

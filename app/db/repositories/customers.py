@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -188,6 +189,14 @@ class CustomerRepository:
                 ],
             )
 
+    async def same_birth_date(self, birth_date: date, limit: int = 200) -> list[CustomerRecord]:
+        rows = await self.session.scalars(
+            select(Customer)
+            .where(Customer.birth_date == birth_date, Customer.status != "MERGED")
+            .limit(limit)
+        )
+        return [_record(r) for r in rows]
+
     async def ids_by_email_key(self, key: str) -> list[uuid.UUID]:
         return list(
             await self.session.scalars(select(Customer.id).where(Customer.email_key == key))
@@ -275,6 +284,9 @@ class CustomerRepository:
             conditions.append(Customer.id.in_(union_all(*ids)) if ids else false())
         if spec.status is not None:
             conditions.append(Customer.status == spec.status.value)
+        else:
+            # A merged customer is a pointer, not someone to pick at the till.
+            conditions.append(Customer.status != CustomerStatus.MERGED.value)
         if spec.home_store_id is not None:
             conditions.append(Customer.home_store_id == spec.home_store_id)
         if spec.group_id is not None:

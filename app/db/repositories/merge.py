@@ -1,0 +1,238 @@
+"""Folding one customer into another: every table that points at a customer, in one place.
+
+A new table with a customer_id must be handled here; tests/db/test_merge_covers_tables.py
+fails when one is missing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import (
+    AuditEntry,
+    ConsentChange,
+    Customer,
+    CustomerDiscount,
+    CustomerGroupMember,
+    CustomerPhone,
+    LoyaltyCard,
+    MarketingConsent,
+    Notification,
+    OfflineCustomer,
+    PointsBalance,
+    PointsEntry,
+    Sale,
+)
+
+# Tables whose customer rows move to the survivor (or are settled) by ``fold``; the rest
+# (name words, addresses, store sets) stay with the merged record on purpose.
+FOLDED_TABLES = frozenset(
+    {
+        "sales",
+        "loyalty_points_ledger",
+        "loyalty_points_balances",
+        "loyalty_cards",
+        "customer_discounts",
+        "customer_group_members",
+        "marketing_consents",
+        "marketing_consent_history",
+        "customer_phones",
+        "notifications",
+        "offline_customers",
+        "audit_entries",
+    }
+)
+KEPT_TABLES = frozenset({"customer_name_words", "customer_addresses", "store_customers"})
+
+
+class MergeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def move_sales(self, source: uuid.UUID, target: uuid.UUID) -> int:
+        result = await self.session.execute(
+            update(Sale).where(Sale.customer_id == source).values(customer_id=target)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def move_points(self, source: uuid.UUID, target: uuid.UUID, now: datetime) -> int:
+        """The ledger moves whole; the survivor's balance grows by the merged one's."""
+        moved = await self.session.scalar(
+            select(PointsBalance.points).where(PointsBalance.customer_id == source)
+        )
+        await self.session.execute(
+            update(PointsEntry).where(PointsEntry.customer_id == source).values(customer_id=target)
+        )
+        if not moved:
+            await self.session.execute(
+                delete(PointsBalance).where(PointsBalance.customer_id == source)
+            )
+            return 0
+        await self.session.execute(delete(PointsBalance).where(PointsBalance.customer_id == source))
+        updated = await self.session.execute(
+            update(PointsBalance)
+            .where(PointsBalance.customer_id == target)
+            .values(points=PointsBalance.points + moved, updated_at=now)
+        )
+        if not updated.rowcount:  # type: ignore[attr-defined]
+            await self.session.execute(
+                insert(PointsBalance).values(customer_id=target, points=moved, updated_at=now)
+            )
+        return int(moved)
+
+    async def move_cards(self, source: uuid.UUID, target: uuid.UUID, now: datetime) -> str:
+        """The survivor keeps its card; if it has none, the merged customer's card moves."""
+        target_card = await self.session.scalar(
+            select(LoyaltyCard.id).where(
+                LoyaltyCard.customer_id == target, LoyaltyCard.status == "ACTIVE"
+            )
+        )
+        if target_card is not None:
+            # Two working cards for one person would let the old one be used: retire it.
+            await self.session.execute(
+                update(LoyaltyCard)
+                .where(LoyaltyCard.customer_id == source, LoyaltyCard.status == "ACTIVE")
+                .values(status="REPLACED", replaced_by_id=target_card, replaced_at=now)
+            )
+            outcome = "kept"
+        else:
+            outcome = "moved"
+        await self.session.execute(
+            update(LoyaltyCard).where(LoyaltyCard.customer_id == source).values(customer_id=target)
+        )
+        return outcome
+
+    async def move_discount(self, source: uuid.UUID, target: uuid.UUID) -> bool:
+        """The survivor keeps its own discount code; else it takes the merged one's."""
+        has_own = await self.session.scalar(
+            select(CustomerDiscount.customer_id).where(CustomerDiscount.customer_id == target)
+        )
+        if has_own is not None:
+            await self.session.execute(
+                delete(CustomerDiscount).where(CustomerDiscount.customer_id == source)
+            )
+            return False
+        result = await self.session.execute(
+            update(CustomerDiscount)
+            .where(CustomerDiscount.customer_id == source)
+            .values(customer_id=target)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def move_groups(self, source: uuid.UUID, target: uuid.UUID) -> list[uuid.UUID]:
+        groups = set(
+            await self.session.scalars(
+                select(CustomerGroupMember.group_id).where(
+                    CustomerGroupMember.customer_id == source
+                )
+            )
+        )
+        held = set(
+            await self.session.scalars(
+                select(CustomerGroupMember.group_id).where(
+                    CustomerGroupMember.customer_id == target
+                )
+            )
+        )
+        await self.session.execute(
+            delete(CustomerGroupMember).where(CustomerGroupMember.customer_id == source)
+        )
+        added = sorted(groups - held, key=str)
+        if added:
+            await self.session.execute(
+                insert(CustomerGroupMember),
+                [{"group_id": g, "customer_id": target} for g in added],
+            )
+        return added
+
+    async def move_consent(
+        self, source: uuid.UUID, target: uuid.UUID, channels_with_address: set[str]
+    ) -> list[str]:
+        """Per channel, the later decision wins, if the survivor has that channel's address."""
+        rows = {
+            (r.customer_id, r.channel): r
+            for r in await self.session.scalars(
+                select(MarketingConsent).where(MarketingConsent.customer_id.in_([source, target]))
+            )
+        }
+        taken: list[str] = []
+        for channel in ("EMAIL", "SMS"):
+            theirs = rows.get((source, channel))
+            ours = rows.get((target, channel))
+            if theirs is None or channel not in channels_with_address:
+                continue
+            if ours is None or theirs.changed_at > ours.changed_at:
+                if ours is not None:
+                    await self.session.delete(ours)
+                    await self.session.flush()
+                theirs.customer_id = target
+                taken.append(channel)
+        await self.session.flush()
+        await self.session.execute(
+            delete(MarketingConsent).where(MarketingConsent.customer_id == source)
+        )
+        await self.session.execute(
+            update(ConsentChange)
+            .where(ConsentChange.customer_id == source)
+            .values(customer_id=target)
+        )
+        return taken
+
+    async def move_phones(self, source: uuid.UUID, target: uuid.UUID) -> list[str]:
+        """The merged customer's other numbers become the survivor's, found by search."""
+        start = await self.session.scalar(
+            select(CustomerPhone.position)
+            .where(CustomerPhone.customer_id == target)
+            .order_by(CustomerPhone.position.desc())
+            .limit(1)
+        )
+        phones = list(
+            await self.session.scalars(
+                select(CustomerPhone).where(CustomerPhone.customer_id == source)
+            )
+        )
+        for offset, phone in enumerate(phones, start=(start or 0) + 1):
+            phone.customer_id = target
+            phone.position = offset
+        await self.session.flush()
+        return [p.phone for p in phones]
+
+    async def move_rest(self, source: uuid.UUID, target: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.customer_id == source)
+            .values(customer_id=target)
+        )
+        # A till resending an offline customer that matched the merged one relinks here.
+        await self.session.execute(
+            update(OfflineCustomer)
+            .where(OfflineCustomer.customer_id == source)
+            .values(customer_id=target)
+        )
+        # Earlier merges into the merged customer now point straight at the survivor.
+        await self.session.execute(
+            update(Customer).where(Customer.merged_into_id == source).values(merged_into_id=target)
+        )
+
+    async def move_audit(self, source: uuid.UUID, target: uuid.UUID) -> None:
+        await self.session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.entity_type == "customer", AuditEntry.entity_id == str(source))
+            .values(entity_id=str(target))
+        )
+
+    async def mark_merged(self, source: uuid.UUID, target: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(Customer)
+            .where(Customer.id == source)
+            .values(
+                status="MERGED",
+                merged_into_id=target,
+                version=Customer.version + 1,
+                updated_at=now,
+            )
+        )
