@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from app.domain.permissions import Permission as P
+from app.services.customers import AddressDraft, PhoneDraft
 
 PROFILE = """
   id name firstName lastName phone email customerCode birthDate gender
@@ -358,3 +359,26 @@ async def test_a_cashier_without_pii_sees_masked_personal_data(
     # A search by the full number still finds the customer, and still masks it.
     found = await gql(SEARCH, {"q": "+919820012345"}, token=cashier)
     assert found["data"]["customers"]["edges"][0]["node"]["phone"] == "+9•••••••2345"
+
+
+async def test_the_profile_list_takes_a_constant_number_of_statements(
+    gql: Any, token: str, factory: Any, count_statements: Any
+) -> None:
+    screen = """{ customers(first: 20) { edges { node {
+        id name pan addresses { line1 } otherPhones { phone } groups { name }
+        marketingConsent { email { state } history { state } } } } } }"""
+    counts = []
+    for target in (5, 20):
+        while len((await gql(screen, token=token))["data"]["customers"]["edges"]) < target:
+            n = len((await gql(screen, token=token))["data"]["customers"]["edges"])
+            await factory.customer(
+                addresses=(AddressDraft(line1=f"{n} High St"),),
+                phones=(PhoneDraft(f"+1917555{n:04d}"),),
+            )
+        with count_statements() as counter:
+            body = await gql(screen, token=token)
+        assert len(body["data"]["customers"]["edges"]) == target
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
+    # token, count, page, addresses, phones, groups, consents, consent history
+    assert counts[1] <= 8
