@@ -394,6 +394,12 @@ class CustomerCreateInput:
     remarks: str | None = None
     addresses: list[AddressInput] | None = None
     other_phones: list[PhoneInput] | None = None
+    email_marketing: bool = strawberry.field(
+        default=False, description="Subscribe to marketing email now (needs an email)."
+    )
+    sms_marketing: bool = strawberry.field(
+        default=False, description="Subscribe to marketing SMS now; off by default (seed 003)."
+    )
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="A till's retry with the same key gets the first result back.",
@@ -401,7 +407,12 @@ class CustomerCreateInput:
 
     def to_command(self) -> CustomerCreate:
         values = _profile(self, lambda value: value is not None)
-        return CustomerCreate(**values, idempotency_key=self.idempotency_key)
+        return CustomerCreate(
+            **values,
+            email_marketing=self.email_marketing,
+            sms_marketing=self.sms_marketing,
+            idempotency_key=self.idempotency_key,
+        )
 
 
 @strawberry.input(description="Only the fields given change; null clears an optional field.")

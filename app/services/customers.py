@@ -88,6 +88,9 @@ class CustomerCreate:
     remarks: str | None = None
     addresses: tuple[AddressDraft, ...] = ()
     phones: tuple[PhoneDraft, ...] = ()
+    # Seed 003: registration may subscribe marketing at once, with the customer's consent.
+    email_marketing: bool = False
+    sms_marketing: bool = False
     idempotency_key: str | None = None
 
 
@@ -281,6 +284,13 @@ class CustomerService:
         fields = check_fields(raw, region)
         self._own_numbers_distinct(fields)
         fields.update(check_profile(fields, changed=set(fields)))
+        if cmd.email_marketing and not fields["email"]:
+            raise reject(
+                ErrorCode.CONSENT_CHANNEL_MISSING,
+                "Email marketing needs an email address.",
+                "input",
+                "emailMarketing",
+            )
         await self._check_unique(uow, fields)
         home_store_id = cmd.home_store_id or (self.actor.store_id if self.actor else None)
         if home_store_id is None:
@@ -297,6 +307,14 @@ class CustomerService:
         await uow.customers.replace_phones(customer.id, fields["phones"])
         profile = Profile(fields["addresses"], fields["phones"])
         await uow.audit("customer", customer.id, "create", after=_snapshot(customer, profile))
+        for channel, wanted in (
+            (MarketingChannel.EMAIL, cmd.email_marketing),
+            (MarketingChannel.SMS, cmd.sms_marketing),
+        ):
+            if wanted:
+                await self._put_consent(
+                    uow, customer.id, channel, ConsentState.NOT_SUBSCRIBED, ConsentState.SUBSCRIBED
+                )
         return customer
 
     # -- commands -------------------------------------------------------------------

@@ -395,3 +395,36 @@ async def test_every_consent_change_is_kept_in_the_history(gql, token, factory) 
     ]
     # The till and the back-office user are told apart.
     assert history[-1]["changedBy"] != history[0]["changedBy"]
+
+
+REGISTER = """
+mutation($input: CustomerCreateInput!) {
+  customerCreate(input: $input) {
+    customer { marketingConsent { email { state source } sms { state source } } }
+    errors { field code }
+  }
+}"""
+
+
+async def test_registration_can_subscribe_marketing_at_once(gql, token, factory, raw_sql) -> None:
+    till = await factory.till((await factory.store()).id, P.CUSTOMER_ADD, P.CUSTOMER_VIEW)
+    body = await gql(
+        REGISTER,
+        {"input": {"name": "Ann", "phone": "+12125550100", "smsMarketing": True}},
+        token=till,
+    )
+    consent = body["data"]["customerCreate"]["customer"]["marketingConsent"]
+    assert consent == {
+        "email": {"state": "NOT_SUBSCRIBED", "source": None},
+        "sms": {"state": "SUBSCRIBED", "source": "POS"},
+    }
+    # Seed 003: no email, no email subscription; and then nothing is created.
+    body = await gql(
+        REGISTER,
+        {"input": {"name": "Bo", "phone": "+12125550101", "emailMarketing": True}},
+        token=till,
+    )
+    assert body["data"]["customerCreate"]["errors"] == [
+        {"field": ["input", "emailMarketing"], "code": "CONSENT_CHANNEL_MISSING"}
+    ]
+    assert await count(raw_sql, "customers") == 1
