@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from graphql import GraphQLError
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -35,9 +37,25 @@ class JsonFormatter(logging.Formatter):
 _DATA_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "asyncpg")
 
 
+class _GraphQLErrorMessageOnly(logging.Filter):
+    """Strawberry logs each GraphQLError itself, and its str() quotes the query's source
+    lines: names and phones typed as literals would reach the log. Keep the message only
+    (the formatter adds the request id; exc_info, if any, is left for the traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, GraphQLError):
+            record.msg, record.args = record.msg.message, ()
+        return True
+
+
+_GRAPHQL_ERRORS = _GraphQLErrorMessageOnly()
+
+
 def keep_personal_data_out_of_logs() -> None:
     for name in _DATA_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Filters are per logger: this is the one Schema.process_errors writes to.
+    logging.getLogger("strawberry.execution").addFilter(_GRAPHQL_ERRORS)  # once: same instance
 
 
 def configure_logging(level: str = "INFO") -> None:

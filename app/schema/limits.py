@@ -13,6 +13,8 @@ from graphql import (
     IntValueNode,
     VariableNode,
     Visitor,
+    get_operation_ast,
+    value_from_ast_untyped,
     visit,
 )
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -23,10 +25,23 @@ from app.schema.errors import ClientError
 log = logging.getLogger(__name__)
 
 
+def _variable_defaults(document: DocumentNode, operation_name: str | None) -> dict[str, Any]:
+    # The operation that will run; without one, execution fails before any resolver.
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return {}
+    return {
+        definition.variable.name.value: value_from_ast_untyped(definition.default_value)
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+
+
 class _PageSizes(Visitor):
-    def __init__(self, variables: dict[str, Any]) -> None:
+    def __init__(self, variables: dict[str, Any], defaults: dict[str, Any]) -> None:
         super().__init__()
-        self.variables = variables
+        # A variable the request leaves out takes its default; one sent as null does not.
+        self.variables = {**defaults, **variables}
         self.sizes: list[Any] = []
 
     def enter_field(self, node: FieldNode, *_: Any) -> None:
@@ -54,7 +69,8 @@ class PageSizeLimit(SchemaExtension):
         context = self.execution_context
         document: DocumentNode | None = context.graphql_document
         if document is not None and not context.pre_execution_errors:
-            visitor = _PageSizes(context.variables or {})
+            defaults = _variable_defaults(document, context.operation_name)
+            visitor = _PageSizes(context.variables or {}, defaults)
             visit(document, visitor)
             bad = [
                 s for s in visitor.sizes if isinstance(s, int) and not 0 <= s <= self.max_page_size

@@ -10,6 +10,7 @@ import pytest
 import strawberry
 
 from app.domain.permissions import Permission as P
+from app.observability import JsonFormatter
 from app.schema.limits import MaskUnexpectedErrors
 from app.schema.schema import build_schema
 from app.settings import Settings
@@ -45,36 +46,67 @@ async def test_mutations_over_get_are_refused(client, factory, raw_sql) -> None:
     assert await raw_sql("SELECT count(*) FROM auth_tokens WHERE revoked_at IS NOT NULL") == [(0,)]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
-async def test_only_json_posts(client, content_type: str) -> None:
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_only_json_posts(client, content_type: str | None) -> None:
+    headers = {"content-type": content_type} if content_type else {}
     response = await client.post(
-        "/graphql", content=b'{"query": "{ __typename }"}', headers={"content-type": content_type}
+        "/graphql", content=b'{"query": "{ __typename }"}', headers=headers
     )
     assert response.status_code == 415
 
 
-async def test_large_bodies_are_refused(client, settings) -> None:
-    big = b'{"query": "' + b" " * settings.max_body_bytes + b'{ __typename }"}'
-    declared = await client.post(
-        "/graphql", content=big, headers={"content-type": "application/json"}
+async def test_json_posts_may_name_a_charset(client) -> None:
+    response = await client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "application/json; charset=utf-8"},
     )
-    assert declared.status_code == 413
+    assert response.json() == {"data": {"__typename": "Query"}}
 
-    async def chunks() -> Any:
-        for start in range(0, len(big), 65536):
-            yield big[start : start + 65536]
 
-    streamed = await client.post(
-        "/graphql", content=chunks(), headers={"content-type": "application/json"}
-    )
-    assert streamed.status_code == 413
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+async def test_bodies_up_to_the_limit_are_accepted_and_larger_ones_refused(
+    client, settings, streamed: bool
+) -> None:
+    async def post(size: int) -> Any:
+        head, tail = b'{"query": "', b'{ __typename }"}'
+        body = head + b" " * (size - len(head) - len(tail)) + tail
+
+        async def chunks() -> Any:
+            for start in range(0, len(body), 65536):
+                yield body[start : start + 65536]
+
+        response = await client.post(
+            "/graphql",
+            content=chunks() if streamed else body,
+            headers={"content-type": "application/json"},
+        )
+        if streamed:  # no declared length to trust: the guard must count what arrives
+            assert "content-length" not in response.request.headers
+        return response
+
+    assert (await post(settings.max_body_bytes)).status_code == 200
+    assert (await post(settings.max_body_bytes + 1)).status_code == 413
 
 
 async def test_request_id_is_echoed_or_made(client) -> None:
     mine = await client.get("/healthz", headers={"x-request-id": "till-7-req-000123"})
     assert mine.headers["x-request-id"] == "till-7-req-000123"
-    made = await client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
-    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+    # Ids go into every log line: odd characters and lengths are replaced, not echoed.
+    for bad in ("bad id with spaces", "short", "x" * 65):
+        made = await client.get("/healthz", headers={"x-request-id": bad})
+        assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+
+
+async def test_refusals_carry_the_request_id(client) -> None:
+    response = await client.post(
+        "/graphql",
+        content=b"query=x",
+        headers={"content-type": "text/plain", "x-request-id": "till-7-req-000124"},
+    )
+    assert response.status_code == 415
+    assert response.headers["x-request-id"] == "till-7-req-000124"
+    assert response.json()["errors"][0]["extensions"]["requestId"] == "till-7-req-000124"
 
 
 async def test_depth_limit() -> None:
@@ -97,20 +129,46 @@ async def test_alias_and_token_limits(gql, settings) -> None:
     assert (await gql(tokens))["data"] is None
 
 
-async def test_page_size_is_refused_before_any_resolver(gql, factory, count_statements) -> None:
-    token = await factory.token(P.CUSTOMER_VIEW)
-    for query, variables in (
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
         ("{ customers(first: 101) { totalCount } }", None),
         ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": 500}),
         ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": -1}),
-    ):
-        with count_statements() as counter:
-            body = await gql(query, variables, token=token)
-        assert body["data"] is None
-        assert body["errors"][0]["extensions"]["code"] == "PAGE_SIZE_EXCEEDED"
-        assert counter.count == 1  # the token lookup; no resolver ran
-    ok = await gql("{ customers(first: 100) { totalCount } }", token=token)
-    assert ok["data"]["customers"]["totalCount"] == 0
+        ("query($n: Int! = 101) { customers(first: $n) { totalCount } }", None),
+        ("{ customerGroups { edges { node { members(first: 101) { totalCount } } } } }", None),
+    ],
+    ids=["literal", "variable", "negative", "variable-default", "nested"],
+)
+async def test_page_size_is_refused_before_any_resolver(
+    gql, factory, count_statements, query: str, variables: dict[str, Any] | None
+) -> None:
+    token = await factory.token(P.CUSTOMER_VIEW)
+    with count_statements() as counter:
+        body = await gql(query, variables, token=token)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "PAGE_SIZE_EXCEEDED"
+    assert counter.count == 1  # the token lookup; no resolver ran
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ customers(first: 100) { totalCount } }", None),
+        ("query($n: Int = 100) { customers(first: $n) { totalCount } }", None),
+        # A value sent replaces the default, even one over the limit.
+        ("query($n: Int = 101) { customers(first: $n) { totalCount } }", {"n": 100}),
+    ],
+    ids=["literal", "variable-default", "variable-over-default"],
+)
+async def test_page_size_at_the_limit_is_served(
+    gql, factory, count_statements, query: str, variables: dict[str, Any] | None
+) -> None:
+    token = await factory.token(P.CUSTOMER_VIEW)
+    with count_statements() as counter:
+        body = await gql(query, variables, token=token)
+    assert body == {"data": {"customers": {"totalCount": 0}}}
+    assert counter.count > 1  # the resolver's SQL: what the refusals above must not see
 
 
 async def test_unexpected_errors_are_masked_with_a_reference(caplog) -> None:
@@ -149,5 +207,22 @@ async def test_logs_carry_no_personal_data(gql, factory, caplog) -> None:
         if not r.name.startswith("sqlalchemy")
     )
     assert caplog.records, "expected access log lines"
+    for secret in secrets:
+        assert secret not in logged
+
+
+async def test_graphql_errors_are_logged_without_the_query_text(gql, factory, caplog) -> None:
+    # Strawberry logs each error; the error's str() quotes the query lines it points at.
+    token = await factory.token(P.CUSTOMER_VIEW)
+    secrets = ["Yolanda Pemberton", "+12125550188"]
+    with caplog.at_level(logging.INFO):
+        await gql('{ customers(search: "Yolanda Pemberton") { totalCount } }')  # anonymous
+        await gql('{ customers(search: "+12125550188") { totalCountx } }', token=token)
+    assert [r.getMessage() for r in caplog.records if r.name == "strawberry.execution"] == [
+        "Log in first.",
+        "Cannot query field 'totalCountx' on type 'CustomerConnection'. Did you mean 'totalCount'?",
+    ]
+    formatter = JsonFormatter()
+    logged = " ".join(f"{formatter.format(r)} {r.__dict__}" for r in caplog.records)
     for secret in secrets:
         assert secret not in logged

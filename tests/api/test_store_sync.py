@@ -100,7 +100,7 @@ async def test_offline_online_cycles_leave_the_till_equal_to_the_server(
     here, elsewhere = stores
     till = Till(gql, await factory.till(here.id, *TILL))
     office = await factory.token(*TILL, P.CUSTOMER_DELETE)
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311  (a reproducible test scenario, not a secret)
     ours: set[str] = set()
     n = 0
     for _cycle in range(6):

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.base import Base
-from app.db.migrate import downgrade, upgrade
+from app.db.migrate import alembic_config, downgrade, upgrade
 from tests.conftest import BACKEND
 
 
@@ -24,6 +25,13 @@ async def test_models_and_migrations_agree(db) -> None:
     async with db.engine.connect() as conn:
         differences = await conn.run_sync(diff)
     assert differences == [], "models and migrations differ: add an Alembic migration"
+
+
+async def test_the_database_is_at_the_single_head(db, raw_sql) -> None:
+    # Two heads (migrations written on parallel branches) make `upgrade head` fail.
+    heads = ScriptDirectory.from_config(alembic_config(str(db.url))).get_heads()
+    assert len(heads) == 1, f"more than one migration head: {heads}"
+    assert await raw_sql("SELECT version_num FROM alembic_version") == [(heads[0],)]
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="a fresh file database is enough")
@@ -41,3 +49,14 @@ async def test_downgrade_to_base_and_upgrade_again(tmp_path: Path) -> None:
 
 async def test_the_first_migration_creates_the_head_office(raw_sql) -> None:
     assert await raw_sql("SELECT code FROM stores WHERE is_head_office = :t", t=True) == [("HO",)]
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="a fresh file database is enough")
+async def test_each_migration_steps_down_and_up_again(tmp_path: Path) -> None:
+    # Dropping every table hides a downgrade that forgets an index or column; this does not.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'steps.db'}"
+    script = ScriptDirectory.from_config(alembic_config(url))
+    for revision in reversed([r.revision for r in script.walk_revisions()]):
+        await asyncio.to_thread(upgrade, url, revision)
+        await asyncio.to_thread(downgrade, url, "-1")
+        await asyncio.to_thread(upgrade, url, revision)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+from arq import Retry
 from arq.connections import ArqRedis
 
 from app.domain.permissions import Permission
+from app.jobs.notifications import deliver_notification
 from app.jobs.queue import ArqJobQueue
 from app.jobs.worker import build_worker
 from app.services.customers import CustomerCreate, CustomerService
 from app.services.gateways import DeliveryFailed, OutgoingMessage
-from app.services.notifications import NotificationDelivery
+from app.services.notifications import MAX_ATTEMPTS, NotificationDelivery
 from app.services.outbox import relay_pending
 from app.services.unit_of_work import Transactions
 
@@ -58,6 +61,9 @@ async def test_customer_create_queues_a_registration_message_sent_once(
     assert job == "deliver_notification"
     assert enqueued_at is not None
     assert processed_at is None
+    # The outbox id is the arq job id: arq drops a second enqueue of it (relay and commit race).
+    [job_id] = await runtime.redis.zrange(runtime.settings.queue_name, 0, -1)
+    assert uuid.UUID(job_id.decode()) == uuid.UUID(str(outbox_id))
     assert await raw_sql("SELECT status, channel, attempts FROM notifications") == [
         ("QUEUED", "EMAIL", 0)
     ]
@@ -145,6 +151,7 @@ async def test_the_relay_leaves_fresh_rows_to_the_post_commit_enqueue(runtime, f
     await dead.aclose()
     # Within the grace period a live request may still be enqueueing it.
     assert await relay_pending(runtime.tx, grace_seconds=3600) == 0
+    assert await relay_pending(runtime.tx, grace_seconds=0) == 1
 
 
 async def test_a_rejected_mutation_writes_no_outbox_row(gql, factory, raw_sql) -> None:
@@ -172,6 +179,11 @@ async def test_a_gateway_failure_is_retried_and_a_permanent_one_recorded(
     outcome = await passing.deliver(message_id, attempt=1)
     assert outcome.retry
     assert await raw_sql("SELECT status FROM notifications") == [("QUEUED",)]
+    [(_, _, _, processed_at)] = await outbox_rows(raw_sql)
+    assert processed_at is None  # the retry must still find it open
+    # Only arq's Retry makes arq run the job again; a return value would end it.
+    with pytest.raises(Retry):
+        await deliver_notification({"delivery": passing, "job_try": 2}, str(outbox_id))
 
     final = RecordingGateway(DeliveryFailed("mailbox does not exist", permanent=True))
     outcome = await NotificationDelivery(runtime.db, final).deliver(message_id, attempt=2)
@@ -180,3 +192,19 @@ async def test_a_gateway_failure_is_retried_and_a_permanent_one_recorded(
     assert await raw_sql("SELECT status, error FROM notifications") == [
         ("FAILED", "mailbox does not exist")
     ]
+    # Final: a later run of the job (an arq redelivery) does not try again.
+    again = RecordingGateway()
+    await NotificationDelivery(runtime.db, again).deliver(message_id, attempt=3)
+    assert again.sent == []
+
+
+async def test_a_transient_failure_on_the_last_attempt_is_final(factory, runtime, raw_sql) -> None:
+    await factory.customer(name="Ed", email="ed@example.com")
+    [(outbox_id, _, _, _)] = await outbox_rows(raw_sql)
+    failing = RecordingGateway(DeliveryFailed("timeout"))
+    outcome = await NotificationDelivery(runtime.db, failing).deliver(
+        uuid.UUID(str(outbox_id)), attempt=MAX_ATTEMPTS
+    )
+    assert outcome.status == "FAILED"
+    assert not outcome.retry
+    assert await raw_sql("SELECT status, error FROM notifications") == [("FAILED", "timeout")]
