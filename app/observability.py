@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -43,9 +44,27 @@ class _GraphQLErrorMessageOnly(logging.Filter):
     (the formatter adds the request id; exc_info, if any, is left for the traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, GraphQLError):
-            record.msg, record.args = record.msg.message, ()
+        error = record.msg
+        if isinstance(error, GraphQLError):
+            record.msg, record.args = redact_values(error.message), ()
+            if error.original_error is None or isinstance(error.original_error, GraphQLError):
+                # The caller's mistake (a bad variable): its traceback holds only their
+                # values, not ours to debug.
+                record.exc_info, record.exc_text = None, None
         return True
+
+
+# What graphql-core echoes of the client's values: "got invalid value {...};", a literal
+# "found \"Bob\"", a number ("non string value: 2125550177"). Names it quotes with single
+# quotes ('totalCountx', 'CustomerCreateInput') are the schema's and stay readable.
+_VALUES = re.compile(
+    r"invalid value .*?(?=; |$)|(?<=value: )'[^']*'|\{.*\}|\[.*\]|\"[^\"]*\"|\d{3,}"
+)
+
+
+def redact_values(message: str) -> str:
+    """A GraphQL error message with the client's values replaced by '…'."""
+    return _VALUES.sub("…", message)
 
 
 _GRAPHQL_ERRORS = _GraphQLErrorMessageOnly()

@@ -36,6 +36,9 @@ def _sqlite_pragmas(*, immediate: bool) -> Any:
 
 
 def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> AsyncEngine:
+    # A database error's text would otherwise carry the statement's parameters (names,
+    # phones) into logged tracebacks.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)

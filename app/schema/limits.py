@@ -89,7 +89,8 @@ def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(error, ClientError) or isinstance(original, ClientError):
         return False  # validation and our own client errors carry no internals
-    return not isinstance(original, InvalidCursor)
+    # graphql-core's own errors (a variable of the wrong type) are the client's mistake.
+    return not isinstance(original, InvalidCursor | GraphQLError)
 
 
 class MaskUnexpectedErrors(MaskErrors):

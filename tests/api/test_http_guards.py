@@ -226,3 +226,28 @@ async def test_graphql_errors_are_logged_without_the_query_text(gql, factory, ca
     logged = " ".join(f"{formatter.format(r)} {r.__dict__}" for r in caplog.records)
     for secret in secrets:
         assert secret not in logged
+
+
+async def test_badly_typed_variables_are_the_callers_error_and_not_logged(
+    gql, factory, caplog
+) -> None:
+    token = await factory.token(P.CUSTOMER_ADD)
+    create = """mutation($input: CustomerCreateInput!) {
+      customerCreate(input: $input) { errors { code } } }"""
+    with caplog.at_level(logging.INFO):
+        typo = await gql(
+            create, {"input": {"nmae": "Zebulon Quist", "phone": "2125550177"}}, token=token
+        )
+        number = await gql(
+            create, {"input": {"name": "Zebulon Quist", "phone": 2125550177}}, token=token
+        )
+        enum = await gql(
+            create, {"input": {"name": "A", "phone": "1", "gender": "Zebulon Quist"}}, token=token
+        )
+    for body in (typo, number, enum):
+        (error,) = body["errors"]
+        # The caller's own mistake, said plainly, not an "Unexpected error" with a reference.
+        assert error["message"].startswith("Variable '$input'"), error
+    logged = " ".join(JsonFormatter().format(r) for r in caplog.records)
+    for secret in ("Zebulon", "Quist", "2125550177"):
+        assert secret not in logged
