@@ -40,6 +40,8 @@ schema: setup
 
 bench: setup
 	$(BIN)/python bench/search_by_phone_prefix.py
+	$(BIN)/python bench/search_by_card_and_phone.py $(BENCH_ARGS)
+	$(BIN)/python bench/import_customers.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

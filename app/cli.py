@@ -1,4 +1,5 @@
-"""``poscrm``: serve | worker | migrate | create-admin | seed-demo | export-schema."""
+"""``poscrm``: serve | worker | migrate | create-admin | seed-demo | export-schema |
+import-customers | export-customers."""
 
 from __future__ import annotations
 
@@ -98,6 +99,87 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(seed_demo(settings, customers=args.customers))
 
 
+async def _import_customers(settings: Settings, args: argparse.Namespace) -> int:
+    from app.db.engine import Database
+    from app.progress import ProgressBar
+    from app.services.customer_import import (
+        CustomerImportService,
+        ImportRefused,
+        default_report_path,
+        read_csv,
+        write_report,
+    )
+    from app.services.unit_of_work import Transactions
+
+    source_path = Path(args.file)
+    try:
+        source = read_csv(source_path)
+    except ImportRefused as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    db = Database(settings.effective_database_url)
+    bar = ProgressBar()
+    try:
+        service = CustomerImportService(Transactions(db, None), settings, actor=None)
+        outcome = await service.run(
+            source, all_or_nothing=args.all_or_nothing, dry_run=args.dry_run, progress=bar.update
+        )
+    finally:
+        bar.close()
+        await db.dispose()
+    report = Path(args.report) if args.report else default_report_path(source_path)
+    if outcome.rejects:
+        write_report(source, outcome.rejects, report)
+    verb = "would import" if args.dry_run else "imported"
+    count = outcome.accepted if args.dry_run else outcome.imported
+    if args.all_or_nothing and outcome.rejects:
+        count = 0
+    print(f"{verb} {count} of {outcome.rows} rows, rejected {len(outcome.rejects)}")
+    if outcome.rejects:
+        print(f"rejected rows and reasons: {report}")
+    if args.all_or_nothing and outcome.rejects:
+        print("nothing imported: --all-or-nothing and some rows were rejected", file=sys.stderr)
+    return 0 if count > 0 else 1
+
+
+def cmd_import_customers(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_import_customers(settings, args))
+
+
+async def _export_customers(settings: Settings, args: argparse.Namespace) -> int:
+    from app.db.engine import Database
+    from app.services.customer_export import CustomerExportService
+    from app.services.unit_of_work import Transactions
+
+    db = Database(settings.effective_database_url)
+    service = CustomerExportService(Transactions(db, None), settings, actor=None)
+    target = Path(args.output) if args.output else None
+    try:
+        if target is None:
+            outcome = await service.export(sys.stdout, include_pii=args.include_pii)
+        else:
+            # Written aside and renamed: a failed export never leaves half a file behind.
+            partial = target.with_name(target.name + ".partial")
+            with partial.open("w", encoding="utf-8", newline="") as out:
+                outcome = await service.export(out, include_pii=args.include_pii)
+            partial.replace(target)
+    finally:
+        await db.dispose()
+    where = target or "stdout"
+    print(f"exported {outcome.customers} customers to {where}", file=sys.stderr)
+    if outcome.addresses_left_out:
+        print(
+            f"note: {outcome.addresses_left_out} customers have more than one address;"
+            " only the first is in the file",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_export_customers(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_export_customers(settings, args))
+
+
 def cmd_export_schema(_: Settings, args: argparse.Namespace) -> int:
     from app.schema.export import sdl
 
@@ -136,6 +218,32 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", default=str(SCHEMA_FILE))
     export.set_defaults(handler=cmd_export_schema)
+
+    load = commands.add_parser(
+        "import-customers",
+        help="import customers from a CSV file (valid rows; rejects to a report)",
+    )
+    load.add_argument("file", help="UTF-8 CSV, a header row of API field names")
+    load.add_argument(
+        "--all-or-nothing",
+        action="store_true",
+        help="import nothing if any row is rejected",
+    )
+    load.add_argument("--dry-run", action="store_true", help="check every row, import nothing")
+    load.add_argument("--report", help="rejects report path (default: FILE.rejects.csv)")
+    load.set_defaults(handler=cmd_import_customers)
+
+    dump = commands.add_parser(
+        "export-customers", help="write customers as CSV, in the columns the import reads"
+    )
+    dump.add_argument("--output", help="CSV file to write (default: stdout)")
+    dump.add_argument(
+        "--include-pii",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="phones, emails, addresses, birth dates, tax numbers (default: included)",
+    )
+    dump.set_defaults(handler=cmd_export_customers)
     return parser
 
 

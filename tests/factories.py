@@ -5,15 +5,17 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from app.db.models import Sale
 from app.domain.permissions import Permission
-from app.domain.records import Actor, CustomerRecord, StoreRecord, TokenKind
+from app.domain.records import Actor, CustomerRecord, DiscountCodeRecord, StoreRecord, TokenKind
 from app.runtime import Runtime
 from app.services.auth import AuthService, hash_token
 from app.services.customers import CustomerCreate, CustomerService
+from app.services.discounts import DiscountService
+from app.services.loyalty import LoyaltyService
 from app.services.unit_of_work import UnitOfWork
 
 _numbers = itertools.count(1)
@@ -76,7 +78,7 @@ class Factory:
         result = await self.customers().create(
             CustomerCreate(
                 name=name or f"Customer {n}",
-                phone=phone or f"+1646555{n % 10000:04d}",
+                phone=phone or f"+1720555{n % 10000:04d}",
                 **fields,  # type: ignore[arg-type]
             )
         )
@@ -110,3 +112,72 @@ class Factory:
         till = await self.auth().create_till(store_id, f"Till {n}", role.value.id)
         assert till.value, till.errors
         return till.value.device_token
+
+    def discounts(self, actor: Actor | None = None) -> DiscountService:
+        return DiscountService(self.runtime.tx, actor)
+
+    async def discount_code(
+        self, code: str | None = None, percent: str = "10", *, active: bool = True
+    ) -> DiscountCodeRecord:
+        result = await self.discounts().create(
+            code or f"CODE{next(_numbers)}", Decimal(percent), None, active
+        )
+        assert result.value, result.errors
+        return result.value
+
+    async def assign_discount(
+        self, customer_id: uuid.UUID, code: str, expires_at: datetime | None
+    ) -> None:
+        """An assignment as stored, even one already expired (as the expiry job finds it)."""
+        found = await self.discounts().page(100, None)
+        [code_id] = [c.id for _, c in found.items if c.code == code]
+
+        async def work(uow: UnitOfWork) -> None:
+            await uow.discounts.assign(
+                customer_id,
+                code_id,
+                expires_at=expires_at,
+                assigned_at=uow.now - timedelta(days=30),
+                assigned_by="factory",
+            )
+
+        await self.runtime.tx.run(None, work)
+
+    # -- loyalty -----------------------------------------------------------------------
+
+    def loyalty(self, actor: Actor | None = None) -> LoyaltyService:
+        return LoyaltyService(self.runtime.tx, actor)
+
+    async def loyalty_card(
+        self, customer_id: uuid.UUID, number: str | None = None, percent: str = "5"
+    ) -> str:
+        number = number or f"CARD-{next(_numbers):06d}"
+        result = await self.loyalty().issue_card(customer_id, number, Decimal(percent))
+        assert result.value, result.errors
+        return number.upper()
+
+    async def earn_points(
+        self,
+        customer_id: uuid.UUID,
+        points: int,
+        *,
+        at: datetime | None = None,
+        sale_id: uuid.UUID | None = None,
+    ) -> int:
+        """Points earned as a sale earns them; ``at`` backdates the entry (expiry tests)."""
+        service = self.loyalty()
+
+        async def work(uow: UnitOfWork) -> int:
+            if at is not None:
+                uow.now = at
+            return await service.earn(uow, customer_id, points, sale_id)
+
+        result = await self.runtime.tx.run(None, work)
+        assert result.value is not None, result.errors
+        return result.value
+
+    async def points_validity_days(self, days: int | None) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            await uow.business.update({"points_validity_days": days})
+
+        await self.runtime.tx.run(None, work)

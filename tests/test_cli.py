@@ -83,3 +83,63 @@ def test_embedded_redis_is_shared_and_stopped_by_its_owner(tmp_path: Path) -> No
         owner.stop()
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(url).ping()
+
+
+def test_import_reports_rejects_and_export_round_trips(fresh: Path, tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    source.write_text(
+        "\ufeffName,PHONE,email,customerCode,emailMarketing,otherPhones,addressLine1,city\n"
+        "Ada Lovelace,(212) 555-0100,ada@example.com,C1,yes,212 555 0101,1 Main St,London\n"
+        "No Email,2125550102,,,yes,,,\n"
+        "Grace Hopper,+1 212 555 0103,,C2,,,,\n"
+        "Again,212-555-0100,,,,,,\n",
+        encoding="utf-8",
+    )
+    result = poscrm(fresh, "import-customers", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 of 4 rows, rejected 2" in result.stdout
+    assert "importing" in result.stderr  # the progress bar
+    report = tmp_path / "customers.rejects.csv"
+    assert str(report) in result.stdout
+    lines = report.read_text().splitlines()
+    assert lines[0].endswith(",error_field,error_code,error_message")
+    assert lines[0].startswith("row,Name,PHONE,")
+    assert lines[1].startswith("3,No Email,")
+    assert "CONSENT_CHANNEL_MISSING" in lines[1]
+    assert lines[2].startswith("5,Again,")
+    assert "DUPLICATE" in lines[2]
+
+    exported = tmp_path / "export.csv"
+    result = poscrm(fresh, "export-customers", "--output", str(exported))
+    assert result.returncode == 0, result.stderr
+    assert "exported 2 customers" in result.stderr
+
+    other = tmp_path / "other"
+    assert poscrm(other, "migrate").returncode == 0
+    result = poscrm(other, "import-customers", str(exported))
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 of 2 rows, rejected 0" in result.stdout
+    again = poscrm(other, "export-customers")  # to stdout
+    assert again.returncode == 0, again.stderr
+    assert sorted(again.stdout.splitlines()) == sorted(exported.read_text().splitlines())
+
+
+def test_import_refuses_unknown_columns_and_can_check_only(fresh: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("name,phone,loyalty\nAda,2125550100,gold\n")
+    refused = poscrm(fresh, "import-customers", str(source))
+    assert refused.returncode == 2
+    assert "Unknown column(s): loyalty" in refused.stderr
+
+    source.write_text("name,phone\nAda,2125550100\nBob,12\n")
+    strict = poscrm(fresh, "import-customers", str(source), "--all-or-nothing")
+    assert strict.returncode == 1
+    assert "imported 0 of 2 rows, rejected 1" in strict.stdout
+    checked = poscrm(
+        fresh, "import-customers", str(source), "--dry-run", "--report", str(tmp_path / "r.csv")
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "would import 1 of 2 rows, rejected 1" in checked.stdout
+    assert "PHONE_INVALID" in (tmp_path / "r.csv").read_text()
+    empty = poscrm(fresh, "export-customers")
+    assert empty.stdout.count("\n") == 1  # the header: nothing was imported

@@ -167,6 +167,8 @@ class BusinessSettingsRecord:
     point_value: Decimal
     notification_scenarios: frozenset[NotificationScenario]
     updated_at: datetime
+    # Earned points expire after this many days; None: never.
+    points_validity_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,3 +221,32 @@ class Page(Generic[T]):
     items: list[tuple[str, T]]
     has_next: bool
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountCodeRecord:
+    id: uuid.UUID
+    code: str
+    percent: Decimal
+    description: str | None
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDiscountRecord:
+    """A customer's discount code as assigned; ``valid_at`` says whether it applies."""
+
+    customer_id: uuid.UUID
+    discount_code_id: uuid.UUID
+    code: str
+    percent: Decimal
+    description: str | None
+    active: bool
+    expires_at: datetime | None
+    assigned_at: datetime
+    assigned_by: str
+
+    def valid_at(self, at: datetime) -> bool:
+        # Valid up to, not at, its expiry: the expiry job resets rows with expires_at <= now.
+        return self.active and (self.expires_at is None or self.expires_at > at)

@@ -7,6 +7,8 @@ from typing import Any
 from arq import Worker, cron, func
 
 from app.db.engine import Database
+from app.jobs.discounts import EXPIRY_MINUTES, expire_customer_discounts
+from app.jobs.loyalty import expire_loyalty_points
 from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
 from app.jobs.queue import ArqJobQueue, redis_settings
@@ -59,7 +61,29 @@ def build_worker(
                 run_at_startup=True,
                 unique=True,
                 keep_result=0,
-            )
+            ),
+            # The job_runs row, not arq's unique flag, keeps two workers from both running
+            # a slot; run_at_startup catches up on what expired while no worker ran.
+            cron(
+                expire_customer_discounts,
+                minute=EXPIRY_MINUTES,
+                second=0,
+                run_at_startup=True,
+                unique=True,
+                keep_result=0,
+                timeout=300,
+            ),
+            # Daily, in the quiet hours; run_at_startup catches up after downtime.
+            cron(
+                expire_loyalty_points,
+                hour=3,
+                minute=10,
+                second=0,
+                run_at_startup=True,
+                unique=True,
+                keep_result=0,
+                timeout=3600,
+            ),
         ],
         redis_settings=redis_settings(redis_url),
         queue_name=settings.queue_name,

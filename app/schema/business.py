@@ -27,6 +27,9 @@ class BusinessSettings:
     points_per_currency_unit: Decimal
     point_value: Decimal = strawberry.field(description="What one point is worth when redeemed.")
     notification_scenarios: list[records.NotificationScenario]
+    points_validity_days: int | None = strawberry.field(
+        description="Earned points expire after this many days; null: never."
+    )
     updated_at: datetime
 
     @classmethod
@@ -37,6 +40,7 @@ class BusinessSettings:
             points_per_currency_unit=r.points_per_currency_unit,
             point_value=r.point_value,
             notification_scenarios=sorted(r.notification_scenarios),
+            points_validity_days=r.points_validity_days,
             updated_at=r.updated_at,
         )
 
@@ -48,6 +52,9 @@ class BusinessSettingsInput:
     points_per_currency_unit: Decimal | None = strawberry.UNSET
     point_value: Decimal | None = strawberry.UNSET
     notification_scenarios: list[records.NotificationScenario] | None = strawberry.UNSET
+    points_validity_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description="null makes points last forever."
+    )
 
     def to_change(self) -> SettingsChange:
         # Every setting always has a value: null, like absent, leaves it as it is.
@@ -60,6 +67,12 @@ class BusinessSettingsInput:
             default_phone_region=given(self.default_phone_region),  # type: ignore[arg-type]
             points_per_currency_unit=given(self.points_per_currency_unit),  # type: ignore[arg-type]
             point_value=given(self.point_value),  # type: ignore[arg-type]
+            # Unlike the others, null is a value here: points that never expire.
+            points_validity_days=(
+                DOMAIN_UNSET
+                if self.points_validity_days is strawberry.UNSET
+                else self.points_validity_days
+            ),
             notification_scenarios=(
                 frozenset(scenarios) if isinstance(scenarios, list) else scenarios  # type: ignore[arg-type]
             ),

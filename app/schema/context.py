@@ -13,7 +13,9 @@ from app.services.auth import AuthService
 from app.services.business import BusinessSettingsService
 from app.services.customer_merge import CustomerMergeService
 from app.services.customers import CustomerService
+from app.services.discounts import DiscountService
 from app.services.groups import GroupService
+from app.services.loyalty import LoyaltyService
 from app.services.store_sync import OfflineConflicts, StoreSyncService
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
@@ -42,6 +44,14 @@ class Context:
         return GroupService(self.tx, self.actor)
 
     @cached_property
+    def discounts(self) -> DiscountService:
+        return DiscountService(self.tx, self.actor)
+
+    @cached_property
+    def loyalty(self) -> LoyaltyService:
+        return LoyaltyService(self.tx, self.actor)
+
+    @cached_property
     def store_sync(self) -> StoreSyncService:
         return StoreSyncService(self.tx, self.settings, self.actor)
 
@@ -60,7 +70,7 @@ class Context:
     @cached_property
     def loaders(self) -> Loaders:
         # Per request: a loader's cache must never show one caller another's data.
-        return Loaders(self.customers, self.groups)
+        return Loaders(self.customers, self.groups, self.discounts, self.loyalty)
 
     @property
     def client_address(self) -> str:

@@ -16,8 +16,10 @@ from app.domain import records
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission
 from app.schema import masks
+from app.schema.discount import CustomerDiscount
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
+from app.schema.loyalty import LoyaltyCard, PointsEntry
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
 from app.schema.permissions import MaskedWithout, Requires
 from app.services import customer_merge
@@ -190,6 +192,32 @@ async def _groups(
     return [CustomerGroup.from_record(g) for g in found]
 
 
+async def _discount(
+    root: Customer, info: strawberry.Info[Context, None]
+) -> CustomerDiscount | None:
+    found = await info.context.loaders.discounts.load(uuid.UUID(root.id))
+    return CustomerDiscount.from_record(found) if found else None
+
+
+async def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
+    found = await info.context.loaders.loyalty_cards.load(uuid.UUID(root.id))
+    return LoyaltyCard.from_record(found) if found else None
+
+
+async def _loyalty_points(root: Customer, info: strawberry.Info[Context, None]) -> int:
+    return await info.context.loaders.points.load(uuid.UUID(root.id))
+
+
+async def _points_ledger(
+    root: Customer,
+    info: strawberry.Info[Context, None],
+    first: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+) -> Connection[PointsEntry]:
+    page = await info.context.loaders.ledger_pages.load((uuid.UUID(root.id), first, after))
+    return Connection[PointsEntry].from_page(page, PointsEntry.from_record, after=after)
+
+
 @strawberry.type(
     description="A customer. Personal fields are masked or null without CUSTOMER_VIEW_PII."
 )
@@ -274,6 +302,17 @@ class Customer:
     # customer, with only this field refused (a non-null field would null the parent).
     groups: list[Annotated[CustomerGroup, strawberry.lazy("app.schema.group")]] = strawberry.field(
         resolver=_groups
+    )
+    discount: CustomerDiscount | None = strawberry.field(
+        resolver=_discount,
+        description="The discount code that applies now: null when none, expired or inactive.",
+    )
+    loyalty_card: LoyaltyCard | None = strawberry.field(
+        resolver=_loyalty_card, description="The working card; null when none was issued."
+    )
+    loyalty_points: int = strawberry.field(resolver=_loyalty_points, description="The balance.")
+    points_ledger: Connection[PointsEntry] = strawberry.field(
+        resolver=_points_ledger, description="Every movement of points, newest first."
     )
     audit_trail: Connection[AuditEntry] | None = strawberry.field(
         resolver=_audit_trail,

@@ -13,7 +13,17 @@ from strawberry.extensions import (
 )
 
 from app.domain.permissions import Permission as P
-from app.resolvers import auth, business, customers, groups, merge, staff, sync
+from app.resolvers import (
+    auth,
+    business,
+    customers,
+    discounts,
+    groups,
+    loyalty,
+    merge,
+    staff,
+    sync,
+)
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
 from app.schema.customer import (
     Customer,
@@ -22,6 +32,7 @@ from app.schema.customer import (
     CustomerPayload,
     DuplicateCandidate,
 )
+from app.schema.discount import DiscountCodeConnection, DiscountCodePayload
 from app.schema.group import (
     CustomerGroup,
     CustomerGroupConnection,
@@ -77,6 +88,13 @@ class Query:
     )
     offline_customer_conflicts: list[OfflineConflict] = strawberry.field(
         resolver=sync.offline_customer_conflicts, extensions=[Requires(P.CUSTOMER_MODIFY)]
+    )
+    discount_codes: DiscountCodeConnection = strawberry.field(
+        resolver=discounts.discount_codes,
+        description="All codes, or only active (true) / inactive (false) ones.",
+        # Not CUSTOMER_VIEW: a till sees the code its customer holds (Customer.discount);
+        # a list of every code would let a cashier pick one for anyone (seed 002: fraud).
+        extensions=[Requires(P.DISCOUNT_MANAGE)],
     )
 
 
@@ -147,6 +165,38 @@ class Mutation:
     customer_group_remove_customers: CustomerGroupPayload = strawberry.mutation(
         resolver=groups.customer_group_remove_customers,
         extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)],
+    )
+    discount_code_create: DiscountCodePayload = strawberry.mutation(
+        resolver=discounts.discount_code_create, extensions=[Requires(P.DISCOUNT_MANAGE)]
+    )
+    discount_code_update: DiscountCodePayload = strawberry.mutation(
+        resolver=discounts.discount_code_update, extensions=[Requires(P.DISCOUNT_MANAGE)]
+    )
+    # DISCOUNT_MANAGE, not CUSTOMER_MODIFY: every cashier may edit a profile, but giving
+    # a customer a preferential rate is the benefit seed 002 says must not be misused.
+    customer_discount_assign: CustomerPayload = strawberry.mutation(
+        resolver=discounts.customer_discount_assign,
+        description="Give the customer an active code, replacing the one they held.",
+        extensions=[Requires(P.DISCOUNT_MANAGE)],
+    )
+    customer_discount_remove: CustomerPayload = strawberry.mutation(
+        resolver=discounts.customer_discount_remove, extensions=[Requires(P.DISCOUNT_MANAGE)]
+    )
+    loyalty_card_issue: CustomerPayload = strawberry.mutation(
+        resolver=loyalty.loyalty_card_issue,
+        description="Give the customer a card; a saved card never changes (seed 001).",
+        extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+    loyalty_card_replace: CustomerPayload = strawberry.mutation(
+        resolver=loyalty.loyalty_card_replace,
+        description="Replace a lost card: the old number stops working, the points stay.",
+        extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+    # LOYALTY_ADJUST, not CUSTOMER_MODIFY: points are worth money at the till.
+    loyalty_points_adjust: CustomerPayload = strawberry.mutation(
+        resolver=loyalty.loyalty_points_adjust,
+        description="Add or take points with a reason; the balance never goes below zero.",
+        extensions=[Requires(P.LOYALTY_ADJUST)],
     )
 
 

@@ -18,6 +18,9 @@ from app.services.unit_of_work import Result, Transactions, UnitOfWork
 POINTS_MAX = Decimal(1000)
 
 
+POINTS_VALIDITY_MAX_DAYS = 3650
+
+
 @dataclass(frozen=True, slots=True)
 class SettingsChange:
     customer_search_first: SearchFirst | Unset = UNSET
@@ -25,6 +28,7 @@ class SettingsChange:
     points_per_currency_unit: Decimal | Unset = UNSET
     point_value: Decimal | Unset = UNSET
     notification_scenarios: frozenset[NotificationScenario] | Unset = UNSET
+    points_validity_days: int | Unset | None = UNSET
 
 
 def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
@@ -34,6 +38,7 @@ def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
         "pointsPerCurrencyUnit": str(record.points_per_currency_unit),
         "pointValue": str(record.point_value),
         "notificationScenarios": sorted(s.value for s in record.notification_scenarios),
+        "pointsValidityDays": record.points_validity_days,
     }
 
 
@@ -76,6 +81,16 @@ class BusinessSettingsService:
                 values["notification_scenarios"] = sorted(
                     s.value for s in change.notification_scenarios
                 )
+            if not isinstance(change.points_validity_days, Unset):
+                days = change.points_validity_days
+                if days is not None and not 1 <= days <= POINTS_VALIDITY_MAX_DAYS:
+                    raise reject(
+                        ErrorCode.INVALID,
+                        f"Points last from 1 to {POINTS_VALIDITY_MAX_DAYS} days (null: forever).",
+                        "input",
+                        "pointsValidityDays",
+                    )
+                values["points_validity_days"] = days
             if values:
                 await uow.business.update({**values, "updated_at": uow.now})
             updated = await uow.business.get()

@@ -7,7 +7,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +40,7 @@ from app.domain.records import (
 )
 from app.domain.values import UNSET, Unset
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
+from app.services.loyalty import card_key
 from app.services.phones import is_phone_like, phone_search_prefixes
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -164,6 +165,46 @@ class Profile:
         return {"addresses": self.addresses, "phones": self.phones}
 
 
+def check_new(cmd: CustomerCreate, region: str) -> dict[str, Any]:
+    """The checked fields of a new customer: create, offline sync and import share these rules."""
+    raw = {key: getattr(cmd, key) for key in FIELD_CHECKS}
+    if not (cmd.name or "").strip():
+        # Seed 001: a till may take only a first name, a last name and a number.
+        parts = [p.strip() for p in (cmd.first_name, cmd.last_name) if p and p.strip()]
+        raw["name"] = " ".join(parts) or None
+    fields = check_fields(raw, region)
+    CustomerService._own_numbers_distinct(fields)
+    fields.update(check_profile(fields, changed=set(fields)))
+    if cmd.email_marketing and not fields["email"]:
+        raise reject(
+            ErrorCode.CONSENT_CHANNEL_MISSING,
+            "Email marketing needs an email address.",
+            "input",
+            "emailMarketing",
+        )
+    return fields
+
+
+def customer_row(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Checked fields as customer-row columns, with the search keys they imply."""
+    row = {
+        k: (v.value if isinstance(v, enum.Enum) else v)
+        for k, v in values.items()
+        if k not in ("addresses", "phones")
+    }
+    if "name" in row:
+        row["name_key"] = name_key(row["name"])
+    if "email" in row:
+        row["email_key"] = email_key(row["email"]) if row["email"] else None
+    row["updated_at"] = now
+    return row
+
+
+def created_snapshot(customer: CustomerRecord, fields: dict[str, Any]) -> dict[str, Any]:
+    """The audit trail's view of a new customer, from its checked fields."""
+    return _snapshot(customer, Profile(fields["addresses"], fields["phones"]))
+
+
 class CustomerService:
     def __init__(self, tx: Transactions, settings: Settings, actor: Actor | None) -> None:
         self.tx = tx
@@ -255,18 +296,7 @@ class CustomerService:
 
     @staticmethod
     def _row_values(values: dict[str, Any], uow: UnitOfWork) -> dict[str, Any]:
-        """Checked fields as customer-row columns, with the search keys they imply."""
-        row = {
-            k: (v.value if isinstance(v, enum.Enum) else v)
-            for k, v in values.items()
-            if k not in ("addresses", "phones")
-        }
-        if "name" in row:
-            row["name_key"] = name_key(row["name"])
-        if "email" in row:
-            row["email_key"] = email_key(row["email"]) if row["email"] else None
-        row["updated_at"] = uow.now
-        return row
+        return customer_row(values, uow.now)
 
     async def insert_checked(
         self,
@@ -276,21 +306,7 @@ class CustomerService:
         customer_id: uuid.UUID | None = None,
     ) -> CustomerRecord:
         """Check and insert a new customer (create, offline sync and import share this)."""
-        raw = {key: getattr(cmd, key) for key in FIELD_CHECKS}
-        if not (cmd.name or "").strip():
-            # Seed 001: a till may take only a first name, a last name and a number.
-            parts = [p.strip() for p in (cmd.first_name, cmd.last_name) if p and p.strip()]
-            raw["name"] = " ".join(parts) or None
-        fields = check_fields(raw, region)
-        self._own_numbers_distinct(fields)
-        fields.update(check_profile(fields, changed=set(fields)))
-        if cmd.email_marketing and not fields["email"]:
-            raise reject(
-                ErrorCode.CONSENT_CHANNEL_MISSING,
-                "Email marketing needs an email address.",
-                "input",
-                "emailMarketing",
-            )
+        fields = check_new(cmd, region)
         await self._check_unique(uow, fields)
         home_store_id = cmd.home_store_id or (self.actor.store_id if self.actor else None)
         if home_store_id is None:
@@ -305,8 +321,7 @@ class CustomerService:
         )
         await uow.customers.replace_addresses(customer.id, fields["addresses"])
         await uow.customers.replace_phones(customer.id, fields["phones"])
-        profile = Profile(fields["addresses"], fields["phones"])
-        await uow.audit("customer", customer.id, "create", after=_snapshot(customer, profile))
+        await uow.audit("customer", customer.id, "create", after=created_snapshot(customer, fields))
         for channel, wanted in (
             (MarketingChannel.EMAIL, cmd.email_marketing),
             (MarketingChannel.SMS, cmd.sms_marketing),
@@ -555,16 +570,19 @@ class CustomerService:
 
     @staticmethod
     def to_search(term: str, region: str) -> CustomerSearch:
-        """What a typed term may mean: a phone (any format, prefix), a name, a code or an email."""
+        """What a typed term may mean: a phone (any format, prefix), a name, a code, an email
+        or a loyalty card number (a card number can look like a phone or a name)."""
         term = term.strip()
+        card = card_key(term)
         if "@" in term:
-            return CustomerSearch(email_key=email_key(term), customer_code=term)
+            return CustomerSearch(email_key=email_key(term), customer_code=term, card_number=card)
         if is_phone_like(term):
             return CustomerSearch(
                 phone_prefixes=phone_search_prefixes(term, region),
                 customer_code=term,
+                card_number=card,
             )
-        return CustomerSearch(name_key=name_key(term) or None, customer_code=term)
+        return CustomerSearch(name_key=name_key(term) or None, customer_code=term, card_number=card)
 
     async def search(
         self, query: CustomerQuery, first: int, after: str | None

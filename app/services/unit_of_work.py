@@ -17,8 +17,11 @@ from app.db.repositories.audit import AuditRepository
 from app.db.repositories.business import BusinessSettingsRepository
 from app.db.repositories.consents import ConsentRepository
 from app.db.repositories.customers import CustomerRepository
+from app.db.repositories.discounts import DiscountRepository
 from app.db.repositories.groups import GroupRepository
 from app.db.repositories.idempotency import IdempotencyRepository
+from app.db.repositories.job_runs import JobRunRepository
+from app.db.repositories.loyalty import LoyaltyRepository
 from app.db.repositories.notifications import NotificationRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.staff import StaffRepository
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Audit actions that end a customer's life in the feeds; any other action is a change.
 FEED_KINDS = {"delete": "DELETED", "merged_into": "MERGED"}
+PUBLISH_BATCH = 1000
 
 T = TypeVar("T")
 
@@ -66,6 +70,9 @@ class UnitOfWork:
         self.consents = ConsentRepository(session)
         self.business = BusinessSettingsRepository(session)
         self.groups = GroupRepository(session)
+        self.discounts = DiscountRepository(session)
+        self.loyalty = LoyaltyRepository(session)
+        self.job_runs = JobRunRepository(session)
         self.staff = StaffRepository(session)
         self.stores = StoreRepository(session)
         self.notifications = NotificationRepository(session)
@@ -99,22 +106,54 @@ class UnitOfWork:
             # Every customer change is audited, so this is where the feeds learn of it.
             self.customer_changed(uuid.UUID(str(entity_id)), FEED_KINDS.get(action, "CHANGED"))
 
+    async def audit_many(
+        self,
+        entity_type: str,
+        action: str,
+        entries: list[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
+    ) -> None:
+        """``audit`` for many entities at once: ``(entity_id, before, after)`` each."""
+        actor = self.actor
+        actor_id = str(actor.staff_user_id or actor.token_id) if actor else None
+        label = actor.label if actor else "system"
+        await self._audit.insert_many(
+            [
+                {
+                    "entity_type": entity_type,
+                    "entity_id": str(entity_id),
+                    "action": action,
+                    "actor_id": actor_id,
+                    "actor_label": label,
+                    "at": self.now,
+                    "before": before,
+                    "after": after,
+                }
+                for entity_id, before, after in entries
+            ]
+        )
+        if entity_type == "customer":
+            kind = FEED_KINDS.get(action, "CHANGED")
+            for entity_id, _, _ in entries:
+                self.customer_changed(uuid.UUID(str(entity_id)), kind)
+
     def customer_changed(self, customer_id: uuid.UUID, kind: str = "CHANGED") -> None:
         self._changed[customer_id] = kind
 
     async def publish_changes(self) -> None:
         """Number this transaction's customer changes in every feed that holds them."""
-        if not self._changed:
-            return
-        holders = await self.sync.holders(list(self._changed))
-        await self.sync.put(
-            [
-                (store_id, customer_id, kind)
-                for customer_id, kind in self._changed.items()
-                for store_id in holders.get(customer_id, ())
-            ],
-            self.now,
-        )
+        changed = list(self._changed.items())
+        # In slices: an import changes 100k customers, more than one IN list may bind.
+        for start in range(0, len(changed), PUBLISH_BATCH):
+            batch = dict(changed[start : start + PUBLISH_BATCH])
+            holders = await self.sync.holders(list(batch))
+            await self.sync.put(
+                [
+                    (store_id, customer_id, kind)
+                    for customer_id, kind in batch.items()
+                    for store_id in holders.get(customer_id, ())
+                ],
+                self.now,
+            )
         self._changed.clear()
 
     async def enqueue_job(self, job_name: str, payload: dict[str, Any]) -> None:

@@ -51,6 +51,8 @@ async def test_partial_update_is_audited(gql, factory, raw_sql) -> None:
         ({"pointsPerCurrencyUnit": "-1"}, "pointsPerCurrencyUnit"),
         ({"pointsPerCurrencyUnit": "0.001"}, "pointsPerCurrencyUnit"),
         ({"pointValue": "1000.01"}, "pointValue"),
+        ({"pointsValidityDays": 0}, "pointsValidityDays"),
+        ({"pointsValidityDays": 3651}, "pointsValidityDays"),
     ],
 )
 async def test_bad_values_are_refused_and_change_nothing(gql, factory, fields, field) -> None:
@@ -88,3 +90,17 @@ async def test_registration_messages_follow_the_scenario_switch(gql, factory, ra
     )
     assert await raw_sql("SELECT count(*) FROM notifications") == [(0,)]
     assert await raw_sql("SELECT count(*) FROM outbox") == [(0,)]
+
+
+async def test_points_validity_is_set_and_cleared_with_null(gql, factory) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE)
+    query = "{ businessSettings { pointsValidityDays } }"
+    assert (await gql(query, token=token))["data"]["businessSettings"] == {
+        "pointsValidityDays": None
+    }
+    assert (await update(gql, token, pointsValidityDays=365))["errors"] == []
+    # Other changes leave it alone; an explicit null means points last forever.
+    await update(gql, token, customerSearchFirst="NAME")
+    assert (await gql(query, token=token))["data"]["businessSettings"]["pointsValidityDays"] == 365
+    assert (await update(gql, token, pointsValidityDays=None))["errors"] == []
+    assert (await gql(query, token=token))["data"]["businessSettings"]["pointsValidityDays"] is None

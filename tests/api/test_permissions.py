@@ -33,6 +33,8 @@ class Seed:
     group_id: str
     other_customer_id: str
     conflict_client_id: str
+    discount_code: str
+    discount_code_id: str
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,54 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"o": s.conflict_client_id, "c": s.customer_id},
         P.CUSTOMER_MODIFY,
     ),
+    "loyaltyCardIssue": Op(
+        "mutation($c: ID!, $input: LoyaltyCardInput!) { loyaltyCardIssue(customerId: $c, "
+        "input: $input) { customer { id } errors { code field } } }",
+        lambda s: {
+            "c": s.other_customer_id,
+            "input": {"cardNumber": f"NEW-{s.tag}", "discountPercent": "5"},
+        },
+        P.CUSTOMER_MODIFY,
+    ),
+    "loyaltyCardReplace": Op(
+        "mutation($c: ID!, $input: LoyaltyCardReplaceInput!) { loyaltyCardReplace(customerId: $c, "
+        "input: $input) { customer { id } errors { code field } } }",
+        lambda s: {
+            "c": s.customer_id,
+            "input": {"newCardNumber": f"NEW-{s.tag}", "reason": "Lost"},
+        },
+        P.CUSTOMER_MODIFY,
+    ),
+    "loyaltyPointsAdjust": Op(
+        "mutation($c: ID!, $input: LoyaltyPointsAdjustInput!) { loyaltyPointsAdjust("
+        "customerId: $c, input: $input) { customer { id } errors { code field } } }",
+        lambda s: {"c": s.customer_id, "input": {"points": 10, "reason": "Goodwill"}},
+        P.LOYALTY_ADJUST,
+    ),
+    "discountCodeCreate": Op(
+        "mutation($input: DiscountCodeInput!) { discountCodeCreate(input: $input) "
+        "{ discountCode { id } errors { code field } } }",
+        lambda s: {"input": {"code": f"NEW{s.tag}", "percent": "5"}},
+        P.DISCOUNT_MANAGE,
+    ),
+    "discountCodeUpdate": Op(
+        "mutation($id: ID!, $input: DiscountCodeUpdateInput!) { discountCodeUpdate(id: $id, "
+        "input: $input) { discountCode { id } errors { code field } } }",
+        lambda s: {"id": s.discount_code_id, "input": {"percent": "12.5"}},
+        P.DISCOUNT_MANAGE,
+    ),
+    "customerDiscountAssign": Op(
+        "mutation($c: ID!, $code: String!) { customerDiscountAssign(customerId: $c, code: $code) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"c": s.other_customer_id, "code": s.discount_code},
+        P.DISCOUNT_MANAGE,
+    ),
+    "customerDiscountRemove": Op(
+        "mutation($c: ID!) { customerDiscountRemove(customerId: $c) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"c": s.customer_id},
+        P.DISCOUNT_MANAGE,
+    ),
 }
 
 # Every query field, and whether it is nullable (a refused non-null field nulls all of data).
@@ -213,6 +263,7 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         False,
     ),
     "offlineCustomerConflicts": ("{ offlineCustomerConflicts { clientId } }", _no_vars, False),
+    "discountCodes": ("{ discountCodes { totalCount } }", _no_vars, False),
 }
 
 PERMISSION_MUTATIONS = sorted(name for name, op in MUTATIONS.items() if op.permission is not None)
@@ -254,7 +305,14 @@ async def _seed(factory: Any) -> Seed:
     )
     assert offline.value
     assert offline.value[0].status == "CONFLICT"
+    # A card to replace (loyaltyCardReplace); the other customer has none to be issued one.
+    await factory.loyalty_card(customer.id, f"SEED-{uuid.uuid4().hex[:12]}")
+    code = await factory.discount_code(f"SEED{uuid.uuid4().hex[:8]}")
+    assigned = await factory.discounts().assign(customer.id, code.code, None)
+    assert assigned.errors == []
     return Seed(
+        discount_code=code.code,
+        discount_code_id=str(code.id),
         conflict_client_id=str(conflict),
         group_id=str(group.value.id),
         other_customer_id=str(other.id),

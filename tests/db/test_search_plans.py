@@ -81,3 +81,14 @@ async def test_a_scan_through_an_index_is_recognised(db) -> None:
     plan = await explain(db, "SELECT id FROM customers ORDER BY name_key")
     with pytest.raises(AssertionError):
         assert_index_search(plan)
+
+
+async def test_the_card_number_lookup_is_an_index_search(db) -> None:
+    # Scanned or typed in any case; looks like a name, so the name lookups run too.
+    search = CustomerService.to_search(" vip-2024-0042 ", "US")
+    assert search.card_number == "VIP-2024-0042"
+    sent = await selects_sent(db, lambda repo: repo.page(search, CustomerFilterSpec(), 20, None))
+    assert len(sent) == 2
+    for sql, params in sent:
+        assert "loyalty_cards" in sql
+        assert_index_search(await explain(db, sql, params))

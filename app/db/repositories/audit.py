@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import table_of
 from app.db.models import AuditEntry
 from app.db.repositories.paging import decode_cursor, encode_cursor
 from app.domain.records import AuditRecord, Page
@@ -51,6 +52,11 @@ class AuditRepository:
             )
         )
         await self.session.flush()
+
+    async def insert_many(self, entries: list[dict[str, Any]]) -> None:
+        """Audit entries (the columns of ``insert``, plus ``at``) in one executemany."""
+        if entries:
+            await self.session.execute(insert(table_of(AuditEntry)), entries)
 
     async def pages(
         self, entity_type: str, entity_ids: list[str], first: int, after: str | None

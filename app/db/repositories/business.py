@@ -29,6 +29,7 @@ class BusinessSettingsRepository:
                 NotificationScenario(s) for s in row.notification_scenarios if s in known
             ),
             updated_at=row.updated_at,
+            points_validity_days=row.points_validity_days,
         )
 
     async def update(self, values: dict[str, Any]) -> None:

@@ -4,9 +4,10 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import table_of
 from app.db.models import ConsentChange, MarketingConsent
 from app.domain.records import (
     ConsentChangeRecord,
@@ -78,6 +79,40 @@ class ConsentRepository:
         row.actor_label = actor_label
         await self.session.flush()
         return _record(row)
+
+    async def subscribe_new(
+        self,
+        entries: list[tuple[uuid.UUID, MarketingChannel]],
+        *,
+        at: datetime,
+        source: ConsentSource,
+        actor_label: str,
+    ) -> None:
+        """Subscribe customers that have no consent yet, with the change in their history."""
+        if not entries:
+            return
+        common = {"changed_at": at, "source": source.value, "actor_label": actor_label}
+        subscribed = ConsentState.SUBSCRIBED.value
+        await self.session.execute(
+            insert(table_of(MarketingConsent)),
+            [
+                {"customer_id": c, "channel": ch.value, "state": subscribed, **common}
+                for c, ch in entries
+            ],
+        )
+        await self.session.execute(
+            insert(table_of(ConsentChange)),
+            [
+                {
+                    "customer_id": c,
+                    "channel": ch.value,
+                    "previous_state": ConsentState.NOT_SUBSCRIBED.value,
+                    "state": subscribed,
+                    **common,
+                }
+                for c, ch in entries
+            ],
+        )
 
     async def history_for(
         self, customer_ids: list[uuid.UUID]

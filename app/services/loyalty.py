@@ -1,0 +1,378 @@
+"""Loyalty cards and the points ledger (seeds 001, 003).
+
+- A card's identity (number, discount) never changes once saved (seed 001: "any details
+  of the loyalty information once saved cannot be modified"). A lost card is replaced:
+  the old one becomes REPLACED, its number stops working everywhere, and no card is
+  ever issued with a number any card had before.
+- Card numbers are kept upper-cased: a number scanned from a barcode and one typed in
+  lower case at a till are the same card, and the unique index on the stored column
+  then both enforces that and serves every lookup.
+- Points belong to the customer, not to a card: a replacement moves nothing, so it
+  writes no ledger entry (the audit trail records it; each ledger entry names the card
+  that was active when it was made).
+- The ledger is the record; ``loyalty_points_balances`` is its running sum, written in
+  the same transaction as each entry. Debits are conditional UPDATEs
+  (``WHERE points >= n``), so two tills redeeming at once can never overdraw it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.db.repositories.loyalty import LoyaltyRepository
+from app.domain.errors import ErrorCode, reject
+from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord, PointsKind
+from app.domain.records import Actor, CustomerRecord, Page
+from app.services.checks import required_text, two_decimals
+from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
+
+CARD_MIN = 4
+CARD_MAX = 64
+CARD_PATTERN = re.compile(rf"[A-Za-z0-9-]{{{CARD_MIN},{CARD_MAX}}}")
+REASON_MAX = 500
+# Per operation: keeps any sequence of operations far inside the INTEGER column.
+POINTS_MAX = 1_000_000
+HUNDRED = Decimal(100)
+
+
+def card_key(term: str) -> str | None:
+    """The stored form of a card number, or None when ``term`` cannot be one."""
+    clean = term.strip()
+    return clean.upper() if CARD_PATTERN.fullmatch(clean) else None
+
+
+def _card_number(raw: str, field: str) -> str:
+    if not raw.strip():
+        raise reject(ErrorCode.REQUIRED, "A card number is required.", "input", field)
+    key = card_key(raw)
+    if key is None:
+        raise reject(
+            ErrorCode.INVALID,
+            f"A card number is {CARD_MIN} to {CARD_MAX} letters, digits or '-'.",
+            "input",
+            field,
+        )
+    return key
+
+
+def _reason(raw: str) -> str:
+    return required_text(raw, max_length=REASON_MAX, what="A reason", field="reason")
+
+
+def _card_snapshot(card: LoyaltyCardRecord) -> dict[str, Any]:
+    return {"cardNumber": card.card_number, "discountPercent": str(card.discount_percent)}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryReport:
+    customers: int
+    points: int
+
+
+class LoyaltyService:
+    def __init__(self, tx: Transactions, actor: Actor | None) -> None:
+        self.tx = tx
+        self.actor = actor
+
+    @staticmethod
+    async def _require_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
+        customer = await uow.customers.get(customer_id)
+        if customer is None:
+            raise reject(ErrorCode.NOT_FOUND, "No such customer.", "customerId")
+        if customer.merged_into_id is not None:
+            raise reject(
+                ErrorCode.CUSTOMER_MERGED,
+                "This customer was merged into another; change that one.",
+                "customerId",
+            )
+        return customer
+
+    @staticmethod
+    async def _unused_number(uow: UnitOfWork, number: str, field: str) -> None:
+        if await uow.loyalty.card_number_used(number):
+            raise reject(
+                ErrorCode.CARD_NUMBER_TAKEN,
+                "A card with this number was issued before; numbers are never reused.",
+                "input",
+                field,
+            )
+
+    @staticmethod
+    def _label(uow: UnitOfWork) -> str:
+        return uow.actor.label if uow.actor else "system"
+
+    # -- cards -----------------------------------------------------------------------
+
+    async def issue_card(
+        self, customer_id: uuid.UUID, card_number: str, discount_percent: Decimal
+    ) -> Result[CustomerRecord]:
+        async def work(uow: UnitOfWork) -> CustomerRecord:
+            customer = await self._require_customer(uow, customer_id)
+            number = _card_number(card_number, "cardNumber")
+            percent = two_decimals(discount_percent, upper=HUNDRED, field="discountPercent")
+            if await uow.loyalty.active_card(customer_id) is not None:
+                raise reject(
+                    ErrorCode.LOYALTY_CARD_IMMUTABLE,
+                    "This customer has a loyalty card, and a saved card cannot be changed; "
+                    "replace it if it was lost.",
+                    "customerId",
+                )
+            await self._unused_number(uow, number, "cardNumber")
+            card = await uow.loyalty.insert_card(
+                customer_id=customer_id,
+                card_number=number,
+                discount_percent=percent,
+                issued_at=uow.now,
+                issued_by=self._label(uow),
+            )
+            await uow.audit(
+                "customer", customer_id, "loyalty_card_issue", after=_card_snapshot(card)
+            )
+            return customer
+
+        return await self.tx.run(self.actor, work)
+
+    async def replace_card(
+        self, customer_id: uuid.UUID, new_card_number: str, reason: str
+    ) -> Result[CustomerRecord]:
+        """A lost card: the old number stops working, the new card keeps its discount."""
+
+        async def work(uow: UnitOfWork) -> CustomerRecord:
+            customer = await self._require_customer(uow, customer_id)
+            number = _card_number(new_card_number, "newCardNumber")
+            why = _reason(reason)
+            old = await uow.loyalty.active_card(customer_id)
+            if old is None:
+                raise reject(
+                    ErrorCode.NOT_FOUND,
+                    "This customer has no loyalty card to replace.",
+                    "customerId",
+                )
+            await self._unused_number(uow, number, "newCardNumber")
+            await uow.loyalty.retire_card(old.id, uow.now)
+            new = await uow.loyalty.insert_card(
+                customer_id=customer_id,
+                card_number=number,
+                discount_percent=old.discount_percent,
+                issued_at=uow.now,
+                issued_by=self._label(uow),
+            )
+            await uow.loyalty.link_replacement(old.id, new.id)
+            await uow.audit(
+                "customer", customer_id, "loyalty_card_replace",
+                before=_card_snapshot(old), after={**_card_snapshot(new), "reason": why},
+            )  # fmt: skip
+            return customer
+
+        return await self.tx.run(self.actor, work)
+
+    # -- points inside a caller's unit of work (sales) ---------------------------------
+
+    async def _card_id(self, uow: UnitOfWork, customer_id: uuid.UUID) -> uuid.UUID | None:
+        card = await uow.loyalty.active_card(customer_id)
+        return card.id if card else None
+
+    async def _credit(
+        self,
+        uow: UnitOfWork,
+        customer_id: uuid.UUID,
+        kind: PointsKind,
+        points: int,
+        *,
+        reason: str | None = None,
+        sale_id: uuid.UUID | None = None,
+    ) -> int:
+        balance = await uow.loyalty.add_points(customer_id, points, uow.now)
+        await uow.loyalty.insert_entry(
+            customer_id=customer_id,
+            card_id=await self._card_id(uow, customer_id),
+            kind=kind,
+            points=points,
+            reason=reason,
+            sale_id=sale_id,
+            at=uow.now,
+            actor_label=self._label(uow),
+        )
+        return balance
+
+    async def _debit(
+        self,
+        uow: UnitOfWork,
+        customer_id: uuid.UUID,
+        kind: PointsKind,
+        points: int,
+        *,
+        reason: str | None = None,
+        sale_id: uuid.UUID | None = None,
+    ) -> int:
+        balance = await uow.loyalty.take_points(customer_id, points, uow.now)
+        if balance is None:
+            raise reject(
+                ErrorCode.INSUFFICIENT_POINTS,
+                "The customer does not have that many points.",
+                "input",
+                "points",
+            )
+        await uow.loyalty.insert_entry(
+            customer_id=customer_id,
+            card_id=await self._card_id(uow, customer_id),
+            kind=kind,
+            points=-points,
+            reason=reason,
+            sale_id=sale_id,
+            at=uow.now,
+            actor_label=self._label(uow),
+        )
+        return balance
+
+    async def earn(
+        self, uow: UnitOfWork, customer_id: uuid.UUID, points: int, sale_id: uuid.UUID | None
+    ) -> int:
+        """Credit points for a sale in the caller's transaction; the new balance."""
+        if points < 0:
+            raise ValueError("points earned cannot be negative")
+        if points == 0:
+            return await uow.loyalty.balance(customer_id)
+        balance = await self._credit(uow, customer_id, PointsKind.EARN, points, sale_id=sale_id)
+        await uow.audit(
+            "customer", customer_id, "points_earn",
+            after={"points": points, "balance": balance, "saleId": _str(sale_id)},
+        )  # fmt: skip
+        return balance
+
+    async def redeem(
+        self,
+        uow: UnitOfWork,
+        customer_id: uuid.UUID,
+        points: int,
+        sale_id: uuid.UUID | None,
+        reason: str | None = None,
+    ) -> int:
+        """Spend points in the caller's transaction; ``Rejected`` INSUFFICIENT_POINTS."""
+        if points < 0:
+            raise ValueError("points redeemed cannot be negative")
+        if points == 0:
+            return await uow.loyalty.balance(customer_id)
+        balance = await self._debit(
+            uow, customer_id, PointsKind.REDEEM, points, reason=reason, sale_id=sale_id
+        )
+        await uow.audit(
+            "customer", customer_id, "points_redeem",
+            after={"points": -points, "balance": balance, "saleId": _str(sale_id)},
+        )  # fmt: skip
+        return balance
+
+    # -- points in their own transaction ---------------------------------------------
+
+    async def redeem_points(self, customer_id: uuid.UUID, points: int, reason: str) -> Result[int]:
+        """Spend points outside a sale (e.g. a reward handed over); the new balance."""
+
+        async def work(uow: UnitOfWork) -> int:
+            await self._require_customer(uow, customer_id)
+            why = _reason(reason)
+            if not 0 < points <= POINTS_MAX:
+                raise reject(
+                    ErrorCode.INVALID, f"Redeem 1 to {POINTS_MAX} points.", "input", "points"
+                )
+            return await self.redeem(uow, customer_id, points, None, why)
+
+        return await self.tx.run(self.actor, work)
+
+    async def adjust(
+        self, customer_id: uuid.UUID, points: int, reason: str
+    ) -> Result[CustomerRecord]:
+        """A signed correction with its reason; never below zero."""
+
+        async def work(uow: UnitOfWork) -> CustomerRecord:
+            customer = await self._require_customer(uow, customer_id)
+            if points == 0 or abs(points) > POINTS_MAX:
+                raise reject(
+                    ErrorCode.INVALID,
+                    f"Adjust by 1 to {POINTS_MAX} points, up or down.",
+                    "input",
+                    "points",
+                )
+            why = _reason(reason)
+            if points > 0:
+                balance = await self._credit(
+                    uow, customer_id, PointsKind.ADJUST, points, reason=why
+                )
+            else:
+                balance = await self._debit(
+                    uow, customer_id, PointsKind.ADJUST, -points, reason=why
+                )
+            await uow.audit(
+                "customer", customer_id, "points_adjust",
+                before={"balance": balance - points},
+                after={"balance": balance, "points": points, "reason": why},
+            )  # fmt: skip
+            return customer
+
+        return await self.tx.run(self.actor, work)
+
+    async def expire_points(self, now: datetime | None = None) -> ExpiryReport:
+        """Expire points credited more than ``points_validity_days`` ago and not spent since.
+
+        Debits use the oldest credits first (FIFO). An EXPIRE entry is itself a debit,
+        so a second run finds nothing left to expire. Each customer is one short
+        transaction holding their balance row, so tills wait at most for one customer.
+        """
+        moment = now or utcnow()
+        async with self.tx.db.read() as session:
+            repo = LoyaltyRepository(session)
+            days = await repo.points_validity_days()
+            if days is None:
+                return ExpiryReport(customers=0, points=0)
+            cutoff = moment - timedelta(days=days)
+            candidates = await repo.customers_with_unspent_before(cutoff)
+
+        expired: list[int] = []
+        for customer_id in candidates:
+
+            async def work(uow: UnitOfWork, customer_id: uuid.UUID = customer_id) -> int:
+                balance = await uow.loyalty.lock_balance(customer_id)
+                if not balance:
+                    return 0
+                # Read under the lock: a redemption that committed meanwhile is counted.
+                due = min(balance, await uow.loyalty.unspent_before(customer_id, cutoff))
+                if due <= 0:
+                    return 0
+                left = await self._debit(
+                    uow, customer_id, PointsKind.EXPIRE, due,
+                    reason=f"Credited more than {days} days ago",
+                )  # fmt: skip
+                await uow.audit(
+                    "customer", customer_id, "points_expire",
+                    before={"balance": balance}, after={"balance": left, "points": -due},
+                )  # fmt: skip
+                return due
+
+            result = await self.tx.run(None, work)
+            if result.value:
+                expired.append(result.value)
+        return ExpiryReport(customers=len(expired), points=sum(expired))
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def cards_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, LoyaltyCardRecord]:
+        async with self.tx.db.read() as session:
+            return await LoyaltyRepository(session).active_cards_for(customer_ids)
+
+    async def balances_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        async with self.tx.db.read() as session:
+            return await LoyaltyRepository(session).balances_for(customer_ids)
+
+    async def ledger_pages(
+        self, customer_ids: list[uuid.UUID], first: int, after: str | None
+    ) -> dict[uuid.UUID, Page[PointsEntryRecord]]:
+        async with self.tx.db.read() as session:
+            return await LoyaltyRepository(session).ledger_pages(customer_ids, first, after)
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return str(value) if value else None
