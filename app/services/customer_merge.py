@@ -11,6 +11,7 @@ from app.db.repositories.customers import CustomerRepository
 from app.db.repositories.merge import MergeRepository
 from app.domain.errors import ErrorCode, reject
 from app.domain.records import Actor, CustomerRecord, CustomerStatus
+from app.services.customer_lookup import live_customer
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -81,17 +82,6 @@ class CustomerMergeService:
             customer = await repo.get(customer_id)
             return [] if customer is None else await find_duplicates(repo, customer)
 
-    @staticmethod
-    async def _mergeable(uow: UnitOfWork, customer_id: uuid.UUID, field: str) -> CustomerRecord:
-        found = await uow.customers.get(customer_id)
-        if found is None:
-            raise reject(ErrorCode.NOT_FOUND, "No such customer.", field)
-        if found.merged_into_id is not None:
-            raise reject(
-                ErrorCode.CUSTOMER_MERGED, "This customer was already merged into another.", field
-            )
-        return found
-
     async def merge(self, source_id: uuid.UUID, target_id: uuid.UUID) -> Result[CustomerRecord]:
         """Fold ``source`` into ``target``: its sales, points, cards, discount, groups, consent,
         numbers and audit trail move; ``source`` stays as a MERGED pointer to ``target``."""
@@ -101,8 +91,8 @@ class CustomerMergeService:
                 raise reject(
                     ErrorCode.INVALID, "A customer cannot be merged into itself.", "sourceId"
                 )
-            source = await self._mergeable(uow, source_id, "sourceId")
-            target = await self._mergeable(uow, target_id, "targetId")
+            source = await live_customer(uow, source_id, "sourceId")
+            target = await live_customer(uow, target_id, "targetId")
             merge = MergeRepository(uow.session)
             addresses = {"SMS"} | ({"EMAIL"} if target.email else set())
             moved = {

@@ -40,6 +40,7 @@ from app.domain.records import (
 )
 from app.domain.values import UNSET, Unset
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
+from app.services.customer_lookup import live_customer
 from app.services.loyalty import card_key
 from app.services.phones import is_phone_like, phone_search_prefixes
 from app.services.text import email_key, name_key
@@ -267,14 +268,7 @@ class CustomerService:
 
     async def _require_live(self, uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
         """A customer that can still change: not one merged into another."""
-        customer = await self._require(uow, customer_id)
-        if customer.merged_into_id is not None:
-            raise reject(
-                ErrorCode.CUSTOMER_MERGED,
-                "This customer was merged into another; change that one.",
-                "id",
-            )
-        return customer
+        return await live_customer(uow, customer_id, "id")
 
     async def _profile(self, uow: UnitOfWork, customer_id: uuid.UUID) -> Profile:
         addresses = await uow.customers.addresses_for([customer_id])

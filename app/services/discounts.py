@@ -25,6 +25,7 @@ from app.domain.records import (
 )
 from app.domain.values import UNSET, Unset
 from app.services.checks import two_decimals
+from app.services.customer_lookup import live_customer
 from app.services.scheduled import ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
 
@@ -114,16 +115,7 @@ class DiscountService:
 
     @staticmethod
     async def _require_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
-        customer = await uow.customers.get(customer_id)
-        if customer is None:
-            raise reject(ErrorCode.NOT_FOUND, "No such customer.", "customerId")
-        if customer.merged_into_id is not None:
-            raise reject(
-                ErrorCode.CUSTOMER_MERGED,
-                "This customer was merged into another; change that one.",
-                "customerId",
-            )
-        return customer
+        return await live_customer(uow, customer_id)
 
     # -- codes ---------------------------------------------------------------------
 

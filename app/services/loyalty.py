@@ -29,6 +29,7 @@ from app.domain.errors import ErrorCode, reject
 from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord, PointsKind
 from app.domain.records import Actor, CustomerRecord, Page
 from app.services.checks import required_text, two_decimals
+from app.services.customer_lookup import live_customer
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
 
 CARD_MIN = 4
@@ -81,16 +82,7 @@ class LoyaltyService:
 
     @staticmethod
     async def _require_customer(uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
-        customer = await uow.customers.get(customer_id)
-        if customer is None:
-            raise reject(ErrorCode.NOT_FOUND, "No such customer.", "customerId")
-        if customer.merged_into_id is not None:
-            raise reject(
-                ErrorCode.CUSTOMER_MERGED,
-                "This customer was merged into another; change that one.",
-                "customerId",
-            )
-        return customer
+        return await live_customer(uow, customer_id)
 
     @staticmethod
     async def _unused_number(uow: UnitOfWork, number: str, field: str) -> None:

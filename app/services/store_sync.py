@@ -18,6 +18,7 @@ from app.db.repositories.paging import decode_cursor, encode_cursor
 from app.db.repositories.sync import OfflineAnswer, SyncRepository
 from app.domain.errors import ErrorCode, InvalidCursor, Rejected, reject
 from app.domain.records import Actor, CustomerRecord, TokenKind
+from app.services.customer_lookup import live_customer
 from app.services.customers import CustomerCreate, CustomerService
 from app.services.phones import InvalidPhone, normalize_phone
 from app.services.text import email_key
@@ -132,15 +133,7 @@ class StoreSyncService:
             store = self._store_for(store_id)
             if await uow.stores.get(store) is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such store.", "storeId")
-            customer = await uow.customers.get(customer_id)
-            if customer is None:
-                raise reject(ErrorCode.NOT_FOUND, "No such customer.", "customerId")
-            if customer.merged_into_id is not None:
-                raise reject(
-                    ErrorCode.CUSTOMER_MERGED,
-                    "This customer was merged into another; download that one.",
-                    "customerId",
-                )
+            customer = await live_customer(uow, customer_id)
             if not await uow.sync.holds(store, customer_id):
                 await uow.sync.put([(store, customer_id, ChangeKind.CHANGED.value)], uow.now)
             return customer
@@ -282,15 +275,7 @@ class OfflineConflicts:
             answer = await uow.sync.offline_answer(client_id)
             if answer is None or answer.status != "CONFLICT":
                 raise reject(ErrorCode.NOT_FOUND, "No open conflict with this id.", "clientId")
-            customer = await uow.customers.get(customer_id)
-            if customer is None:
-                raise reject(ErrorCode.NOT_FOUND, "No such customer.", "customerId")
-            if customer.merged_into_id is not None:
-                raise reject(
-                    ErrorCode.CUSTOMER_MERGED,
-                    "Link to the customer it was merged into.",
-                    "customerId",
-                )
+            await live_customer(uow, customer_id)
             label = self.actor.label if self.actor else "system"
             await uow.sync.resolve_offline(client_id, customer_id, uow.now, label)
             if not await uow.sync.holds(answer.store_id, customer_id):
