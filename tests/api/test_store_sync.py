@@ -297,3 +297,38 @@ async def test_two_tills_sending_the_same_new_customer_make_one(
         assert statuses == ["CREATED", "MATCHED"]
         rows = await raw_sql("SELECT COUNT(*) FROM customers WHERE phone = :p", p=phone)
         assert rows[0][0] == 1
+
+
+async def test_a_till_syncing_while_others_write_misses_nothing(
+    gql: Any, factory: Any, stores: tuple[Any, Any]
+) -> None:
+    """Changes commit while the till reads: a number must never be seen before a smaller one."""
+    here, _ = stores
+    till = Till(gql, await factory.till(here.id, *TILL))
+    office = await factory.token(*TILL)
+    customers = [await factory.customer(home_store_id=here.id) for _ in range(6)]
+    versions = {c.id: 1 for c in customers}
+
+    async def writer(customer: Any) -> None:
+        for round_ in range(5):
+            body = await gql(
+                UPDATE,
+                {
+                    "id": str(customer.id),
+                    "input": {"expectedVersion": versions[customer.id], "name": f"R{round_}"},
+                },
+                token=office,
+            )
+            assert body["data"]["customerUpdate"]["errors"] == []
+            versions[customer.id] += 1
+
+    async def reader() -> None:
+        for _ in range(15):
+            await till.sync(first=2)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(reader(), *(writer(c) for c in customers))
+    await till.sync()
+    server = await server_copy(gql, office, {str(c.id) for c in customers})
+    assert till.customers == server
+    assert {c["name"] for c in server.values()} == {"R4"}
