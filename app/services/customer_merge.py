@@ -91,6 +91,9 @@ class CustomerMergeService:
                 raise reject(
                     ErrorCode.INVALID, "A customer cannot be merged into itself.", "sourceId"
                 )
+            # Locked first: a merge the other way round (or into a third customer) waits,
+            # then finds this one merged, instead of both committing a cycle.
+            await uow.customers.lock([source_id, target_id])
             source = await live_customer(uow, source_id, "sourceId")
             target = await live_customer(uow, target_id, "targetId")
             merge = MergeRepository(uow.session)
@@ -109,8 +112,7 @@ class CustomerMergeService:
             await merge.mark_merged(source_id, target_id, uow.now)
             # Stores that held the merged customer now hold the survivor too.
             for store_id in (await uow.sync.holders([source_id])).get(source_id, ()):
-                if not await uow.sync.holds(store_id, target_id):
-                    await uow.sync.put([(store_id, target_id, "CHANGED")], uow.now)
+                uow.hold_in_store(store_id, target_id)
             await uow.audit(
                 "customer",
                 source_id,

@@ -25,6 +25,8 @@ from app.services.text import email_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.settings import Settings
 
+MAX_POINTER_HOPS = 5
+
 
 class ChangeKind(enum.StrEnum):
     CHANGED = "CHANGED"
@@ -134,8 +136,7 @@ class StoreSyncService:
             if await uow.stores.get(store) is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such store.", "storeId")
             customer = await live_customer(uow, customer_id)
-            if not await uow.sync.holds(store, customer_id):
-                await uow.sync.put([(store, customer_id, ChangeKind.CHANGED.value)], uow.now)
+            uow.hold_in_store(store, customer_id)
             return customer
 
         return await self.tx.run(self.actor, work)
@@ -188,8 +189,7 @@ class StoreSyncService:
         if len(candidates) == 1:
             (match,) = candidates
             record |= {"status": "MATCHED", "customer_id": match}
-            if not await uow.sync.holds(store, match):
-                await uow.sync.put([(store, match, ChangeKind.CHANGED.value)], uow.now)
+            uow.hold_in_store(store, match)
         elif candidates:
             record |= {
                 "status": "CONFLICT",
@@ -203,6 +203,8 @@ class StoreSyncService:
                     uow, draft, region, customer_id=client_id
                 )
                 record |= {"status": "CREATED", "customer_id": created.id}
+                # Its home store may be another; the till that made it keeps it anyway.
+                uow.hold_in_store(store, created.id)
             except Rejected as rejected:
                 # Checks run before any write, so nothing of the record was saved.
                 reasons = "; ".join(f"{e.code}: {e.message}" for e in rejected.errors)
@@ -240,9 +242,13 @@ class StoreSyncService:
         resolved = set()
         for customer_id in found:
             customer = await uow.customers.get(customer_id)
-            while customer is not None and customer.merged_into_id is not None:
+            # Merges flatten their pointers, so one hop is the norm; the bound guards
+            # against a cycle ever looping here.
+            for _hop in range(MAX_POINTER_HOPS):
+                if customer is None or customer.merged_into_id is None:
+                    break
                 customer = await uow.customers.get(customer.merged_into_id)
-            if customer is not None:
+            if customer is not None and customer.merged_into_id is None:
                 resolved.add(customer.id)
         return resolved
 
@@ -278,10 +284,7 @@ class OfflineConflicts:
             await live_customer(uow, customer_id)
             label = self.actor.label if self.actor else "system"
             await uow.sync.resolve_offline(client_id, customer_id, uow.now, label)
-            if not await uow.sync.holds(answer.store_id, customer_id):
-                await uow.sync.put(
-                    [(answer.store_id, customer_id, ChangeKind.CHANGED.value)], uow.now
-                )
+            uow.hold_in_store(answer.store_id, customer_id)
             await uow.audit(
                 "customer",
                 customer_id,

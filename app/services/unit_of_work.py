@@ -83,6 +83,7 @@ class UnitOfWork:
         self.sync = SyncRepository(session)
         # Customers this transaction changed, for the stores' change feeds.
         self._changed: dict[uuid.UUID, str] = {}
+        self._held: set[tuple[uuid.UUID, uuid.UUID]] = set()
 
     async def audit(
         self,
@@ -139,8 +140,21 @@ class UnitOfWork:
     def customer_changed(self, customer_id: uuid.UUID, kind: str = "CHANGED") -> None:
         self._changed[customer_id] = kind
 
+    def hold_in_store(self, store_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+        """Add a customer to a store's set (it then arrives in that store's feed)."""
+        self._held.add((store_id, customer_id))
+
     async def publish_changes(self) -> None:
-        """Number this transaction's customer changes in every feed that holds them."""
+        """Number this transaction's customer changes in every feed that holds them.
+
+        The counter is locked before the holders are read: a store that starts holding
+        a customer meanwhile (a download committing) is then either seen here or numbers
+        its own row after ours, so no store misses this change. All feed writes happen
+        here, at the end, so the lock is held only for the last statements.
+        """
+        if not self._changed and not self._held:
+            return
+        await self.sync.lock_counter()
         changed = list(self._changed.items())
         # In slices: an import changes 100k customers, more than one IN list may bind.
         for start in range(0, len(changed), PUBLISH_BATCH):
@@ -154,7 +168,13 @@ class UnitOfWork:
                 ],
                 self.now,
             )
+            for customer_id in batch:
+                for store_id in holders.get(customer_id, ()):
+                    self._held.discard((store_id, customer_id))
+        new = [pair for pair in sorted(self._held, key=str) if not await self.sync.holds(*pair)]
+        await self.sync.put([(s, c, "CHANGED") for s, c in new], self.now)
         self._changed.clear()
+        self._held.clear()
 
     async def enqueue_job(self, job_name: str, payload: dict[str, Any]) -> None:
         """Write the job into the outbox; it reaches the queue only if this transaction commits."""

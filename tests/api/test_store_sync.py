@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from app.db.repositories.sync import SyncRepository
 from app.domain.permissions import Permission as P
+from app.services.customers import CustomerUpdate
+from app.services.store_sync import StoreSyncService
 
 TILL = (P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII, P.CUSTOMER_ADD, P.CUSTOMER_MODIFY)
 FEED = """
@@ -332,3 +335,40 @@ async def test_a_till_syncing_while_others_write_misses_nothing(
     server = await server_copy(gql, office, {str(c.id) for c in customers})
     assert till.customers == server
     assert {c["name"] for c in server.values()} == {"R4"}
+
+
+async def test_a_download_racing_a_change_never_hides_it(
+    factory: Any, runtime: Any, stores: tuple[Any, Any], monkeypatch: Any
+) -> None:
+    """An edit whose transaction read the holders before a download committed must still
+    reach the downloading store (the counter is locked before the holders are read)."""
+    home, other = stores
+    customer = await factory.customer(name="Old Name", home_store_id=home.id)
+    original = SyncRepository.holders
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def paused(self: Any, ids: list[uuid.UUID]) -> Any:
+        found = await original(self, ids)
+        if customer.id in ids and not reached.is_set():
+            reached.set()  # the edit has read who holds the customer
+            await release.wait()
+        return found
+
+    monkeypatch.setattr(SyncRepository, "holders", paused)
+    edit = asyncio.create_task(
+        factory.customers().update(customer.id, CustomerUpdate(expected_version=1, name="New"))
+    )
+    await reached.wait()
+    sync = StoreSyncService(runtime.tx, runtime.settings, None)
+    download = asyncio.create_task(sync.download(customer.id, other.id))
+    await asyncio.sleep(0.2)  # the download waits for the edit (or would have committed)
+    # A till of the other store syncs now, and again once everything has committed.
+    copy: dict[uuid.UUID, str] = {}
+    first = await sync.changes(other.id, None, 10)
+    copy |= {c.customer_id: c.customer.name for c in first.changes if c.customer}
+    release.set()
+    assert (await edit).ok
+    assert (await download).ok
+    later = await sync.changes(other.id, first.end_cursor, 10)
+    copy |= {c.customer_id: c.customer.name for c in later.changes if c.customer}
+    assert copy == {customer.id: "New"}

@@ -122,6 +122,17 @@ class CustomerRepository:
         )
         return found
 
+    async def lock(self, customer_ids: list[uuid.UUID]) -> None:
+        """Row locks in id order (PostgreSQL), so two commands on the same pair queue."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            return  # the one writer already serialises write transactions
+        await self.session.execute(
+            select(Customer.id)
+            .where(Customer.id.in_(customer_ids))
+            .order_by(Customer.id)
+            .with_for_update()
+        )
+
     async def owners_of_phones(self, phones: list[str]) -> dict[str, uuid.UUID]:
         """Who holds each number, as a main phone or as an extra one."""
         found: dict[str, uuid.UUID] = {}

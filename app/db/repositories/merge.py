@@ -61,18 +61,18 @@ class MergeRepository:
 
     async def move_points(self, source: uuid.UUID, target: uuid.UUID, now: datetime) -> int:
         """The ledger moves whole; the survivor's balance grows by the merged one's."""
+        # The balance row first: a redemption in flight holds it, so this waits for it and
+        # then reads its result; only after that are all its ledger entries committed.
         moved = await self.session.scalar(
-            select(PointsBalance.points).where(PointsBalance.customer_id == source)
+            delete(PointsBalance)
+            .where(PointsBalance.customer_id == source)
+            .returning(PointsBalance.points)
         )
         await self.session.execute(
             update(PointsEntry).where(PointsEntry.customer_id == source).values(customer_id=target)
         )
         if not moved:
-            await self.session.execute(
-                delete(PointsBalance).where(PointsBalance.customer_id == source)
-            )
             return 0
-        await self.session.execute(delete(PointsBalance).where(PointsBalance.customer_id == source))
         updated = await self.session.execute(
             update(PointsBalance)
             .where(PointsBalance.customer_id == target)

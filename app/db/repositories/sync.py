@@ -66,6 +66,13 @@ class SyncRepository:
             raise LookupError("sync_counter is empty: run `poscrm migrate`")
         return range(last - count + 1, last + 1)
 
+    async def lock_counter(self) -> None:
+        """Take the counter's row lock now (PostgreSQL); SQLite's one writer is the lock."""
+        if self.session.get_bind().dialect.name != "sqlite":
+            await self.session.execute(
+                select(SyncCounter.value).where(SyncCounter.id == 1).with_for_update()
+            )
+
     async def holders(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
         """The stores holding each customer: those that hold it already, and its home store."""
         found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
