@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.db.repositories.customers import CustomerRepository
-from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.db.repositories.paging import encode_cursor, number_cursor
 from app.db.repositories.sync import OfflineAnswer, SyncRepository
-from app.domain.errors import ErrorCode, InvalidCursor, Rejected, reject
+from app.domain.errors import ErrorCode, Rejected, reject
 from app.domain.records import Actor, CustomerRecord, TokenKind
 from app.services.customer_lookup import live_customer
 from app.services.customers import CustomerCreate, CustomerService
@@ -99,13 +99,8 @@ class StoreSyncService:
     async def changes(
         self, store_id: uuid.UUID | None, after: str | None, first: int
     ) -> ChangePage:
+        since = number_cursor(after) if after is not None else 0
         store = self._store_for(store_id)
-        since = 0
-        if after is not None:
-            (raw,) = decode_cursor(after, 1)
-            if not isinstance(raw, int) or raw < 0:
-                raise InvalidCursor("malformed cursor")
-            since = raw
         async with self.tx.db.read() as session:
             sync = SyncRepository(session)
             rows = await sync.feed(store, since, first + 1)

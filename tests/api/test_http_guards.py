@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import strawberry
 
+from app.db.repositories.paging import encode_cursor
+from app.domain.permissions import Permission
 from app.domain.permissions import Permission as P
 from app.observability import JsonFormatter
 from app.schema.limits import MaskUnexpectedErrors
@@ -251,3 +253,22 @@ async def test_badly_typed_variables_are_the_callers_error_and_not_logged(
     logged = " ".join(JsonFormatter().format(r) for r in caplog.records)
     for secret in ("Zebulon", "Quist", "2125550177"):
         assert secret not in logged
+
+
+@pytest.mark.parametrize(
+    ("query", "cursor"),
+    [
+        ("{ customers(after: $c) { totalCount } }", [None, "x"]),
+        ("{ customers(after: $c) { totalCount } }", ["ann", "not-a-uuid"]),
+        ("{ customerGroups(after: $c) { totalCount } }", [5, "00"]),
+        ("{ discountCodes(after: $c) { totalCount } }", ["A", "nothex"]),
+        ("{ customerChanges(after: $c) { endCursor } }", [True]),
+        ("{ customerChanges(after: $c) { endCursor } }", [10**30]),
+        ("{ customerChanges(after: $c) { endCursor } }", ["7"]),
+    ],
+)
+async def test_a_crafted_cursor_is_a_clear_error(gql, factory, query, cursor) -> None:
+    token = await factory.token(*Permission)
+    crafted = encode_cursor(*cursor)
+    body = await gql(query.replace("{", "query($c: String) {", 1), {"c": crafted}, token=token)
+    assert [e["message"] for e in body["errors"]] == ["malformed cursor"]

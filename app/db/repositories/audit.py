@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
 from app.db.models import AuditEntry
-from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.db.repositories.paging import encode_cursor, number_cursor
 from app.domain.records import AuditRecord, Page
 
 
@@ -62,7 +62,7 @@ class AuditRepository:
         self, entity_type: str, entity_ids: list[str], first: int, after: str | None
     ) -> dict[str, Page[AuditRecord]]:
         """Newest-first pages for many entities in two statements (no N+1 in lists)."""
-        before_id = int(decode_cursor(after, 1)[0]) if after else None
+        before_id = number_cursor(after) if after else None
         conditions = [
             AuditEntry.entity_type == entity_type,
             AuditEntry.entity_id.in_(entity_ids),

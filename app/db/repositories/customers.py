@@ -31,7 +31,7 @@ from app.db.models import (
     LoyaltyCard,
     Sale,
 )
-from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.db.repositories.paging import encode_cursor, key_and_id_cursor
 from app.domain.records import (
     AddressRecord,
     ContactChannel,
@@ -341,8 +341,7 @@ class CustomerRepository:
         )
         stmt = select(Customer).where(*conditions)
         if after is not None:
-            name_key, raw_id = decode_cursor(after, 2)
-            last_id = uuid.UUID(str(raw_id))
+            name_key, last_id = key_and_id_cursor(after)
             stmt = stmt.where(
                 or_(
                     Customer.name_key > name_key,

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import CustomerDiscount, DiscountCode
-from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.db.repositories.paging import encode_cursor, key_and_id_cursor
 from app.domain.records import CustomerDiscountRecord, DiscountCodeRecord, Page
 
 # Core column selects, not ORM entities: the till's customer screen reads these.
@@ -95,8 +95,7 @@ class DiscountRepository:
         )
         stmt = select(DiscountCode).where(*where)
         if after is not None:
-            key, raw_id = decode_cursor(after, 2)
-            last_id = uuid.UUID(str(raw_id))
+            key, last_id = key_and_id_cursor(after)
             stmt = stmt.where(
                 or_(
                     DiscountCode.code_key > key,

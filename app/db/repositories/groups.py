@@ -8,7 +8,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import CustomerGroup, CustomerGroupMember
-from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.db.repositories.paging import encode_cursor, key_and_id_cursor
 from app.domain.records import CustomerGroupRecord, Page
 
 _members = (
@@ -69,8 +69,7 @@ class GroupRepository:
         total = await self.session.scalar(select(func.count()).select_from(CustomerGroup))
         stmt = select(CustomerGroup, _members)
         if after is not None:
-            name_key, raw_id = decode_cursor(after, 2)
-            last_id = uuid.UUID(str(raw_id))
+            name_key, last_id = key_and_id_cursor(after)
             stmt = stmt.where(
                 or_(
                     CustomerGroup.name_key > name_key,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BusinessSettings, LoyaltyCard, PointsBalance, PointsEntry
 from app.db.repositories.business import SETTINGS_ROW
-from app.db.repositories.paging import decode_cursor, encode_cursor
+from app.db.repositories.paging import encode_cursor, number_cursor
 from app.domain.loyalty import (
     CardStatus,
     LoyaltyCardRecord,
@@ -228,7 +228,7 @@ class LoyaltyRepository:
         self, customer_ids: list[uuid.UUID], first: int, after: str | None
     ) -> dict[uuid.UUID, Page[PointsEntryRecord]]:
         """Newest-first pages for many customers in two statements (no N+1 in lists)."""
-        before_id = int(decode_cursor(after, 1)[0]) if after else None
+        before_id = number_cursor(after) if after else None
         conditions: list[ColumnElement[bool]] = [PointsEntry.customer_id.in_(customer_ids)]
         totals = dict(
             (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from typing import Any
 
 from app.domain.errors import InvalidCursor
@@ -24,3 +25,27 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(key, list) or len(key) != arity:
         raise InvalidCursor("malformed cursor")
     return key
+
+
+# The largest id or change number a cursor may name (BIGINT).
+MAX_NUMBER = 2**63 - 1
+
+
+def number_cursor(cursor: str) -> int:
+    """A cursor holding one id or change number, checked, or ``InvalidCursor``."""
+    (value,) = decode_cursor(cursor, 1)
+    # bool is an int in Python: [true] must not pass as 1.
+    if type(value) is not int or not 0 <= value <= MAX_NUMBER:
+        raise InvalidCursor("malformed cursor")
+    return value
+
+
+def key_and_id_cursor(cursor: str) -> tuple[str, uuid.UUID]:
+    """A cursor holding a sort key and a record id, checked, or ``InvalidCursor``."""
+    key, raw_id = decode_cursor(cursor, 2)
+    if not isinstance(key, str) or not isinstance(raw_id, str):
+        raise InvalidCursor("malformed cursor")
+    try:
+        return key, uuid.UUID(raw_id)
+    except ValueError:
+        raise InvalidCursor("malformed cursor") from None
