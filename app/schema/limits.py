@@ -85,6 +85,33 @@ class PageSizeLimit(SchemaExtension):
         yield
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class RefuseNulCharacters(SchemaExtension):
+    """Refuses text holding a NUL character, in variables or literals, before execution.
+
+    PostgreSQL cannot store NUL in text: without this, any text input could end in a
+    database error (an internal error) instead of the caller's.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query or ""
+        if "\x00" in query or "\\u0000" in query or _has_nul(context.variables or {}):
+            context.pre_execution_errors = [
+                ClientError("Text may not contain NUL characters (U+0000).", "INVALID_TEXT")
+            ]
+        yield
+
+
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(error, ClientError) or isinstance(original, ClientError):

@@ -39,7 +39,7 @@ from app.schema.group import (
     CustomerGroupDeletePayload,
     CustomerGroupPayload,
 )
-from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit
+from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit, RefuseNulCharacters
 from app.schema.permissions import Requires
 from app.schema.staff import (
     LoginPayload,
@@ -221,6 +221,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
             lambda: PageSizeLimit(settings.max_page_size),
+            RefuseNulCharacters,
             MaskUnexpectedErrors,
         ],
     )

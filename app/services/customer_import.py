@@ -265,6 +265,10 @@ class _Cells:
 
     def text(self, column: str) -> str | None:
         value = self.values.get(column, "").strip()
+        if "\x00" in value:
+            # PostgreSQL cannot store it; one such cell must not abort the whole file.
+            self._bad(column, "Text may not contain NUL characters.")
+            return None
         return value or None
 
     def _bad(self, column: str, message: str) -> None:

@@ -272,3 +272,25 @@ async def test_a_crafted_cursor_is_a_clear_error(gql, factory, query, cursor) ->
     crafted = encode_cursor(*cursor)
     body = await gql(query.replace("{", "query($c: String) {", 1), {"c": crafted}, token=token)
     assert [e["message"] for e in body["errors"]] == ["malformed cursor"]
+
+
+@pytest.mark.parametrize("how", ["variable", "literal"])
+async def test_text_with_a_nul_character_is_refused_before_anything_runs(
+    gql, factory, raw_sql, how
+) -> None:
+    token = await factory.token(P.CUSTOMER_ADD)
+    if how == "variable":
+        body = await gql(
+            'mutation($n: String!) { customerCreate(input: {name: $n, phone: "+12125550100"})'
+            " { errors { code } } }",
+            {"n": "Al\x00ice"},
+            token=token,
+        )
+    else:
+        body = await gql(
+            'mutation { customerCreate(input: {name: "Al\\u0000ice", phone: "+12125550100"})'
+            " { errors { code } } }",
+            token=token,
+        )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TEXT"]
+    assert (await raw_sql("SELECT COUNT(*) FROM customers"))[0][0] == 0

@@ -200,6 +200,7 @@ BAD_ROWS = [
     ({"otherPhones": "2125550100"}, {("otherPhones", "DUPLICATE")}),  # the main phone again
     ({"status": "MERGED"}, {("status", "INVALID")}),
     ({"homeStoreCode": "NOPE"}, {("homeStoreCode", "NOT_FOUND")}),
+    ({"remarks": "bad\x00byte"}, {("remarks", "INVALID")}),  # PostgreSQL cannot store it
     (
         {"email": "x", "birthDate": "tomorrow", "creditLimit": "-1"},
         {("email", "EMAIL_INVALID"), ("birthDate", "INVALID"), ("creditLimit", "INVALID")},
