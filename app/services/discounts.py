@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -70,6 +70,32 @@ def _percent(value: Decimal) -> Decimal:
         # A 0% code would be assignable and "applied" while giving nothing: a mistake.
         raise reject(ErrorCode.INVALID, "Must be above 0 and at most 100.", "input", "percent")
     return exact
+
+
+# Far enough for "forever" with a date; near enough to stay inside datetime's range.
+EXPIRY_HORIZON = timedelta(days=36525)
+
+
+def _checked_expiry(expires_at: datetime | None, now: datetime) -> datetime | None:
+    """An expiry in UTC, in the future and within the horizon; None: no expiry."""
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        # A till's local time read as UTC would move the expiry by hours.
+        raise reject(ErrorCode.INVALID, "Give the expiry with its time zone offset.", "expiresAt")
+    try:
+        in_utc = expires_at.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        in_utc = None
+    if in_utc is None or in_utc > now + EXPIRY_HORIZON:
+        raise reject(
+            ErrorCode.INVALID,
+            "The expiry must be within 100 years (or left out for none).",
+            "expiresAt",
+        )
+    if in_utc <= now:
+        raise reject(ErrorCode.INVALID, "The expiry must be in the future.", "expiresAt")
+    return in_utc
 
 
 def _description(raw: str | None) -> str | None:
@@ -178,24 +204,13 @@ class DiscountService:
     # -- assignments ---------------------------------------------------------------
 
     async def assign(
-        self, customer_id: uuid.UUID, code: str, expires_at: datetime | None
+        self, customer_id: uuid.UUID, code: str, expiry: datetime | None
     ) -> Result[CustomerRecord]:
         """Give the customer an active code until ``expires_at`` (None: no expiry)."""
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
             customer = await self._require_customer(uow, customer_id)
-            if expires_at is not None:
-                if expires_at.tzinfo is None:
-                    # A till's local time read as UTC would move the expiry by hours.
-                    raise reject(
-                        ErrorCode.INVALID,
-                        "Give the expiry with its time zone offset.",
-                        "expiresAt",
-                    )
-                if expires_at <= uow.now:
-                    raise reject(
-                        ErrorCode.INVALID, "The expiry must be in the future.", "expiresAt"
-                    )
+            expires_at = _checked_expiry(expiry, uow.now)
             found = await uow.discounts.by_key(code_key(code))
             if found is None or not found.active:
                 raise reject(

@@ -38,6 +38,8 @@ CARD_PATTERN = re.compile(rf"[A-Za-z0-9-]{{{CARD_MIN},{CARD_MAX}}}")
 REASON_MAX = 500
 # Per operation: keeps any sequence of operations far inside the INTEGER column.
 POINTS_MAX = 1_000_000
+# Below INTEGER's 2,147,483,647 with room for one more credit of POINTS_MAX.
+BALANCE_MAX = 1_000_000_000
 HUNDRED = Decimal(100)
 
 
@@ -180,6 +182,14 @@ class LoyaltyService:
         sale_id: uuid.UUID | None = None,
     ) -> int:
         balance = await uow.loyalty.add_points(customer_id, points, uow.now)
+        if balance > BALANCE_MAX:
+            # Rolls the credit back: the column (and GraphQL's Int) must never overflow.
+            raise reject(
+                ErrorCode.INVALID,
+                f"A balance can hold at most {BALANCE_MAX:,} points.",
+                "input",
+                "points",
+            )
         await uow.loyalty.insert_entry(
             customer_id=customer_id,
             card_id=await self._card_id(uow, customer_id),
@@ -226,8 +236,8 @@ class LoyaltyService:
         self, uow: UnitOfWork, customer_id: uuid.UUID, points: int, sale_id: uuid.UUID | None
     ) -> int:
         """Credit points for a sale in the caller's transaction; the new balance."""
-        if points < 0:
-            raise ValueError("points earned cannot be negative")
+        if not 0 <= points <= POINTS_MAX:
+            raise ValueError(f"points earned must be from 0 to {POINTS_MAX}")
         if points == 0:
             return await uow.loyalty.balance(customer_id)
         balance = await self._credit(uow, customer_id, PointsKind.EARN, points, sale_id=sale_id)

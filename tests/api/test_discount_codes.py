@@ -226,6 +226,9 @@ async def test_only_active_known_codes_can_be_assigned(
         (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
         # No offset: a till's local time read as UTC would move the expiry by hours.
         (datetime.now(UTC) + timedelta(days=3)).replace(tzinfo=None).isoformat(),
+        # Past year 9999 once in UTC, and far beyond any sensible expiry.
+        "9999-12-31T23:00:00-05:00",
+        "2300-01-01T00:00:00+00:00",
     ],
 )
 async def test_an_expiry_in_the_past_or_without_offset_is_refused(

@@ -394,3 +394,18 @@ async def test_loyalty_fields_load_without_n_plus_1(gql, token, factory, count_s
         assert sorted(n["loyaltyPoints"] for n in nodes) == [11 + k for k in range(size)]
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+async def test_a_balance_cannot_grow_past_its_cap(gql, token, factory, runtime) -> None:
+    from app.db.models import PointsBalance
+    from app.services.loyalty import BALANCE_MAX
+
+    customer = await factory.customer()
+    await adjust(gql, token, customer.id, 10, "Start")
+    async with runtime.db.write() as session:  # a balance built up over years
+        row = await session.get(PointsBalance, customer.id)
+        row.points = BALANCE_MAX - 5
+    refused = await adjust(gql, token, customer.id, 6, "One too many")
+    assert codes(refused) == [("INVALID", ["input", "points"])]
+    assert (await read(gql, token, customer.id))["loyaltyPoints"] == BALANCE_MAX - 5
+    assert codes(await adjust(gql, token, customer.id, 5, "Exactly full")) == []
