@@ -159,6 +159,16 @@ class AuditEntry:
     after: JSON | None
 
     @classmethod
+    def masked(cls, record: records.AuditRecord) -> AuditEntry:
+        return cls.from_record(
+            dataclasses.replace(
+                record,
+                before=masks.audit_values(record.before),
+                after=masks.audit_values(record.after),
+            )
+        )
+
+    @classmethod
     def from_record(cls, record: records.AuditRecord) -> AuditEntry:
         return cls(
             id=strawberry.ID(str(record.id)),
@@ -180,7 +190,11 @@ async def _audit_trail(
     after: str | None = None,
 ) -> Connection[AuditEntry] | None:
     page = await info.context.loaders.audit_pages.load((uuid.UUID(root.id), first, after))
-    return Connection[AuditEntry].from_page(page, AuditEntry.from_record, after=after)
+    actor = info.context.actor
+    if actor is not None and actor.can(PII):
+        return Connection[AuditEntry].from_page(page, AuditEntry.from_record, after=after)
+    # The history holds every value the customer ever had: masked like the fields are.
+    return Connection[AuditEntry].from_page(page, AuditEntry.masked, after=after)
 
 
 async def _groups(

@@ -26,3 +26,34 @@ def hidden(value: Any) -> None:
 
 def nothing(value: Any) -> list[Any]:
     return []
+
+
+def _other_phones(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    # Updates record [{"phone", "label"}]; merges record the moved numbers as strings.
+    return [
+        {**item, "phone": phone(item.get("phone"))} if isinstance(item, dict) else phone(item)
+        for item in value
+    ]
+
+
+# The personal keys of an audit snapshot (API field names) and how each is masked.
+AUDIT_MASKS: dict[str, Any] = {
+    "phone": phone,
+    "email": email,
+    "birthDate": hidden,
+    "pan": hidden,
+    "gstin": hidden,
+    "regNo": hidden,
+    "vatNo": hidden,
+    "addresses": nothing,
+    "otherPhones": _other_phones,
+}
+
+
+def audit_values(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An audit entry's before/after as a role without CUSTOMER_VIEW_PII may see it."""
+    if values is None:
+        return None
+    return {k: AUDIT_MASKS[k](v) if k in AUDIT_MASKS else v for k, v in values.items()}

@@ -10,9 +10,10 @@ from strawberry.scalars import JSON
 
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission
+from app.schema import masks
 from app.schema.customer import Customer, CustomerCreateInput
 from app.schema.errors import UserError, user_errors
-from app.schema.permissions import Requires
+from app.schema.permissions import MaskedWithout, Requires
 from app.services import store_sync
 from app.services.store_sync import OfflineResult
 from app.services.unit_of_work import Result
@@ -114,7 +115,10 @@ class OfflineSyncPayload:
 class OfflineConflict:
     client_id: strawberry.ID
     store_id: strawberry.ID
-    reason: str | None
+    reason: str | None = strawberry.field(
+        # The checks' messages may quote what was typed (an email, a number).
+        extensions=[MaskedWithout(Permission.CUSTOMER_VIEW_PII, masks.hidden)]
+    )
     candidate_ids: list[strawberry.ID]
     submitted: JSON | None = strawberry.field(
         description="What the till sent.", extensions=[Requires(Permission.CUSTOMER_VIEW_PII)]

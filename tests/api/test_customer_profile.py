@@ -382,3 +382,35 @@ async def test_the_profile_list_takes_a_constant_number_of_statements(
     assert counts[0] == counts[1]
     # token, count, page, addresses, phones, groups, consents, consent history
     assert counts[1] <= 8
+
+
+async def test_the_audit_trail_is_masked_like_the_fields(
+    gql: Any, token: str, factory: Any
+) -> None:
+    made = await create(gql, token, **FULL)
+    customer_id = made["customer"]["id"]
+    await gql(
+        UPDATE,
+        {"id": customer_id, "input": {"expectedVersion": 1, "phone": "+91 98200 54321"}},
+        token=token,
+    )
+    auditor = await factory.token(P.CUSTOMER_VIEW, P.AUDIT_VIEW)
+    body = await gql(AUDIT, {"id": customer_id}, token=auditor)
+    entries = [e["node"] for e in body["data"]["customer"]["auditTrail"]["edges"]]
+    update, created = entries[0], entries[-1]
+    assert (update["before"]["phone"], update["after"]["phone"]) == (
+        "+9•••••••2345",
+        "+9•••••••4321",
+    )
+    snapshot = created["after"]
+    assert snapshot["email"] == "P•••@example.com"
+    for hidden in ("birthDate", "pan", "gstin", "regNo", "vatNo"):
+        assert snapshot[hidden] is None, hidden
+    assert snapshot["addresses"] == []
+    assert snapshot["otherPhones"] == [{"phone": "+9•••••••1234", "label": "Office"}]
+    assert snapshot["firstName"] == "Priya"  # what is not personal data stays
+    # With the permission, the history is whole.
+    full = await gql(AUDIT, {"id": customer_id}, token=token)
+    assert full["data"]["customer"]["auditTrail"]["edges"][0]["node"]["after"]["phone"] == (
+        "+919820054321"
+    )

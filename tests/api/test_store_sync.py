@@ -253,6 +253,11 @@ async def test_offline_customers_are_created_matched_or_kept_as_conflicts(
         next(c for c in open_ if c["clientId"] == conflict_id)["submitted"]["email"]
         == "EVE@example.com"
     )
+    # Without CUSTOMER_VIEW_PII neither what was sent nor the reason (it may quote it) shows.
+    clerk = await factory.token(P.CUSTOMER_MODIFY)
+    masked = await gql(CONFLICTS, token=clerk)
+    bad = next(c for c in masked["data"]["offlineCustomerConflicts"] if c["clientId"] == bad_id)
+    assert (bad["reason"], bad["submitted"]) == (None, None)
     body = await gql(RESOLVE, {"client": conflict_id, "customer": str(by_email.id)}, token=manager)
     assert body["data"]["offlineCustomerResolve"]["errors"] == []
     again = await gql(OFFLINE, {"customers": batch[2:3]}, token=token)
