@@ -486,6 +486,8 @@ class CustomerImportService:
         async def work(uow: UnitOfWork) -> tuple[list[_Accepted], list[RejectedRow], int]:
             # Checked again inside the transaction that writes: exact at commit, and a
             # unique-constraint race retried by Transactions.run answers PHONE_TAKEN.
+            # Tills creating customers meanwhile wait for the import (SQLite: all writes do).
+            await uow.customers.lock_all_phones()
             accepted, taken = await self._check_database(uow.customers, uow.stores, checked)
             if all_or_nothing and (rejects or taken):
                 return accepted, taken, 0

@@ -42,7 +42,12 @@ from app.domain.values import UNSET, Unset
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
 from app.services.customer_lookup import live_customer
 from app.services.loyalty import card_key
-from app.services.phones import is_phone_like, phone_search_prefixes
+from app.services.phones import (
+    InvalidPhone,
+    is_phone_like,
+    normalize_phone,
+    phone_search_prefixes,
+)
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.settings import Settings
@@ -186,6 +191,17 @@ def check_new(cmd: CustomerCreate, region: str) -> dict[str, Any]:
     return fields
 
 
+async def lock_numbers(uow: UnitOfWork, cmd: CustomerCreate, region: str) -> None:
+    """Lock the numbers a new customer would take, before anything is looked up."""
+    numbers = []
+    for raw in (cmd.phone, *(p.number for p in cmd.phones)):
+        try:
+            numbers.append(normalize_phone(raw, region))
+        except InvalidPhone:
+            continue  # the checks will say so
+    await uow.customers.lock_phones(numbers)
+
+
 def customer_row(values: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Checked fields as customer-row columns, with the search keys they imply."""
     row = {
@@ -227,6 +243,7 @@ class CustomerService:
             numbers[fields["phone"]] = ("input", "phone")
         for index, extra in enumerate(fields.get("phones") or ()):
             numbers[extra.phone] = ("input", "otherPhones", str(index), "number")
+        await uow.customers.lock_phones(list(numbers))
         owners = await uow.customers.owners_of_phones(list(numbers)) if numbers else {}
         for number, field in numbers.items():
             holder = owners.get(number)
@@ -337,6 +354,9 @@ class CustomerService:
         scope = self._idempotency_scope()
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
+            business = await uow.business.get()
+            # First: a racing retry waits here, then finds the first call's key below.
+            await lock_numbers(uow, cmd, business.default_phone_region)
             if cmd.idempotency_key:
                 earlier = await uow.idempotency.find(scope, "customerCreate", cmd.idempotency_key)
                 if earlier is not None:
@@ -348,7 +368,6 @@ class CustomerService:
                             "idempotencyKey",
                         )
                     return await self._require(uow, uuid.UUID(earlier.result_id))
-            business = await uow.business.get()
             customer = await self.insert_checked(uow, cmd, business.default_phone_region)
             if cmd.idempotency_key:
                 await uow.idempotency.insert(

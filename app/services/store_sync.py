@@ -19,7 +19,7 @@ from app.db.repositories.sync import OfflineAnswer, SyncRepository
 from app.domain.errors import ErrorCode, Rejected, reject
 from app.domain.records import Actor, CustomerRecord, TokenKind
 from app.services.customer_lookup import live_customer
-from app.services.customers import CustomerCreate, CustomerService
+from app.services.customers import CustomerCreate, CustomerService, lock_numbers
 from app.services.phones import InvalidPhone, normalize_phone
 from app.services.text import email_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -171,6 +171,8 @@ class StoreSyncService:
         if earlier is not None:
             return _result(earlier)
         region = (await uow.business.get()).default_phone_region
+        # Before matching: a till sending the same customer meanwhile waits, then matches.
+        await lock_numbers(uow, draft, region)
         candidates = await self._candidates(uow, draft, region)
         record: dict[str, Any] = {
             "client_id": client_id,

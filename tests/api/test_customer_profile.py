@@ -414,3 +414,45 @@ async def test_the_audit_trail_is_masked_like_the_fields(
     assert full["data"]["customer"]["auditTrail"]["edges"][0]["node"]["after"]["phone"] == (
         "+919820054321"
     )
+
+
+async def test_one_number_is_never_taken_twice_as_main_and_other_phone(
+    gql: Any, token: str, factory: Any, raw_sql: Any, monkeypatch: Any
+) -> None:
+    """No index spans the two tables, so racing transactions must take turns on a number."""
+    import asyncio
+
+    from app.db.repositories.customers import CustomerRepository
+
+    number = "+13055550001"
+    holder = await factory.customer()
+    original = CustomerRepository.owners_of_phones
+    checked, release = asyncio.Event(), asyncio.Event()
+
+    async def paused(self: Any, phones: list[str]) -> Any:
+        found = await original(self, phones)
+        if number in phones and not checked.is_set():
+            checked.set()  # the first transaction has seen the number free
+            await release.wait()
+        return found
+
+    monkeypatch.setattr(CustomerRepository, "owners_of_phones", paused)
+    update = asyncio.create_task(
+        gql(
+            UPDATE,
+            {
+                "id": str(holder.id),
+                "input": {"expectedVersion": 1, "otherPhones": [{"number": number}]},
+            },
+            token=token,
+        )
+    )
+    await checked.wait()
+    made = asyncio.create_task(create(gql, token, name="New", phone=number))
+    await asyncio.sleep(0.2)
+    release.set()
+    updated, created = await update, await made
+    assert updated["data"]["customerUpdate"]["errors"] == []
+    assert [e["code"] for e in created["errors"]] == ["PHONE_TAKEN"]
+    main = await raw_sql("SELECT COUNT(*) FROM customers WHERE phone = :p", p=number)
+    assert main[0][0] == 0

@@ -16,6 +16,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     union_all,
     update,
 )
@@ -41,6 +42,9 @@ from app.domain.records import (
     Page,
     PhoneRecord,
 )
+
+# The advisory lock key standing for "all phone numbers" (any fixed bigint will do).
+ALL_PHONES = 0x706F7363726D0001
 
 
 def _record(row: Customer) -> CustomerRecord:
@@ -132,6 +136,32 @@ class CustomerRepository:
             .order_by(Customer.id)
             .with_for_update()
         )
+
+    async def lock_phones(self, phones: list[str]) -> None:
+        """Hold each number until commit (PostgreSQL advisory locks, in a fixed order).
+
+        A number is unique across two tables (main and other phones), which no index
+        spans: without this, one transaction could take a number as a main phone while
+        another takes it as an other phone, both having checked that it was free.
+        """
+        if not phones or self.session.get_bind().dialect.name == "sqlite":
+            return  # the one writer already serialises write transactions
+        # Shared: many tills at once; an import takes it exclusively (lock_all_phones).
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": ALL_PHONES}
+        )
+        await self.session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(p, 0)) "
+                "FROM (SELECT DISTINCT unnest(CAST(:phones AS text[])) AS p ORDER BY p) AS n"
+            ),
+            {"phones": sorted(set(phones))},
+        )
+
+    async def lock_all_phones(self) -> None:
+        """Every number at once, for a bulk import: one lock instead of 100,000."""
+        if self.session.get_bind().dialect.name != "sqlite":
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ALL_PHONES})
 
     async def owners_of_phones(self, phones: list[str]) -> dict[str, uuid.UUID]:
         """Who holds each number, as a main phone or as an extra one."""
