@@ -496,6 +496,13 @@ class CustomerService:
                     "This customer has sales and cannot be deleted; deactivate them instead.",
                     "id",
                 )
+            if await uow.customers.has_loyalty_history(customer_id):
+                raise reject(
+                    ErrorCode.CUSTOMER_HAS_TRANSACTIONS,
+                    "This customer has a loyalty card or points history and cannot be"
+                    " deleted; deactivate them instead.",
+                    "id",
+                )
             before = _snapshot(current, await self._profile(uow, customer_id))
             await uow.audit("customer", customer_id, "delete", before=before)
             await uow.customers.delete(customer_id)

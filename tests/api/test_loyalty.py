@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -409,3 +410,23 @@ async def test_a_balance_cannot_grow_past_its_cap(gql, token, factory, runtime) 
     assert codes(refused) == [("INVALID", ["input", "points"])]
     assert (await read(gql, token, customer.id))["loyaltyPoints"] == BALANCE_MAX - 5
     assert codes(await adjust(gql, token, customer.id, 5, "Exactly full")) == []
+
+
+async def test_a_customer_with_a_card_is_not_deleted_and_its_number_stays_used(
+    gql, token, factory
+) -> None:
+    customer = await factory.customer()
+    number = await factory.loyalty_card(customer.id, "CARD-7777")
+    deleter = await factory.token(P.CUSTOMER_DELETE)
+    body = await gql(
+        "mutation($id: ID!) { customerDelete(id: $id) { deletedId errors { code } } }",
+        {"id": str(customer.id)},
+        token=deleter,
+    )
+    assert body["data"]["customerDelete"] == {
+        "deletedId": None,
+        "errors": [{"code": "CUSTOMER_HAS_TRANSACTIONS"}],
+    }
+    other = await factory.customer()
+    refused = await factory.loyalty().issue_card(other.id, number, Decimal("5"))
+    assert [e.code.value for e in refused.errors] == ["CARD_NUMBER_TAKEN"]

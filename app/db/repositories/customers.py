@@ -30,6 +30,7 @@ from app.db.models import (
     CustomerNameWord,
     CustomerPhone,
     LoyaltyCard,
+    PointsEntry,
     Sale,
 )
 from app.db.repositories.paging import encode_cursor, key_and_id_cursor
@@ -288,6 +289,12 @@ class CustomerRepository:
         if changed and "name_key" in values:
             await self._index_words(customer_id, values["name_key"])
         return changed
+
+    async def has_loyalty_history(self, customer_id: uuid.UUID) -> bool:
+        """A card (its number is never reused) or any points entry: records to keep."""
+        card = exists().where(LoyaltyCard.customer_id == customer_id)
+        points = exists().where(PointsEntry.customer_id == customer_id)
+        return bool(await self.session.scalar(select(or_(card, points))))
 
     async def has_sales(self, customer_id: uuid.UUID) -> bool:
         return bool(
