@@ -103,6 +103,7 @@ class GroupService:
                     "customer_group", group_id, "update",
                     before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
                 )  # fmt: skip
+                await self._members_changed(uow, group_id)
             return updated
 
         return await self.tx.run(self.actor, work)
@@ -113,10 +114,17 @@ class GroupService:
         async def work(uow: UnitOfWork) -> uuid.UUID:
             group = await self._require(uow, group_id)
             await uow.audit("customer_group", group_id, "delete", before=_snapshot(group))
+            await self._members_changed(uow, group_id)
             await uow.groups.delete(group_id)
             return group_id
 
         return await self.tx.run(self.actor, work)
+
+    @staticmethod
+    async def _members_changed(uow: UnitOfWork, group_id: uuid.UUID) -> None:
+        """Members' local copies show the group (name, discount): their stores must re-read."""
+        for customer_id in await uow.groups.all_member_ids(group_id):
+            uow.customer_changed(customer_id)
 
     async def change_members(
         self, group_id: uuid.UUID, customer_ids: list[uuid.UUID], *, add: bool
@@ -131,6 +139,8 @@ class GroupService:
                     ErrorCode.INVALID, f"At most {BULK_MAX} customers at a time.", "customerIds"
                 )
             found = await uow.customers.get_many(wanted)
+            # A merged customer is a pointer: its memberships moved to the survivor.
+            found = {i: c for i, c in found.items() if c.merged_into_id is None}
             missing = [str(c) for c in wanted if c not in found]
             if missing:
                 raise Rejected(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from app.db.repositories.sync import SyncRepository
 from app.domain.permissions import Permission as P
 from app.services.customers import CustomerUpdate
+from app.services.groups import GroupChange, GroupService
 from app.services.store_sync import StoreSyncService
 
 TILL = (P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII, P.CUSTOMER_ADD, P.CUSTOMER_MODIFY)
@@ -377,3 +379,24 @@ async def test_a_download_racing_a_change_never_hides_it(
     later = await sync.changes(other.id, first.end_cursor, 10)
     copy |= {c.customer_id: c.customer.name for c in later.changes if c.customer}
     assert copy == {customer.id: "New"}
+
+
+async def test_group_changes_reach_the_members_stores(
+    gql: Any, factory: Any, runtime: Any, stores: tuple[Any, Any]
+) -> None:
+    here, _ = stores
+    member = await factory.customer(home_store_id=here.id)
+    groups = GroupService(runtime.tx, None)
+    group = await groups.create("Staff", None, Decimal("10"))
+    assert group.value
+    await groups.change_members(group.value.id, [member.id], add=True)
+    sync = StoreSyncService(runtime.tx, runtime.settings, None)
+    cursor = (await sync.changes(here.id, None, 50)).end_cursor
+    for change in (
+        lambda: groups.update(group.value.id, GroupChange(discount_percent=Decimal("15"))),
+        lambda: groups.delete(group.value.id),
+    ):
+        assert (await change()).ok
+        page = await sync.changes(here.id, cursor, 50)
+        assert [c.customer_id for c in page.changes] == [member.id]
+        cursor = page.end_cursor

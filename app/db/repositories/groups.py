@@ -87,6 +87,12 @@ class GroupRepository:
             total=total or 0,
         )
 
+    async def all_member_ids(self, group_id: uuid.UUID) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(CustomerGroupMember.customer_id).where(CustomerGroupMember.group_id == group_id)
+        )
+        return list(rows)
+
     async def member_ids(
         self, group_id: uuid.UUID, customer_ids: list[uuid.UUID]
     ) -> set[uuid.UUID]:
