@@ -185,7 +185,9 @@ class Mutation:
     loyalty_card_issue: CustomerPayload = strawberry.mutation(
         resolver=loyalty.loyalty_card_issue,
         description="Give the customer a card; a saved card never changes (seed 001).",
-        extensions=[Requires(P.CUSTOMER_MODIFY)],
+        # A card carries a discount: a benefit, handed out by those who run the program
+        # (seed 002 warns against benefits given out by anyone).
+        extensions=[Requires(P.LOYALTY_ADJUST)],
     )
     loyalty_card_replace: CustomerPayload = strawberry.mutation(
         resolver=loyalty.loyalty_card_replace,

@@ -148,7 +148,12 @@ class LoyaltyService:
                     "customerId",
                 )
             await self._unused_number(uow, number, "newCardNumber")
-            await uow.loyalty.retire_card(old.id, uow.now)
+            if not await uow.loyalty.retire_card(old.id, uow.now):
+                raise reject(
+                    ErrorCode.VERSION_CONFLICT,
+                    "The card was replaced meanwhile; reload the customer.",
+                    "customerId",
+                )
             new = await uow.loyalty.insert_card(
                 customer_id=customer_id,
                 card_number=number,

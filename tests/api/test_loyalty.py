@@ -339,10 +339,13 @@ async def test_the_ledger_pages_newest_first(gql, token, factory) -> None:
     assert seen == [5, 4, 3, 2, 1]
 
 
-async def test_points_need_loyalty_adjust(gql, factory) -> None:
+async def test_points_and_cards_need_loyalty_adjust(gql, factory) -> None:
     customer = await factory.customer()
     token = await factory.token(P.CUSTOMER_VIEW, P.CUSTOMER_MODIFY)
     refused = await adjust(gql, token, customer.id, 10, "Goodwill")
+    assert codes(refused) == [("FORBIDDEN", None)]
+    # A card carries a discount: a cashier who may edit profiles cannot hand one out.
+    refused = await issue(gql, token, customer.id, "FRIEND-1", "100")
     assert codes(refused) == [("FORBIDDEN", None)]
 
 

@@ -108,7 +108,8 @@ MUTATIONS: dict[str, Op] = {
     ),
     "customerDelete": Op(
         "mutation($id: ID!) { customerDelete(id: $id) { deletedId errors { code field } } }",
-        lambda s: {"id": s.customer_id},
+        # The other customer: the seed gives the first a loyalty card, which keeps it.
+        lambda s: {"id": s.other_customer_id},
         P.CUSTOMER_DELETE,
     ),
     "marketingConsentUpdate": Op(
@@ -191,7 +192,7 @@ MUTATIONS: dict[str, Op] = {
             "c": s.other_customer_id,
             "input": {"cardNumber": f"NEW-{s.tag}", "discountPercent": "5"},
         },
-        P.CUSTOMER_MODIFY,
+        P.LOYALTY_ADJUST,
     ),
     "loyaltyCardReplace": Op(
         "mutation($c: ID!, $input: LoyaltyCardReplaceInput!) { loyaltyCardReplace(customerId: $c, "

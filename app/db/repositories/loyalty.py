@@ -120,13 +120,15 @@ class LoyaltyRepository:
         await self.session.flush()
         return _card(row)
 
-    async def retire_card(self, card_id: uuid.UUID, at: datetime) -> None:
+    async def retire_card(self, card_id: uuid.UUID, at: datetime) -> bool:
+        """False if the card was no longer active (another till replaced it first)."""
         # Before the new card is inserted: one ACTIVE card per customer is a unique index.
-        await self.session.execute(
+        result = await self.session.execute(
             update(LoyaltyCard)
-            .where(LoyaltyCard.id == card_id)
+            .where(LoyaltyCard.id == card_id, LoyaltyCard.status == CardStatus.ACTIVE.value)
             .values(status=CardStatus.REPLACED.value, replaced_at=at)
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def link_replacement(self, old_id: uuid.UUID, new_id: uuid.UUID) -> None:
         await self.session.execute(
