@@ -418,13 +418,22 @@ class CustomerService:
                 ):
                     raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "homeStoreId")
                 values["home_store_id"] = cmd.home_store_id
-            profile = {
+            saved = {
                 **{f: getattr(current, f) for f in SCALAR_FIELDS},
                 **before_profile.fields(),
-                **values,
+                "home_store_id": current.home_store_id,
             }
+            # A till re-sending what it shows is no change: no new version, no feed entry.
+            values = {k: v for k, v in values.items() if saved[k] != v}
+            profile = {**saved, **values}
             self._own_numbers_distinct(profile)
-            values.update(check_profile(profile, changed=set(values)))
+            values.update(
+                {
+                    k: v
+                    for k, v in check_profile(profile, changed=set(values)).items()
+                    if saved[k] != v
+                }
+            )
             await self._check_unique(uow, values, own_id=customer_id)
             before = _snapshot(current, before_profile)
             if not values:

@@ -456,3 +456,21 @@ async def test_one_number_is_never_taken_twice_as_main_and_other_phone(
     assert [e["code"] for e in created["errors"]] == ["PHONE_TAKEN"]
     main = await raw_sql("SELECT COUNT(*) FROM customers WHERE phone = :p", p=number)
     assert main[0][0] == 0
+
+
+async def test_an_update_that_changes_nothing_keeps_the_version(gql: Any, token: str) -> None:
+    made = await create(gql, token, **FULL)
+    customer = made["customer"]
+    same = {
+        "expectedVersion": 1,
+        "name": customer["name"],
+        "phone": "+91 98200 12345",
+        "pan": "aapfu0939f",
+        "addresses": FULL["addresses"],
+        "otherPhones": FULL["otherPhones"],
+    }
+    body = await gql(UPDATE, {"id": customer["id"], "input": same}, token=token)
+    assert body["data"]["customerUpdate"]["customer"]["version"] == 1
+    trail = await gql(AUDIT, {"id": customer["id"]}, token=token)
+    actions = [e["node"]["action"] for e in trail["data"]["customer"]["auditTrail"]["edges"]]
+    assert actions == ["create"]
