@@ -242,7 +242,7 @@ class LoyaltyService:
     ) -> int:
         """Credit points for a sale in the caller's transaction; the new balance."""
         if not 0 <= points <= POINTS_MAX:
-            raise ValueError(f"points earned must be from 0 to {POINTS_MAX}")
+            raise ValueError(f"points earned cannot be negative nor over {POINTS_MAX}")
         if points == 0:
             return await uow.loyalty.balance(customer_id)
         balance = await self._credit(uow, customer_id, PointsKind.EARN, points, sale_id=sale_id)
