@@ -138,7 +138,10 @@ async def test_a_merge_moves_everything_and_leaves_a_pointer(
     body = await gql(MERGE, {"s": str(source.id), "t": str(target.id)}, token=token)
     payload = body["data"]["customerMerge"]
     assert payload["errors"] == []
-    assert payload["customer"]["otherPhones"] == [{"phone": "+13055550177"}]
+    assert payload["customer"]["otherPhones"] == [
+        {"phone": "+13055550177"},
+        {"phone": source.phone},  # the merged customer's main number
+    ]
 
     async def value(stmt: Any) -> Any:
         async with runtime.db.read() as session:
@@ -178,6 +181,12 @@ async def test_a_merge_moves_everything_and_leaves_a_pointer(
     assert [e["node"]["id"] for e in found["data"]["customers"]["edges"]] == [str(target.id)]
     found = await gql(
         'query { customers(search: "3055550177") { edges { node { id } } } }', token=token
+    )
+    assert [e["node"]["id"] for e in found["data"]["customers"]["edges"]] == [str(target.id)]
+    found = await gql(
+        "query($q: String!) { customers(search: $q) { edges { node { id } } } }",
+        {"q": source.phone},
+        token=token,
     )
     assert [e["node"]["id"] for e in found["data"]["customers"]["edges"]] == [str(target.id)]
     # The source's store learns of the merge and now holds the survivor.

@@ -199,7 +199,27 @@ class MergeRepository:
             phone.customer_id = target
             phone.position = offset
         await self.session.flush()
-        return [p.phone for p in phones]
+        # The main number too: the pointer gives it up (a placeholder keeps its column
+        # unique and matches no search), and the survivor is found by it.
+        main = await self.session.scalar(select(Customer.phone).where(Customer.id == source))
+        moved = [p.phone for p in phones]
+        if main is not None and main.startswith("+"):
+            await self.session.execute(
+                update(Customer)
+                .where(Customer.id == source)
+                .values(phone=f"merged:{source.hex[:13]}")
+            )
+            self.session.add(
+                CustomerPhone(
+                    phone=main,
+                    customer_id=target,
+                    position=(start or 0) + len(phones) + 1,
+                    label="merged",
+                )
+            )
+            await self.session.flush()
+            moved.append(main)
+        return moved
 
     async def move_rest(self, source: uuid.UUID, target: uuid.UUID) -> None:
         await self.session.execute(
