@@ -33,7 +33,7 @@ from app.db.models import (
     PointsEntry,
     Sale,
 )
-from app.db.repositories.paging import encode_cursor, key_and_id_cursor
+from app.db.repositories.paging import after_key_and_id, encode_cursor
 from app.domain.records import (
     AddressRecord,
     ContactChannel,
@@ -378,13 +378,7 @@ class CustomerRepository:
         )
         stmt = select(Customer).where(*conditions)
         if after is not None:
-            name_key, last_id = key_and_id_cursor(after)
-            stmt = stmt.where(
-                or_(
-                    Customer.name_key > name_key,
-                    and_(Customer.name_key == name_key, Customer.id > last_id),
-                )
-            )
+            stmt = stmt.where(after_key_and_id(Customer.name_key, Customer.id, after))
         rows = list(
             await self.session.scalars(
                 stmt.order_by(Customer.name_key, Customer.id).limit(first + 1)

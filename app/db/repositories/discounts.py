@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import CustomerDiscount, DiscountCode
-from app.db.repositories.paging import encode_cursor, key_and_id_cursor
+from app.db.repositories.paging import after_key_and_id, encode_cursor
 from app.domain.records import CustomerDiscountRecord, DiscountCodeRecord, Page
 
 # Core column selects, not ORM entities: the till's customer screen reads these.
@@ -95,13 +95,7 @@ class DiscountRepository:
         )
         stmt = select(DiscountCode).where(*where)
         if after is not None:
-            key, last_id = key_and_id_cursor(after)
-            stmt = stmt.where(
-                or_(
-                    DiscountCode.code_key > key,
-                    and_(DiscountCode.code_key == key, DiscountCode.id > last_id),
-                )
-            )
+            stmt = stmt.where(after_key_and_id(DiscountCode.code_key, DiscountCode.id, after))
         rows = list(
             await self.session.scalars(
                 stmt.order_by(DiscountCode.code_key, DiscountCode.id).limit(first + 1)

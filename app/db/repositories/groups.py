@@ -4,11 +4,11 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import CustomerGroup, CustomerGroupMember
-from app.db.repositories.paging import encode_cursor, key_and_id_cursor
+from app.db.repositories.paging import after_key_and_id, encode_cursor
 from app.domain.records import CustomerGroupRecord, Page
 
 _members = (
@@ -69,13 +69,7 @@ class GroupRepository:
         total = await self.session.scalar(select(func.count()).select_from(CustomerGroup))
         stmt = select(CustomerGroup, _members)
         if after is not None:
-            name_key, last_id = key_and_id_cursor(after)
-            stmt = stmt.where(
-                or_(
-                    CustomerGroup.name_key > name_key,
-                    and_(CustomerGroup.name_key == name_key, CustomerGroup.id > last_id),
-                )
-            )
+            stmt = stmt.where(after_key_and_id(CustomerGroup.name_key, CustomerGroup.id, after))
         rows = (
             await self.session.execute(
                 stmt.order_by(CustomerGroup.name_key, CustomerGroup.id).limit(first + 1)

@@ -8,6 +8,8 @@ import json
 import uuid
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, or_
+
 from app.domain.errors import InvalidCursor
 
 
@@ -49,3 +51,9 @@ def key_and_id_cursor(cursor: str) -> tuple[str, uuid.UUID]:
         return key, uuid.UUID(raw_id)
     except ValueError:
         raise InvalidCursor("malformed cursor") from None
+
+
+def after_key_and_id(key: Any, id_: Any, cursor: str) -> ColumnElement[bool]:
+    """Rows after the cursor's (key, id) in ``ORDER BY key, id``: the keyset condition."""
+    last_key, last_id = key_and_id_cursor(cursor)
+    return or_(key > last_key, and_(key == last_key, id_ > last_id))
