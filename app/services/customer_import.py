@@ -562,7 +562,7 @@ class CustomerImportService:
 
     async def _insert(self, uow: UnitOfWork, accepted: list[_Accepted], report: Progress) -> None:
         now = uow.now
-        label = self.actor.label if self.actor else "system"
+        label = uow.actor_label
         done = 0
         for batch in _batches(accepted):
             rows: list[dict[str, Any]] = []

@@ -578,7 +578,7 @@ class CustomerService:
             state,
             at=uow.now,
             source=source,
-            actor_label=self.actor.label if self.actor else "system",
+            actor_label=uow.actor_label,
         )
         await uow.audit(
             "customer",

@@ -224,7 +224,7 @@ class DiscountService:
                 found.id,
                 expires_at=expires_at,
                 assigned_at=uow.now,
-                assigned_by=self.actor.label if self.actor else "system",
+                assigned_by=uow.actor_label,
             )
             after = {
                 "discountCode": found.code,

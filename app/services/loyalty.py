@@ -96,10 +96,6 @@ class LoyaltyService:
                 field,
             )
 
-    @staticmethod
-    def _label(uow: UnitOfWork) -> str:
-        return uow.actor.label if uow.actor else "system"
-
     # -- cards -----------------------------------------------------------------------
 
     async def issue_card(
@@ -122,7 +118,7 @@ class LoyaltyService:
                 card_number=number,
                 discount_percent=percent,
                 issued_at=uow.now,
-                issued_by=self._label(uow),
+                issued_by=uow.actor_label,
             )
             await uow.audit(
                 "customer", customer_id, "loyalty_card_issue", after=_card_snapshot(card)
@@ -159,7 +155,7 @@ class LoyaltyService:
                 card_number=number,
                 discount_percent=old.discount_percent,
                 issued_at=uow.now,
-                issued_by=self._label(uow),
+                issued_by=uow.actor_label,
             )
             await uow.loyalty.link_replacement(old.id, new.id)
             await uow.audit(
@@ -203,7 +199,7 @@ class LoyaltyService:
             reason=reason,
             sale_id=sale_id,
             at=uow.now,
-            actor_label=self._label(uow),
+            actor_label=uow.actor_label,
         )
         return balance
 
@@ -233,7 +229,7 @@ class LoyaltyService:
             reason=reason,
             sale_id=sale_id,
             at=uow.now,
-            actor_label=self._label(uow),
+            actor_label=uow.actor_label,
         )
         return balance
 

@@ -279,7 +279,7 @@ class OfflineConflicts:
             if answer is None or answer.status != "CONFLICT":
                 raise reject(ErrorCode.NOT_FOUND, "No open conflict with this id.", "clientId")
             await live_customer(uow, customer_id)
-            label = self.actor.label if self.actor else "system"
+            label = uow.actor_label
             await uow.sync.resolve_offline(client_id, customer_id, uow.now, label)
             uow.hold_in_store(answer.store_id, customer_id)
             await uow.audit(

@@ -85,6 +85,16 @@ class UnitOfWork:
         self._changed: dict[uuid.UUID, str] = {}
         self._held: set[tuple[uuid.UUID, uuid.UUID]] = set()
 
+    @property
+    def actor_id(self) -> str | None:
+        actor = self.actor
+        return str(actor.staff_user_id or actor.token_id) if actor else None
+
+    @property
+    def actor_label(self) -> str:
+        """Who to name in records: the caller, or "system" for jobs and the CLI."""
+        return self.actor.label if self.actor else "system"
+
     async def audit(
         self,
         entity_type: str,
@@ -93,13 +103,12 @@ class UnitOfWork:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> None:
-        actor = self.actor
         await self._audit.insert(
             entity_type=entity_type,
             entity_id=str(entity_id),
             action=action,
-            actor_id=str(actor.staff_user_id or actor.token_id) if actor else None,
-            actor_label=actor.label if actor else "system",
+            actor_id=self.actor_id,
+            actor_label=self.actor_label,
             before=before,
             after=after,
         )
@@ -114,9 +123,7 @@ class UnitOfWork:
         entries: list[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
     ) -> None:
         """``audit`` for many entities at once: ``(entity_id, before, after)`` each."""
-        actor = self.actor
-        actor_id = str(actor.staff_user_id or actor.token_id) if actor else None
-        label = actor.label if actor else "system"
+        actor_id, label = self.actor_id, self.actor_label
         await self._audit.insert_many(
             [
                 {
