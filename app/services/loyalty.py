@@ -168,9 +168,27 @@ class LoyaltyService:
 
     # -- points inside a caller's unit of work (sales) ---------------------------------
 
-    async def _card_id(self, uow: UnitOfWork, customer_id: uuid.UUID) -> uuid.UUID | None:
+    @staticmethod
+    async def _entry(
+        uow: UnitOfWork,
+        customer_id: uuid.UUID,
+        kind: PointsKind,
+        signed_points: int,
+        reason: str | None,
+        sale_id: uuid.UUID | None,
+    ) -> None:
+        """The ledger line of a balance change, naming the card in use at the time."""
         card = await uow.loyalty.active_card(customer_id)
-        return card.id if card else None
+        await uow.loyalty.insert_entry(
+            customer_id=customer_id,
+            card_id=card.id if card else None,
+            kind=kind,
+            points=signed_points,
+            reason=reason,
+            sale_id=sale_id,
+            at=uow.now,
+            actor_label=uow.actor_label,
+        )
 
     async def _credit(
         self,
@@ -191,16 +209,7 @@ class LoyaltyService:
                 "input",
                 "points",
             )
-        await uow.loyalty.insert_entry(
-            customer_id=customer_id,
-            card_id=await self._card_id(uow, customer_id),
-            kind=kind,
-            points=points,
-            reason=reason,
-            sale_id=sale_id,
-            at=uow.now,
-            actor_label=uow.actor_label,
-        )
+        await self._entry(uow, customer_id, kind, points, reason, sale_id)
         return balance
 
     async def _debit(
@@ -221,16 +230,7 @@ class LoyaltyService:
                 "input",
                 "points",
             )
-        await uow.loyalty.insert_entry(
-            customer_id=customer_id,
-            card_id=await self._card_id(uow, customer_id),
-            kind=kind,
-            points=-points,
-            reason=reason,
-            sale_id=sale_id,
-            at=uow.now,
-            actor_label=uow.actor_label,
-        )
+        await self._entry(uow, customer_id, kind, -points, reason, sale_id)
         return balance
 
     async def earn(
