@@ -95,15 +95,7 @@ class BusinessSettingsService:
                 await uow.business.update({**values, "updated_at": uow.now})
             updated = await uow.business.get()
             before, after = _snapshot(current), _snapshot(updated)
-            changed = [k for k in after if after[k] != before[k]]
-            if changed:
-                await uow.audit(
-                    "business_settings",
-                    1,
-                    "update",
-                    before={k: before[k] for k in changed},
-                    after={k: after[k] for k in changed},
-                )
+            await uow.audit_changes("business_settings", 1, "update", before, after)
             return updated
 
         return await self.tx.run(self.actor, work)

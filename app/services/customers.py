@@ -453,15 +453,7 @@ class CustomerService:
                 await uow.customers.replace_phones(customer_id, values["phones"])
             updated = await self._require(uow, customer_id)
             after = _snapshot(updated, await self._profile(uow, customer_id))
-            changed = [k for k in after if after[k] != before.get(k)]
-            if changed:
-                await uow.audit(
-                    "customer",
-                    customer_id,
-                    "update",
-                    before={k: before.get(k) for k in changed},
-                    after={k: after[k] for k in changed},
-                )
+            await uow.audit_changes("customer", customer_id, "update", before, after)
             # Seed 003: a channel without its address cannot stay subscribed.
             if "email" in values and values["email"] is None:
                 await self._unsubscribe_if_subscribed(uow, customer_id, MarketingChannel.EMAIL)

@@ -187,12 +187,7 @@ class DiscountService:
                 await uow.discounts.update(code_id, values)
             updated = await self._require_code(uow, code_id)
             before, after = _code_snapshot(current), _code_snapshot(updated)
-            changed = [k for k in after if after[k] != before[k]]
-            if changed:
-                await uow.audit(
-                    "discount_code", code_id, "update",
-                    before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
-                )  # fmt: skip
+            changed = await uow.audit_changes("discount_code", code_id, "update", before, after)
             if {"percent", "active"} & set(changed):
                 # What every holder's discount is changed: tills holding them must re-read.
                 for customer_id in await uow.discounts.holders(code_id):

@@ -97,12 +97,7 @@ class GroupService:
                 await uow.groups.update(group_id, values)
             updated = await self._require(uow, group_id)
             before, after = _snapshot(current), _snapshot(updated)
-            changed = [k for k in after if after[k] != before[k]]
-            if changed:
-                await uow.audit(
-                    "customer_group", group_id, "update",
-                    before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
-                )  # fmt: skip
+            if await uow.audit_changes("customer_group", group_id, "update", before, after):
                 await self._members_changed(uow, group_id)
             return updated
 

@@ -116,6 +116,26 @@ class UnitOfWork:
             # Every customer change is audited, so this is where the feeds learn of it.
             self.customer_changed(uuid.UUID(str(entity_id)), FEED_KINDS.get(action, "CHANGED"))
 
+    async def audit_changes(
+        self,
+        entity_type: str,
+        entity_id: object,
+        action: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> list[str]:
+        """Audit only the fields whose values differ, if any; the names of those fields."""
+        changed = [k for k in after if after[k] != before.get(k)]
+        if changed:
+            await self.audit(
+                entity_type,
+                entity_id,
+                action,
+                before={k: before.get(k) for k in changed},
+                after={k: after[k] for k in changed},
+            )
+        return changed
+
     async def audit_many(
         self,
         entity_type: str,
