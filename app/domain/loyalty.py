@@ -20,6 +20,9 @@ class PointsKind(enum.StrEnum):
     REDEEM = "REDEEM"
     ADJUST = "ADJUST"
     EXPIRE = "EXPIRE"
+    # A void or return: redeemed points given back, earned points taken back.
+    RESTORE = "RESTORE"
+    REVERSE = "REVERSE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from app.db.models.appointment import Appointment
 from app.db.models.audit import AuditEntry
 from app.db.models.business import BusinessSettings
 from app.db.models.customer import (
@@ -17,12 +18,21 @@ from app.db.models.job_run import JobRun
 from app.db.models.loyalty import LoyaltyCard, PointsBalance, PointsEntry
 from app.db.models.notification import Notification
 from app.db.models.outbox import OutboxMessage
-from app.db.models.sale import Sale
+from app.db.models.product import Product, ProductStock
+from app.db.models.sale import (
+    CustomerSalesStats,
+    Sale,
+    SaleDiscount,
+    SaleLine,
+    SaleReturn,
+    SaleReturnLine,
+)
 from app.db.models.staff import AuthToken, Role, StaffUser
 from app.db.models.store import Store, Till
 from app.db.models.sync import OfflineCustomer, StoreCustomer, SyncCounter
 
 __all__ = [
+    "Appointment",
     "AuditEntry",
     "AuthToken",
     "BusinessSettings",
@@ -34,6 +44,7 @@ __all__ = [
     "CustomerGroupMember",
     "CustomerNameWord",
     "CustomerPhone",
+    "CustomerSalesStats",
     "DiscountCode",
     "IdempotencyKey",
     "JobRun",
@@ -44,8 +55,14 @@ __all__ = [
     "OutboxMessage",
     "PointsBalance",
     "PointsEntry",
+    "Product",
+    "ProductStock",
     "Role",
     "Sale",
+    "SaleDiscount",
+    "SaleLine",
+    "SaleReturn",
+    "SaleReturnLine",
     "StaffUser",
     "Store",
     "StoreCustomer",
