@@ -1,5 +1,5 @@
 """``poscrm``: serve | worker | migrate | create-admin | seed-demo | export-schema |
-import-customers | export-customers."""
+import-customers | export-customers | import-products."""
 
 from __future__ import annotations
 
@@ -146,6 +146,46 @@ def cmd_import_customers(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_import_customers(settings, args))
 
 
+async def _import_products(settings: Settings, args: argparse.Namespace) -> int:
+    from app.db.engine import Database
+    from app.progress import ProgressBar
+    from app.services.customer_import import ImportRefused, default_report_path, write_report
+    from app.services.product_import import ProductImportService, read_products
+    from app.services.unit_of_work import Transactions
+
+    source_path = Path(args.file)
+    db = Database(settings.effective_database_url)
+    bar = ProgressBar()
+    try:
+        source = read_products(source_path)
+        service = ProductImportService(Transactions(db, None), actor=None)
+        outcome = await service.run(
+            source, store_code=args.store, dry_run=args.dry_run, progress=bar.update
+        )
+    except ImportRefused as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+        await db.dispose()
+    report = Path(args.report) if args.report else default_report_path(source_path)
+    if outcome.rejects:
+        write_report(source, outcome.rejects, report)
+    verb = "would create" if args.dry_run else "created"
+    print(
+        f"{verb} {outcome.created}, updated {outcome.updated}, unchanged {outcome.unchanged}"
+        f" of {outcome.rows} rows, rejected {len(outcome.rejects)};"
+        f" stock set for {outcome.stock_set} in {outcome.store_code}"
+    )
+    if outcome.rejects:
+        print(f"rejected rows and reasons: {report}")
+    return 0 if outcome.accepted or not outcome.rejects else 1
+
+
+def cmd_import_products(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_import_products(settings, args))
+
+
 async def _export_customers(settings: Settings, args: argparse.Namespace) -> int:
     from app.db.engine import Database
     from app.services.customer_export import CustomerExportService
@@ -232,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--dry-run", action="store_true", help="check every row, import nothing")
     load.add_argument("--report", help="rejects report path (default: FILE.rejects.csv)")
     load.set_defaults(handler=cmd_import_customers)
+
+    products = commands.add_parser(
+        "import-products",
+        help="create or update products from a CSV price list (valid rows; rejects to a report)",
+    )
+    products.add_argument("file", help="UTF-8 CSV: sku,name,price[,category][,stock]")
+    products.add_argument("--dry-run", action="store_true", help="check every row, change nothing")
+    products.add_argument(
+        "--store", help="store code the stock column counts (default: head office)"
+    )
+    products.add_argument("--report", help="rejects report path (default: FILE.rejects.csv)")
+    products.set_defaults(handler=cmd_import_products)
 
     dump = commands.add_parser(
         "export-customers", help="write customers as CSV, in the columns the import reads"

@@ -143,3 +143,30 @@ def test_import_refuses_unknown_columns_and_can_check_only(fresh: Path, tmp_path
     assert "PHONE_INVALID" in (tmp_path / "r.csv").read_text()
     empty = poscrm(fresh, "export-customers")
     assert empty.stdout.count("\n") == 1  # the header: nothing was imported
+
+
+def test_import_products_upserts_reports_rejects_and_can_check_only(
+    fresh: Path, tmp_path: Path
+) -> None:
+    assert poscrm(fresh, "import-products", str(tmp_path / "none.csv")).returncode == 2
+    source = tmp_path / "prices.csv"
+    source.write_text("sku,name,price,stock\nTEA-1,Tea,4.50,12\nBAD,,x,\nCAKE,Cake,2.00,\n")
+    checked = poscrm(fresh, "import-products", str(source), "--dry-run")
+    assert checked.returncode == 0, checked.stderr
+    assert "would create 2, updated 0, unchanged 0 of 3 rows, rejected 1" in checked.stdout
+
+    result = poscrm(fresh, "import-products", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "created 2, updated 0, unchanged 0 of 3 rows, rejected 1" in result.stdout
+    assert "stock set for 1 in HO" in result.stdout
+    report = tmp_path / "prices.rejects.csv"
+    assert str(report) in result.stdout
+    assert report.read_text().splitlines()[1].startswith("3,BAD,,x,,name | price,")
+
+    source.write_text("SKU,Name,Price\ntea-1,Tea,4.75\ncake,Cake,2.00\n")
+    again = poscrm(fresh, "import-products", str(source), "--store", "HO")
+    assert again.returncode == 0, again.stderr
+    assert "created 0, updated 1, unchanged 1 of 2 rows, rejected 0" in again.stdout
+    unknown = poscrm(fresh, "import-products", str(source), "--store", "NOPE")
+    assert unknown.returncode == 2
+    assert "No store NOPE" in unknown.stderr

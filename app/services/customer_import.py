@@ -186,11 +186,17 @@ def _batches(items: list[T], size: int = BATCH) -> Iterator[list[T]]:
 # -- reading the file --------------------------------------------------------------
 
 
-def read_csv(path: Path) -> CsvFile:
-    """The file's rows, or ``ImportRefused`` saying what is wrong with the file as a whole."""
+Columns = Callable[[list[str]], list[str | None]]
+
+
+def read_csv(path: Path, columns: Columns | None = None) -> CsvFile:
+    """The file's rows, or ``ImportRefused`` saying what is wrong with the file as a whole.
+
+    ``columns`` maps the header to known columns (default: the customer columns).
+    """
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            return _read(handle)
+            return _read(handle, columns or _columns)
     except UnicodeDecodeError as exc:
         raise ImportRefused(
             f"{path.name} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8."
@@ -201,13 +207,13 @@ def read_csv(path: Path) -> CsvFile:
         raise ImportRefused(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _read(handle: Iterable[str]) -> CsvFile:
+def _read(handle: Iterable[str], known: Columns) -> CsvFile:
     reader = csv.reader(handle)
     header = next(reader, None)
     if header is None:
         raise ImportRefused("The file is empty: it needs a header row of column names.")
     header = [h.strip() for h in header]
-    columns = _columns(header)
+    columns = known(header)
     rows: list[SourceRow] = []
     while True:
         line = reader.line_num + 1
