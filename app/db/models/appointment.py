@@ -18,6 +18,8 @@ class Appointment(Base):
     __table_args__ = (
         Index("ix_appointments_customer_starts", "customer_id", "starts_at", "id"),
         Index("ix_appointments_store_starts", "store_id", "starts_at"),
+        # The overlap check for a staff member's diary reads by (staff, start).
+        Index("ix_appointments_staff_starts", "staff_id", "starts_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -90,6 +90,9 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_appointments_store_starts", ["store_id", "starts_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_appointments_staff_starts", ["staff_id", "starts_at"], unique=False
+        )
 
     op.create_table(
         "customer_sales_stats",
@@ -376,6 +379,7 @@ def downgrade() -> None:
     op.drop_table("sale_discounts")
     op.drop_table("customer_sales_stats")
     with op.batch_alter_table("appointments", schema=None) as batch_op:
+        batch_op.drop_index("ix_appointments_staff_starts")
         batch_op.drop_index("ix_appointments_store_starts")
         batch_op.drop_index("ix_appointments_customer_starts")
 
