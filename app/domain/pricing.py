@@ -132,21 +132,21 @@ def refund_share(
     total: Decimal,
     paid: Decimal,
     points_redeemed: int,
-    point_value_paid: Decimal,
     points_earned: int,
     returned: Decimal,
 ) -> RefundShare:
     """The money, restored points and reversed points due for ``returned`` of ``total``.
 
     Redeemed points come back in proportion (rounded down, so never more than were
-    spent); the rest of the returned value is money, never more than was paid.
+    spent) and so does the money (to the cent, so never more than was paid). Paying the
+    rest of the returned value as money instead would not be monotone: a later return
+    whose restored points are worth more than its value would take money back.
     """
     if total <= 0 or returned <= 0:
         return RefundShare(ZERO, 0, 0)
     if returned >= total:
         return RefundShare(paid, points_redeemed, points_earned)
     restored = whole_points(points_redeemed * returned / total)
-    per_point = point_value_paid / points_redeemed if points_redeemed else ZERO
-    money = min(paid, max(ZERO, returned - to_cents(per_point * restored)))
+    money = to_cents(paid * returned / total)
     reversed_ = whole_points(points_earned * returned / total)
     return RefundShare(money, restored, reversed_)
