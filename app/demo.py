@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 from app.db.engine import Database
-from app.db.models import Sale
 from app.db.repositories.stores import StoreRepository
 from app.domain.permissions import Permission
+from app.domain.sales import PaymentMethod
 from app.services.auth import AuthService
+from app.services.groups import GroupService
+from app.services.loyalty import LoyaltyService
+from app.services.products import ProductService
+from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Transactions, UnitOfWork
 from app.settings import Settings
@@ -67,6 +72,18 @@ LAST = [
     "Moreau",
     "Schmidt",
 ]
+CATALOG = [
+    ("TEA-GREEN", "Green tea 100 g", "Tea", "6.50"),
+    ("TEA-BLACK", "Black tea 100 g", "Tea", "5.90"),
+    ("COF-BEAN", "Coffee beans 250 g", "Coffee", "9.80"),
+    ("COF-GROUND", "Ground coffee 250 g", "Coffee", "8.90"),
+    ("MUG-WHITE", "White mug", "Tableware", "7.00"),
+    ("MUG-BLUE", "Blue mug", "Tableware", "7.50"),
+    ("POT-GLASS", "Glass teapot", "Tableware", "24.00"),
+    ("CHOC-DARK", "Dark chocolate", "Sweets", "3.20"),
+    ("CHOC-MILK", "Milk chocolate", "Sweets", "2.90"),
+    ("HONEY-500", "Honey 500 g", "Pantry", "11.40"),
+]
 CASHIER = [
     Permission.CUSTOMER_VIEW,
     Permission.CUSTOMER_ADD,
@@ -106,8 +123,9 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
             assert store is not None
             await auth.create_till(store.id, "Till 1", cashier.id)
 
-        async def fill(uow: UnitOfWork) -> int:
-            sales = 0
+        ids: list[uuid.UUID] = []
+
+        async def fill(uow: UnitOfWork) -> None:
             for n in range(customers):
                 name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
                 store = stores[n % len(stores)]
@@ -126,27 +144,54 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
                     updated_at=uow.now,
                 )
                 await uow.audit("customer", customer.id, "create", after={"source": "seed-demo"})
-                for _ in range(rng.randint(0, 6)):
-                    subtotal = Decimal(rng.randint(300, 25000)) / 100
-                    uow.session.add(
-                        Sale(
-                            store_id=store.id,
-                            customer_id=customer.id,
-                            status="COMPLETED",
-                            subtotal=subtotal,
-                            discount_total=Decimal("0.00"),
-                            total=subtotal,
-                            created_at=uow.now - timedelta(days=rng.randint(0, 365)),
-                        )
-                    )
-                    sales += 1
-            return sales
+                ids.append(customer.id)
 
-        result = await tx.run(None, fill)
+        await tx.run(None, fill)
+        sales = await _sell(tx, rng, [s.id for s in stores if s], ids)
         print(
             f"demo shop: 2 stores, 3 staff (password {DEMO_PASSWORD!r}), "
-            f"{customers} customers, {result.value} sales"
+            f"{customers} customers, {len(CATALOG)} products, {sales} sales"
         )
         return 0
     finally:
         await db.dispose()
+
+
+async def _sell(
+    tx: Transactions, rng: random.Random, stores: list[uuid.UUID], customers: list[uuid.UUID]
+) -> int:
+    """A catalogue, two discount groups, some cards, then real sales by the till's rules."""
+    products = ProductService(tx, None)
+    for sku, name, category, price in CATALOG:
+        created = await products.create(sku, name, Decimal(price), category)
+        assert created.value, created.errors
+        for store_id in stores:
+            await products.set_stock(created.value.id, store_id, 200)
+    groups = GroupService(tx, None)
+    staff = (await groups.create("Staff", "Employees", Decimal("15"))).value
+    regulars = (await groups.create("Regulars", None, Decimal("5"))).value
+    assert staff
+    assert regulars
+    await groups.change_members(staff.id, customers[:5], add=True)
+    await groups.change_members(regulars.id, customers[5:40], add=True)
+    loyalty = LoyaltyService(tx, None)
+    for n, customer_id in enumerate(customers[:60]):
+        await loyalty.issue_card(customer_id, f"DEMO{n + 1:06d}", Decimal("0"))
+    sales = SaleService(tx, None, loyalty)
+    count = 0
+    for n, customer_id in enumerate(customers):
+        for _ in range(rng.randint(0, 3)):
+            lines = tuple(
+                LineDraft(sku, rng.randint(1, 3))
+                for sku, *_ in rng.sample(CATALOG, rng.randint(1, 4))
+            )
+            opened = await sales.create(
+                SaleCreate(lines=lines, store_id=stores[n % len(stores)], customer_id=customer_id)
+            )
+            if opened.value is None:  # an inactive demo customer: left out of sales
+                break
+            payment = rng.choice([PaymentMethod.CASH, PaymentMethod.CARD])
+            done = await sales.complete(opened.value.id, SaleCompletion(payment))
+            assert done.value, done.errors
+            count += 1
+    return count

@@ -5,17 +5,34 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from app.db.models import Sale
+from sqlalchemy import update
+
+from app.db.models import CustomerDiscount, Sale
+from app.domain.appointments import AppointmentRecord
 from app.domain.permissions import Permission
-from app.domain.records import Actor, CustomerRecord, DiscountCodeRecord, StoreRecord, TokenKind
+from app.domain.products import ProductRecord
+from app.domain.records import (
+    Actor,
+    CustomerGroupRecord,
+    CustomerRecord,
+    CustomerStatus,
+    DiscountCodeRecord,
+    StoreRecord,
+    TokenKind,
+)
+from app.domain.sales import PaymentMethod, SaleRecord
 from app.runtime import Runtime
+from app.services.appointments import AppointmentCreate, AppointmentService
 from app.services.auth import AuthService, hash_token
 from app.services.customers import CustomerCreate, CustomerService
 from app.services.discounts import DiscountService
+from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
+from app.services.products import ProductService
+from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
 from app.services.unit_of_work import UnitOfWork
 
 _numbers = itertools.count(1)
@@ -181,3 +198,124 @@ class Factory:
             await uow.business.update({"points_validity_days": days})
 
         await self.runtime.tx.run(None, work)
+
+    # -- appointments ------------------------------------------------------------------
+
+    def appointments(self, actor: Actor | None = None) -> AppointmentService:
+        return AppointmentService(self.runtime.tx, actor)
+
+    async def appointment(
+        self,
+        customer_id: uuid.UUID,
+        starts_at: datetime | None = None,
+        *,
+        service: str = "Haircut",
+        duration_minutes: int = 30,
+        staff_id: uuid.UUID | None = None,
+        store_id: uuid.UUID | None = None,
+    ) -> AppointmentRecord:
+        """A booking through AppointmentService; by default tomorrow at this time."""
+        result = await self.appointments().create(
+            AppointmentCreate(
+                customer_id=customer_id,
+                service=service,
+                starts_at=starts_at or datetime.now(UTC) + timedelta(days=1),
+                duration_minutes=duration_minutes,
+                staff_id=staff_id,
+                store_id=store_id,
+            )
+        )
+        assert result.value, result.errors
+        return result.value
+
+    # -- products ----------------------------------------------------------------------
+
+    def products(self, actor: Actor | None = None) -> ProductService:
+        return ProductService(self.runtime.tx, actor)
+
+    async def product(
+        self,
+        sku: str | None = None,
+        price: str = "10.00",
+        name: str | None = None,
+        category: str | None = None,
+        stock: dict[uuid.UUID, int] | None = None,
+    ) -> ProductRecord:
+        """A product through ProductService; ``stock``: on hand per store id (any value)."""
+        n = next(_numbers)
+        result = await self.products().create(
+            sku or f"SKU-{n:05d}", name or f"Product {n}", Decimal(price), category
+        )
+        assert result.value, result.errors
+        product = result.value
+
+        async def count(uow: UnitOfWork) -> None:
+            # The repository, not productStockSet: a test may want a count below zero.
+            for store_id, on_hand in (stock or {}).items():
+                await uow.products.set_stock(product.id, store_id, on_hand, uow.now)
+
+        if stock:
+            await self.runtime.tx.run(None, count)
+        return product
+
+    # -- sales -------------------------------------------------------------------------
+
+    async def head_office(self) -> StoreRecord:
+        async def work(uow: UnitOfWork) -> StoreRecord:
+            return await uow.stores.head_office()
+
+        result = await self.runtime.tx.run(None, work)
+        assert result.value
+        return result.value
+
+    async def group(self, name: str, discount_percent: str | None = None) -> CustomerGroupRecord:
+        percent = Decimal(discount_percent) if discount_percent else None
+        result = await GroupService(self.runtime.tx, None).create(name, None, percent)
+        assert result.value, result.errors
+        return result.value
+
+    async def add_to_group(self, group_id: uuid.UUID, *customer_ids: uuid.UUID) -> None:
+        result = await GroupService(self.runtime.tx, None).change_members(
+            group_id, list(customer_ids), add=True
+        )
+        assert result.value, result.errors
+
+    async def set_status(self, customer_id: uuid.UUID, status: str) -> None:
+        result = await self.customers().set_status(customer_id, CustomerStatus(status))
+        assert result.value, result.errors
+
+    async def expire_discount_now(self, customer_id: uuid.UUID) -> None:
+        """Move the customer's code expiry to the past, as time passing would."""
+
+        async def work(uow: UnitOfWork) -> None:
+            await uow.session.execute(
+                update(CustomerDiscount)
+                .where(CustomerDiscount.customer_id == customer_id)
+                .values(expires_at=uow.now - timedelta(seconds=1))
+            )
+
+        await self.runtime.tx.run(None, work)
+
+    def sales(self, actor: Actor | None = None) -> SaleService:
+        return SaleService(self.runtime.tx, actor, self.loyalty())
+
+    async def completed_sale(
+        self,
+        customer_id: uuid.UUID | None,
+        lines: list[tuple[str, int]],
+        payment: str = "CASH",
+        store_id: uuid.UUID | None = None,
+    ) -> SaleRecord:
+        """A sale opened and paid through SaleService, as a till would (many, fast)."""
+        service = self.sales()
+        opened = await service.create(
+            SaleCreate(
+                lines=tuple(LineDraft(sku, quantity) for sku, quantity in lines),
+                store_id=store_id,
+                customer_id=customer_id,
+            )
+        )
+        assert opened.value, opened.errors
+        done = await service.complete(opened.value.id, SaleCompletion(PaymentMethod(payment)))
+        assert done.value, done.errors
+        return done.value

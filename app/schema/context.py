@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from app.domain.records import Actor
 from app.schema.loaders import Loaders
+from app.services.appointments import AppointmentService
 from app.services.auth import AuthService
 from app.services.business import BusinessSettingsService
 from app.services.customer_merge import CustomerMergeService
@@ -16,6 +17,8 @@ from app.services.customers import CustomerService
 from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
+from app.services.products import ProductService
+from app.services.sales import SaleService
 from app.services.store_sync import OfflineConflicts, StoreSyncService
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
@@ -52,6 +55,18 @@ class Context:
         return LoyaltyService(self.tx, self.actor)
 
     @cached_property
+    def products(self) -> ProductService:
+        return ProductService(self.tx, self.actor)
+
+    @cached_property
+    def sales(self) -> SaleService:
+        return SaleService(self.tx, self.actor, self.loyalty)
+
+    @cached_property
+    def appointments(self) -> AppointmentService:
+        return AppointmentService(self.tx, self.actor)
+
+    @cached_property
     def store_sync(self) -> StoreSyncService:
         return StoreSyncService(self.tx, self.settings, self.actor)
 
@@ -70,7 +85,15 @@ class Context:
     @cached_property
     def loaders(self) -> Loaders:
         # Per request: a loader's cache must never show one caller another's data.
-        return Loaders(self.customers, self.groups, self.discounts, self.loyalty)
+        return Loaders(
+            self.customers,
+            self.groups,
+            self.discounts,
+            self.loyalty,
+            self.products,
+            self.appointments,
+            self.sales,
+        )
 
     @property
     def client_address(self) -> str:

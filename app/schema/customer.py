@@ -16,6 +16,7 @@ from app.domain import records
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission
 from app.schema import masks
+from app.schema.appointment import Appointment, AppointmentConnection
 from app.schema.discount import CustomerDiscount
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
@@ -36,6 +37,7 @@ from app.services.unit_of_work import Result
 if TYPE_CHECKING:
     from app.schema.context import Context
     from app.schema.group import CustomerGroup
+    from app.schema.sale import SalesHistory
 
 strawberry.enum(records.CustomerStatus)
 strawberry.enum(records.MarketingChannel)
@@ -232,6 +234,26 @@ async def _points_ledger(
     return Connection[PointsEntry].from_page(page, PointsEntry.from_record, after=after)
 
 
+async def _sales_history(
+    root: Customer, info: strawberry.Info[Context, None]
+) -> Annotated[SalesHistory, strawberry.lazy("app.schema.sale")]:
+    from app.schema.sale import SalesHistory  # the sale module imports this one
+
+    customer_id = uuid.UUID(root.id)
+    summary = await info.context.loaders.sales_summaries.load(customer_id)
+    return SalesHistory.from_summary(customer_id, summary)
+
+
+async def _appointments(
+    root: Customer,
+    info: strawberry.Info[Context, None],
+    first: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+) -> AppointmentConnection:
+    page = await info.context.loaders.appointment_pages.load((uuid.UUID(root.id), first, after))
+    return AppointmentConnection.from_page(page, Appointment.from_record, after=after)
+
+
 @strawberry.type(
     description="A customer. Personal fields are masked or null without CUSTOMER_VIEW_PII."
 )
@@ -327,6 +349,14 @@ class Customer:
     loyalty_points: int = strawberry.field(resolver=_loyalty_points, description="The balance.")
     points_ledger: Connection[PointsEntry] = strawberry.field(
         resolver=_points_ledger, description="Every movement of points, newest first."
+    )
+    # Seed 004: the customer screen shows the appointment history beside sales history.
+    sales_history: Annotated[SalesHistory, strawberry.lazy("app.schema.sale")] = strawberry.field(
+        resolver=_sales_history,
+        description="Visits, spend, top products and the sales themselves (seeds 003, 004).",
+    )
+    appointments: AppointmentConnection = strawberry.field(
+        resolver=_appointments, description="Every booking, newest start first (seed 004)."
     )
     audit_trail: Connection[AuditEntry] | None = strawberry.field(
         resolver=_audit_trail,

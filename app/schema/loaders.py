@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from app.domain.appointments import AppointmentRecord
 from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord
+from app.domain.products import StockRecord
 from app.domain.records import (
     AddressRecord,
     AuditRecord,
@@ -16,17 +18,32 @@ from app.domain.records import (
     ConsentRecord,
     CustomerDiscountRecord,
     CustomerGroupRecord,
+    CustomerRecord,
     MarketingChannel,
     Page,
     PhoneRecord,
 )
+from app.domain.sales import (
+    SaleDiscountRecord,
+    SaleLineRecord,
+    SaleRecord,
+    SaleReturnLineRecord,
+    SaleReturnRecord,
+)
+from app.services.appointments import AppointmentService
 from app.services.customers import CustomerService
 from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
+from app.services.products import ProductService
+from app.services.sales import SaleService, SalesSummary
 
 AuditKey = tuple[uuid.UUID, int, str | None]
 LedgerKey = tuple[uuid.UUID, int, str | None]
+AppointmentKey = tuple[uuid.UUID, int, str | None]
+SalesKey = tuple[uuid.UUID, int, str | None]
+# (product, store); store None: the caller's store, else head office.
+StockKey = tuple[uuid.UUID, uuid.UUID | None]
 
 
 class Loaders:
@@ -36,11 +53,34 @@ class Loaders:
         groups: GroupService,
         discounts: DiscountService,
         loyalty: LoyaltyService,
+        products: ProductService,
+        appointments: AppointmentService,
+        sales: SaleService,
     ) -> None:
+        self._sales = sales
+        self.sales = DataLoader[uuid.UUID, SaleRecord | None](self._load_sales)
+        self.sale_lines = DataLoader[uuid.UUID, list[SaleLineRecord]](self._load_sale_lines)
+        self.sale_discounts = DataLoader[uuid.UUID, list[SaleDiscountRecord]](
+            self._load_sale_discounts
+        )
+        self.sale_returns = DataLoader[uuid.UUID, list[SaleReturnRecord]](self._load_sale_returns)
+        self.return_lines = DataLoader[uuid.UUID, list[SaleReturnLineRecord]](
+            self._load_return_lines
+        )
+        self.customer_sales = DataLoader[SalesKey, Page[SaleRecord]](self._load_customer_sales)
+        self.sales_summaries = DataLoader[uuid.UUID, SalesSummary](self._load_sales_summaries)
         self._customers = customers
         self._groups = groups
         self._discounts = discounts
         self._loyalty = loyalty
+        self._products = products
+        self._appointments = appointments
+        self.customers = DataLoader[uuid.UUID, CustomerRecord | None](self._load_customers)
+        self.appointment_pages = DataLoader[AppointmentKey, Page[AppointmentRecord]](
+            self._load_appointment_pages
+        )
+        self.stock = DataLoader[StockKey, int](self._load_stock)
+        self.stock_levels = DataLoader[uuid.UUID, list[StockRecord]](self._load_stock_levels)
         self.loyalty_cards = DataLoader[uuid.UUID, LoyaltyCardRecord | None](
             self._load_loyalty_cards
         )
@@ -57,6 +97,24 @@ class Loaders:
         self.consent_history = DataLoader[uuid.UUID, list[ConsentChangeRecord]](
             self._load_consent_history
         )
+
+    async def _load_customers(self, ids: Sequence[uuid.UUID]) -> list[CustomerRecord | None]:
+        found = await self._customers.get_many(list(ids))
+        return [found.get(i) for i in ids]
+
+    async def _load_appointment_pages(
+        self, keys: Sequence[AppointmentKey]
+    ) -> list[Page[AppointmentRecord]]:
+        # One query per distinct (first, after); a list screen asks with one.
+        by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
+        for customer_id, first, after in keys:
+            by_window[(first, after)].append(customer_id)
+        pages: dict[AppointmentKey, Page[AppointmentRecord]] = {}
+        for (first, after), ids in by_window.items():
+            found = await self._appointments.customer_pages(ids, first, after)
+            for customer_id, page in found.items():
+                pages[(customer_id, first, after)] = page
+        return [pages[k] for k in keys]
 
     async def _load_consents(
         self, ids: Sequence[uuid.UUID]
@@ -119,3 +177,51 @@ class Loaders:
             for customer_id, page in found.items():
                 pages[(customer_id, first, after)] = page
         return [pages[k] for k in keys]
+
+    async def _load_stock(self, keys: Sequence[StockKey]) -> list[int]:
+        found = await self._products.on_hand(list(keys))
+        return [found[k] for k in keys]
+
+    async def _load_stock_levels(self, ids: Sequence[uuid.UUID]) -> list[list[StockRecord]]:
+        found = await self._products.stock_levels(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    # -- sales ---------------------------------------------------------------------
+
+    async def _load_sales(self, ids: Sequence[uuid.UUID]) -> list[SaleRecord | None]:
+        found = await self._sales.get_many(list(ids))
+        return [found.get(i) for i in ids]
+
+    async def _load_sale_lines(self, ids: Sequence[uuid.UUID]) -> list[list[SaleLineRecord]]:
+        found = await self._sales.lines_for(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_sale_discounts(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[list[SaleDiscountRecord]]:
+        found = await self._sales.discounts_for(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_sale_returns(self, ids: Sequence[uuid.UUID]) -> list[list[SaleReturnRecord]]:
+        found = await self._sales.returns_for(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_return_lines(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[list[SaleReturnLineRecord]]:
+        found = await self._sales.return_lines_for(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_customer_sales(self, keys: Sequence[SalesKey]) -> list[Page[SaleRecord]]:
+        by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
+        for customer_id, first, after in keys:
+            by_window[(first, after)].append(customer_id)
+        pages: dict[SalesKey, Page[SaleRecord]] = {}
+        for (first, after), ids in by_window.items():
+            for customer_id, page in (await self._sales.customer_pages(ids, first, after)).items():
+                pages[(customer_id, first, after)] = page
+        return [pages[k] for k in keys]
+
+    async def _load_sales_summaries(self, ids: Sequence[uuid.UUID]) -> list[SalesSummary]:
+        found = await self._sales.summaries_for(list(ids))
+        return [found[i] for i in ids]

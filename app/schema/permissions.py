@@ -62,6 +62,19 @@ class Requires(FieldExtension):
         return await next_(source, info, **kwargs)
 
 
+class RequiresAny(Requires):
+    """Any one of ``permissions`` will do: a till's SALE_CREATE or an analyst's REPORT_VIEW."""
+
+    def _refusal(self, info: Info) -> UserError | None:
+        actor = info.context.actor
+        if actor is None:
+            return UserError(ErrorCode.UNAUTHENTICATED, "Log in first.")
+        if not any(actor.can(p) for p in self.permissions):
+            wanted = " or ".join(sorted(p.value for p in self.permissions))
+            return UserError(ErrorCode.FORBIDDEN, f"Your role lacks {wanted}.")
+        return None
+
+
 class MaskedWithout(FieldExtension):
     """Personal data shown only to roles holding ``permission``; others get ``mask(value)``.
 

@@ -14,6 +14,7 @@ from strawberry.extensions import (
 
 from app.domain.permissions import Permission as P
 from app.resolvers import (
+    appointments,
     auth,
     business,
     customers,
@@ -21,9 +22,12 @@ from app.resolvers import (
     groups,
     loyalty,
     merge,
+    products,
+    sales,
     staff,
     sync,
 )
+from app.schema.appointment import Appointment, AppointmentConnection, AppointmentPayload
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
 from app.schema.customer import (
     Customer,
@@ -40,7 +44,9 @@ from app.schema.group import (
     CustomerGroupPayload,
 )
 from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit, RefuseNulCharacters
-from app.schema.permissions import Requires
+from app.schema.permissions import Requires, RequiresAny
+from app.schema.product import Product, ProductConnection, ProductPayload
+from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
 from app.schema.staff import (
     LoginPayload,
     LogoutPayload,
@@ -89,12 +95,36 @@ class Query:
     offline_customer_conflicts: list[OfflineConflict] = strawberry.field(
         resolver=sync.offline_customer_conflicts, extensions=[Requires(P.CUSTOMER_MODIFY)]
     )
+    appointment: Appointment | None = strawberry.field(
+        resolver=appointments.appointment, extensions=[Requires(P.CUSTOMER_VIEW)]
+    )
+    appointments: AppointmentConnection = strawberry.field(
+        resolver=appointments.appointments,
+        description="A store's diary in start order, optionally between two moments.",
+        extensions=[Requires(P.CUSTOMER_VIEW)],
+    )
     discount_codes: DiscountCodeConnection = strawberry.field(
         resolver=discounts.discount_codes,
         description="All codes, or only active (true) / inactive (false) ones.",
         # Not CUSTOMER_VIEW: a till sees the code its customer holds (Customer.discount);
         # a list of every code would let a cashier pick one for anyone (seed 002: fraud).
         extensions=[Requires(P.DISCOUNT_MANAGE)],
+    )
+    # A till looks up its sales (a receipt, a return); an analyst reports on them.
+    sale: Sale | None = strawberry.field(
+        resolver=sales.sale, extensions=[RequiresAny(P.SALE_CREATE, P.REPORT_VIEW)]
+    )
+    sales: SaleConnection = strawberry.field(
+        resolver=sales.sales,
+        description="Newest first, filtered by store, till, cashier, customer, status, dates.",
+        extensions=[RequiresAny(P.SALE_CREATE, P.REPORT_VIEW)],
+    )
+    # Any caller: a till must find products to sell them; a price is no secret.
+    product: Product | None = strawberry.field(resolver=products.product, extensions=[Requires()])
+    products: ProductConnection = strawberry.field(
+        resolver=products.products,
+        description="Products in SKU order; search matches the start of a SKU or a name.",
+        extensions=[Requires()],
     )
 
 
@@ -166,6 +196,20 @@ class Mutation:
         resolver=groups.customer_group_remove_customers,
         extensions=[Requires(P.CUSTOMER_GROUP_MANAGE)],
     )
+    # CUSTOMER_MODIFY: booking is customer service at the desk, like editing a profile;
+    # no money or benefit changes hands, so it needs no permission of its own.
+    appointment_create: AppointmentPayload = strawberry.mutation(
+        resolver=appointments.appointment_create, extensions=[Requires(P.CUSTOMER_MODIFY)]
+    )
+    appointment_reschedule: AppointmentPayload = strawberry.mutation(
+        resolver=appointments.appointment_reschedule, extensions=[Requires(P.CUSTOMER_MODIFY)]
+    )
+    appointment_cancel: AppointmentPayload = strawberry.mutation(
+        resolver=appointments.appointment_cancel, extensions=[Requires(P.CUSTOMER_MODIFY)]
+    )
+    appointment_complete: AppointmentPayload = strawberry.mutation(
+        resolver=appointments.appointment_complete, extensions=[Requires(P.CUSTOMER_MODIFY)]
+    )
     discount_code_create: DiscountCodePayload = strawberry.mutation(
         resolver=discounts.discount_code_create, extensions=[Requires(P.DISCOUNT_MANAGE)]
     )
@@ -199,6 +243,62 @@ class Mutation:
         resolver=loyalty.loyalty_points_adjust,
         description="Add or take points with a reason; the balance never goes below zero.",
         extensions=[Requires(P.LOYALTY_ADJUST)],
+    )
+    # SETTINGS_MANAGE: there is no PRODUCT_* permission, and the catalogue (prices above
+    # all: a till charges what it says) is shop-wide set-up, like stores and settings.
+    sale_create: SalePayload = strawberry.mutation(
+        resolver=sales.sale_create,
+        description="Open a sale with lines; no customer: a walk-in sale.",
+        extensions=[Requires(P.SALE_CREATE)],
+    )
+    sale_add_lines: SalePayload = strawberry.mutation(
+        resolver=sales.sale_add_lines, extensions=[Requires(P.SALE_CREATE)]
+    )
+    sale_update_line: SalePayload = strawberry.mutation(
+        resolver=sales.sale_update_line, extensions=[Requires(P.SALE_CREATE)]
+    )
+    sale_remove_line: SalePayload = strawberry.mutation(
+        resolver=sales.sale_remove_line, extensions=[Requires(P.SALE_CREATE)]
+    )
+    sale_assign_customer: SalePayload = strawberry.mutation(
+        resolver=sales.sale_assign_customer,
+        description="Put a customer on an open sale (or change them); re-prices at once.",
+        extensions=[Requires(P.SALE_CREATE)],
+    )
+    sale_remove_customer: SalePayload = strawberry.mutation(
+        resolver=sales.sale_remove_customer, extensions=[Requires(P.SALE_CREATE)]
+    )
+    sale_complete: SalePayload = strawberry.mutation(
+        resolver=sales.sale_complete,
+        description="Take payment; a retried idempotencyKey returns the first result.",
+        extensions=[Requires(P.SALE_CREATE)],
+    )
+    sale_void: SalePayload = strawberry.mutation(
+        resolver=sales.sale_void,
+        description="Void an open or completed sale: points, stock and credit are restored.",
+        extensions=[Requires(P.SALE_VOID)],
+    )
+    # SALE_VOID: a return takes money out of the till, as undoing a sale does.
+    sale_return: SaleReturnPayload = strawberry.mutation(
+        resolver=sales.sale_return,
+        description="Take back goods of a completed sale; refunds their share.",
+        extensions=[Requires(P.SALE_VOID)],
+    )
+    product_create: ProductPayload = strawberry.mutation(
+        resolver=products.product_create, extensions=[Requires(P.SETTINGS_MANAGE)]
+    )
+    product_update: ProductPayload = strawberry.mutation(
+        resolver=products.product_update, extensions=[Requires(P.SETTINGS_MANAGE)]
+    )
+    product_stock_set: ProductPayload = strawberry.mutation(
+        resolver=products.product_stock_set,
+        description="A stock take: on hand in the store becomes onHand.",
+        extensions=[Requires(P.SETTINGS_MANAGE)],
+    )
+    product_stock_adjust: ProductPayload = strawberry.mutation(
+        resolver=products.product_stock_adjust,
+        description="Add delta to on hand (a delivery; negative: breakage), with a reason.",
+        extensions=[Requires(P.SETTINGS_MANAGE)],
     )
 
 

@@ -100,6 +100,7 @@ class CustomerMergeService:
             addresses = {"SMS"} | ({"EMAIL"} if target.email else set())
             moved = {
                 "sales": await merge.move_sales(source_id, target_id),
+                "appointments": await merge.move_appointments(source_id, target_id),
                 "points": await merge.move_points(source_id, target_id, uow.now),
                 "loyaltyCard": await merge.move_cards(source_id, target_id, uow.now),
                 "discountCode": await merge.move_discount(source_id, target_id),
@@ -107,6 +108,7 @@ class CustomerMergeService:
                 "consent": await merge.move_consent(source_id, target_id, addresses),
                 "otherPhones": await merge.move_phones(source_id, target_id),
             }
+            await merge.move_sales_stats(source_id, target_id)
             await merge.move_rest(source_id, target_id)
             await merge.move_audit(source_id, target_id)
             await merge.mark_merged(source_id, target_id, uow.now)

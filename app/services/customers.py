@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -41,6 +39,7 @@ from app.domain.records import (
 from app.domain.values import UNSET, Unset
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
 from app.services.customer_lookup import live_customer
+from app.services.idempotency import earlier_result, remember, request_hash
 from app.services.loyalty import card_key
 from app.services.phones import (
     InvalidPhone,
@@ -292,12 +291,6 @@ class CustomerService:
         phones = await uow.customers.phones_for([customer_id])
         return Profile(tuple(addresses.get(customer_id, ())), tuple(phones.get(customer_id, ())))
 
-    def _idempotency_scope(self) -> str:
-        actor = self.actor
-        if actor is None:
-            return "anonymous"
-        return str(actor.till_id or actor.staff_user_id or actor.token_id)
-
     def _consent_source(self) -> ConsentSource:
         return (
             ConsentSource.POS
@@ -347,36 +340,19 @@ class CustomerService:
 
     async def create(self, cmd: CustomerCreate) -> Result[CustomerRecord]:
         """Create a customer; a retry with the same idempotency key returns the first result."""
-        request = {k: v for k, v in asdict(cmd).items() if k != "idempotency_key"}
-        request_hash = hashlib.sha256(
-            json.dumps(request, sort_keys=True, default=str).encode()
-        ).hexdigest()
-        scope = self._idempotency_scope()
+        digest = request_hash({k: v for k, v in asdict(cmd).items() if k != "idempotency_key"})
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
             business = await uow.business.get()
             # First: a racing retry waits here, then finds the first call's key below.
             await lock_numbers(uow, cmd, business.default_phone_region)
-            if cmd.idempotency_key:
-                earlier = await uow.idempotency.find(scope, "customerCreate", cmd.idempotency_key)
-                if earlier is not None:
-                    if earlier.request_hash != request_hash:
-                        raise reject(
-                            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                            "This idempotency key was used for a different customer.",
-                            "input",
-                            "idempotencyKey",
-                        )
-                    return await self._require(uow, uuid.UUID(earlier.result_id))
+            earlier = await earlier_result(
+                uow, "customerCreate", cmd.idempotency_key, digest, "input", "idempotencyKey"
+            )
+            if earlier is not None:
+                return await self._require(uow, uuid.UUID(earlier))
             customer = await self.insert_checked(uow, cmd, business.default_phone_region)
-            if cmd.idempotency_key:
-                await uow.idempotency.insert(
-                    scope,
-                    "customerCreate",
-                    cmd.idempotency_key,
-                    request_hash,
-                    str(customer.id),
-                )
+            await remember(uow, "customerCreate", cmd.idempotency_key, digest, str(customer.id))
             # Seed 003: a registered customer is told at once, email preferred, where the
             # business turned the scenario on (seed 000's settings).
             if NotificationScenario.REGISTRATION in business.notification_scenarios:
@@ -588,6 +564,10 @@ class CustomerService:
     async def get(self, customer_id: uuid.UUID) -> CustomerRecord | None:
         async with self.tx.db.read() as session:
             return await CustomerRepository(session).get(customer_id)
+
+    async def get_many(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, CustomerRecord]:
+        async with self.tx.db.read() as session:
+            return await CustomerRepository(session).get_many(customer_ids)
 
     @staticmethod
     def to_search(term: str, region: str) -> CustomerSearch:

@@ -270,6 +270,36 @@ class LoyaltyService:
         )  # fmt: skip
         return balance
 
+    async def restore(
+        self, uow: UnitOfWork, customer_id: uuid.UUID, points: int, sale_id: uuid.UUID
+    ) -> None:
+        """Give back points a voided or returned sale had redeemed."""
+        if points <= 0:
+            return
+        balance = await self._credit(uow, customer_id, PointsKind.RESTORE, points, sale_id=sale_id)
+        await uow.audit(
+            "customer", customer_id, "points_restore",
+            after={"points": points, "balance": balance, "saleId": _str(sale_id)},
+        )  # fmt: skip
+
+    async def reverse(
+        self, uow: UnitOfWork, customer_id: uuid.UUID, points: int, sale_id: uuid.UUID
+    ) -> int:
+        """Take back points a voided or returned sale had earned; how many could be taken.
+
+        Points already spent cannot be taken back without a negative balance, which the
+        ledger never allows; the shortfall is the caller's to record.
+        """
+        take = min(points, await uow.loyalty.lock_balance(customer_id) or 0)
+        if take <= 0:
+            return 0
+        balance = await self._debit(uow, customer_id, PointsKind.REVERSE, take, sale_id=sale_id)
+        await uow.audit(
+            "customer", customer_id, "points_reverse",
+            after={"points": -take, "balance": balance, "saleId": _str(sale_id)},
+        )  # fmt: skip
+        return take
+
     # -- points in their own transaction ---------------------------------------------
 
     async def redeem_points(self, customer_id: uuid.UUID, points: int, reason: str) -> Result[int]:

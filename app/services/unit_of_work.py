@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
+from app.db.repositories.appointments import AppointmentRepository
 from app.db.repositories.audit import AuditRepository
 from app.db.repositories.business import BusinessSettingsRepository
 from app.db.repositories.consents import ConsentRepository
@@ -24,6 +25,8 @@ from app.db.repositories.job_runs import JobRunRepository
 from app.db.repositories.loyalty import LoyaltyRepository
 from app.db.repositories.notifications import NotificationRepository
 from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.products import ProductRepository
+from app.db.repositories.sales import SaleRepository
 from app.db.repositories.staff import StaffRepository
 from app.db.repositories.stores import StoreRepository
 from app.db.repositories.sync import SyncRepository
@@ -67,16 +70,19 @@ class UnitOfWork:
         self.actor = actor
         self.now = utcnow()
         self.customers = CustomerRepository(session)
+        self.appointments = AppointmentRepository(session)
         self.consents = ConsentRepository(session)
         self.business = BusinessSettingsRepository(session)
         self.groups = GroupRepository(session)
         self.discounts = DiscountRepository(session)
         self.loyalty = LoyaltyRepository(session)
+        self.products = ProductRepository(session)
         self.job_runs = JobRunRepository(session)
         self.staff = StaffRepository(session)
         self.stores = StoreRepository(session)
         self.notifications = NotificationRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.sales = SaleRepository(session)
         self._audit = AuditRepository(session)
         self._outbox = OutboxRepository(session)
         self.outbox_messages: list[tuple[str, str]] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -237,6 +237,30 @@ async def test_a_merged_customer_cannot_be_changed_or_downloaded(
     assert [e["code"] for e in body["data"]["customerDownloadToStore"]["errors"]] == [
         "CUSTOMER_MERGED"
     ]
+
+
+async def test_a_merge_moves_the_appointment_history_to_the_survivor(
+    gql: Any, token: str, factory: Any
+) -> None:
+    source, target = await factory.customer(), await factory.customer()
+    now = datetime.now(UTC)
+    theirs = await factory.appointment(source.id, now + timedelta(days=2), service="Theirs")
+    ours = await factory.appointment(target.id, now + timedelta(days=1), service="Ours")
+    body = await gql(MERGE, {"s": str(source.id), "t": str(target.id)}, token=token)
+    assert body["data"]["customerMerge"]["errors"] == []
+
+    history = """query($id: ID!) { customer(id: $id) { appointments {
+      totalCount edges { node { id customer { id } } } } } }"""
+    merged = (await gql(history, {"id": str(target.id)}, token=token))["data"]["customer"]
+    assert merged["appointments"]["totalCount"] == 2
+    assert [e["node"] for e in merged["appointments"]["edges"]] == [
+        {"id": str(theirs.id), "customer": {"id": str(target.id)}},
+        {"id": str(ours.id), "customer": {"id": str(target.id)}},
+    ]
+    pointer = (await gql(history, {"id": str(source.id)}, token=token))["data"]["customer"]
+    assert pointer["appointments"]["totalCount"] == 0
+    trail = (await gql(READ, {"id": str(target.id)}, token=token))["data"]["customer"]
+    assert "appointment_create" in [e["node"]["action"] for e in trail["auditTrail"]["edges"]]
 
 
 def test_every_table_pointing_at_customers_is_handled_by_merge() -> None:

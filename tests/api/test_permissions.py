@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,10 +13,11 @@ import pytest
 from app.db.base import Base
 from app.domain.permissions import Permission
 from app.schema.customer import Customer
-from app.schema.permissions import Requires
+from app.schema.permissions import Requires, RequiresAny
 from app.schema.schema import PUBLIC_OPERATIONS, Mutation, Query, build_schema
 from app.services.customers import CustomerCreate
 from app.services.groups import GroupService
+from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
 
 P = Permission
@@ -35,6 +37,13 @@ class Seed:
     conflict_client_id: str
     discount_code: str
     discount_code_id: str
+    appointment_id: str
+    product_id: str
+    sku: str
+    open_sale_id: str
+    open_line_id: str
+    completed_sale_id: str
+    completed_line_id: str
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,10 @@ class Op:
 
 def _no_vars(_: Seed) -> dict[str, Any]:
     return {}
+
+
+def _days_ahead(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
 # Every mutation but `login`, with an input that succeeds when the permission is granted
@@ -221,6 +234,36 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"id": s.discount_code_id, "input": {"percent": "12.5"}},
         P.DISCOUNT_MANAGE,
     ),
+    "appointmentCreate": Op(
+        "mutation($c: ID!, $input: AppointmentCreateInput!) { appointmentCreate(customerId: $c, "
+        "input: $input) { appointment { id } errors { code field } } }",
+        lambda s: {
+            "c": s.customer_id,
+            "input": {"service": "Haircut", "startsAt": _days_ahead(3), "idempotencyKey": s.tag},
+        },
+        P.CUSTOMER_MODIFY,
+    ),
+    "appointmentReschedule": Op(
+        "mutation($id: ID!, $input: AppointmentRescheduleInput!) { appointmentReschedule(id: $id, "
+        "input: $input) { appointment { id } errors { code field } } }",
+        lambda s: {
+            "id": s.appointment_id,
+            "input": {"expectedVersion": 1, "startsAt": _days_ahead(4)},
+        },
+        P.CUSTOMER_MODIFY,
+    ),
+    "appointmentCancel": Op(
+        'mutation($id: ID!) { appointmentCancel(id: $id, reason: "Ill") '
+        "{ appointment { id } errors { code field } } }",
+        lambda s: {"id": s.appointment_id},
+        P.CUSTOMER_MODIFY,
+    ),
+    "appointmentComplete": Op(
+        "mutation($id: ID!) { appointmentComplete(id: $id) "
+        "{ appointment { id } errors { code field } } }",
+        lambda s: {"id": s.appointment_id},
+        P.CUSTOMER_MODIFY,
+    ),
     "customerDiscountAssign": Op(
         "mutation($c: ID!, $code: String!) { customerDiscountAssign(customerId: $c, code: $code) "
         "{ customer { id } errors { code field } } }",
@@ -232,6 +275,83 @@ MUTATIONS: dict[str, Op] = {
         "{ customer { id } errors { code field } } }",
         lambda s: {"c": s.customer_id},
         P.DISCOUNT_MANAGE,
+    ),
+    "productCreate": Op(
+        "mutation($input: ProductInput!) { productCreate(input: $input) "
+        "{ product { id } errors { code field } } }",
+        lambda s: {"input": {"sku": f"NEW-{s.tag}", "name": "New product", "price": "2.50"}},
+        P.SETTINGS_MANAGE,
+    ),
+    "productUpdate": Op(
+        "mutation($id: ID!, $input: ProductUpdateInput!) { productUpdate(id: $id, input: $input) "
+        "{ product { id } errors { code field } } }",
+        lambda s: {"id": s.product_id, "input": {"price": "3.75"}},
+        P.SETTINGS_MANAGE,
+    ),
+    "productStockSet": Op(
+        "mutation($p: ID!, $s: ID) { productStockSet(productId: $p, storeId: $s, onHand: 7) "
+        "{ product { id } errors { code field } } }",
+        lambda s: {"p": s.product_id, "s": s.store_id},
+        P.SETTINGS_MANAGE,
+    ),
+    "productStockAdjust": Op(
+        "mutation($p: ID!, $s: ID) { productStockAdjust(productId: $p, storeId: $s, delta: 12, "
+        'reason: "Delivery") { product { id } errors { code field } } }',
+        lambda s: {"p": s.product_id, "s": s.store_id},
+        P.SETTINGS_MANAGE,
+    ),
+    "saleCreate": Op(
+        "mutation($input: SaleCreateInput!) { saleCreate(input: $input) "
+        "{ sale { id } errors { code field } } }",
+        lambda s: {"input": {"lines": [{"sku": s.sku}], "idempotencyKey": s.tag}},
+        P.SALE_CREATE,
+    ),
+    "saleAddLines": Op(
+        "mutation($s: ID!, $l: [SaleLineInput!]!) { saleAddLines(saleId: $s, lines: $l) "
+        "{ sale { id } errors { code field } } }",
+        lambda s: {"s": s.open_sale_id, "l": [{"sku": s.sku, "quantity": 2}]},
+        P.SALE_CREATE,
+    ),
+    "saleUpdateLine": Op(
+        "mutation($s: ID!, $l: ID!) { saleUpdateLine(saleId: $s, lineId: $l, "
+        "input: {quantity: 3}) { sale { id } errors { code field } } }",
+        lambda s: {"s": s.open_sale_id, "l": s.open_line_id},
+        P.SALE_CREATE,
+    ),
+    "saleRemoveLine": Op(
+        "mutation($s: ID!, $l: ID!) { saleRemoveLine(saleId: $s, lineId: $l) "
+        "{ sale { id } errors { code field } } }",
+        lambda s: {"s": s.open_sale_id, "l": s.open_line_id},
+        P.SALE_CREATE,
+    ),
+    "saleAssignCustomer": Op(
+        "mutation($s: ID!, $c: ID!) { saleAssignCustomer(saleId: $s, customerId: $c) "
+        "{ sale { id } errors { code field } } }",
+        lambda s: {"s": s.open_sale_id, "c": s.other_customer_id},
+        P.SALE_CREATE,
+    ),
+    "saleRemoveCustomer": Op(
+        "mutation($s: ID!) { saleRemoveCustomer(saleId: $s) "
+        "{ sale { id } errors { code field } } }",
+        lambda s: {"s": s.open_sale_id},
+        P.SALE_CREATE,
+    ),
+    "saleComplete": Op(
+        "mutation($s: ID!) { saleComplete(saleId: $s, input: {payment: CARD}) "
+        "{ sale { id } errors { code field } } }",
+        lambda s: {"s": s.open_sale_id},
+        P.SALE_CREATE,
+    ),
+    "saleVoid": Op(
+        "mutation($s: ID!) { saleVoid(saleId: $s) { sale { id } errors { code field } } }",
+        lambda s: {"s": s.completed_sale_id},
+        P.SALE_VOID,
+    ),
+    "saleReturn": Op(
+        "mutation($s: ID!, $l: ID!) { saleReturn(saleId: $s, input: {lines: [{lineId: $l}]}) "
+        "{ saleReturn { id } errors { code field } } }",
+        lambda s: {"s": s.completed_sale_id, "l": s.completed_line_id},
+        P.SALE_VOID,
     ),
 }
 
@@ -265,6 +385,30 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     ),
     "offlineCustomerConflicts": ("{ offlineCustomerConflicts { clientId } }", _no_vars, False),
     "discountCodes": ("{ discountCodes { totalCount } }", _no_vars, False),
+    "appointment": (
+        "query($id: ID!) { appointment(id: $id) { id } }",
+        lambda s: {"id": s.appointment_id},
+        True,
+    ),
+    "appointments": ("{ appointments { totalCount } }", _no_vars, False),
+    "product": (
+        "query($id: ID!) { product(id: $id) { id } }",
+        lambda s: {"id": s.product_id},
+        True,
+    ),
+    "products": ("{ products { totalCount } }", _no_vars, False),
+    "sale": (
+        "query($id: ID!) { sale(id: $id) { id } }",
+        lambda s: {"id": s.completed_sale_id},
+        True,
+    ),
+    "sales": ("{ sales { totalCount } }", _no_vars, False),
+}
+
+# Query fields any one of several permissions opens (RequiresAny); the rest need all theirs.
+ANY_OF_QUERIES = {
+    "sale": frozenset({P.SALE_CREATE, P.REPORT_VIEW}),
+    "sales": frozenset({P.SALE_CREATE, P.REPORT_VIEW}),
 }
 
 PERMISSION_MUTATIONS = sorted(name for name, op in MUTATIONS.items() if op.permission is not None)
@@ -311,7 +455,25 @@ async def _seed(factory: Any) -> Seed:
     code = await factory.discount_code(f"SEED{uuid.uuid4().hex[:8]}")
     assigned = await factory.discounts().assign(customer.id, code.code, None)
     assert assigned.errors == []
+    appointment = await factory.appointment(customer.id)
+    product = await factory.product()
+    # An open sale of the first customer to edit; a completed walk-in sale to void or return.
+    sales = factory.sales()
+    opened = await sales.create(
+        SaleCreate(lines=(LineDraft(product.sku, 2),), customer_id=customer.id)
+    )
+    assert opened.value
+    completed = await factory.completed_sale(None, [(product.sku, 2)])
+    open_lines = await sales.lines_for([opened.value.id])
+    completed_lines = await sales.lines_for([completed.id])
     return Seed(
+        sku=product.sku,
+        open_sale_id=str(opened.value.id),
+        open_line_id=str(open_lines[opened.value.id][0].id),
+        completed_sale_id=str(completed.id),
+        completed_line_id=str(completed_lines[completed.id][0].id),
+        product_id=str(product.id),
+        appointment_id=str(appointment.id),
         discount_code=code.code,
         discount_code_id=str(code.id),
         conflict_client_id=str(conflict),
@@ -391,6 +553,14 @@ def test_every_mutation_refuses_as_payload_data() -> None:
         (requires,) = _requires(field)
         assert requires.payload is not None, name
         assert hasattr(requires.payload, "from_errors"), name
+
+
+def test_any_of_queries_declare_their_permissions() -> None:
+    fields = _strawberry_fields(Query)
+    for name, permissions in ANY_OF_QUERIES.items():
+        (requires,) = _requires(fields[name])
+        assert isinstance(requires, RequiresAny), name
+        assert requires.permissions == permissions, name
 
 
 def test_audit_trail_requires_audit_view() -> None:

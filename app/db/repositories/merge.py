@@ -13,12 +13,14 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
+    Appointment,
     AuditEntry,
     ConsentChange,
     Customer,
     CustomerDiscount,
     CustomerGroupMember,
     CustomerPhone,
+    CustomerSalesStats,
     LoyaltyCard,
     MarketingConsent,
     Notification,
@@ -33,6 +35,8 @@ from app.db.models import (
 FOLDED_TABLES = frozenset(
     {
         "sales",
+        "appointments",
+        "customer_sales_stats",
         "loyalty_points_ledger",
         "loyalty_points_balances",
         "loyalty_cards",
@@ -58,6 +62,46 @@ class MergeRepository:
             update(Sale).where(Sale.customer_id == source).values(customer_id=target)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def move_appointments(self, source: uuid.UUID, target: uuid.UUID) -> int:
+        # Seed 004: the survivor's appointment history is the whole person's history.
+        result = await self.session.execute(
+            update(Appointment).where(Appointment.customer_id == source).values(customer_id=target)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def move_sales_stats(self, source: uuid.UUID, target: uuid.UUID) -> None:
+        """The survivor's running stats become the sum of both (sales moved with them)."""
+        stats = CustomerSalesStats
+        rows = {
+            r.customer_id: r
+            for r in await self.session.scalars(
+                select(stats).where(stats.customer_id.in_([source, target]))
+            )
+        }
+        merged = rows.get(source)
+        if merged is None:
+            return
+        kept = rows.get(target)
+        if kept is None:
+            await self.session.execute(
+                update(stats).where(stats.customer_id == source).values(customer_id=target)
+            )
+            return
+        firsts = [t for t in (kept.first_purchase_at, merged.first_purchase_at) if t]
+        lasts = [t for t in (kept.last_purchase_at, merged.last_purchase_at) if t]
+        await self.session.execute(
+            update(stats)
+            .where(stats.customer_id == target)
+            .values(
+                visits=stats.visits + merged.visits,
+                spent_cents=stats.spent_cents + merged.spent_cents,
+                credit_cents=stats.credit_cents + merged.credit_cents,
+                first_purchase_at=min(firsts) if firsts else None,
+                last_purchase_at=max(lasts) if lasts else None,
+            )
+        )
+        await self.session.execute(delete(stats).where(stats.customer_id == source))
 
     async def move_points(self, source: uuid.UUID, target: uuid.UUID, now: datetime) -> int:
         """The ledger moves whole; the survivor's balance grows by the merged one's."""

@@ -1,0 +1,504 @@
+"""SQL for sales, their lines, discounts and returns, and customers' running sales stats."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import (
+    CustomerSalesStats,
+    Sale,
+    SaleDiscount,
+    SaleLine,
+    SaleReturn,
+    SaleReturnLine,
+)
+from app.db.repositories.paging import encode_cursor, key_and_id_cursor
+from app.domain.errors import InvalidCursor
+from app.domain.money import from_cents
+from app.domain.pricing import DiscountSource
+from app.domain.records import Page
+from app.domain.sales import (
+    PaymentMethod,
+    SaleDiscountRecord,
+    SaleFilter,
+    SaleLineRecord,
+    SaleRecord,
+    SaleReturnLineRecord,
+    SaleReturnRecord,
+    SalesStatsRecord,
+    SaleStatus,
+    TopProductRecord,
+)
+
+
+def _sale(row: Sale) -> SaleRecord:
+    return SaleRecord(
+        id=row.id,
+        store_id=row.store_id,
+        till_id=row.till_id,
+        cashier_id=row.cashier_id,
+        cashier_label=row.cashier_label,
+        customer_id=row.customer_id,
+        status=SaleStatus(row.status),
+        version=row.version,
+        subtotal=row.subtotal,
+        discount_total=row.discount_total,
+        total=row.total,
+        payment=PaymentMethod(row.payment) if row.payment else None,
+        points_redeemed=row.points_redeemed,
+        points_amount=row.points_amount,
+        paid=row.paid,
+        points_earned=row.points_earned,
+        returned_value=row.returned_value,
+        refunded=row.refunded,
+        points_restored=row.points_restored,
+        points_reversed=row.points_reversed,
+        exchange_for_sale_id=row.exchange_for_sale_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        completed_at=row.completed_at,
+        voided_at=row.voided_at,
+        void_reason=row.void_reason,
+    )
+
+
+def _line(row: SaleLine) -> SaleLineRecord:
+    return SaleLineRecord(
+        id=row.id,
+        sale_id=row.sale_id,
+        position=row.position,
+        product_id=row.product_id,
+        sku=row.sku,
+        name=row.name,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        amount=row.amount,
+        discount=row.discount,
+        total=row.total,
+        returned_quantity=row.returned_quantity,
+        returned_value=row.returned_value,
+    )
+
+
+def _return(row: SaleReturn) -> SaleReturnRecord:
+    return SaleReturnRecord(
+        id=row.id,
+        sale_id=row.sale_id,
+        store_id=row.store_id,
+        till_id=row.till_id,
+        cashier_id=row.cashier_id,
+        cashier_label=row.cashier_label,
+        value=row.value,
+        refund=row.refund,
+        refund_payment=PaymentMethod(row.refund_payment),
+        points_restored=row.points_restored,
+        points_reversed=row.points_reversed,
+        points_unrecovered=row.points_unrecovered,
+        reason=row.reason,
+        created_at=row.created_at,
+    )
+
+
+def _stats(row: CustomerSalesStats) -> SalesStatsRecord:
+    return SalesStatsRecord(
+        customer_id=row.customer_id,
+        visits=row.visits,
+        spent=from_cents(row.spent_cents),
+        credit_owed=from_cents(row.credit_cents),
+        first_purchase_at=row.first_purchase_at,
+        last_purchase_at=row.last_purchase_at,
+    )
+
+
+def _newest_first_after(cursor: str) -> ColumnElement[bool]:
+    """Sales after the cursor in ``ORDER BY created_at DESC, id DESC``."""
+    raw_at, last_id = key_and_id_cursor(cursor)
+    try:
+        last_at = datetime.fromisoformat(raw_at)
+    except ValueError:
+        raise InvalidCursor("malformed cursor") from None
+    if last_at.tzinfo is None:
+        raise InvalidCursor("malformed cursor")
+    return or_(Sale.created_at < last_at, and_(Sale.created_at == last_at, Sale.id < last_id))
+
+
+def _cursor(row: Sale) -> str:
+    return encode_cursor(row.created_at.isoformat(), str(row.id))
+
+
+class SaleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- sales ---------------------------------------------------------------------
+
+    async def insert(self, **values: Any) -> uuid.UUID:
+        row = Sale(**values)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def get(self, sale_id: uuid.UUID) -> SaleRecord | None:
+        row = await self.session.get(Sale, sale_id, populate_existing=True)
+        return _sale(row) if row else None
+
+    async def get_many(self, sale_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SaleRecord]:
+        rows = await self.session.scalars(select(Sale).where(Sale.id.in_(sale_ids)))
+        return {r.id: _sale(r) for r in rows}
+
+    async def claim(self, sale_id: uuid.UUID, status: SaleStatus, at: datetime) -> bool:
+        """Bump the version if the sale is in ``status``: the first statement of every change.
+
+        On PostgreSQL the row stays locked until commit, so a second till's change to the
+        same sale waits and then sees the first one's result; SQLite has one writer.
+        """
+        result = await self.session.execute(
+            update(Sale)
+            .where(Sale.id == sale_id, Sale.status == status.value)
+            .values(version=Sale.version + 1, updated_at=at)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def update(self, sale_id: uuid.UUID, values: dict[str, Any]) -> None:
+        await self.session.execute(update(Sale).where(Sale.id == sale_id).values(**values))
+
+    async def page(self, where: SaleFilter, first: int, after: str | None) -> Page[SaleRecord]:
+        conditions: list[ColumnElement[bool]] = []
+        if where.store_id is not None:
+            conditions.append(Sale.store_id == where.store_id)
+        if where.till_id is not None:
+            conditions.append(Sale.till_id == where.till_id)
+        if where.cashier_id is not None:
+            conditions.append(Sale.cashier_id == where.cashier_id)
+        if where.customer_id is not None:
+            conditions.append(Sale.customer_id == where.customer_id)
+        if where.status is not None:
+            conditions.append(Sale.status == where.status.value)
+        if where.created_from is not None:
+            conditions.append(Sale.created_at >= where.created_from)
+        if where.created_to is not None:
+            conditions.append(Sale.created_at < where.created_to)
+        total = await self.session.scalar(select(func.count()).select_from(Sale).where(*conditions))
+        if after:
+            conditions.append(_newest_first_after(after))
+        rows = list(
+            await self.session.scalars(
+                select(Sale)
+                .where(*conditions)
+                .order_by(Sale.created_at.desc(), Sale.id.desc())
+                .limit(first + 1)
+            )
+        )
+        return Page(
+            items=[(_cursor(r), _sale(r)) for r in rows[:first]],
+            has_next=len(rows) > first,
+            total=total or 0,
+        )
+
+    async def customer_pages(
+        self, customer_ids: list[uuid.UUID], first: int, after: str | None
+    ) -> dict[uuid.UUID, Page[SaleRecord]]:
+        """Newest-first pages of many customers' sales in two statements (no N+1)."""
+        conditions: list[ColumnElement[bool]] = [Sale.customer_id.in_(customer_ids)]
+        totals = dict(
+            (
+                await self.session.execute(
+                    select(Sale.customer_id, func.count())
+                    .where(*conditions)
+                    .group_by(Sale.customer_id)
+                )
+            ).all()
+        )
+        if after:
+            conditions.append(_newest_first_after(after))
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=Sale.customer_id,
+                order_by=(Sale.created_at.desc(), Sale.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(Sale.id, rank).where(*conditions).subquery()
+        rows = await self.session.scalars(
+            select(Sale)
+            .join(ranked, ranked.c.id == Sale.id)
+            .where(ranked.c.rank <= first + 1)
+            .order_by(Sale.customer_id, Sale.created_at.desc(), Sale.id.desc())
+        )
+        grouped: dict[uuid.UUID, list[Sale]] = defaultdict(list)
+        for row in rows:
+            assert row.customer_id is not None
+            grouped[row.customer_id].append(row)
+        return {
+            customer_id: Page(
+                items=[(_cursor(r), _sale(r)) for r in grouped[customer_id][:first]],
+                has_next=len(grouped[customer_id]) > first,
+                total=totals.get(customer_id, 0),
+            )
+            for customer_id in customer_ids
+        }
+
+    async def completed_span(
+        self, customer_id: uuid.UUID
+    ) -> tuple[datetime | None, datetime | None]:
+        """First and last completion among a customer's completed sales."""
+        row = (
+            await self.session.execute(
+                select(func.min(Sale.completed_at), func.max(Sale.completed_at)).where(
+                    Sale.customer_id == customer_id,
+                    Sale.status == SaleStatus.COMPLETED.value,
+                )
+            )
+        ).one()
+        return row[0], row[1]
+
+    # -- lines ---------------------------------------------------------------------
+
+    async def lines(self, sale_id: uuid.UUID) -> list[SaleLineRecord]:
+        return (await self.lines_for([sale_id])).get(sale_id, [])
+
+    async def lines_for(
+        self, sale_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleLineRecord]]:
+        rows = await self.session.scalars(
+            select(SaleLine)
+            .where(SaleLine.sale_id.in_(sale_ids))
+            .order_by(SaleLine.sale_id, SaleLine.position)
+        )
+        found: dict[uuid.UUID, list[SaleLineRecord]] = defaultdict(list)
+        for row in rows:
+            found[row.sale_id].append(_line(row))
+        return found
+
+    async def insert_lines(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(SaleLine), rows)
+
+    async def update_lines(self, rows: list[dict[str, Any]]) -> None:
+        """Several lines by id in one executemany (``id`` plus the values in each dict)."""
+        if rows:
+            await self.session.execute(update(SaleLine), rows)
+
+    async def delete_line(self, line_id: uuid.UUID) -> None:
+        await self.session.execute(delete(SaleLine).where(SaleLine.id == line_id))
+
+    async def add_returned(self, line_id: uuid.UUID, quantity: int, value_after: Any) -> bool:
+        """Count ``quantity`` more units as returned, unless that is more than were sold."""
+        result = await self.session.execute(
+            update(SaleLine)
+            .where(
+                SaleLine.id == line_id,
+                SaleLine.returned_quantity + quantity <= SaleLine.quantity,
+            )
+            .values(
+                returned_quantity=SaleLine.returned_quantity + quantity,
+                returned_value=value_after,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- discounts -----------------------------------------------------------------
+
+    async def replace_discounts(self, sale_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+        await self.session.execute(delete(SaleDiscount).where(SaleDiscount.sale_id == sale_id))
+        if rows:
+            await self.session.execute(
+                insert(SaleDiscount), [{**r, "sale_id": sale_id} for r in rows]
+            )
+
+    async def discounts_for(
+        self, sale_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleDiscountRecord]]:
+        rows = await self.session.scalars(
+            select(SaleDiscount)
+            .where(SaleDiscount.sale_id.in_(sale_ids))
+            .order_by(SaleDiscount.sale_id, SaleDiscount.id)
+        )
+        found: dict[uuid.UUID, list[SaleDiscountRecord]] = defaultdict(list)
+        for r in rows:
+            found[r.sale_id].append(
+                SaleDiscountRecord(
+                    sale_id=r.sale_id,
+                    source=DiscountSource(r.source),
+                    code=r.code,
+                    percent=r.percent,
+                    amount=r.amount,
+                    applied=r.applied,
+                )
+            )
+        return found
+
+    # -- returns -------------------------------------------------------------------
+
+    async def insert_return(self, lines: list[dict[str, Any]], **values: Any) -> SaleReturnRecord:
+        row = SaleReturn(**values)
+        self.session.add(row)
+        await self.session.flush()
+        await self.session.execute(
+            insert(SaleReturnLine), [{**line, "return_id": row.id} for line in lines]
+        )
+        return _return(row)
+
+    async def returns_for(
+        self, sale_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleReturnRecord]]:
+        rows = await self.session.scalars(
+            select(SaleReturn)
+            .where(SaleReturn.sale_id.in_(sale_ids))
+            .order_by(SaleReturn.sale_id, SaleReturn.created_at, SaleReturn.id)
+        )
+        found: dict[uuid.UUID, list[SaleReturnRecord]] = defaultdict(list)
+        for row in rows:
+            found[row.sale_id].append(_return(row))
+        return found
+
+    async def return_lines_for(
+        self, return_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleReturnLineRecord]]:
+        rows = await self.session.scalars(
+            select(SaleReturnLine)
+            .where(SaleReturnLine.return_id.in_(return_ids))
+            .order_by(SaleReturnLine.return_id, SaleReturnLine.id)
+        )
+        found: dict[uuid.UUID, list[SaleReturnLineRecord]] = defaultdict(list)
+        for r in rows:
+            found[r.return_id].append(
+                SaleReturnLineRecord(r.return_id, r.sale_line_id, r.quantity, r.value)
+            )
+        return found
+
+    # -- customers' running stats --------------------------------------------------
+
+    def _upsert(self) -> Any:
+        dialect = self.session.get_bind().dialect.name
+        return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    async def _ensure_stats(self, customer_id: uuid.UUID) -> None:
+        await self.session.execute(
+            self._upsert()(CustomerSalesStats)
+            .values(customer_id=customer_id, visits=0, spent_cents=0, credit_cents=0)
+            .on_conflict_do_nothing(index_elements=["customer_id"])
+        )
+
+    async def add_visit(self, customer_id: uuid.UUID, cents: int, at: datetime) -> None:
+        stats = CustomerSalesStats
+        await self.session.execute(
+            self._upsert()(stats)
+            .values(
+                customer_id=customer_id,
+                visits=1,
+                spent_cents=cents,
+                credit_cents=0,
+                first_purchase_at=at,
+                last_purchase_at=at,
+            )
+            .on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={
+                    "visits": stats.visits + 1,
+                    "spent_cents": stats.spent_cents + cents,
+                    "first_purchase_at": func.coalesce(stats.first_purchase_at, at),
+                    "last_purchase_at": at,
+                },
+            )
+        )
+
+    async def remove_visit(
+        self,
+        customer_id: uuid.UUID,
+        cents: int,
+        span: tuple[datetime | None, datetime | None],
+    ) -> None:
+        stats = CustomerSalesStats
+        await self.session.execute(
+            update(stats)
+            .where(stats.customer_id == customer_id)
+            .values(
+                visits=stats.visits - 1,
+                spent_cents=stats.spent_cents - cents,
+                first_purchase_at=span[0],
+                last_purchase_at=span[1],
+            )
+        )
+
+    async def add_spent(self, customer_id: uuid.UUID, cents: int) -> None:
+        stats = CustomerSalesStats
+        await self.session.execute(
+            update(stats)
+            .where(stats.customer_id == customer_id)
+            .values(spent_cents=stats.spent_cents + cents)
+        )
+
+    async def charge_credit(self, customer_id: uuid.UUID, cents: int, limit_cents: int) -> bool:
+        """Owe ``cents`` more on account, unless that goes over the limit (one statement)."""
+        await self._ensure_stats(customer_id)
+        stats = CustomerSalesStats
+        result = await self.session.execute(
+            update(stats)
+            .where(stats.customer_id == customer_id, stats.credit_cents + cents <= limit_cents)
+            .values(credit_cents=stats.credit_cents + cents)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_credit(self, customer_id: uuid.UUID, cents: int) -> None:
+        stats = CustomerSalesStats
+        owed = case((stats.credit_cents > cents, stats.credit_cents - cents), else_=0)
+        await self.session.execute(
+            update(stats).where(stats.customer_id == customer_id).values(credit_cents=owed)
+        )
+
+    async def stats_for(
+        self, customer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, SalesStatsRecord]:
+        rows = await self.session.scalars(
+            select(CustomerSalesStats).where(CustomerSalesStats.customer_id.in_(customer_ids))
+        )
+        return {r.customer_id: _stats(r) for r in rows}
+
+    async def top_products(
+        self, customer_ids: Sequence[uuid.UUID], limit: int
+    ) -> dict[uuid.UUID, list[TopProductRecord]]:
+        """Each customer's most bought products (units kept, returns taken off)."""
+        kept = func.sum(SaleLine.quantity - SaleLine.returned_quantity)
+        grouped = (
+            select(
+                Sale.customer_id,
+                SaleLine.product_id,
+                func.max(SaleLine.sku).label("sku"),
+                func.max(SaleLine.name).label("name"),
+                kept.label("quantity"),
+                func.row_number()
+                .over(
+                    partition_by=Sale.customer_id,
+                    order_by=(kept.desc(), func.max(SaleLine.sku)),
+                )
+                .label("rank"),
+            )
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(
+                Sale.customer_id.in_(customer_ids),
+                Sale.status == SaleStatus.COMPLETED.value,
+            )
+            .group_by(Sale.customer_id, SaleLine.product_id)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(grouped)
+            .where(grouped.c.rank <= limit, grouped.c.quantity > 0)
+            .order_by(grouped.c.customer_id, grouped.c.rank)
+        )
+        found: dict[uuid.UUID, list[TopProductRecord]] = defaultdict(list)
+        for r in rows:
+            found[r.customer_id].append(
+                TopProductRecord(r.product_id, r.sku, r.name, int(r.quantity))
+            )
+        return found

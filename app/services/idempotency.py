@@ -1,0 +1,53 @@
+"""Idempotency keys (DESIGN.md §3): a till that retries after a dropped connection gets
+the first result back, never a second customer, sale or payment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from app.domain.errors import ErrorCode, reject
+from app.domain.records import Actor
+from app.services.unit_of_work import UnitOfWork
+
+
+def scope_of(actor: Actor | None) -> str:
+    """Keys are the caller's own: one till's key never replays another till's call."""
+    if actor is None:
+        return "anonymous"
+    return str(actor.till_id or actor.staff_user_id or actor.token_id)
+
+
+def request_hash(request: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def earlier_result(
+    uow: UnitOfWork, operation: str, key: str | None, digest: str, *field: str
+) -> str | None:
+    """The result id of an earlier call with this key, or None for a first call.
+
+    The same key with a different request is refused: replaying it would answer a
+    question the caller did not ask.
+    """
+    if not key:
+        return None
+    earlier = await uow.idempotency.find(scope_of(uow.actor), operation, key)
+    if earlier is None:
+        return None
+    if earlier.request_hash != digest:
+        raise reject(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "This idempotency key was used for a different request.",
+            *field,
+        )
+    return earlier.result_id
+
+
+async def remember(
+    uow: UnitOfWork, operation: str, key: str | None, digest: str, result_id: str
+) -> None:
+    """Store the result under the key; a racing retry's insert then fails and replays."""
+    if key:
+        await uow.idempotency.insert(scope_of(uow.actor), operation, key, digest, result_id)

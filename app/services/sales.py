@@ -1,0 +1,848 @@
+"""Sales at the till (seeds 000, 002, 003): open, edit, price, complete, void, return.
+
+Every command on an existing sale starts with ``SaleRepository.claim``: a conditional
+``UPDATE`` on the sale's row that only matches in the expected status. It is the first
+statement, so two tills acting on one sale take turns, and the loser sees the winner's
+result (``SALE_NOT_OPEN``, or a replay of the same idempotency key) instead of paying
+twice. Pricing is app/domain/pricing.py; this module decides when to price and what
+the money does to points, stock, credit and the customer's running stats.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.db.repositories.sales import SaleRepository
+from app.domain.errors import ErrorCode, Rejected, UserError, reject
+from app.domain.money import ZERO, cents, to_cents
+from app.domain.pricing import (
+    DiscountOffer,
+    DiscountSource,
+    LineInput,
+    PricedSale,
+    points_earned,
+    price_sale,
+    redemption_value,
+    refund_share,
+    returned_value,
+)
+from app.domain.products import ProductRecord, sku_key
+from app.domain.records import Actor, CustomerRecord, CustomerStatus, Page
+from app.domain.sales import (
+    PaymentMethod,
+    SaleDiscountRecord,
+    SaleFilter,
+    SaleLineRecord,
+    SaleRecord,
+    SaleReturnLineRecord,
+    SaleReturnRecord,
+    SalesStatsRecord,
+    SaleStatus,
+    TopProductRecord,
+)
+from app.domain.values import UNSET, Unset
+from app.services.checks import two_decimals
+from app.services.customer_lookup import live_customer
+from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.loyalty import POINTS_MAX, LoyaltyService
+from app.services.unit_of_work import Result, Transactions, UnitOfWork
+
+QUANTITY_MAX = 9999
+PRICE_MAX = Decimal("99999999.99")
+LINES_MAX = 500
+REASON_MAX = 500
+TOP_PRODUCTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class LineDraft:
+    sku: str
+    quantity: int
+    # None: the product's price; given: a price the cashier set (e.g. a damaged item).
+    unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleCreate:
+    lines: tuple[LineDraft, ...] = ()
+    store_id: uuid.UUID | None = None
+    till_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    reactivate: bool = False
+    exchange_for_sale_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    quantity: int | Unset = UNSET
+    # None: back to the product's price.
+    unit_price: Decimal | Unset | None = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class SaleCompletion:
+    payment: PaymentMethod
+    redeem_points: int = 0
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnLineDraft:
+    line_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class SaleReturnCommand:
+    lines: tuple[ReturnLineDraft, ...]
+    # None: back the way it was paid.
+    refund_payment: PaymentMethod | None = None
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SalesSummary:
+    """A customer's purchase summary (seeds 003, 004)."""
+
+    visits: int
+    total_spent: Decimal
+    average_basket: Decimal | None
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    credit_owed: Decimal
+    top_products: list[TopProductRecord] = field(default_factory=list)
+
+
+def _summary(stats: SalesStatsRecord | None, top: list[TopProductRecord]) -> SalesSummary:
+    if stats is None:
+        return SalesSummary(0, ZERO, None, None, None, ZERO, top)
+    average = to_cents(stats.spent / stats.visits) if stats.visits > 0 else None
+    return SalesSummary(
+        visits=stats.visits,
+        total_spent=stats.spent,
+        average_basket=average,
+        first_purchase_at=stats.first_purchase_at,
+        last_purchase_at=stats.last_purchase_at,
+        credit_owed=stats.credit_owed,
+        top_products=top,
+    )
+
+
+def _reason(raw: str | None) -> str | None:
+    text = " ".join((raw or "").split())
+    if len(text) > REASON_MAX:
+        raise reject(ErrorCode.INVALID, f"At most {REASON_MAX} characters.", "input", "reason")
+    return text or None
+
+
+def _price(value: Decimal, *path: str) -> Decimal:
+    try:
+        return two_decimals(value, upper=PRICE_MAX, field="unitPrice")
+    except Rejected:
+        raise reject(
+            ErrorCode.INVALID, f"A price is 0 to {PRICE_MAX} with at most two decimals.", *path
+        ) from None
+
+
+def _quantity_error(quantity: int, *path: str) -> UserError | None:
+    if 1 <= quantity <= QUANTITY_MAX:
+        return None
+    return UserError(ErrorCode.INVALID, f"A quantity is 1 to {QUANTITY_MAX}.", path)
+
+
+class SaleService:
+    def __init__(self, tx: Transactions, actor: Actor | None, loyalty: LoyaltyService) -> None:
+        self.tx = tx
+        self.actor = actor
+        self.loyalty = loyalty
+
+    # -- shared steps --------------------------------------------------------------
+
+    @staticmethod
+    async def _require(uow: UnitOfWork, sale_id: uuid.UUID) -> SaleRecord:
+        sale = await uow.sales.get(sale_id)
+        if sale is None:
+            raise reject(ErrorCode.NOT_FOUND, "No such sale.", "saleId")
+        return sale
+
+    async def _claim(
+        self, uow: UnitOfWork, sale_id: uuid.UUID, status: SaleStatus = SaleStatus.OPEN
+    ) -> SaleRecord:
+        if not await uow.sales.claim(sale_id, status, uow.now):
+            sale = await self._require(uow, sale_id)
+            if status is SaleStatus.OPEN:
+                raise reject(
+                    ErrorCode.SALE_NOT_OPEN,
+                    f"This sale is {sale.status.value}; only an open sale can change.",
+                    "saleId",
+                )
+            raise reject(
+                ErrorCode.SALE_NOT_COMPLETED,
+                f"This sale is {sale.status.value}; only a completed sale can be returned.",
+                "saleId",
+            )
+        return await self._require(uow, sale_id)
+
+    async def _customer(
+        self, uow: UnitOfWork, customer_id: uuid.UUID, reactivate: bool, field: str, sale: str
+    ) -> CustomerRecord:
+        """The customer to put on a sale; an INACTIVE one only with ``reactivate`` (seed 000)."""
+        customer = await live_customer(uow, customer_id, field)
+        if customer.status is not CustomerStatus.INACTIVE:
+            return customer
+        if not reactivate:
+            raise reject(
+                ErrorCode.CUSTOMER_INACTIVE,
+                "This customer is inactive; assign with reactivate: true to make them active.",
+                field,
+            )
+        if not await uow.customers.update_if_version(
+            customer_id,
+            customer.version,
+            {"status": CustomerStatus.ACTIVE.value, "updated_at": uow.now},
+        ):
+            raise reject(
+                ErrorCode.VERSION_CONFLICT, "The customer changed meanwhile; retry.", field
+            )
+        await uow.audit(
+            "customer", customer_id, "set_status",
+            before={"status": CustomerStatus.INACTIVE.value},
+            after={"status": CustomerStatus.ACTIVE.value, "saleId": sale},
+        )  # fmt: skip
+        return await live_customer(uow, customer_id, field)
+
+    @staticmethod
+    async def _offers(uow: UnitOfWork, customer_id: uuid.UUID | None) -> list[DiscountOffer]:
+        """What the customer is entitled to at this moment (seed 002)."""
+        if customer_id is None:
+            return []
+        offers = []
+        # Read at the time of sale: a code past its expiry never applies, job or no job.
+        code = await uow.discounts.discount_for(customer_id, uow.now)
+        if code is not None:
+            offers.append(DiscountOffer(DiscountSource.CODE, code.code, code.percent))
+        card = await uow.loyalty.active_card(customer_id)
+        if card is not None and card.discount_percent > 0:
+            offers.append(
+                DiscountOffer(DiscountSource.LOYALTY_CARD, card.card_number, card.discount_percent)
+            )
+        for group in (await uow.groups.for_customers([customer_id])).get(customer_id, []):
+            if group.discount_percent:
+                offers.append(
+                    DiscountOffer(DiscountSource.GROUP, group.name, group.discount_percent)
+                )
+        return offers
+
+    async def _reprice(
+        self,
+        uow: UnitOfWork,
+        sale_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
+        lines: list[SaleLineRecord] | None = None,
+    ) -> PricedSale:
+        """Price the sale's lines for its customer now, and store every figure."""
+        if lines is None:
+            lines = await uow.sales.lines(sale_id)
+        priced = price_sale(
+            [LineInput(line.quantity, line.unit_price) for line in lines],
+            await self._offers(uow, customer_id),
+        )
+        await uow.sales.update_lines(
+            [
+                {"id": line.id, "amount": p.amount, "discount": p.discount, "total": p.total}
+                for line, p in zip(lines, priced.lines, strict=True)
+            ]
+        )
+        await uow.sales.replace_discounts(
+            sale_id,
+            [
+                {
+                    "source": offer.source.value,
+                    "code": offer.code,
+                    "percent": offer.percent,
+                    "amount": priced.discount_total if offer == priced.applied else ZERO,
+                    "applied": offer == priced.applied,
+                }
+                for offer in priced.offers
+            ],
+        )
+        await uow.sales.update(
+            sale_id,
+            {
+                "customer_id": customer_id,
+                "subtotal": priced.subtotal,
+                "discount_total": priced.discount_total,
+                "total": priced.total,
+            },
+        )
+        return priced
+
+    async def _line_rows(
+        self,
+        uow: UnitOfWork,
+        sale_id: uuid.UUID,
+        drafts: Sequence[LineDraft],
+        first_position: int,
+        prefix: tuple[str, ...],
+    ) -> list[dict[str, Any]]:
+        """Checked new lines, all errors at once, each naming its line."""
+        if len(drafts) > LINES_MAX:
+            raise reject(ErrorCode.INVALID, f"A sale has at most {LINES_MAX} lines.", *prefix)
+        products = await uow.products.by_sku_keys(list({sku_key(d.sku) for d in drafts}))
+        errors: list[UserError] = []
+        rows = []
+        for i, draft in enumerate(drafts):
+            path = (*prefix, str(i))
+            product: ProductRecord | None = products.get(sku_key(draft.sku))
+            if product is None:
+                errors.append(
+                    UserError(ErrorCode.NOT_FOUND, "No product with this SKU.", (*path, "sku"))
+                )
+            elif not product.active:
+                errors.append(
+                    UserError(
+                        ErrorCode.PRODUCT_INACTIVE,
+                        "This product is not sold any more.",
+                        (*path, "sku"),
+                    )
+                )
+            quantity_error = _quantity_error(draft.quantity, *path, "quantity")
+            if quantity_error:
+                errors.append(quantity_error)
+            price = None
+            if draft.unit_price is not None:
+                try:
+                    price = _price(draft.unit_price, *path, "unitPrice")
+                except Rejected as rejected:
+                    errors.extend(rejected.errors)
+            if errors or product is None:
+                continue
+            unit_price = product.price if price is None else price
+            amount = to_cents(unit_price * draft.quantity)
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "sale_id": sale_id,
+                    "position": first_position + i,
+                    "product_id": product.id,
+                    "sku": product.sku,
+                    "name": product.name,
+                    "quantity": draft.quantity,
+                    "unit_price": unit_price,
+                    "amount": amount,
+                    "discount": ZERO,
+                    "total": amount,
+                }
+            )
+        if errors:
+            raise Rejected(*errors)
+        return rows
+
+    async def _store_and_till(
+        self, uow: UnitOfWork, cmd: SaleCreate
+    ) -> tuple[uuid.UUID, uuid.UUID | None]:
+        actor = self.actor
+        till_id = actor.till_id if actor and actor.till_id else cmd.till_id
+        store_id = cmd.store_id or (actor.store_id if actor else None)
+        if till_id is not None:
+            till = await uow.stores.get_till(till_id)
+            if till is None:
+                raise reject(ErrorCode.NOT_FOUND, "No such till.", "input", "tillId")
+            if store_id is not None and till.store_id != store_id:
+                raise reject(
+                    ErrorCode.INVALID, "This till belongs to another store.", "input", "storeId"
+                )
+            store_id = till.store_id
+        if store_id is None:
+            store_id = (await uow.stores.head_office()).id
+        elif await uow.stores.get(store_id) is None:
+            raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
+        return store_id, till_id
+
+    # -- commands on open sales ----------------------------------------------------
+
+    async def create(self, cmd: SaleCreate) -> Result[SaleRecord]:
+        """Open a sale with its first lines; a retried key returns the first sale."""
+        digest = request_hash({k: v for k, v in asdict(cmd).items() if k != "idempotency_key"})
+
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            earlier = await earlier_result(
+                uow, "saleCreate", cmd.idempotency_key, digest, "input", "idempotencyKey"
+            )
+            if earlier is not None:
+                return await self._require(uow, uuid.UUID(earlier))
+            store_id, till_id = await self._store_and_till(uow, cmd)
+            sale_id = uuid.uuid4()
+            if cmd.exchange_for_sale_id is not None:
+                original = await uow.sales.get(cmd.exchange_for_sale_id)
+                if original is None or original.status is not SaleStatus.COMPLETED:
+                    raise reject(
+                        ErrorCode.SALE_NOT_COMPLETED,
+                        "An exchange replaces goods of a completed sale.",
+                        "input",
+                        "exchangeForSaleId",
+                    )
+            customer = None
+            if cmd.customer_id is not None:
+                customer = await self._customer(
+                    uow, cmd.customer_id, cmd.reactivate, "input", str(sale_id)
+                )
+            rows = await self._line_rows(uow, sale_id, cmd.lines, 1, ("input", "lines"))
+            actor = self.actor
+            await uow.sales.insert(
+                id=sale_id,
+                store_id=store_id,
+                till_id=till_id,
+                cashier_id=actor.staff_user_id if actor else None,
+                cashier_label=uow.actor_label,
+                status=SaleStatus.OPEN.value,
+                exchange_for_sale_id=cmd.exchange_for_sale_id,
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+            await uow.sales.insert_lines(rows)
+            await self._reprice(uow, sale_id, customer.id if customer else None)
+            await remember(uow, "saleCreate", cmd.idempotency_key, digest, str(sale_id))
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    async def add_lines(
+        self, sale_id: uuid.UUID, drafts: Sequence[LineDraft]
+    ) -> Result[SaleRecord]:
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            sale = await self._claim(uow, sale_id)
+            existing = await uow.sales.lines(sale_id)
+            if len(existing) + len(drafts) > LINES_MAX:
+                raise reject(ErrorCode.INVALID, f"A sale has at most {LINES_MAX} lines.", "lines")
+            last = max((line.position for line in existing), default=0)
+            await uow.sales.insert_lines(
+                await self._line_rows(uow, sale_id, drafts, last + 1, ("lines",))
+            )
+            await self._reprice(uow, sale_id, sale.customer_id)
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    @staticmethod
+    def _line_of(lines: list[SaleLineRecord], line_id: uuid.UUID) -> SaleLineRecord:
+        for line in lines:
+            if line.id == line_id:
+                return line
+        raise reject(ErrorCode.NOT_FOUND, "No such line on this sale.", "lineId")
+
+    async def update_line(
+        self, sale_id: uuid.UUID, line_id: uuid.UUID, change: LineChange
+    ) -> Result[SaleRecord]:
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            sale = await self._claim(uow, sale_id)
+            line = self._line_of(await uow.sales.lines(sale_id), line_id)
+            values: dict[str, Any] = {}
+            if not isinstance(change.quantity, Unset):
+                error = _quantity_error(change.quantity, "input", "quantity")
+                if error:
+                    raise Rejected(error)
+                values["quantity"] = change.quantity
+            if not isinstance(change.unit_price, Unset):
+                if change.unit_price is None:
+                    product = await uow.products.get(line.product_id)
+                    assert product is not None  # lines keep their product (RESTRICT)
+                    values["unit_price"] = product.price
+                else:
+                    values["unit_price"] = _price(change.unit_price, "input", "unitPrice")
+            if values:
+                await uow.sales.update_lines([{"id": line_id, **values}])
+                await self._reprice(uow, sale_id, sale.customer_id)
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    async def remove_line(self, sale_id: uuid.UUID, line_id: uuid.UUID) -> Result[SaleRecord]:
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            sale = await self._claim(uow, sale_id)
+            self._line_of(await uow.sales.lines(sale_id), line_id)
+            await uow.sales.delete_line(line_id)
+            await self._reprice(uow, sale_id, sale.customer_id)
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    async def assign_customer(
+        self, sale_id: uuid.UUID, customer_id: uuid.UUID, reactivate: bool = False
+    ) -> Result[SaleRecord]:
+        """Put a customer on the sale (or change them) and re-price at once (seed 003)."""
+
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            await self._claim(uow, sale_id)
+            customer = await self._customer(
+                uow, customer_id, reactivate, "customerId", str(sale_id)
+            )
+            await self._reprice(uow, sale_id, customer.id)
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    async def remove_customer(self, sale_id: uuid.UUID) -> Result[SaleRecord]:
+        """Make it a walk-in sale again; the customer's discounts no longer apply."""
+
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            await self._claim(uow, sale_id)
+            await self._reprice(uow, sale_id, None)
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    # -- completing, voiding, returning --------------------------------------------
+
+    async def complete(self, sale_id: uuid.UUID, cmd: SaleCompletion) -> Result[SaleRecord]:
+        """Take payment: re-price at this moment, redeem, charge credit, earn, move stock."""
+        digest = request_hash(
+            {"saleId": str(sale_id), "payment": cmd.payment, "redeem": cmd.redeem_points}
+        )
+
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            earlier = await earlier_result(
+                uow, "saleComplete", cmd.idempotency_key, digest, "input", "idempotencyKey"
+            )
+            if earlier is not None:
+                return await self._require(uow, uuid.UUID(earlier))
+            sale = await self._claim(uow, sale_id)
+            lines = await uow.sales.lines(sale_id)
+            if not lines:
+                raise reject(ErrorCode.SALE_EMPTY, "Add a line before taking payment.", "saleId")
+            customer_id = sale.customer_id
+            customer = await live_customer(uow, customer_id, "saleId") if customer_id else None
+            priced = await self._reprice(uow, sale_id, customer_id, lines)
+            business = await uow.business.get()
+            redeem = cmd.redeem_points
+            if not 0 <= redeem <= POINTS_MAX:
+                raise reject(
+                    ErrorCode.INVALID, f"Redeem 0 to {POINTS_MAX} points.", "input", "redeemPoints"
+                )
+            if redeem and customer is None:
+                raise reject(
+                    ErrorCode.INVALID,
+                    "A walk-in sale has no points to redeem.",
+                    "input",
+                    "redeemPoints",
+                )
+            points_amount = redemption_value(redeem, business.point_value)
+            if points_amount > priced.total:
+                raise reject(
+                    ErrorCode.POINTS_EXCEED_TOTAL,
+                    f"{redeem} points are worth {points_amount}, more than the total"
+                    f" {priced.total}.",
+                    "input",
+                    "redeemPoints",
+                )
+            paid = priced.total - points_amount
+            if cmd.payment is PaymentMethod.CREDIT:
+                await self._charge_credit(uow, customer, paid)
+            earned = 0
+            if customer is not None:
+                if redeem:
+                    try:
+                        await self.loyalty.redeem(uow, customer.id, redeem, sale_id)
+                    except Rejected as rejected:
+                        raise reject(
+                            rejected.errors[0].code,
+                            rejected.errors[0].message,
+                            "input",
+                            "redeemPoints",
+                        ) from None
+                earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
+                await self.loyalty.earn(uow, customer.id, earned, sale_id)
+                await uow.sales.add_visit(customer.id, cents(priced.total), uow.now)
+            await uow.products.adjust_stock(sale.store_id, _units(lines, -1), uow.now)
+            await uow.sales.update(
+                sale_id,
+                {
+                    "status": SaleStatus.COMPLETED.value,
+                    "payment": cmd.payment.value,
+                    "points_redeemed": redeem,
+                    "points_amount": points_amount,
+                    "paid": paid,
+                    "points_earned": earned,
+                    "completed_at": uow.now,
+                },
+            )
+            await remember(uow, "saleComplete", cmd.idempotency_key, digest, str(sale_id))
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    @staticmethod
+    async def _charge_credit(
+        uow: UnitOfWork, customer: CustomerRecord | None, amount: Decimal
+    ) -> None:
+        if customer is None or not customer.allow_credit_sale or customer.credit_limit is None:
+            raise reject(
+                ErrorCode.CREDIT_NOT_ALLOWED,
+                "Credit sales are only for customers allowed them.",
+                "input",
+                "payment",
+            )
+        if not await uow.sales.charge_credit(
+            customer.id, cents(amount), cents(customer.credit_limit)
+        ):
+            raise reject(
+                ErrorCode.CREDIT_LIMIT_EXCEEDED,
+                "This sale would take the customer over their credit limit"
+                f" of {customer.credit_limit}.",
+                "input",
+                "payment",
+            )
+
+    async def void(self, sale_id: uuid.UUID, reason: str | None) -> Result[SaleRecord]:
+        """Void an open sale, or undo a completed one: points, stock, credit and stats."""
+
+        async def work(uow: UnitOfWork) -> SaleRecord:
+            text = _reason(reason)
+            if await uow.sales.claim(sale_id, SaleStatus.OPEN, uow.now):
+                sale = await self._require(uow, sale_id)
+            elif await uow.sales.claim(sale_id, SaleStatus.COMPLETED, uow.now):
+                sale = await self._require(uow, sale_id)
+                if sale.returned_value > 0:
+                    raise reject(
+                        ErrorCode.SALE_HAS_RETURNS,
+                        "Goods of this sale were returned; return the rest instead of voiding.",
+                        "saleId",
+                    )
+                await self._undo(uow, sale)
+            else:
+                sale = await self._require(uow, sale_id)
+                raise reject(
+                    ErrorCode.SALE_NOT_OPEN, f"This sale is already {sale.status.value}.", "saleId"
+                )
+            await uow.sales.update(
+                sale_id,
+                {"status": SaleStatus.VOIDED.value, "voided_at": uow.now, "void_reason": text},
+            )
+            await uow.audit(
+                "sale", sale_id, "void",
+                before={"status": sale.status.value, "total": str(sale.total)},
+                after={"status": SaleStatus.VOIDED.value, "reason": text},
+            )  # fmt: skip
+            return await self._require(uow, sale_id)
+
+        return await self.tx.run(self.actor, work)
+
+    async def _undo(self, uow: UnitOfWork, sale: SaleRecord) -> None:
+        lines = await uow.sales.lines(sale.id)
+        await uow.products.adjust_stock(sale.store_id, _units(lines, +1), uow.now)
+        if sale.customer_id is None:
+            return
+        await self.loyalty.restore(uow, sale.customer_id, sale.points_redeemed, sale.id)
+        await self.loyalty.reverse(uow, sale.customer_id, sale.points_earned, sale.id)
+        if sale.payment is PaymentMethod.CREDIT:
+            await uow.sales.release_credit(sale.customer_id, cents(sale.paid))
+        # The span is read after this sale leaves COMPLETED, so it no longer counts.
+        await uow.sales.update(sale.id, {"status": SaleStatus.VOIDED.value})
+        span = await uow.sales.completed_span(sale.customer_id)
+        await uow.sales.remove_visit(sale.customer_id, cents(sale.total), span)
+
+    async def return_goods(
+        self, sale_id: uuid.UUID, cmd: SaleReturnCommand
+    ) -> Result[SaleReturnRecord]:
+        """Take back some of a completed sale's goods: refund their share, fix points and stock."""
+        digest = request_hash(
+            {
+                "saleId": str(sale_id),
+                "lines": [(str(d.line_id), d.quantity) for d in cmd.lines],
+                "refund": cmd.refund_payment,
+                "reason": cmd.reason,
+            }
+        )
+
+        async def work(uow: UnitOfWork) -> SaleReturnRecord:
+            earlier = await earlier_result(
+                uow, "saleReturn", cmd.idempotency_key, digest, "input", "idempotencyKey"
+            )
+            if earlier is not None:
+                found = await uow.sales.returns_for([sale_id])
+                return next(r for r in found[sale_id] if str(r.id) == earlier)
+            text = _reason(cmd.reason)
+            sale = await self._claim(uow, sale_id, SaleStatus.COMPLETED)
+            if not cmd.lines:
+                raise reject(ErrorCode.REQUIRED, "Name the lines coming back.", "input", "lines")
+            lines = {line.id: line for line in await uow.sales.lines(sale_id)}
+            wanted: dict[uuid.UUID, int] = {}
+            errors: list[UserError] = []
+            for i, draft in enumerate(cmd.lines):
+                path = ("input", "lines", str(i))
+                line = lines.get(draft.line_id)
+                if line is None:
+                    errors.append(
+                        UserError(
+                            ErrorCode.NOT_FOUND, "No such line on this sale.", (*path, "lineId")
+                        )
+                    )
+                    continue
+                quantity = wanted.get(line.id, 0) + draft.quantity
+                if draft.quantity < 1:
+                    errors.append(
+                        UserError(
+                            ErrorCode.INVALID, "Return at least one unit.", (*path, "quantity")
+                        )
+                    )
+                elif line.returned_quantity + quantity > line.quantity:
+                    errors.append(
+                        UserError(
+                            ErrorCode.RETURN_EXCEEDS_SOLD,
+                            f"Only {line.quantity - line.returned_quantity} of {line.sku}"
+                            " can come back.",
+                            (*path, "quantity"),
+                        )
+                    )
+                wanted[line.id] = quantity
+            refund_payment = cmd.refund_payment or sale.payment or PaymentMethod.CASH
+            if (refund_payment is PaymentMethod.CREDIT) != (sale.payment is PaymentMethod.CREDIT):
+                errors.append(
+                    UserError(
+                        ErrorCode.INVALID,
+                        "A credit sale is refunded to the account; other sales in cash or card.",
+                        ("input", "refundPayment"),
+                    )
+                )
+            if errors:
+                raise Rejected(*errors)
+            return_lines = []
+            value = ZERO
+            for line_id, quantity in wanted.items():
+                line = lines[line_id]
+                before = line.returned_value
+                after = returned_value(line.total, line.quantity, line.returned_quantity + quantity)
+                if not await uow.sales.add_returned(line_id, quantity, after):
+                    raise reject(
+                        ErrorCode.RETURN_EXCEEDS_SOLD,
+                        "Returned meanwhile; reload.",
+                        "input",
+                        "lines",
+                    )
+                return_lines.append(
+                    {"sale_line_id": line_id, "quantity": quantity, "value": after - before}
+                )
+                value += after - before
+            share = refund_share(
+                total=sale.total,
+                paid=sale.paid,
+                points_redeemed=sale.points_redeemed,
+                points_earned=sale.points_earned,
+                returned=sale.returned_value + value,
+            )
+            refund = share.money - sale.refunded
+            restored = share.points_restored - sale.points_restored
+            reverse_due = share.points_reversed - sale.points_reversed
+            reversed_ = 0
+            if sale.customer_id is not None:
+                await self.loyalty.restore(uow, sale.customer_id, restored, sale_id)
+                reversed_ = await self.loyalty.reverse(uow, sale.customer_id, reverse_due, sale_id)
+                await uow.sales.add_spent(sale.customer_id, -cents(value))
+                if sale.payment is PaymentMethod.CREDIT:
+                    await uow.sales.release_credit(sale.customer_id, cents(refund))
+            actor = self.actor
+            # Goods come back into the store that takes them, which may not be the seller.
+            store_id = actor.store_id if actor and actor.store_id else sale.store_id
+            await uow.products.adjust_stock(
+                store_id,
+                _units([replace(lines[i], quantity=q) for i, q in wanted.items()], +1),
+                uow.now,
+            )
+            created = await uow.sales.insert_return(
+                return_lines,
+                sale_id=sale_id,
+                store_id=store_id,
+                till_id=actor.till_id if actor else None,
+                cashier_id=actor.staff_user_id if actor else None,
+                cashier_label=uow.actor_label,
+                value=value,
+                refund=refund,
+                refund_payment=refund_payment.value,
+                points_restored=restored,
+                points_reversed=reversed_,
+                points_unrecovered=reverse_due - reversed_,
+                reason=text,
+                created_at=uow.now,
+            )
+            await uow.sales.update(
+                sale_id,
+                {
+                    "returned_value": sale.returned_value + value,
+                    "refunded": share.money,
+                    "points_restored": share.points_restored,
+                    "points_reversed": share.points_reversed,
+                },
+            )
+            await uow.audit(
+                "sale", sale_id, "return",
+                after={"returnId": str(created.id), "value": str(value), "refund": str(refund)},
+            )  # fmt: skip
+            await remember(uow, "saleReturn", cmd.idempotency_key, digest, str(created.id))
+            return created
+
+        return await self.tx.run(self.actor, work)
+
+    # -- reads ---------------------------------------------------------------------
+
+    async def get(self, sale_id: uuid.UUID) -> SaleRecord | None:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).get(sale_id)
+
+    async def get_many(self, sale_ids: list[uuid.UUID]) -> dict[uuid.UUID, SaleRecord]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).get_many(sale_ids)
+
+    async def page(self, where: SaleFilter, first: int, after: str | None) -> Page[SaleRecord]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).page(where, first, after)
+
+    async def customer_pages(
+        self, customer_ids: list[uuid.UUID], first: int, after: str | None
+    ) -> dict[uuid.UUID, Page[SaleRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).customer_pages(customer_ids, first, after)
+
+    async def lines_for(self, sale_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[SaleLineRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).lines_for(sale_ids)
+
+    async def discounts_for(
+        self, sale_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleDiscountRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).discounts_for(sale_ids)
+
+    async def returns_for(
+        self, sale_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleReturnRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).returns_for(sale_ids)
+
+    async def return_lines_for(
+        self, return_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleReturnLineRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).return_lines_for(return_ids)
+
+    async def summaries_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, SalesSummary]:
+        """Each customer's purchase summary: two statements for any number of customers."""
+        async with self.tx.db.read() as session:
+            repository = SaleRepository(session)
+            stats = await repository.stats_for(customer_ids)
+            top = await repository.top_products(customer_ids, TOP_PRODUCTS)
+        return {i: _summary(stats.get(i), top.get(i, [])) for i in customer_ids}
+
+
+def _units(lines: Sequence[SaleLineRecord], sign: int) -> dict[uuid.UUID, int]:
+    """Units per product, signed: a sale takes stock out (-1), a void puts it back (+1)."""
+    units: dict[uuid.UUID, int] = {}
+    for line in lines:
+        units[line.product_id] = units.get(line.product_id, 0) + sign * line.quantity
+    return units
