@@ -85,11 +85,13 @@ async def sale_complete(
 
 
 async def sale_void(info: Info, sale_id: strawberry.ID, reason: str | None = None) -> SalePayload:
-    return SalePayload.from_result(await info.context.sales.void(parse_id(sale_id), reason))
+    return SalePayload.from_result(
+        await info.context.sale_reversals.void(parse_id(sale_id), reason)
+    )
 
 
 async def sale_return(
     info: Info, sale_id: strawberry.ID, input: SaleReturnInput
 ) -> SaleReturnPayload:
-    result = await info.context.sales.return_goods(parse_id(sale_id), input.to_command())
+    result = await info.context.sale_reversals.return_goods(parse_id(sale_id), input.to_command())
     return SaleReturnPayload.from_result(result)

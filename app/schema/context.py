@@ -18,6 +18,7 @@ from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
 from app.services.products import ProductService
+from app.services.sale_reversals import SaleReversalService
 from app.services.sales import SaleService
 from app.services.store_sync import OfflineConflicts, StoreSyncService
 from app.services.throttle import LoginThrottle
@@ -61,6 +62,10 @@ class Context:
     @cached_property
     def sales(self) -> SaleService:
         return SaleService(self.tx, self.actor, self.loyalty)
+
+    @cached_property
+    def sale_reversals(self) -> SaleReversalService:
+        return SaleReversalService(self.tx, self.actor, self.loyalty)
 
     @cached_property
     def appointments(self) -> AppointmentService:

@@ -30,15 +30,8 @@ from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
 from app.schema.permissions import Requires
-from app.services.sales import (
-    LineChange,
-    LineDraft,
-    ReturnLineDraft,
-    SaleCompletion,
-    SaleCreate,
-    SaleReturnCommand,
-    SalesSummary,
-)
+from app.services.sale_reversals import ReturnLineDraft, SaleReturnCommand
+from app.services.sales import LineChange, LineDraft, SaleCompletion, SaleCreate, SalesSummary
 from app.services.unit_of_work import Result
 
 if TYPE_CHECKING:

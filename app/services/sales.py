@@ -1,18 +1,19 @@
-"""Sales at the till (seeds 000, 002, 003): open, edit, price, complete, void, return.
+"""Sales at the till (seeds 000, 002, 003): open, edit, price, complete; and the reads.
 
 Every command on an existing sale starts with ``SaleRepository.claim``: a conditional
 ``UPDATE`` on the sale's row that only matches in the expected status. It is the first
 statement, so two tills acting on one sale take turns, and the loser sees the winner's
 result (``SALE_NOT_OPEN``, or a replay of the same idempotency key) instead of paying
 twice. Pricing is app/domain/pricing.py; this module decides when to price and what
-the money does to points, stock, credit and the customer's running stats.
+the money does to points, stock, credit and the customer's running stats. Voids and
+returns are app/services/sale_reversals.py.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,8 +29,6 @@ from app.domain.pricing import (
     points_earned,
     price_sale,
     redemption_value,
-    refund_share,
-    returned_value,
 )
 from app.domain.products import ProductRecord, sku_key
 from app.domain.records import Actor, CustomerRecord, CustomerStatus, Page
@@ -55,7 +54,6 @@ from app.services.unit_of_work import Result, Transactions, UnitOfWork
 QUANTITY_MAX = 9999
 PRICE_MAX = Decimal("99999999.99")
 LINES_MAX = 500
-REASON_MAX = 500
 TOP_PRODUCTS = 5
 
 
@@ -93,21 +91,6 @@ class SaleCompletion:
 
 
 @dataclass(frozen=True, slots=True)
-class ReturnLineDraft:
-    line_id: uuid.UUID
-    quantity: int
-
-
-@dataclass(frozen=True, slots=True)
-class SaleReturnCommand:
-    lines: tuple[ReturnLineDraft, ...]
-    # None: back the way it was paid.
-    refund_payment: PaymentMethod | None = None
-    reason: str | None = None
-    idempotency_key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class SalesSummary:
     """A customer's purchase summary (seeds 003, 004)."""
 
@@ -135,13 +118,6 @@ def _summary(stats: SalesStatsRecord | None, top: list[TopProductRecord]) -> Sal
     )
 
 
-def _reason(raw: str | None) -> str | None:
-    text = " ".join((raw or "").split())
-    if len(text) > REASON_MAX:
-        raise reject(ErrorCode.INVALID, f"At most {REASON_MAX} characters.", "input", "reason")
-    return text or None
-
-
 def _price(value: Decimal, *path: str) -> Decimal:
     try:
         return two_decimals(value, upper=PRICE_MAX, field="unitPrice")
@@ -157,6 +133,33 @@ def _quantity_error(quantity: int, *path: str) -> UserError | None:
     return UserError(ErrorCode.INVALID, f"A quantity is 1 to {QUANTITY_MAX}.", path)
 
 
+async def require_sale(uow: UnitOfWork, sale_id: uuid.UUID) -> SaleRecord:
+    sale = await uow.sales.get(sale_id)
+    if sale is None:
+        raise reject(ErrorCode.NOT_FOUND, "No such sale.", "saleId")
+    return sale
+
+
+async def claim_sale(
+    uow: UnitOfWork, sale_id: uuid.UUID, status: SaleStatus = SaleStatus.OPEN
+) -> SaleRecord:
+    """The sale, if in ``status``, claimed for this transaction (see the module docstring)."""
+    if not await uow.sales.claim(sale_id, status, uow.now):
+        sale = await require_sale(uow, sale_id)
+        if status is SaleStatus.OPEN:
+            raise reject(
+                ErrorCode.SALE_NOT_OPEN,
+                f"This sale is {sale.status.value}; only an open sale can change.",
+                "saleId",
+            )
+        raise reject(
+            ErrorCode.SALE_NOT_COMPLETED,
+            f"This sale is {sale.status.value}; only a completed sale can be returned.",
+            "saleId",
+        )
+    return await require_sale(uow, sale_id)
+
+
 class SaleService:
     def __init__(self, tx: Transactions, actor: Actor | None, loyalty: LoyaltyService) -> None:
         self.tx = tx
@@ -164,31 +167,6 @@ class SaleService:
         self.loyalty = loyalty
 
     # -- shared steps --------------------------------------------------------------
-
-    @staticmethod
-    async def _require(uow: UnitOfWork, sale_id: uuid.UUID) -> SaleRecord:
-        sale = await uow.sales.get(sale_id)
-        if sale is None:
-            raise reject(ErrorCode.NOT_FOUND, "No such sale.", "saleId")
-        return sale
-
-    async def _claim(
-        self, uow: UnitOfWork, sale_id: uuid.UUID, status: SaleStatus = SaleStatus.OPEN
-    ) -> SaleRecord:
-        if not await uow.sales.claim(sale_id, status, uow.now):
-            sale = await self._require(uow, sale_id)
-            if status is SaleStatus.OPEN:
-                raise reject(
-                    ErrorCode.SALE_NOT_OPEN,
-                    f"This sale is {sale.status.value}; only an open sale can change.",
-                    "saleId",
-                )
-            raise reject(
-                ErrorCode.SALE_NOT_COMPLETED,
-                f"This sale is {sale.status.value}; only a completed sale can be returned.",
-                "saleId",
-            )
-        return await self._require(uow, sale_id)
 
     async def _customer(
         self, uow: UnitOfWork, customer_id: uuid.UUID, reactivate: bool, field: str, sale: str
@@ -377,7 +355,7 @@ class SaleService:
                 uow, "saleCreate", cmd.idempotency_key, digest, "input", "idempotencyKey"
             )
             if earlier is not None:
-                return await self._require(uow, uuid.UUID(earlier))
+                return await require_sale(uow, uuid.UUID(earlier))
             store_id, till_id = await self._store_and_till(uow, cmd)
             sale_id = uuid.uuid4()
             if cmd.exchange_for_sale_id is not None:
@@ -410,7 +388,7 @@ class SaleService:
             await uow.sales.insert_lines(rows)
             await self._reprice(uow, sale_id, customer.id if customer else None)
             await remember(uow, "saleCreate", cmd.idempotency_key, digest, str(sale_id))
-            return await self._require(uow, sale_id)
+            return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -418,7 +396,7 @@ class SaleService:
         self, sale_id: uuid.UUID, drafts: Sequence[LineDraft]
     ) -> Result[SaleRecord]:
         async def work(uow: UnitOfWork) -> SaleRecord:
-            sale = await self._claim(uow, sale_id)
+            sale = await claim_sale(uow, sale_id)
             existing = await uow.sales.lines(sale_id)
             if len(existing) + len(drafts) > LINES_MAX:
                 raise reject(ErrorCode.INVALID, f"A sale has at most {LINES_MAX} lines.", "lines")
@@ -427,7 +405,7 @@ class SaleService:
                 await self._line_rows(uow, sale_id, drafts, last + 1, ("lines",))
             )
             await self._reprice(uow, sale_id, sale.customer_id)
-            return await self._require(uow, sale_id)
+            return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -442,7 +420,7 @@ class SaleService:
         self, sale_id: uuid.UUID, line_id: uuid.UUID, change: LineChange
     ) -> Result[SaleRecord]:
         async def work(uow: UnitOfWork) -> SaleRecord:
-            sale = await self._claim(uow, sale_id)
+            sale = await claim_sale(uow, sale_id)
             line = self._line_of(await uow.sales.lines(sale_id), line_id)
             values: dict[str, Any] = {}
             if not isinstance(change.quantity, Unset):
@@ -460,17 +438,17 @@ class SaleService:
             if values:
                 await uow.sales.update_lines([{"id": line_id, **values}])
                 await self._reprice(uow, sale_id, sale.customer_id)
-            return await self._require(uow, sale_id)
+            return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
     async def remove_line(self, sale_id: uuid.UUID, line_id: uuid.UUID) -> Result[SaleRecord]:
         async def work(uow: UnitOfWork) -> SaleRecord:
-            sale = await self._claim(uow, sale_id)
+            sale = await claim_sale(uow, sale_id)
             self._line_of(await uow.sales.lines(sale_id), line_id)
             await uow.sales.delete_line(line_id)
             await self._reprice(uow, sale_id, sale.customer_id)
-            return await self._require(uow, sale_id)
+            return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -480,12 +458,12 @@ class SaleService:
         """Put a customer on the sale (or change them) and re-price at once (seed 003)."""
 
         async def work(uow: UnitOfWork) -> SaleRecord:
-            await self._claim(uow, sale_id)
+            await claim_sale(uow, sale_id)
             customer = await self._customer(
                 uow, customer_id, reactivate, "customerId", str(sale_id)
             )
             await self._reprice(uow, sale_id, customer.id)
-            return await self._require(uow, sale_id)
+            return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -493,13 +471,13 @@ class SaleService:
         """Make it a walk-in sale again; the customer's discounts no longer apply."""
 
         async def work(uow: UnitOfWork) -> SaleRecord:
-            await self._claim(uow, sale_id)
+            await claim_sale(uow, sale_id)
             await self._reprice(uow, sale_id, None)
-            return await self._require(uow, sale_id)
+            return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
-    # -- completing, voiding, returning --------------------------------------------
+    # -- completing ----------------------------------------------------------------
 
     async def complete(self, sale_id: uuid.UUID, cmd: SaleCompletion) -> Result[SaleRecord]:
         """Take payment: re-price at this moment, redeem, charge credit, earn, move stock."""
@@ -512,8 +490,8 @@ class SaleService:
                 uow, "saleComplete", cmd.idempotency_key, digest, "input", "idempotencyKey"
             )
             if earlier is not None:
-                return await self._require(uow, uuid.UUID(earlier))
-            sale = await self._claim(uow, sale_id)
+                return await require_sale(uow, uuid.UUID(earlier))
+            sale = await claim_sale(uow, sale_id)
             lines = await uow.sales.lines(sale_id)
             if not lines:
                 raise reject(ErrorCode.SALE_EMPTY, "Add a line before taking payment.", "saleId")
@@ -560,7 +538,7 @@ class SaleService:
                 earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
                 await self.loyalty.earn(uow, customer.id, earned, sale_id)
                 await uow.sales.add_visit(customer.id, cents(priced.total), uow.now)
-            await uow.products.adjust_stock(sale.store_id, _units(lines, -1), uow.now)
+            await uow.products.adjust_stock(sale.store_id, units_by_product(lines, -1), uow.now)
             await uow.sales.update(
                 sale_id,
                 {
@@ -574,7 +552,7 @@ class SaleService:
                 },
             )
             await remember(uow, "saleComplete", cmd.idempotency_key, digest, str(sale_id))
-            return await self._require(uow, sale_id)
+            return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -599,195 +577,6 @@ class SaleService:
                 "input",
                 "payment",
             )
-
-    async def void(self, sale_id: uuid.UUID, reason: str | None) -> Result[SaleRecord]:
-        """Void an open sale, or undo a completed one: points, stock, credit and stats."""
-
-        async def work(uow: UnitOfWork) -> SaleRecord:
-            text = _reason(reason)
-            if await uow.sales.claim(sale_id, SaleStatus.OPEN, uow.now):
-                sale = await self._require(uow, sale_id)
-            elif await uow.sales.claim(sale_id, SaleStatus.COMPLETED, uow.now):
-                sale = await self._require(uow, sale_id)
-                if sale.returned_value > 0:
-                    raise reject(
-                        ErrorCode.SALE_HAS_RETURNS,
-                        "Goods of this sale were returned; return the rest instead of voiding.",
-                        "saleId",
-                    )
-                await self._undo(uow, sale)
-            else:
-                sale = await self._require(uow, sale_id)
-                raise reject(
-                    ErrorCode.SALE_NOT_OPEN, f"This sale is already {sale.status.value}.", "saleId"
-                )
-            await uow.sales.update(
-                sale_id,
-                {"status": SaleStatus.VOIDED.value, "voided_at": uow.now, "void_reason": text},
-            )
-            await uow.audit(
-                "sale", sale_id, "void",
-                before={"status": sale.status.value, "total": str(sale.total)},
-                after={"status": SaleStatus.VOIDED.value, "reason": text},
-            )  # fmt: skip
-            return await self._require(uow, sale_id)
-
-        return await self.tx.run(self.actor, work)
-
-    async def _undo(self, uow: UnitOfWork, sale: SaleRecord) -> None:
-        lines = await uow.sales.lines(sale.id)
-        await uow.products.adjust_stock(sale.store_id, _units(lines, +1), uow.now)
-        if sale.customer_id is None:
-            return
-        await self.loyalty.restore(uow, sale.customer_id, sale.points_redeemed, sale.id)
-        await self.loyalty.reverse(uow, sale.customer_id, sale.points_earned, sale.id)
-        if sale.payment is PaymentMethod.CREDIT:
-            await uow.sales.release_credit(sale.customer_id, cents(sale.paid))
-        # The span is read after this sale leaves COMPLETED, so it no longer counts.
-        await uow.sales.update(sale.id, {"status": SaleStatus.VOIDED.value})
-        span = await uow.sales.completed_span(sale.customer_id)
-        await uow.sales.remove_visit(sale.customer_id, cents(sale.total), span)
-
-    async def return_goods(
-        self, sale_id: uuid.UUID, cmd: SaleReturnCommand
-    ) -> Result[SaleReturnRecord]:
-        """Take back some of a completed sale's goods: refund their share, fix points and stock."""
-        digest = request_hash(
-            {
-                "saleId": str(sale_id),
-                "lines": [(str(d.line_id), d.quantity) for d in cmd.lines],
-                "refund": cmd.refund_payment,
-                "reason": cmd.reason,
-            }
-        )
-
-        async def work(uow: UnitOfWork) -> SaleReturnRecord:
-            earlier = await earlier_result(
-                uow, "saleReturn", cmd.idempotency_key, digest, "input", "idempotencyKey"
-            )
-            if earlier is not None:
-                found = await uow.sales.returns_for([sale_id])
-                return next(r for r in found[sale_id] if str(r.id) == earlier)
-            text = _reason(cmd.reason)
-            sale = await self._claim(uow, sale_id, SaleStatus.COMPLETED)
-            if not cmd.lines:
-                raise reject(ErrorCode.REQUIRED, "Name the lines coming back.", "input", "lines")
-            lines = {line.id: line for line in await uow.sales.lines(sale_id)}
-            wanted: dict[uuid.UUID, int] = {}
-            errors: list[UserError] = []
-            for i, draft in enumerate(cmd.lines):
-                path = ("input", "lines", str(i))
-                line = lines.get(draft.line_id)
-                if line is None:
-                    errors.append(
-                        UserError(
-                            ErrorCode.NOT_FOUND, "No such line on this sale.", (*path, "lineId")
-                        )
-                    )
-                    continue
-                quantity = wanted.get(line.id, 0) + draft.quantity
-                if draft.quantity < 1:
-                    errors.append(
-                        UserError(
-                            ErrorCode.INVALID, "Return at least one unit.", (*path, "quantity")
-                        )
-                    )
-                elif line.returned_quantity + quantity > line.quantity:
-                    errors.append(
-                        UserError(
-                            ErrorCode.RETURN_EXCEEDS_SOLD,
-                            f"Only {line.quantity - line.returned_quantity} of {line.sku}"
-                            " can come back.",
-                            (*path, "quantity"),
-                        )
-                    )
-                wanted[line.id] = quantity
-            refund_payment = cmd.refund_payment or sale.payment or PaymentMethod.CASH
-            if (refund_payment is PaymentMethod.CREDIT) != (sale.payment is PaymentMethod.CREDIT):
-                errors.append(
-                    UserError(
-                        ErrorCode.INVALID,
-                        "A credit sale is refunded to the account; other sales in cash or card.",
-                        ("input", "refundPayment"),
-                    )
-                )
-            if errors:
-                raise Rejected(*errors)
-            return_lines = []
-            value = ZERO
-            for line_id, quantity in wanted.items():
-                line = lines[line_id]
-                before = line.returned_value
-                after = returned_value(line.total, line.quantity, line.returned_quantity + quantity)
-                if not await uow.sales.add_returned(line_id, quantity, after):
-                    raise reject(
-                        ErrorCode.RETURN_EXCEEDS_SOLD,
-                        "Returned meanwhile; reload.",
-                        "input",
-                        "lines",
-                    )
-                return_lines.append(
-                    {"sale_line_id": line_id, "quantity": quantity, "value": after - before}
-                )
-                value += after - before
-            share = refund_share(
-                total=sale.total,
-                paid=sale.paid,
-                points_redeemed=sale.points_redeemed,
-                points_earned=sale.points_earned,
-                returned=sale.returned_value + value,
-            )
-            refund = share.money - sale.refunded
-            restored = share.points_restored - sale.points_restored
-            reverse_due = share.points_reversed - sale.points_reversed
-            reversed_ = 0
-            if sale.customer_id is not None:
-                await self.loyalty.restore(uow, sale.customer_id, restored, sale_id)
-                reversed_ = await self.loyalty.reverse(uow, sale.customer_id, reverse_due, sale_id)
-                await uow.sales.add_spent(sale.customer_id, -cents(value))
-                if sale.payment is PaymentMethod.CREDIT:
-                    await uow.sales.release_credit(sale.customer_id, cents(refund))
-            actor = self.actor
-            # Goods come back into the store that takes them, which may not be the seller.
-            store_id = actor.store_id if actor and actor.store_id else sale.store_id
-            await uow.products.adjust_stock(
-                store_id,
-                _units([replace(lines[i], quantity=q) for i, q in wanted.items()], +1),
-                uow.now,
-            )
-            created = await uow.sales.insert_return(
-                return_lines,
-                sale_id=sale_id,
-                store_id=store_id,
-                till_id=actor.till_id if actor else None,
-                cashier_id=actor.staff_user_id if actor else None,
-                cashier_label=uow.actor_label,
-                value=value,
-                refund=refund,
-                refund_payment=refund_payment.value,
-                points_restored=restored,
-                points_reversed=reversed_,
-                points_unrecovered=reverse_due - reversed_,
-                reason=text,
-                created_at=uow.now,
-            )
-            await uow.sales.update(
-                sale_id,
-                {
-                    "returned_value": sale.returned_value + value,
-                    "refunded": share.money,
-                    "points_restored": share.points_restored,
-                    "points_reversed": share.points_reversed,
-                },
-            )
-            await uow.audit(
-                "sale", sale_id, "return",
-                after={"returnId": str(created.id), "value": str(value), "refund": str(refund)},
-            )  # fmt: skip
-            await remember(uow, "saleReturn", cmd.idempotency_key, digest, str(created.id))
-            return created
-
-        return await self.tx.run(self.actor, work)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -840,7 +629,7 @@ class SaleService:
         return {i: _summary(stats.get(i), top.get(i, [])) for i in customer_ids}
 
 
-def _units(lines: Sequence[SaleLineRecord], sign: int) -> dict[uuid.UUID, int]:
+def units_by_product(lines: Sequence[SaleLineRecord], sign: int) -> dict[uuid.UUID, int]:
     """Units per product, signed: a sale takes stock out (-1), a void puts it back (+1)."""
     units: dict[uuid.UUID, int] = {}
     for line in lines:
