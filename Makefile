@@ -42,6 +42,8 @@ bench: setup
 	$(BIN)/python bench/search_by_phone_prefix.py
 	$(BIN)/python bench/search_by_card_and_phone.py $(BENCH_ARGS)
 	$(BIN)/python bench/import_customers.py $(BENCH_ARGS)
+	$(BIN)/python bench/sale_throughput.py
+	$(BIN)/python bench/customer_screen.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

@@ -113,14 +113,24 @@ class SaleReversalService:
         )
 
         async def work(uow: UnitOfWork) -> SaleReturnRecord:
-            earlier = await earlier_result(
-                uow, "saleReturn", cmd.idempotency_key, digest, "input", "idempotencyKey"
-            )
-            if earlier is not None:
+            async def replay() -> SaleReturnRecord | None:
+                earlier = await earlier_result(
+                    uow, "saleReturn", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                )
+                if earlier is None:
+                    return None
                 found = await uow.sales.returns_for([sale_id])
                 return next(r for r in found[sale_id] if str(r.id) == earlier)
+
+            if (done := await replay()) is not None:
+                return done
             text = _reason(cmd.reason)
             sale = await claim_sale(uow, sale_id, SaleStatus.COMPLETED)
+            # A retry racing the first call waited on the sale's row until that call
+            # committed, so its key is visible now: answer with it here rather than
+            # run the return again until the key's unique index refuses it at the end.
+            if (done := await replay()) is not None:
+                return done
             if not cmd.lines:
                 raise reject(ErrorCode.REQUIRED, "Name the lines coming back.", "input", "lines")
             lines = {line.id: line for line in await uow.sales.lines(sale_id)}

@@ -486,12 +486,22 @@ class SaleService:
         )
 
         async def work(uow: UnitOfWork) -> SaleRecord:
-            earlier = await earlier_result(
-                uow, "saleComplete", cmd.idempotency_key, digest, "input", "idempotencyKey"
-            )
-            if earlier is not None:
-                return await require_sale(uow, uuid.UUID(earlier))
-            sale = await claim_sale(uow, sale_id)
+            async def replay() -> SaleRecord | None:
+                earlier = await earlier_result(
+                    uow, "saleComplete", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                )
+                return None if earlier is None else await require_sale(uow, uuid.UUID(earlier))
+
+            if (done := await replay()) is not None:
+                return done
+            try:
+                sale = await claim_sale(uow, sale_id)
+            except Rejected:
+                # A retry racing the first call waited on the sale's row while that call
+                # completed it; its key is visible now, so answer with its result.
+                if (done := await replay()) is not None:
+                    return done
+                raise
             lines = await uow.sales.lines(sale_id)
             if not lines:
                 raise reject(ErrorCode.SALE_EMPTY, "Add a line before taking payment.", "saleId")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
 from app.db.models import PointsBalance, PointsEntry
-from app.domain.sales import PaymentMethod, SaleStatus
+from app.domain.sales import PaymentMethod, SaleFilter, SaleStatus
 from app.runtime import Runtime
 from app.services.loyalty import LoyaltyService
+from app.services.sale_reversals import ReturnLineDraft, SaleReturnCommand, SaleReversalService
 from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
 
 ROUNDS = 15
@@ -101,3 +103,58 @@ async def test_two_tills_completing_one_sale_take_payment_once(
         )
     # One redemption and one earning per sale, besides the first 500 points.
     assert (redeemed, earned) == (ROUNDS, ROUNDS + 1)
+
+
+async def test_two_racing_retries_of_one_key_make_one_sale_and_one_payment(
+    runtime: Runtime, factory: Any
+) -> None:
+    await factory.product("JAM", "4.00")
+    customer = await factory.customer()
+    service = sales(runtime)
+    for n in range(ROUNDS):
+        command = SaleCreate(
+            lines=(LineDraft("JAM", 2),), customer_id=customer.id, idempotency_key=f"open-{n}"
+        )
+        created = await asyncio.gather(service.create(command), service.create(command))
+        assert all(r.ok for r in created), [r.errors for r in created]
+        first, second = (r.value for r in created)
+        assert first is not None
+        assert second is not None
+        assert first.id == second.id
+        pay = SaleCompletion(PaymentMethod.CARD, 0, f"pay-{n}")
+        paid = await asyncio.gather(
+            service.complete(first.id, pay), service.complete(first.id, pay)
+        )
+        assert all(r.ok for r in paid), [r.errors for r in paid]
+    listed = await service.page(SaleFilter(customer_id=customer.id), 100, None)
+    assert listed.total == ROUNDS
+    async with runtime.db.read() as session:
+        earned = await session.scalar(
+            select(func.sum(PointsEntry.points)).where(PointsEntry.customer_id == customer.id)
+        )
+    assert earned == 8 * ROUNDS
+
+
+async def test_two_racing_retries_of_one_return_refund_once(runtime: Runtime, factory: Any) -> None:
+    await factory.product("CUP", "3.00")
+    service = sales(runtime)
+    reversals = SaleReversalService(runtime.tx, None, LoyaltyService(runtime.tx, None))
+    for n in range(ROUNDS):
+        opened = await service.create(SaleCreate(lines=(LineDraft("CUP", 5),)))
+        assert opened.value
+        done = await service.complete(opened.value.id, SaleCompletion(PaymentMethod.CASH))
+        assert done.value
+        [line] = (await service.lines_for([done.value.id]))[done.value.id]
+        back = SaleReturnCommand((ReturnLineDraft(line.id, 2),), idempotency_key=f"back-{n}")
+        results = await asyncio.gather(
+            reversals.return_goods(done.value.id, back),
+            reversals.return_goods(done.value.id, back),
+        )
+        assert all(r.ok for r in results), [r.errors for r in results]
+        first, second = (r.value for r in results)
+        assert first is not None
+        assert second is not None
+        assert first.id == second.id
+        sale = await service.get(done.value.id)
+        assert sale is not None
+        assert (sale.returned_value, sale.refunded) == (Decimal("6.00"), Decimal("6.00"))

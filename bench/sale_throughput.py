@@ -1,0 +1,268 @@
+"""Sales through the till API: saleCreate (3 lines, a customer) + saleComplete per sale.
+
+Usage: ``.venv/bin/python bench/sale_throughput.py [--sales N --concurrency N]``.
+With ``POSCRM_DATABASE_URL=postgresql+asyncpg://…`` it runs on PostgreSQL (a database of
+its own, created and dropped); otherwise on a SQLite file in a temporary folder.
+
+Server side: two GraphQL requests per sale with a till's device token, through the whole
+ASGI app in-process (auth, GraphQL, pricing, points, stock, stats, idempotency, SQL),
+first one client at a time, then ``--concurrency`` clients at once. Baselines in the same
+run: the same number of round trips of an authenticated trivial query (``{ me { id } }``:
+what the HTTP and GraphQL stack costs before any sale logic), and a sale with 3 lines
+inserted on the bare driver (sqlite3 / asyncpg), one transaction per sale: the floor of
+what the database must do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import uvloop
+from _common import percentile, raw_connect, running_app, scratch_database, temp_dir
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from app.domain.permissions import Permission
+
+CREATE = """mutation($input: SaleCreateInput!) { saleCreate(input: $input) {
+  sale { id total } errors { code message } } }"""
+COMPLETE = """mutation($s: ID!, $k: String) {
+  saleComplete(saleId: $s, input: {payment: CARD, idempotencyKey: $k}) {
+  sale { id status total pointsEarned } errors { code message } } }"""
+TRIVIAL = "{ me { id } }"
+SKUS = ("BENCH-TEA", "BENCH-MUG", "BENCH-BAG")
+CUSTOMERS = 200
+
+
+async def seed(app: Any) -> tuple[str, list[str]]:
+    """Products, customers with cards, a branch and its till: the till's device token."""
+    from tests.factories import Factory
+
+    factory = Factory(app.state.runtime)
+    for sku, price in zip(SKUS, ("3.99", "7.50", "0.25"), strict=True):
+        await factory.product(sku, price)
+    customers = []
+    for n in range(CUSTOMERS):
+        customer = await factory.customer(f"Bench Buyer {n}", f"+1212555{n:04d}")
+        if n % 2:
+            await factory.loyalty_card(customer.id, f"BENCH-{n:06d}")
+        customers.append(str(customer.id))
+    store = await factory.store("BENCH")
+    token = await factory.till(store.id, Permission.SALE_CREATE, Permission.CUSTOMER_VIEW)
+    return token, customers
+
+
+async def post(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    body = response.json()
+    if "errors" in body:
+        raise RuntimeError(f"GraphQL errors: {body['errors']}")
+    return body["data"]
+
+
+async def one_sale(client: httpx.AsyncClient, customer_id: str, rng: random.Random) -> float:
+    lines = [{"sku": sku, "quantity": rng.randint(1, 3)} for sku in SKUS]
+    started = time.perf_counter()
+    created = (await post(client, CREATE, {"input": {"customerId": customer_id, "lines": lines}}))[
+        "saleCreate"
+    ]
+    if created["errors"]:
+        raise RuntimeError(created["errors"])
+    sale_id = created["sale"]["id"]
+    done = (await post(client, COMPLETE, {"s": sale_id, "k": f"done-{sale_id}"}))["saleComplete"]
+    if done["errors"] or done["sale"]["status"] != "COMPLETED":
+        raise RuntimeError(done)
+    return time.perf_counter() - started
+
+
+async def two_trivial(client: httpx.AsyncClient) -> float:
+    started = time.perf_counter()
+    for _ in range(2):
+        if (await post(client, TRIVIAL, {}))["me"] is not None:
+            raise RuntimeError("a till's token is no staff user")
+    return time.perf_counter() - started
+
+
+async def clients(
+    app: Any, token: str, work: Any, total: int, concurrency: int
+) -> tuple[list[float], float]:
+    """``total`` calls of ``work(client, n)`` over ``concurrency`` clients: times, wall time."""
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    queue = list(range(total))
+    timings: list[float] = []
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers=headers
+        ) as client:
+            while queue:
+                timings.append(await work(client, queue.pop()))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return timings, time.perf_counter() - started
+
+
+def _raw_sale_rows(
+    ids: dict[str, Any], new_id: Any, stamp: Any, money: Any
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    sale_id = new_id()
+    lines = [
+        (new_id(), sale_id, n + 1, ids["products"][n], SKUS[n], SKUS[n], 2, money("3.99"),
+         money("7.98"), money("0.00"), money("7.98"))
+        for n in range(3)
+    ]  # fmt: skip
+    sale = (sale_id, ids["store"], ids["customer"], "COMPLETED", money("23.94"), money("0.00"),
+            money("23.94"), "CARD", money("23.94"), stamp, stamp, stamp)  # fmt: skip
+    return sale, lines
+
+
+SALE_COLUMNS = (
+    "id, store_id, customer_id, status, subtotal, discount_total, total, payment, paid,"
+    " created_at, updated_at, completed_at"
+)
+LINE_COLUMNS = (
+    "id, sale_id, position, product_id, sku, name, quantity, unit_price, amount, discount, total"
+)
+INSERT_SALE = f"INSERT INTO sales ({SALE_COLUMNS}) VALUES ({{}})"  # noqa: S608
+INSERT_LINE = f"INSERT INTO sale_lines ({LINE_COLUMNS}) VALUES ({{}})"  # noqa: S608
+
+
+def _marks(n: int, dollar: bool) -> str:
+    return ", ".join(f"${i}" for i in range(1, n + 1)) if dollar else ", ".join("?" * n)
+
+
+async def raw_inserts(database_url: str, sales: int) -> list[float]:
+    """One transaction per sale: the sale row and its 3 lines, on the bare driver."""
+    url = make_url(database_url)
+    timings: list[float] = []
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(url.database or "", isolation_level=None)
+        conn.execute("PRAGMA synchronous=NORMAL")  # as the app writes (WAL, set by it)
+        store, customer = conn.execute("SELECT store_id, customer_id FROM sales LIMIT 1").fetchone()
+        products = [
+            conn.execute("SELECT id FROM products WHERE sku = ?", (sku,)).fetchone()[0]
+            for sku in SKUS
+        ]
+        ids = {"store": store, "customer": customer, "products": products}
+        for _ in range(sales):
+            stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
+            sale, lines = _raw_sale_rows(ids, lambda: uuid.uuid4().hex, stamp, str)
+            started = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.execute(INSERT_SALE.format(_marks(12, False)), sale)
+            conn.executemany(INSERT_LINE.format(_marks(11, False)), lines)
+            conn.execute("COMMIT")
+            timings.append(time.perf_counter() - started)
+        conn.close()
+        return timings
+    conn = await raw_connect(database_url)
+    try:
+        row = await conn.fetchrow("SELECT store_id, customer_id FROM sales LIMIT 1")
+        products = [await conn.fetchval("SELECT id FROM products WHERE sku = $1", s) for s in SKUS]
+        ids = {"store": row["store_id"], "customer": row["customer_id"], "products": products}
+        sale_sql = INSERT_SALE.format(_marks(12, True))
+        line_sql = INSERT_LINE.format(_marks(11, True))
+        for _ in range(sales):
+            sale, lines = _raw_sale_rows(ids, uuid.uuid4, datetime.now(UTC), Decimal)
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute(sale_sql, *sale)
+                await conn.executemany(line_sql, lines)
+            timings.append(time.perf_counter() - started)
+    finally:
+        await conn.close()
+    return timings
+
+
+def count_statements(app: Any) -> Any:
+    db = app.state.runtime.db
+    engines = {id(e): e for e in (db.engine, db.write_engine)}.values()
+    seen: list[str] = []
+
+    def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK", "SAVEPOINT")):
+            seen.append(statement)
+
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+
+    def stop() -> int:
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", before)
+        return len(seen)
+
+    return stop
+
+
+def line(label: str, timings: list[float], wall: float) -> None:
+    median = statistics.median(timings) * 1000
+    print(
+        f"{label:34s} {len(timings) / wall:8.1f}/s   median {median:7.2f} ms"
+        f"   p99 {percentile(timings, 0.99) * 1000:7.2f} ms"
+    )
+
+
+def ratio(label: str, server: list[float], baseline: list[float]) -> None:
+    print(
+        f"ratio {label:28s} median {statistics.median(server) / statistics.median(baseline):6.1f}x"
+        f"   p99 {percentile(server, 0.99) / percentile(baseline, 0.99):6.1f}x"
+    )
+
+
+async def run(sales: int, concurrency: int) -> None:
+    tmp = temp_dir()
+    async with scratch_database(tmp) as database_url, running_app(database_url, tmp) as app:
+        token, customers = await seed(app)
+        rng = random.Random(5)
+
+        async def sale(client: httpx.AsyncClient, n: int) -> float:
+            return await one_sale(client, customers[n % len(customers)], rng)
+
+        async def trivial(client: httpx.AsyncClient, _: int) -> float:
+            return await two_trivial(client)
+
+        await clients(app, token, sale, 30, 1)  # warm-up: caches, connections
+        await clients(app, token, trivial, 30, 1)
+        stop = count_statements(app)
+        one, one_wall = await clients(app, token, sale, sales, 1)
+        statements = stop() / sales
+        many, many_wall = await clients(app, token, sale, sales, concurrency)
+        trivial_one, trivial_one_wall = await clients(app, token, trivial, sales, 1)
+        trivial_many, trivial_many_wall = await clients(app, token, trivial, sales, concurrency)
+        raw = await raw_inserts(database_url, sales)
+    backend = make_url(database_url).get_backend_name()
+    print(f"sales: {sales}  concurrency: {concurrency}  backend: {backend}")
+    print(f"statements per sale (create + complete): {statements:.1f}")
+    line("sale, 1 client", one, one_wall)
+    line(f"sale, {concurrency} clients", many, many_wall)
+    line("2x { me { id } }, 1 client", trivial_one, trivial_one_wall)
+    line(f"2x {{ me {{ id }} }}, {concurrency} clients", trivial_many, trivial_many_wall)
+    line("raw driver insert, sale + 3 lines", raw, sum(raw))
+    ratio("sale / 2 trivial requests", one, trivial_one)
+    ratio("sale / raw insert", one, raw)
+    print(f"throughput, {concurrency} clients over 1 client: {one_wall / many_wall:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sales", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    # uvloop, as `poscrm serve` runs (DESIGN.md §6).
+    uvloop.run(run(args.sales, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
