@@ -169,17 +169,22 @@ class SaleService:
     # -- shared steps --------------------------------------------------------------
 
     async def _customer(
-        self, uow: UnitOfWork, customer_id: uuid.UUID, reactivate: bool, field: str, sale: str
+        self,
+        uow: UnitOfWork,
+        customer_id: uuid.UUID,
+        reactivate: bool,
+        sale: uuid.UUID,
+        *field: str,
     ) -> CustomerRecord:
         """The customer to put on a sale; an INACTIVE one only with ``reactivate`` (seed 000)."""
-        customer = await live_customer(uow, customer_id, field)
+        customer = await live_customer(uow, customer_id, *field)
         if customer.status is not CustomerStatus.INACTIVE:
             return customer
         if not reactivate:
             raise reject(
                 ErrorCode.CUSTOMER_INACTIVE,
                 "This customer is inactive; assign with reactivate: true to make them active.",
-                field,
+                *field,
             )
         if not await uow.customers.update_if_version(
             customer_id,
@@ -187,14 +192,14 @@ class SaleService:
             {"status": CustomerStatus.ACTIVE.value, "updated_at": uow.now},
         ):
             raise reject(
-                ErrorCode.VERSION_CONFLICT, "The customer changed meanwhile; retry.", field
+                ErrorCode.VERSION_CONFLICT, "The customer changed meanwhile; retry.", *field
             )
         await uow.audit(
             "customer", customer_id, "set_status",
             before={"status": CustomerStatus.INACTIVE.value},
-            after={"status": CustomerStatus.ACTIVE.value, "saleId": sale},
+            after={"status": CustomerStatus.ACTIVE.value, "saleId": str(sale)},
         )  # fmt: skip
-        return await live_customer(uow, customer_id, field)
+        return await live_customer(uow, customer_id, *field)
 
     @staticmethod
     async def _offers(uow: UnitOfWork, customer_id: uuid.UUID | None) -> list[DiscountOffer]:
@@ -228,9 +233,8 @@ class SaleService:
         """Price the sale's lines for its customer now, and store every figure."""
         if lines is None:
             lines = await uow.sales.lines(sale_id)
-        priced = price_sale(
-            [LineInput(line.quantity, line.unit_price) for line in lines],
-            await self._offers(uow, customer_id),
+        priced = await self._price(
+            uow, [LineInput(x.quantity, x.unit_price) for x in lines], customer_id
         )
         await uow.sales.update_lines(
             [
@@ -238,29 +242,14 @@ class SaleService:
                 for line, p in zip(lines, priced.lines, strict=True)
             ]
         )
-        await uow.sales.replace_discounts(
-            sale_id,
-            [
-                {
-                    "source": offer.source.value,
-                    "code": offer.code,
-                    "percent": offer.percent,
-                    "amount": priced.discount_total if offer == priced.applied else ZERO,
-                    "applied": offer == priced.applied,
-                }
-                for offer in priced.offers
-            ],
-        )
-        await uow.sales.update(
-            sale_id,
-            {
-                "customer_id": customer_id,
-                "subtotal": priced.subtotal,
-                "discount_total": priced.discount_total,
-                "total": priced.total,
-            },
-        )
+        await uow.sales.replace_discounts(sale_id, _discount_rows(priced))
+        await uow.sales.update(sale_id, {"customer_id": customer_id, **_totals(priced)})
         return priced
+
+    async def _price(
+        self, uow: UnitOfWork, lines: list[LineInput], customer_id: uuid.UUID | None
+    ) -> PricedSale:
+        return price_sale(lines, await self._offers(uow, customer_id))
 
     async def _line_rows(
         self,
@@ -370,9 +359,16 @@ class SaleService:
             customer = None
             if cmd.customer_id is not None:
                 customer = await self._customer(
-                    uow, cmd.customer_id, cmd.reactivate, "input", str(sale_id)
+                    uow, cmd.customer_id, cmd.reactivate, sale_id, "input", "customerId"
                 )
             rows = await self._line_rows(uow, sale_id, cmd.lines, 1, ("input", "lines"))
+            customer_id = customer.id if customer else None
+            # Priced before anything is written: a new sale is inserted once, as it is.
+            priced = await self._price(
+                uow, [LineInput(r["quantity"], r["unit_price"]) for r in rows], customer_id
+            )
+            for row, line in zip(rows, priced.lines, strict=True):
+                row.update(amount=line.amount, discount=line.discount, total=line.total)
             actor = self.actor
             await uow.sales.insert(
                 id=sale_id,
@@ -381,12 +377,14 @@ class SaleService:
                 cashier_id=actor.staff_user_id if actor else None,
                 cashier_label=uow.actor_label,
                 status=SaleStatus.OPEN.value,
+                customer_id=customer_id,
                 exchange_for_sale_id=cmd.exchange_for_sale_id,
                 created_at=uow.now,
                 updated_at=uow.now,
+                **_totals(priced),
             )
             await uow.sales.insert_lines(rows)
-            await self._reprice(uow, sale_id, customer.id if customer else None)
+            await uow.sales.insert_discounts(sale_id, _discount_rows(priced))
             await remember(uow, "saleCreate", cmd.idempotency_key, digest, str(sale_id))
             return await require_sale(uow, sale_id)
 
@@ -459,9 +457,7 @@ class SaleService:
 
         async def work(uow: UnitOfWork) -> SaleRecord:
             await claim_sale(uow, sale_id)
-            customer = await self._customer(
-                uow, customer_id, reactivate, "customerId", str(sale_id)
-            )
+            customer = await self._customer(uow, customer_id, reactivate, sale_id, "customerId")
             await self._reprice(uow, sale_id, customer.id)
             return await require_sale(uow, sale_id)
 
@@ -637,6 +633,28 @@ class SaleService:
             stats = await repository.stats_for(customer_ids)
             top = await repository.top_products(customer_ids, TOP_PRODUCTS)
         return {i: _summary(stats.get(i), top.get(i, [])) for i in customer_ids}
+
+
+def _totals(priced: PricedSale) -> dict[str, Decimal]:
+    return {
+        "subtotal": priced.subtotal,
+        "discount_total": priced.discount_total,
+        "total": priced.total,
+    }
+
+
+def _discount_rows(priced: PricedSale) -> list[dict[str, Any]]:
+    """Every offer considered, the applied one with what it took off (seed 002: why)."""
+    return [
+        {
+            "source": offer.source.value,
+            "code": offer.code,
+            "percent": offer.percent,
+            "amount": priced.discount_total if offer == priced.applied else ZERO,
+            "applied": offer == priced.applied,
+        }
+        for offer in priced.offers
+    ]
 
 
 def units_by_product(lines: Sequence[SaleLineRecord], sign: int) -> dict[uuid.UUID, int]:

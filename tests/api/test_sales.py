@@ -633,3 +633,27 @@ async def test_a_product_no_longer_sold_cannot_be_rung_up(gql, cashier, products
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [
         (["input", "lines", "1", "sku"], "PRODUCT_INACTIVE")
     ]
+
+
+async def test_an_unknown_or_merged_customer_is_refused_by_name(
+    gql, cashier, products, factory, runtime
+) -> None:
+    unknown = await call(
+        gql,
+        CREATE,
+        {"input": {"customerId": "00000000-0000-4000-8000-000000000000", "lines": []}},
+        cashier,
+        "saleCreate",
+    )
+    assert [(e["field"], e["code"]) for e in unknown["errors"]] == [
+        (["input", "customerId"], "NOT_FOUND")
+    ]
+    source, target = await factory.customer(), await factory.customer()
+    assert (await CustomerMergeService(runtime.tx, None).merge(source.id, target.id)).ok
+    sale = await open_sale(gql, cashier, lines=[{"sku": "MUG-1"}])
+    merged = await call(
+        gql, ASSIGN, {"s": sale["id"], "c": str(source.id)}, cashier, "saleAssignCustomer"
+    )
+    assert [(e["field"], e["code"]) for e in merged["errors"]] == [
+        (["customerId"], "CUSTOMER_MERGED")
+    ]

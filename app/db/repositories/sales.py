@@ -310,6 +310,9 @@ class SaleRepository:
 
     async def replace_discounts(self, sale_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
         await self.session.execute(delete(SaleDiscount).where(SaleDiscount.sale_id == sale_id))
+        await self.insert_discounts(sale_id, rows)
+
+    async def insert_discounts(self, sale_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(
                 insert(SaleDiscount), [{**r, "sale_id": sale_id} for r in rows]
