@@ -64,6 +64,7 @@ class Loaders:
             self._load_sale_discounts
         )
         self.sale_returns = DataLoader[uuid.UUID, list[SaleReturnRecord]](self._load_sale_returns)
+        self.exchanges = DataLoader[uuid.UUID, list[SaleRecord]](self._load_exchanges)
         self.return_lines = DataLoader[uuid.UUID, list[SaleReturnLineRecord]](
             self._load_return_lines
         )
@@ -204,6 +205,10 @@ class Loaders:
 
     async def _load_sale_returns(self, ids: Sequence[uuid.UUID]) -> list[list[SaleReturnRecord]]:
         found = await self._sales.returns_for(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_exchanges(self, ids: Sequence[uuid.UUID]) -> list[list[SaleRecord]]:
+        found = await self._sales.exchanges_for(list(ids))
         return [found.get(i, []) for i in ids]
 
     async def _load_return_lines(

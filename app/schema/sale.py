@@ -254,6 +254,12 @@ class Sale:
         found = await info.context.loaders.sale_returns.load(uuid.UUID(self.id))
         return [SaleReturn.from_record(r) for r in found]
 
+    @strawberry.field
+    async def exchanges(self, info: strawberry.Info[Context, None]) -> list[Sale]:
+        """Sales that replaced goods returned from this one (their exchangeForSaleId)."""
+        found = await info.context.loaders.exchanges.load(uuid.UUID(self.id))
+        return [Sale.from_record(r) for r in found]
+
 
 SaleConnection = Connection[Sale]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import ErrorCode, reject
@@ -19,8 +20,17 @@ def scope_of(actor: Actor | None) -> str:
     return str(actor.till_id or actor.staff_user_id or actor.token_id)
 
 
+KEY_MAX = 128  # idempotency_keys.key
+
+
+def _plain(value: object) -> str:
+    # 1.0 and 1.00 are one price: a retry that formats it differently is the same request.
+    return str(value.normalize()) if isinstance(value, Decimal) else str(value)
+
+
 def request_hash(request: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    text = json.dumps(request, sort_keys=True, default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def earlier_result(
@@ -33,6 +43,8 @@ async def earlier_result(
     """
     if not key:
         return None
+    if len(key) > KEY_MAX:
+        raise reject(ErrorCode.INVALID, f"A key has at most {KEY_MAX} characters.", *field)
     earlier = await uow.idempotency.find(scope_of(uow.actor), operation, key)
     if earlier is None:
         return None

@@ -56,17 +56,18 @@ class SaleReversalService:
 
         async def work(uow: UnitOfWork) -> SaleRecord:
             text = _reason(reason)
-            if await uow.sales.claim(sale_id, SaleStatus.OPEN, uow.now):
-                sale = await require_sale(uow, sale_id)
-            elif await uow.sales.claim(sale_id, SaleStatus.COMPLETED, uow.now):
-                sale = await require_sale(uow, sale_id)
+            unrecovered = 0
+            if opened := await uow.sales.claim(sale_id, SaleStatus.OPEN, uow.now):
+                sale = opened
+            elif completed := await uow.sales.claim(sale_id, SaleStatus.COMPLETED, uow.now):
+                sale = completed
                 if sale.returned_value > 0:
                     raise reject(
                         ErrorCode.SALE_HAS_RETURNS,
                         "Goods of this sale were returned; return the rest instead of voiding.",
                         "saleId",
                     )
-                await self._undo(uow, sale)
+                unrecovered = await self._undo(uow, sale)
             else:
                 sale = await require_sale(uow, sale_id)
                 raise reject(
@@ -79,25 +80,39 @@ class SaleReversalService:
             await uow.audit(
                 "sale", sale_id, "void",
                 before={"status": sale.status.value, "total": str(sale.total)},
-                after={"status": SaleStatus.VOIDED.value, "reason": text},
+                after={
+                    "status": SaleStatus.VOIDED.value,
+                    "reason": text,
+                    # Earned points already spent: not clawed back below zero, but on record.
+                    "pointsUnrecovered": unrecovered,
+                },
             )  # fmt: skip
             return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
-    async def _undo(self, uow: UnitOfWork, sale: SaleRecord) -> None:
+    async def _undo(self, uow: UnitOfWork, sale: SaleRecord) -> int:
+        """Put back a completed sale's points, credit, stats and stock; points not recovered.
+
+        In the order every sale command locks rows (points, stats, stock), so a void
+        and another till's sale for the same customer never deadlock.
+        """
         lines = await uow.sales.lines(sale.id)
+        unrecovered = 0
+        if sale.customer_id is not None:
+            customer_id = sale.customer_id
+            await self.loyalty.restore(uow, customer_id, sale.points_redeemed, sale.id)
+            taken = await self.loyalty.reverse(uow, customer_id, sale.points_earned, sale.id)
+            unrecovered = sale.points_earned - taken
+            if sale.payment is PaymentMethod.CREDIT:
+                await uow.sales.release_credit(customer_id, cents(sale.paid))
+            await uow.sales.update(sale.id, {"status": SaleStatus.VOIDED.value})
+            # The stats row is locked before the remaining sales are read: a sale another
+            # till completes meanwhile is then either waited for and seen, or comes after.
+            await uow.sales.remove_visit(customer_id, cents(sale.total))
+            await uow.sales.set_span(customer_id, await uow.sales.completed_span(customer_id))
         await uow.products.adjust_stock(sale.store_id, units_by_product(lines, +1), uow.now)
-        if sale.customer_id is None:
-            return
-        await self.loyalty.restore(uow, sale.customer_id, sale.points_redeemed, sale.id)
-        await self.loyalty.reverse(uow, sale.customer_id, sale.points_earned, sale.id)
-        if sale.payment is PaymentMethod.CREDIT:
-            await uow.sales.release_credit(sale.customer_id, cents(sale.paid))
-        # The span is read after this sale leaves COMPLETED, so it no longer counts.
-        await uow.sales.update(sale.id, {"status": SaleStatus.VOIDED.value})
-        span = await uow.sales.completed_span(sale.customer_id)
-        await uow.sales.remove_visit(sale.customer_id, cents(sale.total), span)
+        return unrecovered
 
     async def return_goods(
         self, sale_id: uuid.UUID, cmd: SaleReturnCommand

@@ -53,6 +53,7 @@ from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
 QUANTITY_MAX = 9999
 PRICE_MAX = Decimal("99999999.99")
+SALE_MAX = Decimal("999999999999.99")
 LINES_MAX = 500
 TOP_PRODUCTS = 5
 
@@ -144,7 +145,8 @@ async def claim_sale(
     uow: UnitOfWork, sale_id: uuid.UUID, status: SaleStatus = SaleStatus.OPEN
 ) -> SaleRecord:
     """The sale, if in ``status``, claimed for this transaction (see the module docstring)."""
-    if not await uow.sales.claim(sale_id, status, uow.now):
+    claimed = await uow.sales.claim(sale_id, status, uow.now)
+    if claimed is None:
         sale = await require_sale(uow, sale_id)
         if status is SaleStatus.OPEN:
             raise reject(
@@ -157,7 +159,7 @@ async def claim_sale(
             f"This sale is {sale.status.value}; only a completed sale can be returned.",
             "saleId",
         )
-    return await require_sale(uow, sale_id)
+    return claimed
 
 
 class SaleService:
@@ -247,9 +249,19 @@ class SaleService:
         return priced
 
     async def _price(
-        self, uow: UnitOfWork, lines: list[LineInput], customer_id: uuid.UUID | None
+        self,
+        uow: UnitOfWork,
+        lines: list[LineInput],
+        customer_id: uuid.UUID | None,
+        *field: str,
     ) -> PricedSale:
-        return price_sale(lines, await self._offers(uow, customer_id))
+        priced = price_sale(lines, await self._offers(uow, customer_id))
+        if priced.subtotal > SALE_MAX:
+            # NUMERIC(14, 2): a bigger sale is a typing slip, and must not be a 500.
+            raise reject(
+                ErrorCode.INVALID, f"A sale comes to at most {SALE_MAX}.", *(field or ("lines",))
+            )
+        return priced
 
     async def _line_rows(
         self,
@@ -316,8 +328,9 @@ class SaleService:
         self, uow: UnitOfWork, cmd: SaleCreate
     ) -> tuple[uuid.UUID, uuid.UUID | None]:
         actor = self.actor
+        # A till's device token names its till; a staff session may name one.
         till_id = actor.till_id if actor and actor.till_id else cmd.till_id
-        store_id = cmd.store_id or (actor.store_id if actor else None)
+        store_id = cmd.store_id
         if till_id is not None:
             till = await uow.stores.get_till(till_id)
             if till is None:
@@ -326,7 +339,9 @@ class SaleService:
                 raise reject(
                     ErrorCode.INVALID, "This till belongs to another store.", "input", "storeId"
                 )
-            store_id = till.store_id
+            return till.store_id, till_id
+        if store_id is None:
+            store_id = actor.store_id if actor and actor.store_id else None
         if store_id is None:
             store_id = (await uow.stores.head_office()).id
         elif await uow.stores.get(store_id) is None:
@@ -365,7 +380,11 @@ class SaleService:
             customer_id = customer.id if customer else None
             # Priced before anything is written: a new sale is inserted once, as it is.
             priced = await self._price(
-                uow, [LineInput(r["quantity"], r["unit_price"]) for r in rows], customer_id
+                uow,
+                [LineInput(r["quantity"], r["unit_price"]) for r in rows],
+                customer_id,
+                "input",
+                "lines",
             )
             for row, line in zip(rows, priced.lines, strict=True):
                 row.update(amount=line.amount, discount=line.discount, total=line.total)
@@ -527,9 +546,11 @@ class SaleService:
                     "redeemPoints",
                 )
             paid = priced.total - points_amount
-            if cmd.payment is PaymentMethod.CREDIT:
-                await self._charge_credit(uow, customer, paid)
+            if cmd.payment is PaymentMethod.CREDIT and not _credit_allowed(customer):
+                raise _credit_not_allowed()
             earned = 0
+            # Rows are locked in one order by every sale command (the customer's points,
+            # then their stats, then stock): two tills serving one customer never deadlock.
             if customer is not None:
                 if redeem:
                     try:
@@ -543,6 +564,8 @@ class SaleService:
                         ) from None
                 earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
                 await self.loyalty.earn(uow, customer.id, earned, sale_id)
+                if cmd.payment is PaymentMethod.CREDIT:
+                    await self._charge_credit(uow, customer, paid)
                 await uow.sales.add_visit(customer.id, cents(priced.total), uow.now)
             await uow.products.adjust_stock(sale.store_id, units_by_product(lines, -1), uow.now)
             await uow.sales.update(
@@ -563,23 +586,12 @@ class SaleService:
         return await self.tx.run(self.actor, work)
 
     @staticmethod
-    async def _charge_credit(
-        uow: UnitOfWork, customer: CustomerRecord | None, amount: Decimal
-    ) -> None:
-        if customer is None or not customer.allow_credit_sale or customer.credit_limit is None:
-            raise reject(
-                ErrorCode.CREDIT_NOT_ALLOWED,
-                "Credit sales are only for customers allowed them.",
-                "input",
-                "payment",
-            )
-        if not await uow.sales.charge_credit(
-            customer.id, cents(amount), cents(customer.credit_limit)
-        ):
+    async def _charge_credit(uow: UnitOfWork, customer: CustomerRecord, amount: Decimal) -> None:
+        limit = customer.credit_limit or ZERO
+        if not await uow.sales.charge_credit(customer.id, cents(amount), cents(limit)):
             raise reject(
                 ErrorCode.CREDIT_LIMIT_EXCEEDED,
-                "This sale would take the customer over their credit limit"
-                f" of {customer.credit_limit}.",
+                f"This sale would take the customer over their credit limit of {limit}.",
                 "input",
                 "payment",
             )
@@ -614,6 +626,10 @@ class SaleService:
         async with self.tx.db.read() as session:
             return await SaleRepository(session).discounts_for(sale_ids)
 
+    async def exchanges_for(self, sale_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[SaleRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).exchanges_for(sale_ids)
+
     async def returns_for(
         self, sale_ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, list[SaleReturnRecord]]:
@@ -633,6 +649,19 @@ class SaleService:
             stats = await repository.stats_for(customer_ids)
             top = await repository.top_products(customer_ids, TOP_PRODUCTS)
         return {i: _summary(stats.get(i), top.get(i, [])) for i in customer_ids}
+
+
+def _credit_allowed(customer: CustomerRecord | None) -> bool:
+    return bool(customer and customer.allow_credit_sale and customer.credit_limit is not None)
+
+
+def _credit_not_allowed() -> Rejected:
+    return reject(
+        ErrorCode.CREDIT_NOT_ALLOWED,
+        "Credit sales are only for customers allowed them.",
+        "input",
+        "payment",
+    )
 
 
 def _totals(priced: PricedSale) -> dict[str, Decimal]:

@@ -657,3 +657,54 @@ async def test_an_unknown_or_merged_customer_is_refused_by_name(
     assert [(e["field"], e["code"]) for e in merged["errors"]] == [
         (["customerId"], "CUSTOMER_MERGED")
     ]
+
+
+async def test_a_sale_too_big_for_the_books_is_refused_not_a_500(gql, cashier, factory) -> None:
+    await factory.product("YACHT", "99999999.99")
+    lines = [{"sku": "YACHT", "quantity": 9999}, {"sku": "YACHT", "quantity": 9999}]
+    payload = await call(gql, CREATE, {"input": {"lines": lines}}, cashier, "saleCreate")
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [(["input", "lines"], "INVALID")]
+    sale = await open_sale(gql, cashier, lines=lines[:1])
+    more = await call(gql, ADD, {"s": sale["id"], "lines": lines[:1]}, cashier, "saleAddLines")
+    assert [(e["field"], e["code"]) for e in more["errors"]] == [(["lines"], "INVALID")]
+
+
+async def test_a_staff_user_sells_at_the_till_of_another_store(gql, factory) -> None:
+    home, branch = await factory.store(), await factory.store()
+    _, token = await factory.staff(P.SALE_CREATE, store_id=home.id)
+    role = await factory.auth().create_role("till-only", [P.SALE_CREATE])
+    assert role.value
+    till = await factory.auth().create_till(branch.id, "Front", role.value.id)
+    assert till.value
+    await factory.product("PEN", "1.00")
+    sale = await open_sale(gql, token, tillId=str(till.value.till.id), lines=[{"sku": "PEN"}])
+    assert (sale["storeId"], sale["tillId"]) == (str(branch.id), str(till.value.till.id))
+    at_home = await open_sale(gql, token, lines=[{"sku": "PEN"}])
+    assert (at_home["storeId"], at_home["tillId"]) == (str(home.id), None)
+    wrong = await call(
+        gql,
+        CREATE,
+        {"input": {"storeId": str(home.id), "tillId": str(till.value.till.id), "lines": []}},
+        token,
+        "saleCreate",
+    )
+    assert [(e["field"], e["code"]) for e in wrong["errors"]] == [(["input", "storeId"], "INVALID")]
+
+
+async def test_idempotency_keys_are_checked_and_prices_compare_by_value(
+    gql, cashier, products
+) -> None:
+    long = await call(
+        gql, CREATE, {"input": {"lines": [], "idempotencyKey": "k" * 129}}, cashier, "saleCreate"
+    )
+    assert [(e["field"], e["code"]) for e in long["errors"]] == [
+        (["input", "idempotencyKey"], "INVALID")
+    ]
+    first = await open_sale(
+        gql, cashier, lines=[{"sku": "MUG-1", "unitPrice": "4.0"}], idempotencyKey="same"
+    )
+    # A till that formats the price differently on its retry asks the same question.
+    again = await open_sale(
+        gql, cashier, lines=[{"sku": "MUG-1", "unitPrice": "4.00"}], idempotencyKey="same"
+    )
+    assert again["id"] == first["id"]

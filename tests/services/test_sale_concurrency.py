@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.db.models import PointsBalance, PointsEntry
+from app.db.repositories.sales import SaleRepository
 from app.domain.sales import PaymentMethod, SaleFilter, SaleStatus
 from app.runtime import Runtime
 from app.services.loyalty import LoyaltyService
@@ -158,3 +159,86 @@ async def test_two_racing_retries_of_one_return_refund_once(runtime: Runtime, fa
         sale = await service.get(done.value.id)
         assert sale is not None
         assert (sale.returned_value, sale.refunded) == (Decimal("6.00"), Decimal("6.00"))
+
+
+async def test_a_void_and_a_sale_for_one_customer_never_deadlock(
+    runtime: Runtime, factory: Any, monkeypatch: Any
+) -> None:
+    await factory.product("OIL", "5.00")
+    customer = await factory.customer(allow_credit_sale=True, credit_limit=Decimal("10000"))
+    await factory.earn_points(customer.id, 1000)
+    service = sales(runtime)
+    reversals = SaleReversalService(runtime.tx, None, LoyaltyService(runtime.tx, None))
+    lines = (LineDraft("OIL", 1),)
+    done = await service.create(SaleCreate(lines=lines, customer_id=customer.id))
+    assert done.value
+    assert (await service.complete(done.value.id, SaleCompletion(PaymentMethod.CASH, 5))).ok
+    opened = await service.create(SaleCreate(lines=lines, customer_id=customer.id))
+    assert opened.value
+
+    earned = asyncio.Event()
+    release = asyncio.Event()
+    earn = LoyaltyService.earn
+
+    async def earn_then_wait(self: LoyaltyService, *args: Any) -> int:
+        balance = await earn(self, *args)
+        earned.set()
+        await release.wait()  # the completion holds the customer's points row
+        return balance
+
+    monkeypatch.setattr(LoyaltyService, "earn", earn_then_wait)
+    completing = asyncio.create_task(
+        service.complete(opened.value.id, SaleCompletion(PaymentMethod.CREDIT, 5))
+    )
+    await earned.wait()
+    voiding = asyncio.create_task(reversals.void(done.value.id, None))
+    await asyncio.sleep(0.3)  # the void now waits for a row the completion holds
+    release.set()
+    # Had the void locked the stock row before the points (or the completion the stats
+    # before the points), PostgreSQL would find a deadlock and fail one of them.
+    results = [await completing, await voiding]
+    assert all(r.ok for r in results), [r.errors for r in results]
+
+
+async def test_a_void_racing_a_sale_keeps_the_purchase_dates_right(
+    runtime: Runtime, factory: Any, monkeypatch: Any
+) -> None:
+    await factory.product("SALT", "2.00")
+    customer = await factory.customer()
+    service = sales(runtime)
+    reversals = SaleReversalService(runtime.tx, None, LoyaltyService(runtime.tx, None))
+    earlier = await service.create(
+        SaleCreate(lines=(LineDraft("SALT", 1),), customer_id=customer.id)
+    )
+    assert earlier.value
+    assert (await service.complete(earlier.value.id, SaleCompletion(PaymentMethod.CASH))).ok
+    later = await service.create(SaleCreate(lines=(LineDraft("SALT", 1),), customer_id=customer.id))
+    assert later.value
+
+    counted = asyncio.Event()
+    release = asyncio.Event()
+    add_visit = SaleRepository.add_visit
+
+    async def add_visit_then_wait(self: SaleRepository, *args: Any) -> None:
+        await add_visit(self, *args)
+        counted.set()
+        await release.wait()  # the later sale's visit is written, not yet committed
+
+    monkeypatch.setattr(SaleRepository, "add_visit", add_visit_then_wait)
+    completing = asyncio.create_task(
+        service.complete(later.value.id, SaleCompletion(PaymentMethod.CASH))
+    )
+    await counted.wait()
+    voiding = asyncio.create_task(reversals.void(earlier.value.id, None))
+    await asyncio.sleep(0.3)  # the void is now waiting for the later sale's locks
+    release.set()
+    assert (await completing).ok
+    assert (await voiding).ok
+    summary = (await service.summaries_for([customer.id]))[customer.id]
+    done = await service.get(later.value.id)
+    assert done is not None
+    assert summary.visits == 1
+    assert (summary.first_purchase_at, summary.last_purchase_at) == (
+        done.completed_at,
+        done.completed_at,
+    )

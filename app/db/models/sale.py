@@ -67,7 +67,9 @@ class Sale(Base):
     points_restored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     points_reversed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # An exchange: the sale that replaces goods returned from this earlier sale.
-    exchange_for_sale_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sales.id"))
+    exchange_for_sale_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sales.id"), index=True
+    )
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -154,18 +154,23 @@ class SaleRepository:
         rows = await self.session.scalars(select(Sale).where(Sale.id.in_(sale_ids)))
         return {r.id: _sale(r) for r in rows}
 
-    async def claim(self, sale_id: uuid.UUID, status: SaleStatus, at: datetime) -> bool:
+    async def claim(
+        self, sale_id: uuid.UUID, status: SaleStatus, at: datetime
+    ) -> SaleRecord | None:
         """Bump the version if the sale is in ``status``: the first statement of every change.
 
         On PostgreSQL the row stays locked until commit, so a second till's change to the
         same sale waits and then sees the first one's result; SQLite has one writer.
+        The sale as claimed comes back with it (RETURNING), or None.
         """
-        result = await self.session.execute(
+        row = await self.session.scalar(
             update(Sale)
             .where(Sale.id == sale_id, Sale.status == status.value)
             .values(version=Sale.version + 1, updated_at=at)
+            .returning(Sale)
+            .execution_options(populate_existing=True)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return _sale(row) if row else None
 
     async def update(self, sale_id: uuid.UUID, values: dict[str, Any]) -> None:
         await self.session.execute(update(Sale).where(Sale.id == sale_id).values(**values))
@@ -246,6 +251,21 @@ class SaleRepository:
             )
             for customer_id in customer_ids
         }
+
+    async def exchanges_for(
+        self, sale_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleRecord]]:
+        """The sales that replaced goods returned from each of these sales."""
+        rows = await self.session.scalars(
+            select(Sale)
+            .where(Sale.exchange_for_sale_id.in_(sale_ids))
+            .order_by(Sale.created_at, Sale.id)
+        )
+        found: dict[uuid.UUID, list[SaleRecord]] = defaultdict(list)
+        for row in rows:
+            assert row.exchange_for_sale_id is not None
+            found[row.exchange_for_sale_id].append(_sale(row))
+        return found
 
     async def completed_span(
         self, customer_id: uuid.UUID
@@ -415,22 +435,22 @@ class SaleRepository:
             )
         )
 
-    async def remove_visit(
-        self,
-        customer_id: uuid.UUID,
-        cents: int,
-        span: tuple[datetime | None, datetime | None],
+    async def remove_visit(self, customer_id: uuid.UUID, cents: int) -> None:
+        stats = CustomerSalesStats
+        await self.session.execute(
+            update(stats)
+            .where(stats.customer_id == customer_id)
+            .values(visits=stats.visits - 1, spent_cents=stats.spent_cents - cents)
+        )
+
+    async def set_span(
+        self, customer_id: uuid.UUID, span: tuple[datetime | None, datetime | None]
     ) -> None:
         stats = CustomerSalesStats
         await self.session.execute(
             update(stats)
             .where(stats.customer_id == customer_id)
-            .values(
-                visits=stats.visits - 1,
-                spent_cents=stats.spent_cents - cents,
-                first_purchase_at=span[0],
-                last_purchase_at=span[1],
-            )
+            .values(first_purchase_at=span[0], last_purchase_at=span[1])
         )
 
     async def add_spent(self, customer_id: uuid.UUID, cents: int) -> None:

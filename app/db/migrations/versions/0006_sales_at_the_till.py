@@ -299,6 +299,9 @@ def upgrade() -> None:
             sa.Column("voided_at", app.db.types.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("void_reason", sa.Text(), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_sales_exchange_for_sale_id"), ["exchange_for_sale_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_sales_cashier_id"), ["cashier_id"], unique=False)
         batch_op.create_index("ix_sales_created", ["created_at", "id"], unique=False)
         batch_op.create_index(
@@ -341,6 +344,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sales_store_created")
         batch_op.drop_index("ix_sales_customer_created")
         batch_op.drop_index("ix_sales_created")
+        batch_op.drop_index(batch_op.f("ix_sales_exchange_for_sale_id"))
         batch_op.drop_index(batch_op.f("ix_sales_cashier_id"))
         batch_op.drop_column("void_reason")
         batch_op.drop_column("voided_at")
