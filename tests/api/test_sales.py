@@ -530,6 +530,15 @@ async def test_a_return_puts_stock_back_and_an_exchange_refers_to_the_sale(
         token=cashier,
     )
     assert listed["data"]["sale"]["exchangeForSaleId"] == sale["id"]
+    original = await gql(
+        """query($id: ID!) { sale(id: $id) { exchanges { id } returns { value } } }""",
+        {"id": sale["id"]},
+        token=cashier,
+    )
+    assert original["data"]["sale"] == {
+        "exchanges": [{"id": exchange["id"]}],
+        "returns": [{"value": "50.00"}],
+    }
     not_done = await open_sale(gql, cashier, lines=[{"sku": "SHOE-42"}])
     refused = await call(
         gql,
