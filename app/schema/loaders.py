@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -38,12 +39,27 @@ from app.services.loyalty import LoyaltyService
 from app.services.products import ProductService
 from app.services.sales import SaleService, SalesSummary
 
-AuditKey = tuple[uuid.UUID, int, str | None]
-LedgerKey = tuple[uuid.UUID, int, str | None]
-AppointmentKey = tuple[uuid.UUID, int, str | None]
-SalesKey = tuple[uuid.UUID, int, str | None]
 # (product, store); store None: the caller's store, else head office.
 StockKey = tuple[uuid.UUID, uuid.UUID | None]
+
+
+PageKey = tuple[uuid.UUID, int, str | None]
+R = TypeVar("R")
+
+
+async def pages_by_window(
+    keys: Sequence[PageKey],
+    fetch: Callable[[list[uuid.UUID], int, str | None], Awaitable[dict[uuid.UUID, Page[R]]]],
+) -> list[Page[R]]:
+    """Per-customer pages, one query per distinct (first, after): a list asks with one."""
+    by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
+    for customer_id, first, after in keys:
+        by_window[(first, after)].append(customer_id)
+    pages: dict[PageKey, Page[R]] = {}
+    for (first, after), ids in by_window.items():
+        for customer_id, page in (await fetch(ids, first, after)).items():
+            pages[(customer_id, first, after)] = page
+    return [pages[k] for k in keys]
 
 
 class Loaders:
@@ -68,7 +84,7 @@ class Loaders:
         self.return_lines = DataLoader[uuid.UUID, list[SaleReturnLineRecord]](
             self._load_return_lines
         )
-        self.customer_sales = DataLoader[SalesKey, Page[SaleRecord]](self._load_customer_sales)
+        self.customer_sales = DataLoader[PageKey, Page[SaleRecord]](self._load_customer_sales)
         self.sales_summaries = DataLoader[uuid.UUID, SalesSummary](self._load_sales_summaries)
         self._customers = customers
         self._groups = groups
@@ -77,7 +93,7 @@ class Loaders:
         self._products = products
         self._appointments = appointments
         self.customers = DataLoader[uuid.UUID, CustomerRecord | None](self._load_customers)
-        self.appointment_pages = DataLoader[AppointmentKey, Page[AppointmentRecord]](
+        self.appointment_pages = DataLoader[PageKey, Page[AppointmentRecord]](
             self._load_appointment_pages
         )
         self.stock = DataLoader[StockKey, int](self._load_stock)
@@ -86,13 +102,13 @@ class Loaders:
             self._load_loyalty_cards
         )
         self.points = DataLoader[uuid.UUID, int](self._load_points)
-        self.ledger_pages = DataLoader[LedgerKey, Page[PointsEntryRecord]](self._load_ledger_pages)
+        self.ledger_pages = DataLoader[PageKey, Page[PointsEntryRecord]](self._load_ledger_pages)
         self.groups = DataLoader[uuid.UUID, list[CustomerGroupRecord]](self._load_groups)
         self.discounts = DataLoader[uuid.UUID, CustomerDiscountRecord | None](self._load_discounts)
         self.consents = DataLoader[uuid.UUID, dict[MarketingChannel, ConsentRecord]](
             self._load_consents
         )
-        self.audit_pages = DataLoader[AuditKey, Page[AuditRecord]](self._load_audit_pages)
+        self.audit_pages = DataLoader[PageKey, Page[AuditRecord]](self._load_audit_pages)
         self.addresses = DataLoader[uuid.UUID, list[AddressRecord]](self._load_addresses)
         self.phones = DataLoader[uuid.UUID, list[PhoneRecord]](self._load_phones)
         self.consent_history = DataLoader[uuid.UUID, list[ConsentChangeRecord]](
@@ -104,18 +120,9 @@ class Loaders:
         return [found.get(i) for i in ids]
 
     async def _load_appointment_pages(
-        self, keys: Sequence[AppointmentKey]
+        self, keys: Sequence[PageKey]
     ) -> list[Page[AppointmentRecord]]:
-        # One query per distinct (first, after); a list screen asks with one.
-        by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
-        for customer_id, first, after in keys:
-            by_window[(first, after)].append(customer_id)
-        pages: dict[AppointmentKey, Page[AppointmentRecord]] = {}
-        for (first, after), ids in by_window.items():
-            found = await self._appointments.customer_pages(ids, first, after)
-            for customer_id, page in found.items():
-                pages[(customer_id, first, after)] = page
-        return [pages[k] for k in keys]
+        return await pages_by_window(keys, self._appointments.customer_pages)
 
     async def _load_consents(
         self, ids: Sequence[uuid.UUID]
@@ -148,16 +155,8 @@ class Loaders:
         found = await self._discounts.for_customers(list(ids))
         return [found.get(i) for i in ids]
 
-    async def _load_audit_pages(self, keys: Sequence[AuditKey]) -> list[Page[AuditRecord]]:
-        # One query per distinct (first, after); a list screen asks with one.
-        by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
-        for customer_id, first, after in keys:
-            by_window[(first, after)].append(customer_id)
-        pages: dict[AuditKey, Page[AuditRecord]] = {}
-        for (first, after), ids in by_window.items():
-            for customer_id, page in (await self._customers.audit_pages(ids, first, after)).items():
-                pages[(customer_id, first, after)] = page
-        return [pages[k] for k in keys]
+    async def _load_audit_pages(self, keys: Sequence[PageKey]) -> list[Page[AuditRecord]]:
+        return await pages_by_window(keys, self._customers.audit_pages)
 
     async def _load_loyalty_cards(self, ids: Sequence[uuid.UUID]) -> list[LoyaltyCardRecord | None]:
         found = await self._loyalty.cards_for(list(ids))
@@ -167,17 +166,8 @@ class Loaders:
         found = await self._loyalty.balances_for(list(ids))
         return [found.get(i, 0) for i in ids]
 
-    async def _load_ledger_pages(self, keys: Sequence[LedgerKey]) -> list[Page[PointsEntryRecord]]:
-        # One query per distinct (first, after); a list screen asks with one.
-        by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
-        for customer_id, first, after in keys:
-            by_window[(first, after)].append(customer_id)
-        pages: dict[LedgerKey, Page[PointsEntryRecord]] = {}
-        for (first, after), ids in by_window.items():
-            found = await self._loyalty.ledger_pages(ids, first, after)
-            for customer_id, page in found.items():
-                pages[(customer_id, first, after)] = page
-        return [pages[k] for k in keys]
+    async def _load_ledger_pages(self, keys: Sequence[PageKey]) -> list[Page[PointsEntryRecord]]:
+        return await pages_by_window(keys, self._loyalty.ledger_pages)
 
     async def _load_stock(self, keys: Sequence[StockKey]) -> list[int]:
         found = await self._products.on_hand(list(keys))
@@ -217,15 +207,8 @@ class Loaders:
         found = await self._sales.return_lines_for(list(ids))
         return [found.get(i, []) for i in ids]
 
-    async def _load_customer_sales(self, keys: Sequence[SalesKey]) -> list[Page[SaleRecord]]:
-        by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
-        for customer_id, first, after in keys:
-            by_window[(first, after)].append(customer_id)
-        pages: dict[SalesKey, Page[SaleRecord]] = {}
-        for (first, after), ids in by_window.items():
-            for customer_id, page in (await self._sales.customer_pages(ids, first, after)).items():
-                pages[(customer_id, first, after)] = page
-        return [pages[k] for k in keys]
+    async def _load_customer_sales(self, keys: Sequence[PageKey]) -> list[Page[SaleRecord]]:
+        return await pages_by_window(keys, self._sales.customer_pages)
 
     async def _load_sales_summaries(self, ids: Sequence[uuid.UUID]) -> list[SalesSummary]:
         found = await self._sales.summaries_for(list(ids))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from app.domain.errors import ErrorCode, reject
@@ -18,6 +19,16 @@ def required_text(raw: str, *, max_length: int, what: str, field: str) -> str:
         raise reject(
             ErrorCode.INVALID, f"{what} has at most {max_length} characters.", "input", field
         )
+    return text
+
+
+def identifier(raw: str, pattern: re.Pattern[str], *, what: str, rule: str, field: str) -> str:
+    """A code people type and scan (a SKU, a discount code): trimmed, and matching ``pattern``."""
+    text = raw.strip()
+    if not text:
+        raise reject(ErrorCode.REQUIRED, f"{what} is required.", "input", field)
+    if not pattern.fullmatch(text):
+        raise reject(ErrorCode.INVALID, f"{what} is {rule}.", "input", field)
     return text
 
 

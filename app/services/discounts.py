@@ -24,7 +24,7 @@ from app.domain.records import (
     Page,
 )
 from app.domain.values import UNSET, Unset
-from app.services.checks import two_decimals
+from app.services.checks import identifier, two_decimals
 from app.services.customer_lookup import live_customer
 from app.services.scheduled import ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
@@ -51,17 +51,8 @@ def code_key(code: str) -> str:
 
 
 def _code(raw: str) -> str:
-    code = raw.strip()
-    if not code:
-        raise reject(ErrorCode.REQUIRED, "A code is required.", "input", "code")
-    if not CODE_PATTERN.fullmatch(code):
-        raise reject(
-            ErrorCode.INVALID,
-            f"A code is 1 to {CODE_MAX} letters, digits, '-' or '_'.",
-            "input",
-            "code",
-        )
-    return code
+    rule = f"1 to {CODE_MAX} letters, digits, '-' or '_'"
+    return identifier(raw, CODE_PATTERN, what="A code", rule=rule, field="code")
 
 
 def _percent(value: Decimal) -> Decimal:

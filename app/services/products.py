@@ -24,7 +24,7 @@ from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.products import ProductFilter, ProductRecord, StockRecord, sku_key
 from app.domain.records import Actor, Page, StoreRecord
 from app.domain.values import UNSET, Unset
-from app.services.checks import required_text, two_decimals
+from app.services.checks import identifier, required_text, two_decimals
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
 SKU_MAX = 64
@@ -48,17 +48,8 @@ class ProductChange:
 
 
 def _sku(raw: str) -> str:
-    sku = raw.strip()
-    if not sku:
-        raise reject(ErrorCode.REQUIRED, "A SKU is required.", "input", "sku")
-    if not SKU_PATTERN.fullmatch(sku):
-        raise reject(
-            ErrorCode.INVALID,
-            f"A SKU is 1 to {SKU_MAX} letters, digits, '-', '_', '.' or '/'.",
-            "input",
-            "sku",
-        )
-    return sku
+    rule = f"1 to {SKU_MAX} letters, digits, '-', '_', '.' or '/'"
+    return identifier(raw, SKU_PATTERN, what="A SKU", rule=rule, field="sku")
 
 
 def _name(raw: str) -> str:
