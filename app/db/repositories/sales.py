@@ -224,21 +224,25 @@ class SaleRepository:
         )
         if after:
             conditions.append(_newest_first_after(after))
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=Sale.customer_id,
-                order_by=(Sale.created_at.desc(), Sale.id.desc()),
+        newest_first = (Sale.customer_id, Sale.created_at.desc(), Sale.id.desc())
+        if len(customer_ids) == 1:
+            # The customer screen: a range of the (customer, created) index, read no
+            # further than the page, instead of ranking every sale they ever made.
+            query = select(Sale).where(*conditions).order_by(*newest_first).limit(first + 1)
+        else:
+            rank = (
+                func.row_number()
+                .over(partition_by=Sale.customer_id, order_by=newest_first[1:])
+                .label("rank")
             )
-            .label("rank")
-        )
-        ranked = select(Sale.id, rank).where(*conditions).subquery()
-        rows = await self.session.scalars(
-            select(Sale)
-            .join(ranked, ranked.c.id == Sale.id)
-            .where(ranked.c.rank <= first + 1)
-            .order_by(Sale.customer_id, Sale.created_at.desc(), Sale.id.desc())
-        )
+            ranked = select(Sale.id, rank).where(*conditions).subquery()
+            query = (
+                select(Sale)
+                .join(ranked, ranked.c.id == Sale.id)
+                .where(ranked.c.rank <= first + 1)
+                .order_by(*newest_first)
+            )
+        rows = await self.session.scalars(query)
         grouped: dict[uuid.UUID, list[Sale]] = defaultdict(list)
         for row in rows:
             assert row.customer_id is not None
