@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import strawberry
 
+from app.domain.errors import Rejected
 from app.schema.context import Context
+from app.schema.errors import ClientError
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE
 from app.schema.sale import (
@@ -33,7 +35,11 @@ async def sales(
     after: str | None = None,
 ) -> SaleConnection:
     where = (filter or SaleFilter()).to_filter()
-    page = await info.context.sales.page(where, first, after)
+    try:
+        page = await info.context.sales.page(where, first, after)
+    except Rejected as rejected:
+        error = rejected.errors[0]
+        raise ClientError(error.message, error.code.value) from None
     return SaleConnection.from_page(page, Sale.from_record, after=after)
 
 

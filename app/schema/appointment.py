@@ -10,10 +10,12 @@ import strawberry
 
 from app.domain.appointments import AppointmentRecord, AppointmentStatus
 from app.domain.errors import UserError as DomainUserError
+from app.domain.permissions import Permission
 from app.domain.values import UNSET as DOMAIN_UNSET
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.pagination import Connection
+from app.schema.permissions import Requires
 from app.schema.staff import StaffUser, Store
 from app.services.appointments import (
     DURATION_DEFAULT,
@@ -31,13 +33,11 @@ strawberry.enum(AppointmentStatus, description="BOOKED until completed or cancel
 
 async def _customer(
     root: Appointment, info: strawberry.Info[Context, None]
-) -> Annotated[Customer, strawberry.lazy("app.schema.customer")]:
+) -> Annotated[Customer, strawberry.lazy("app.schema.customer")] | None:
     from app.schema.customer import Customer  # the customer module imports this one
 
     found = await info.context.loaders.customers.load(root.customer_id)
-    if found is None:  # the foreign key cascades: a booking never outlives its customer
-        raise LookupError(f"appointment {root.id} has no customer")
-    return Customer.from_record(found)
+    return Customer.from_record(found) if found else None
 
 
 @strawberry.type(
@@ -45,8 +45,10 @@ async def _customer(
 )
 class Appointment:
     id: strawberry.ID
-    customer: Annotated[Customer, strawberry.lazy("app.schema.customer")] = strawberry.field(
-        resolver=_customer
+    # Nullable and CUSTOMER_VIEW, as Sale.customer: a booking desk's CUSTOMER_MODIFY
+    # alone does not read customers (the foreign key cascades: one always exists).
+    customer: Annotated[Customer, strawberry.lazy("app.schema.customer")] | None = strawberry.field(
+        resolver=_customer, extensions=[Requires(Permission.CUSTOMER_VIEW)]
     )
     customer_id: strawberry.Private[uuid.UUID]
     store: Store

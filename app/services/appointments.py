@@ -19,7 +19,7 @@ from app.domain.appointments import AppointmentRecord, AppointmentStatus
 from app.domain.errors import ErrorCode, reject
 from app.domain.records import Actor, Page, StoreRecord
 from app.domain.values import UNSET, Unset
-from app.services.checks import required_text
+from app.services.checks import required_text, utc_moment
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import earlier_result, remember, request_hash
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -193,6 +193,12 @@ class AppointmentService:
         key = cmd.idempotency_key
 
         async def work(uow: UnitOfWork) -> AppointmentRecord:
+            # Locks first (PostgreSQL): a retry racing the first call with the same key
+            # waits here and then replays it, rather than clash with its own booking; a
+            # merge of this customer commits wholly before or after this booking.
+            await uow.customers.lock([cmd.customer_id])
+            if cmd.staff_id is not None:
+                await uow.appointments.lock_staff(cmd.staff_id)
             earlier = await earlier_result(
                 uow, "appointmentCreate", key, digest, "input", "idempotencyKey"
             )
@@ -365,9 +371,7 @@ class AppointmentService:
         """A store's appointments in start order (default store: the caller's, else HO)."""
         bounds = []
         for name, moment in (("from", window.starts_from), ("to", window.starts_before)):
-            if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
-                raise reject(ErrorCode.INVALID, "Give the time with its offset.", name)
-            bounds.append(moment.astimezone(UTC) if moment is not None else None)
+            bounds.append(utc_moment(moment, name) if moment is not None else None)
         async with self.tx.db.read() as session:
             repo = AppointmentRepository(session)
             store_id = window.store_id or (self.actor.store_id if self.actor else None)

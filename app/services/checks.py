@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from app.domain.errors import ErrorCode, reject
@@ -45,4 +46,15 @@ def two_decimals(value: Decimal, *, upper: Decimal, field: str) -> Decimal:
             "input",
             field,
         )
-    return exact
+    return abs(exact) if exact == 0 else exact  # -0 is 0: "-0.00" on a receipt is a bug
+
+
+def utc_moment(value: datetime, *field: str) -> datetime:
+    """An aware time, in UTC; one without its offset, or past the calendar's ends, is refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        # A till's local time read as UTC would move the window by hours.
+        raise reject(ErrorCode.INVALID, "Give the time with its offset.", *field)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        raise reject(ErrorCode.INVALID, "The time is out of range.", *field) from None

@@ -124,6 +124,13 @@ def check_row(row: SourceRow) -> _Checked | RejectedRow:
     errors: list[RowError] = []
     if row.problem is not None:
         errors.append(RowError("", ErrorCode.INVALID.value, row.problem))
+    for column, value in cells.items():
+        if "\x00" in value:
+            # PostgreSQL cannot store it: the row is refused, not the whole file.
+            errors.append(
+                RowError(column, ErrorCode.INVALID.value, "Text may not contain NUL characters.")
+            )
+            cells[column] = value.replace("\x00", "")
     try:
         price = Decimal(cells.get("price", ""))
     except InvalidOperation:
@@ -215,6 +222,11 @@ async def _plan(
 
 
 async def _apply(uow: UnitOfWork, plan: _Plan, report: Progress) -> None:
+    # Rows in the order sales lock them (product id), not file order: an import and a
+    # till selling two of its products must queue, not deadlock (PostgreSQL).
+    plan.new.sort(key=lambda pair: pair[0].hex)
+    plan.changed.sort(key=lambda pair: pair[0].id.hex)
+    plan.counts.sort(key=lambda count: count[0].hex)
     now, total, done = uow.now, len(plan.new) + len(plan.changed), 0
     for batch in _slices(plan.new):
         rows = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,7 +45,7 @@ from app.domain.sales import (
     TopProductRecord,
 )
 from app.domain.values import UNSET, Unset
-from app.services.checks import two_decimals
+from app.services.checks import two_decimals, utc_moment
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import earlier_result, remember, request_hash
 from app.services.loyalty import POINTS_MAX, LoyaltyService
@@ -607,6 +607,12 @@ class SaleService:
             return await SaleRepository(session).get_many(sale_ids)
 
     async def page(self, where: SaleFilter, first: int, after: str | None) -> Page[SaleRecord]:
+        """Newest first; ``Rejected`` for a time without its offset or out of range."""
+        where = replace(
+            where,
+            created_from=where.created_from and utc_moment(where.created_from, "createdFrom"),
+            created_to=where.created_to and utc_moment(where.created_to, "createdTo"),
+        )
         async with self.tx.db.read() as session:
             return await SaleRepository(session).page(where, first, after)
 

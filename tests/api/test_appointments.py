@@ -553,3 +553,32 @@ async def test_booking_needs_customer_modify_and_reading_customer_view(
     body = await gql(DIARY, {"first": 5}, token=blind)
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+
+
+async def test_racing_retries_with_one_key_make_one_booking(gql: Any, factory: Any) -> None:
+    import asyncio
+
+    from app.services.appointments import AppointmentCreate
+
+    customer = await factory.customer()
+    stylist, _ = await staff_member(gql, factory)
+    # Each retry waits on the stylist's lock, then finds the first call's key: not a
+    # clash with its own booking (PostgreSQL; SQLite has one writer).
+    command = AppointmentCreate(
+        customer_id=customer.id,
+        service="Colour",
+        starts_at=at(days=1, hour=10),
+        staff_id=uuid.UUID(stylist),
+        idempotency_key="desk-1",
+    )
+    service = factory.appointments()
+    results = await asyncio.gather(*(service.create(command) for _ in range(3)))
+    assert all(r.ok for r in results), [r.errors for r in results]
+    assert len({r.value.id for r in results}) == 1
+
+
+async def test_diary_times_past_the_calendar_are_refused_cleanly(gql: Any, token: str) -> None:
+    for moment in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"):
+        body = await gql(DIARY, {"from": moment, "first": 5}, token=token)
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "INVALID", body

@@ -408,3 +408,27 @@ async def test_the_product_list_loads_stock_in_constant_statements(
         )
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+async def test_odd_search_text_and_minus_zero_are_handled(gql, token) -> None:  # type: ignore[no-untyped-def]
+    created = await gql(
+        CREATE, {"input": {"sku": "FREE-1", "name": "Sample", "price": "-0"}}, token=token
+    )
+    assert created["data"]["productCreate"]["product"]["price"] == "0.00"
+    for search in ("a\U0010ffff", "sample", "tea pot"):
+        body = await gql(LIST, {"search": search, "first": 5}, token=token)
+        assert "errors" not in body, body
+    found = await gql(LIST, {"search": "samp", "first": 5}, token=token)
+    assert [e["node"]["sku"] for e in found["data"]["products"]["edges"]] == ["FREE-1"]
+
+
+async def test_a_cursor_hiding_a_nul_is_refused_as_malformed(gql, token) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import json
+    import uuid
+
+    raw = json.dumps(["A\u0000", str(uuid.uuid4())]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    body = await gql(LIST, {"first": 5, "after": cursor}, token=token)
+    assert body["data"] is None
+    assert "malformed cursor" in body["errors"][0]["message"]

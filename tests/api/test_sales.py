@@ -717,3 +717,11 @@ async def test_idempotency_keys_are_checked_and_prices_compare_by_value(
         gql, cashier, lines=[{"sku": "MUG-1", "unitPrice": "4.00"}], idempotencyKey="same"
     )
     assert again["id"] == first["id"]
+
+
+async def test_sales_dates_without_offset_or_past_the_calendar_are_refused(gql, cashier) -> None:
+    listing = """query($from: DateTime) { sales(filter: {createdFrom: $from}) { totalCount } }"""
+    for moment in ("9999-12-31T23:00:00-05:00", "2026-01-01T10:00:00"):
+        body = await gql(listing, {"from": moment}, token=cashier)
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "INVALID", body

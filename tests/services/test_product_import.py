@@ -213,3 +213,53 @@ async def test_imported_products_are_found_by_sku(runtime: Runtime, tmp_path: Pa
     found = (await runtime.tx.run(None, look)).value
     assert found is not None
     assert (found["SCAN-1"].sku, found["SCAN-1"].price) == ("Scan-1", Decimal("3.30"))
+
+
+async def test_an_import_and_a_sale_of_its_products_queue_instead_of_deadlocking(
+    runtime: Runtime, factory: Factory, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    from app.db.repositories.products import ProductRepository
+    from app.domain.sales import PaymentMethod
+    from app.services.sales import LineDraft, SaleCompletion, SaleCreate
+
+    first, second = await factory.product("JAR-A", "1.00"), await factory.product("JAR-B", "1.00")
+    low, high = sorted((first, second), key=lambda p: p.id.hex)
+    sales = factory.sales()
+    opened = await sales.create(SaleCreate(lines=(LineDraft(low.sku, 1), LineDraft(high.sku, 1))))
+    assert opened.value
+    counted, release = asyncio.Event(), asyncio.Event()
+    set_stock = ProductRepository.set_stock
+
+    async def set_stock_then_wait(self: ProductRepository, *args: Any) -> None:
+        await set_stock(self, *args)
+        if not counted.is_set():
+            counted.set()
+            await release.wait()  # the import holds its first stock row
+
+    monkeypatch.setattr(ProductRepository, "set_stock", set_stock_then_wait)
+    # The file lists the higher id first: counted in file order, the import would hold
+    # that row while the sale holds the other, and PostgreSQL would kill one of them.
+    text = f"sku,name,price,stock\n{high.sku},Jar,1.00,7\n{low.sku},Jar,1.00,7\n"
+    importing = asyncio.create_task(run_import(runtime, tmp_path, text))
+    await counted.wait()
+    selling = asyncio.create_task(
+        sales.complete(opened.value.id, SaleCompletion(PaymentMethod.CASH))
+    )
+    await asyncio.sleep(0.3)
+    release.set()
+    outcome = await importing
+    assert outcome.rejects == []
+    done = await selling
+    assert done.ok, done.errors
+
+
+async def test_a_nul_in_a_cell_rejects_the_row_not_the_file(
+    runtime: Runtime, raw_sql: Any, tmp_path: Path
+) -> None:
+    outcome = await run_import(
+        runtime, tmp_path, "sku,name,price\nOK-1,Fine,1.00\nBAD-1,Bro\x00ken,1.00\n"
+    )
+    assert reasons(outcome) == {3: {("name", "INVALID")}}
+    assert [row[0] for row in await catalogue(raw_sql)] == ["OK-1"]

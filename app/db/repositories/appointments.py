@@ -9,9 +9,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Appointment, StaffUser, Store
-from app.db.repositories.paging import encode_cursor, key_and_id_cursor
+from app.db.repositories.paging import encode_cursor, time_and_id_cursor
 from app.domain.appointments import AppointmentRecord, AppointmentStatus
-from app.domain.errors import InvalidCursor
 from app.domain.records import Page, StaffUserRecord, StoreRecord
 
 # The store and staff member come in the same statement: a diary shows both on every row.
@@ -57,27 +56,16 @@ def _cursor(record: AppointmentRecord) -> str:
     return encode_cursor(record.starts_at.isoformat(), record.id.hex)
 
 
-def _time_and_id(cursor: str) -> tuple[datetime, uuid.UUID]:
-    key, appointment_id = key_and_id_cursor(cursor)
-    try:
-        at = datetime.fromisoformat(key)
-    except ValueError:
-        raise InvalidCursor("malformed cursor") from None
-    if at.tzinfo is None:
-        raise InvalidCursor("malformed cursor")
-    return at, appointment_id
-
-
 def _after(cursor: str) -> ColumnElement[bool]:
     """Rows after the cursor in ``ORDER BY starts_at, id`` (a store's diary)."""
-    at, last_id = _time_and_id(cursor)
+    at, last_id = time_and_id_cursor(cursor)
     start = Appointment.starts_at
     return or_(start > at, and_(start == at, Appointment.id > last_id))
 
 
 def _before(cursor: str) -> ColumnElement[bool]:
     """Rows after the cursor in ``ORDER BY starts_at DESC, id DESC`` (a customer's history)."""
-    at, last_id = _time_and_id(cursor)
+    at, last_id = time_and_id_cursor(cursor)
     start = Appointment.starts_at
     return or_(start < at, and_(start == at, Appointment.id < last_id))
 
@@ -127,8 +115,10 @@ class AppointmentRepository:
         same person queue and the second sees the first when it checks for a clash."""
         if self.session.get_bind().dialect.name == "sqlite":
             return  # the one writer already serialises write transactions
+        # NO KEY UPDATE: a sale or login inserting rows that refer to this user need not
+        # wait for the booking.
         await self.session.execute(
-            select(StaffUser.id).where(StaffUser.id == staff_id).with_for_update()
+            select(StaffUser.id).where(StaffUser.id == staff_id).with_for_update(key_share=True)
         )
 
     async def booked_for_staff(

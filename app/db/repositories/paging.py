@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -45,11 +46,24 @@ def number_cursor(cursor: str) -> int:
 def key_and_id_cursor(cursor: str) -> tuple[str, uuid.UUID]:
     """A cursor holding a sort key and a record id, checked, or ``InvalidCursor``."""
     key, raw_id = decode_cursor(cursor, 2)
-    if not isinstance(key, str) or not isinstance(raw_id, str):
+    # NUL: PostgreSQL cannot compare it, and the schema's NUL guard cannot see into base64.
+    if not isinstance(key, str) or not isinstance(raw_id, str) or "\x00" in key:
         raise InvalidCursor("malformed cursor")
     try:
         return key, uuid.UUID(raw_id)
     except ValueError:
+        raise InvalidCursor("malformed cursor") from None
+
+
+def time_and_id_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """A cursor holding an aware time (in UTC) and a record id, or ``InvalidCursor``."""
+    raw, record_id = key_and_id_cursor(cursor)
+    try:
+        at = datetime.fromisoformat(raw)
+        if at.tzinfo is None:
+            raise ValueError("no offset")
+        return at.astimezone(UTC), record_id
+    except (ValueError, OverflowError):  # e.g. 9999-12-31T23:00-05:00 is past year 9999
         raise InvalidCursor("malformed cursor") from None
 
 

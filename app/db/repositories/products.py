@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -42,14 +43,18 @@ def _like_prefix(text: str) -> str:
     return f"{escaped}%"
 
 
+# What a SKU can be made of, upper-cased (app/services/products.py checks the SKU).
+SKU_KEY_ALPHABET = re.compile(r"[A-Z0-9_./-]+")
+
+
 def _matches(search: str) -> ColumnElement[bool]:
     key = search.strip().upper()
+    by_name = func.lower(Product.name).like(_like_prefix(search.strip().lower()), escape="\\")
+    if not SKU_KEY_ALPHABET.fullmatch(key):
+        return by_name  # no SKU starts so; and the range's end below needs a next character
     # The SKU prefix is an index range on the unique sku_key; LIKE could not use it.
     upper = key[:-1] + chr(ord(key[-1]) + 1)
-    return or_(
-        and_(Product.sku_key >= key, Product.sku_key < upper),
-        func.lower(Product.name).like(_like_prefix(search.strip().lower()), escape="\\"),
-    )
+    return or_(and_(Product.sku_key >= key, Product.sku_key < upper), by_name)
 
 
 class ProductRepository:

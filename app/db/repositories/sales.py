@@ -20,8 +20,7 @@ from app.db.models import (
     SaleReturn,
     SaleReturnLine,
 )
-from app.db.repositories.paging import encode_cursor, key_and_id_cursor
-from app.domain.errors import InvalidCursor
+from app.db.repositories.paging import encode_cursor, time_and_id_cursor
 from app.domain.money import from_cents
 from app.domain.pricing import DiscountSource
 from app.domain.records import Page
@@ -120,13 +119,7 @@ def _stats(row: CustomerSalesStats) -> SalesStatsRecord:
 
 def _newest_first_after(cursor: str) -> ColumnElement[bool]:
     """Sales after the cursor in ``ORDER BY created_at DESC, id DESC``."""
-    raw_at, last_id = key_and_id_cursor(cursor)
-    try:
-        last_at = datetime.fromisoformat(raw_at)
-    except ValueError:
-        raise InvalidCursor("malformed cursor") from None
-    if last_at.tzinfo is None:
-        raise InvalidCursor("malformed cursor")
+    last_at, last_id = time_and_id_cursor(cursor)
     return or_(Sale.created_at < last_at, and_(Sale.created_at == last_at, Sale.id < last_id))
 
 
