@@ -4,10 +4,12 @@ import strawberry
 
 from app.domain.errors import Rejected
 from app.schema.context import Context
+from app.schema.customer import CustomerPayload
 from app.schema.errors import ClientError
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE
 from app.schema.sale import (
+    AccountPaymentInput,
     Sale,
     SaleCompleteInput,
     SaleConnection,
@@ -101,3 +103,12 @@ async def sale_return(
 ) -> SaleReturnPayload:
     result = await info.context.sale_reversals.return_goods(parse_id(sale_id), input.to_command())
     return SaleReturnPayload.from_result(result)
+
+
+async def customer_account_payment(
+    info: Info, customer_id: strawberry.ID, input: AccountPaymentInput
+) -> CustomerPayload:
+    result = await info.context.sales.pay_account(
+        parse_id(customer_id), input.amount, input.payment, input.idempotency_key
+    )
+    return CustomerPayload.from_result(result)

@@ -390,6 +390,13 @@ class SaleCompleteInput:
         return SaleCompletion(self.payment, self.redeem_points, self.idempotency_key)
 
 
+@strawberry.input(description="A payment towards what the customer owes from credit sales.")
+class AccountPaymentInput:
+    amount: Decimal = strawberry.field(description="Above 0, at most what is owed.")
+    payment: PaymentMethod = strawberry.field(description="CASH or CARD.")
+    idempotency_key: str | None = None
+
+
 @strawberry.input
 class SaleReturnLineInput:
     line_id: strawberry.ID

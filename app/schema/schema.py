@@ -278,6 +278,12 @@ class Mutation:
         description="Void an open or completed sale: points, stock and credit are restored.",
         extensions=[Requires(P.SALE_VOID)],
     )
+    # SALE_CREATE: the cashier takes the money at the till, as for a sale.
+    customer_account_payment: CustomerPayload = strawberry.mutation(
+        resolver=sales.customer_account_payment,
+        description="Take a payment towards what the customer owes from credit sales.",
+        extensions=[Requires(P.SALE_CREATE)],
+    )
     # SALE_VOID: a return takes money out of the till, as undoing a sale does.
     sale_return: SaleReturnPayload = strawberry.mutation(
         resolver=sales.sale_return,

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.db.repositories.sales import SaleRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
-from app.domain.money import ZERO, cents, to_cents
+from app.domain.money import ZERO, cents, from_cents, to_cents
 from app.domain.pricing import (
     DiscountOffer,
     DiscountSource,
@@ -595,6 +595,53 @@ class SaleService:
                 "input",
                 "payment",
             )
+
+    # -- the customer's account ----------------------------------------------------
+
+    async def pay_account(
+        self,
+        customer_id: uuid.UUID,
+        amount: Decimal,
+        payment: PaymentMethod,
+        idempotency_key: str | None = None,
+    ) -> Result[CustomerRecord]:
+        """Take a payment towards what a customer owes from credit sales (never more).
+
+        Without it, what is owed only grows until the credit limit stops every credit
+        sale. The payment is audited on the customer with who took it and how.
+        """
+        digest = request_hash(
+            {"customerId": str(customer_id), "amount": amount, "payment": payment}
+        )
+
+        async def work(uow: UnitOfWork) -> CustomerRecord:
+            earlier = await earlier_result(
+                uow, "customerAccountPayment", idempotency_key, digest, "input", "idempotencyKey"
+            )
+            if earlier is not None:
+                return await live_customer(uow, uuid.UUID(earlier), "customerId")
+            customer = await live_customer(uow, customer_id, "customerId")
+            if payment is PaymentMethod.CREDIT:
+                raise reject(
+                    ErrorCode.INVALID, "An account is paid in cash or by card.", "input", "payment"
+                )
+            exact = two_decimals(amount, upper=SALE_MAX, field="amount")
+            if exact == 0:
+                raise reject(ErrorCode.INVALID, "Pay more than 0.", "input", "amount")
+            left = await uow.sales.pay_credit(customer_id, cents(exact))
+            if left is None:
+                raise reject(
+                    ErrorCode.INVALID, "That is more than the customer owes.", "input", "amount"
+                )
+            await uow.audit(
+                "customer", customer_id, "account_payment",
+                after={"amount": str(exact), "payment": payment.value,
+                       "owed": str(from_cents(left))},
+            )  # fmt: skip
+            await remember(uow, "customerAccountPayment", idempotency_key, digest, str(customer_id))
+            return customer
+
+        return await self.tx.run(self.actor, work)
 
     # -- reads ---------------------------------------------------------------------
 

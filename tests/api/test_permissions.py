@@ -347,6 +347,12 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"s": s.completed_sale_id},
         P.SALE_VOID,
     ),
+    "customerAccountPayment": Op(
+        "mutation($c: ID!) { customerAccountPayment(customerId: $c, "
+        'input: {amount: "1.00", payment: CASH}) { customer { id } errors { code field } } }',
+        lambda s: {"c": s.customer_id},
+        P.SALE_CREATE,
+    ),
     "saleReturn": Op(
         "mutation($s: ID!, $l: ID!) { saleReturn(saleId: $s, input: {lines: [{lineId: $l}]}) "
         "{ saleReturn { id } errors { code field } } }",

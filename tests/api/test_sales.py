@@ -725,3 +725,40 @@ async def test_sales_dates_without_offset_or_past_the_calendar_are_refused(gql, 
         body = await gql(listing, {"from": moment}, token=cashier)
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "INVALID", body
+
+
+async def test_a_customer_pays_off_their_account_never_more_than_owed(
+    gql, cashier, products, factory
+) -> None:
+    pay = """mutation($c: ID!, $input: AccountPaymentInput!) {
+      customerAccountPayment(customerId: $c, input: $input) {
+      customer { salesHistory { creditOwed } } errors { field code message } } }"""
+    trusted = await factory.customer(allow_credit_sale=True, credit_limit=Decimal("20.00"))
+    sale = await open_sale(
+        gql, cashier, customerId=str(trusted.id), lines=[{"sku": "TEA-1", "quantity": 2}]
+    )
+    assert (await complete(gql, cashier, sale["id"], payment="CREDIT"))["errors"] == []
+
+    async def paying(amount: str, payment: str = "CASH", key: str | None = None) -> Any:
+        variables = {"amount": amount, "payment": payment, "idempotencyKey": key}
+        return await call(
+            gql, pay, {"c": str(trusted.id), "input": variables}, cashier, "customerAccountPayment"
+        )
+
+    too_much = await paying("20.00")
+    assert [(e["field"], e["code"]) for e in too_much["errors"]] == [
+        (["input", "amount"], "INVALID")
+    ]
+    on_credit = await paying("1.00", "CREDIT")
+    assert [e["field"] for e in on_credit["errors"]] == [["input", "payment"]]
+    paid = await paying("10.00", key="acct-1")
+    assert paid["customer"]["salesHistory"]["creditOwed"] == "9.98"
+    again = await paying("10.00", key="acct-1")  # a retry: not a second payment
+    assert again["customer"]["salesHistory"]["creditOwed"] == "9.98"
+    rest = await paying("9.98", "CARD")
+    assert rest["customer"]["salesHistory"]["creditOwed"] == "0.00"
+    # Paid up, the whole limit is there again.
+    again_sale = await open_sale(
+        gql, cashier, customerId=str(trusted.id), lines=[{"sku": "TEA-1", "quantity": 2}]
+    )
+    assert (await complete(gql, cashier, again_sale["id"], payment="CREDIT"))["errors"] == []

@@ -469,6 +469,16 @@ class SaleRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def pay_credit(self, customer_id: uuid.UUID, cents: int) -> int | None:
+        """Take ``cents`` off what is owed, unless that is more than owed; what is left."""
+        stats = CustomerSalesStats
+        return await self.session.scalar(
+            update(stats)
+            .where(stats.customer_id == customer_id, stats.credit_cents >= cents)
+            .values(credit_cents=stats.credit_cents - cents)
+            .returning(stats.credit_cents)
+        )
+
     async def release_credit(self, customer_id: uuid.UUID, cents: int) -> None:
         stats = CustomerSalesStats
         owed = case((stats.credit_cents > cents, stats.credit_cents - cents), else_=0)
