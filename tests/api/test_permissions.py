@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -44,6 +45,7 @@ class Seed:
     open_line_id: str
     completed_sale_id: str
     completed_line_id: str
+    debtor_id: str
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,7 @@ MUTATIONS: dict[str, Op] = {
     "customerAccountPayment": Op(
         "mutation($c: ID!) { customerAccountPayment(customerId: $c, "
         'input: {amount: "1.00", payment: CASH}) { customer { id } errors { code field } } }',
-        lambda s: {"c": s.customer_id},
+        lambda s: {"c": s.debtor_id},
         P.SALE_CREATE,
     ),
     "saleReturn": Op(
@@ -472,7 +474,11 @@ async def _seed(factory: Any) -> Seed:
     completed = await factory.completed_sale(None, [(product.sku, 2)])
     open_lines = await sales.lines_for([opened.value.id])
     completed_lines = await sales.lines_for([completed.id])
+    # A customer who owes 20.00 from a credit sale, to pay towards (customerAccountPayment).
+    debtor = await factory.customer(allow_credit_sale=True, credit_limit=Decimal("100.00"))
+    await factory.completed_sale(debtor.id, [(product.sku, 2)], payment="CREDIT")
     return Seed(
+        debtor_id=str(debtor.id),
         sku=product.sku,
         open_sale_id=str(opened.value.id),
         open_line_id=str(open_lines[opened.value.id][0].id),
