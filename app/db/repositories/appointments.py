@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +8,12 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Appointment, StaffUser, Store
-from app.db.repositories.paging import encode_cursor, time_and_id_cursor
+from app.db.repositories.paging import (
+    encode_cursor,
+    group_by,
+    pages_by_parent,
+    time_and_id_cursor,
+)
 from app.domain.appointments import AppointmentRecord, AppointmentStatus
 from app.domain.records import Page, StaffUserRecord, StoreRecord
 
@@ -205,15 +209,5 @@ class AppointmentRepository:
             .where(ranked.c.rank <= first + 1)
             .order_by(Appointment.customer_id, *newest_first)
         )
-        grouped: dict[uuid.UUID, list[AppointmentRecord]] = defaultdict(list)
-        for row in rows:
-            record = _record(row)
-            grouped[record.customer_id].append(record)
-        return {
-            customer_id: Page(
-                items=[(_cursor(r), r) for r in grouped[customer_id][:first]],
-                has_next=len(grouped[customer_id]) > first,
-                total=int(totals.get(customer_id, 0)),
-            )
-            for customer_id in customer_ids
-        }
+        booked = group_by(map(_record, rows), lambda record: record.customer_id)
+        return pages_by_parent(customer_ids, booked, first, totals, _cursor)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -8,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
 from app.db.models import AuditEntry
-from app.db.repositories.paging import encode_cursor, number_cursor
+from app.db.repositories.paging import encode_cursor, group_by, number_cursor, pages_by_parent
 from app.domain.records import AuditRecord, Page
 
 
@@ -90,14 +89,5 @@ class AuditRepository:
             .where(ranked.c.rank <= first + 1)
             .order_by(AuditEntry.entity_id, AuditEntry.id.desc())
         )
-        grouped: dict[str, list[AuditEntry]] = defaultdict(list)
-        for row in rows:
-            grouped[row.entity_id].append(row)
-        return {
-            entity_id: Page(
-                items=[(encode_cursor(r.id), _record(r)) for r in grouped[entity_id][:first]],
-                has_next=len(grouped[entity_id]) > first,
-                total=totals.get(entity_id, 0),
-            )
-            for entity_id in entity_ids
-        }
+        entries = group_by(map(_record, rows), lambda entry: entry.entity_id)
+        return pages_by_parent(entity_ids, entries, first, totals, lambda e: encode_cursor(e.id))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BusinessSettings, LoyaltyCard, PointsBalance, PointsEntry
 from app.db.repositories.business import SETTINGS_ROW
-from app.db.repositories.paging import encode_cursor, number_cursor
+from app.db.repositories.paging import encode_cursor, group_by, number_cursor, pages_by_parent
 from app.domain.loyalty import (
     CardStatus,
     LoyaltyCardRecord,
@@ -266,17 +265,8 @@ class LoyaltyRepository:
             .where(ranked.c.rank <= first + 1)
             .order_by(PointsEntry.customer_id, PointsEntry.id.desc())
         )
-        grouped: dict[uuid.UUID, list[PointsEntryRecord]] = defaultdict(list)
-        for row in rows:
-            grouped[row.customer_id].append(_entry(row))
-        return {
-            customer_id: Page(
-                items=[(encode_cursor(e.id), e) for e in grouped[customer_id][:first]],
-                has_next=len(grouped[customer_id]) > first,
-                total=int(totals.get(customer_id, 0)),
-            )
-            for customer_id in customer_ids
-        }
+        entries = group_by(map(_entry, rows), lambda entry: entry.customer_id)
+        return pages_by_parent(customer_ids, entries, first, totals, lambda e: encode_cursor(e.id))
 
     # -- expiry ------------------------------------------------------------------------
 

@@ -6,12 +6,18 @@ import base64
 import binascii
 import json
 import uuid
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 
 from app.domain.errors import InvalidCursor
+from app.domain.records import Page
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 
 def encode_cursor(*key: Any) -> str:
@@ -71,3 +77,30 @@ def after_key_and_id(key: Any, id_: Any, cursor: str) -> ColumnElement[bool]:
     """Rows after the cursor's (key, id) in ``ORDER BY key, id``: the keyset condition."""
     last_key, last_id = key_and_id_cursor(cursor)
     return or_(key > last_key, and_(key == last_key, id_ > last_id))
+
+
+def group_by(items: Iterable[T], key: Callable[[T], K]) -> defaultdict[K, list[T]]:
+    """Items per parent, in the order they came (a statement's ORDER BY)."""
+    grouped: defaultdict[K, list[T]] = defaultdict(list)
+    for item in items:
+        grouped[key(item)].append(item)
+    return grouped
+
+
+def pages_by_parent(
+    parent_ids: Sequence[K],
+    items: Mapping[K, list[T]],
+    first: int,
+    totals: Mapping[K, int],
+    cursor: Callable[[T], str],
+) -> dict[K, Page[T]]:
+    """One page per parent from up to ``first + 1`` items each (the extra one: a next page)."""
+    pages = {}
+    for parent_id in parent_ids:
+        found = items.get(parent_id, [])
+        pages[parent_id] = Page(
+            items=[(cursor(item), item) for item in found[:first]],
+            has_next=len(found) > first,
+            total=int(totals.get(parent_id, 0)),
+        )
+    return pages

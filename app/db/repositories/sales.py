@@ -20,7 +20,12 @@ from app.db.models import (
     SaleReturn,
     SaleReturnLine,
 )
-from app.db.repositories.paging import encode_cursor, time_and_id_cursor
+from app.db.repositories.paging import (
+    encode_cursor,
+    group_by,
+    pages_by_parent,
+    time_and_id_cursor,
+)
 from app.domain.money import from_cents
 from app.domain.pricing import DiscountSource
 from app.domain.records import Page
@@ -69,6 +74,16 @@ def _sale(row: Sale) -> SaleRecord:
     )
 
 
+def _customer_of(sale: SaleRecord) -> uuid.UUID:
+    assert sale.customer_id is not None  # read by customer
+    return sale.customer_id
+
+
+def _exchanged_of(sale: SaleRecord) -> uuid.UUID:
+    assert sale.exchange_for_sale_id is not None  # read by the sale it exchanges
+    return sale.exchange_for_sale_id
+
+
 def _line(row: SaleLine) -> SaleLineRecord:
     return SaleLineRecord(
         id=row.id,
@@ -84,6 +99,17 @@ def _line(row: SaleLine) -> SaleLineRecord:
         total=row.total,
         returned_quantity=row.returned_quantity,
         returned_value=row.returned_value,
+    )
+
+
+def _discount(row: SaleDiscount) -> SaleDiscountRecord:
+    return SaleDiscountRecord(
+        sale_id=row.sale_id,
+        source=DiscountSource(row.source),
+        code=row.code,
+        percent=row.percent,
+        amount=row.amount,
+        applied=row.applied,
     )
 
 
@@ -123,8 +149,8 @@ def _newest_first_after(cursor: str) -> ColumnElement[bool]:
     return or_(Sale.created_at < last_at, and_(Sale.created_at == last_at, Sale.id < last_id))
 
 
-def _cursor(row: Sale) -> str:
-    return encode_cursor(row.created_at.isoformat(), str(row.id))
+def _cursor(sale: SaleRecord) -> str:
+    return encode_cursor(sale.created_at.isoformat(), str(sale.id))
 
 
 class SaleRepository:
@@ -196,7 +222,7 @@ class SaleRepository:
             )
         )
         return Page(
-            items=[(_cursor(r), _sale(r)) for r in rows[:first]],
+            items=[(_cursor(r), r) for r in map(_sale, rows[:first])],
             has_next=len(rows) > first,
             total=total or 0,
         )
@@ -206,15 +232,10 @@ class SaleRepository:
     ) -> dict[uuid.UUID, Page[SaleRecord]]:
         """Newest-first pages of many customers' sales in two statements (no N+1)."""
         conditions: list[ColumnElement[bool]] = [Sale.customer_id.in_(customer_ids)]
-        totals = dict(
-            (
-                await self.session.execute(
-                    select(Sale.customer_id, func.count())
-                    .where(*conditions)
-                    .group_by(Sale.customer_id)
-                )
-            ).all()
+        counted = await self.session.execute(
+            select(Sale.customer_id, func.count()).where(*conditions).group_by(Sale.customer_id)
         )
+        totals = {customer_id: n for customer_id, n in counted if customer_id is not None}
         if after:
             conditions.append(_newest_first_after(after))
         newest_first = (Sale.customer_id, Sale.created_at.desc(), Sale.id.desc())
@@ -236,18 +257,8 @@ class SaleRepository:
                 .order_by(*newest_first)
             )
         rows = await self.session.scalars(query)
-        grouped: dict[uuid.UUID, list[Sale]] = defaultdict(list)
-        for row in rows:
-            assert row.customer_id is not None
-            grouped[row.customer_id].append(row)
-        return {
-            customer_id: Page(
-                items=[(_cursor(r), _sale(r)) for r in grouped[customer_id][:first]],
-                has_next=len(grouped[customer_id]) > first,
-                total=totals.get(customer_id, 0),
-            )
-            for customer_id in customer_ids
-        }
+        sales = group_by(map(_sale, rows), _customer_of)
+        return pages_by_parent(customer_ids, sales, first, totals, _cursor)
 
     async def exchanges_for(
         self, sale_ids: Sequence[uuid.UUID]
@@ -258,11 +269,7 @@ class SaleRepository:
             .where(Sale.exchange_for_sale_id.in_(sale_ids))
             .order_by(Sale.created_at, Sale.id)
         )
-        found: dict[uuid.UUID, list[SaleRecord]] = defaultdict(list)
-        for row in rows:
-            assert row.exchange_for_sale_id is not None
-            found[row.exchange_for_sale_id].append(_sale(row))
-        return found
+        return group_by(map(_sale, rows), _exchanged_of)
 
     async def completed_span(
         self, customer_id: uuid.UUID
@@ -291,10 +298,7 @@ class SaleRepository:
             .where(SaleLine.sale_id.in_(sale_ids))
             .order_by(SaleLine.sale_id, SaleLine.position)
         )
-        found: dict[uuid.UUID, list[SaleLineRecord]] = defaultdict(list)
-        for row in rows:
-            found[row.sale_id].append(_line(row))
-        return found
+        return group_by(map(_line, rows), lambda line: line.sale_id)
 
     async def insert_lines(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -343,19 +347,7 @@ class SaleRepository:
             .where(SaleDiscount.sale_id.in_(sale_ids))
             .order_by(SaleDiscount.sale_id, SaleDiscount.id)
         )
-        found: dict[uuid.UUID, list[SaleDiscountRecord]] = defaultdict(list)
-        for r in rows:
-            found[r.sale_id].append(
-                SaleDiscountRecord(
-                    sale_id=r.sale_id,
-                    source=DiscountSource(r.source),
-                    code=r.code,
-                    percent=r.percent,
-                    amount=r.amount,
-                    applied=r.applied,
-                )
-            )
-        return found
+        return group_by(map(_discount, rows), lambda discount: discount.sale_id)
 
     # -- returns -------------------------------------------------------------------
 
@@ -376,10 +368,7 @@ class SaleRepository:
             .where(SaleReturn.sale_id.in_(sale_ids))
             .order_by(SaleReturn.sale_id, SaleReturn.created_at, SaleReturn.id)
         )
-        found: dict[uuid.UUID, list[SaleReturnRecord]] = defaultdict(list)
-        for row in rows:
-            found[row.sale_id].append(_return(row))
-        return found
+        return group_by(map(_return, rows), lambda found: found.sale_id)
 
     async def return_lines_for(
         self, return_ids: Sequence[uuid.UUID]
@@ -389,12 +378,10 @@ class SaleRepository:
             .where(SaleReturnLine.return_id.in_(return_ids))
             .order_by(SaleReturnLine.return_id, SaleReturnLine.id)
         )
-        found: dict[uuid.UUID, list[SaleReturnLineRecord]] = defaultdict(list)
-        for r in rows:
-            found[r.return_id].append(
-                SaleReturnLineRecord(r.return_id, r.sale_line_id, r.quantity, r.value)
-            )
-        return found
+        return group_by(
+            (SaleReturnLineRecord(r.return_id, r.sale_line_id, r.quantity, r.value) for r in rows),
+            lambda line: line.return_id,
+        )
 
     # -- customers' running stats --------------------------------------------------
 
