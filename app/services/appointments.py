@@ -19,7 +19,7 @@ from app.domain.appointments import AppointmentRecord, AppointmentStatus
 from app.domain.errors import ErrorCode, reject
 from app.domain.records import Actor, Page, StoreRecord
 from app.domain.values import UNSET, Unset
-from app.services.checks import required_text, utc_moment
+from app.services.checks import optional_text, required_text, utc_moment
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import earlier_result, remember, request_hash
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -94,13 +94,6 @@ def _checked_duration(minutes: int) -> int:
             "durationMinutes",
         )
     return minutes
-
-
-def _optional_text(raw: str | None, limit: int, what: str, *field: str) -> str | None:
-    text = (raw or "").strip()
-    if len(text) > limit:
-        raise reject(ErrorCode.INVALID, f"{what} has at most {limit} characters.", *field)
-    return text or None
 
 
 def _snapshot(a: AppointmentRecord) -> dict[str, Any]:
@@ -214,7 +207,7 @@ class AppointmentService:
             )
             starts_at = _checked_start(cmd.starts_at, uow.now)
             duration = _checked_duration(cmd.duration_minutes)
-            note = _optional_text(cmd.note, NOTE_MAX, "A note", "input", "note")
+            note = optional_text(cmd.note, NOTE_MAX, "A note", "input", "note")
             store = await self._store(uow, cmd.store_id)
             await self._check_staff_free(uow, cmd.staff_id, starts_at, duration)
             created = await uow.appointments.insert(
@@ -283,7 +276,7 @@ class AppointmentService:
         """Call off a BOOKED appointment; the reason is kept in the customer's audit trail."""
 
         async def work(uow: UnitOfWork) -> AppointmentRecord:
-            why = _optional_text(reason, REASON_MAX, "A reason", "reason")
+            why = optional_text(reason, REASON_MAX, "A reason", "reason")
             return await self._close(
                 uow, appointment_id, expected_version, AppointmentStatus.CANCELLED, why
             )

@@ -23,6 +23,14 @@ def required_text(raw: str, *, max_length: int, what: str, field: str) -> str:
     return text
 
 
+def optional_text(raw: str | None, max_length: int, what: str, *field: str) -> str | None:
+    """Trimmed free text (a note, a description) of at most ``max_length``; empty is None."""
+    text = (raw or "").strip()
+    if len(text) > max_length:
+        raise reject(ErrorCode.INVALID, f"{what} has at most {max_length} characters.", *field)
+    return text or None
+
+
 def identifier(raw: str, pattern: re.Pattern[str], *, what: str, rule: str, field: str) -> str:
     """A code people type and scan (a SKU, a discount code): trimmed, and matching ``pattern``."""
     text = raw.strip()

@@ -24,7 +24,7 @@ from app.domain.records import (
     Page,
 )
 from app.domain.values import UNSET, Unset
-from app.services.checks import identifier, two_decimals
+from app.services.checks import identifier, optional_text, two_decimals
 from app.services.customer_lookup import live_customer
 from app.services.scheduled import ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
@@ -90,15 +90,7 @@ def _checked_expiry(expires_at: datetime | None, now: datetime) -> datetime | No
 
 
 def _description(raw: str | None) -> str | None:
-    text = (raw or "").strip()
-    if len(text) > DESCRIPTION_MAX:
-        raise reject(
-            ErrorCode.INVALID,
-            f"A description has at most {DESCRIPTION_MAX} characters.",
-            "input",
-            "description",
-        )
-    return text or None
+    return optional_text(raw, DESCRIPTION_MAX, "A description", "input", "description")
 
 
 def _code_snapshot(code: DiscountCodeRecord) -> dict[str, Any]:
