@@ -106,7 +106,9 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
             (await auth.create_store(code, name)).value
             for code, name in (("DT", "Downtown"), ("HB", "Harbour"))
         ]
-        manager = (await auth.create_role("Manager", list(Permission))).value
+        # A store manager runs Downtown only; the administrator (create-admin) runs the chain.
+        manager_permissions = [p for p in Permission if p is not Permission.STORE_ALL]
+        manager = (await auth.create_role("Manager", manager_permissions)).value
         cashier = (await auth.create_role("Cashier", CASHIER)).value
         assert manager
         assert cashier

@@ -21,6 +21,9 @@ class Permission(enum.StrEnum):
     AUDIT_VIEW = "AUDIT_VIEW"
     SETTINGS_MANAGE = "SETTINGS_MANAGE"
     STAFF_MANAGE = "STAFF_MANAGE"
+    # Act at every store: without it a staff user with a home store acts only there
+    # (issue 9). Tills are bound to their store whatever their role holds.
+    STORE_ALL = "STORE_ALL"
 
 
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)

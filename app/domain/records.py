@@ -72,6 +72,20 @@ class Actor:
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
 
+    @property
+    def bound_store_id(self) -> uuid.UUID | None:
+        """The one store this caller may act at, or None for a chain-wide caller.
+
+        A till is bound to its store. A staff user is bound to a home store unless the
+        role holds STORE_ALL; a user with no home store is chain-wide, so giving a user
+        no store needs STORE_ALL itself (see StaffService).
+        """
+        if self.kind is TokenKind.DEVICE:
+            return self.store_id
+        if self.store_id is not None and not self.can(Permission.STORE_ALL):
+            return self.store_id
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class StoreRecord:

@@ -54,8 +54,7 @@ async def appointments(
     try:
         page = await info.context.appointments.diary(window, first, after)
     except Rejected as rejected:
-        error = rejected.errors[0]
-        raise ClientError(error.message, error.code.value) from None
+        raise ClientError.from_rejected(rejected) from None
     return AppointmentConnection.from_page(page, Appointment.from_record, after=after)
 
 

@@ -40,8 +40,7 @@ async def sales(
     try:
         page = await info.context.sales.page(where, first, after)
     except Rejected as rejected:
-        error = rejected.errors[0]
-        raise ClientError(error.message, error.code.value) from None
+        raise ClientError.from_rejected(rejected) from None
     return SaleConnection.from_page(page, Sale.from_record, after=after)
 
 

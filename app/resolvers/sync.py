@@ -32,8 +32,7 @@ async def customer_changes(
             parse_id(store_id) if store_id else None, after, first
         )
     except Rejected as rejected:
-        error = rejected.errors[0]
-        raise ClientError(error.message, error.code.value) from None
+        raise ClientError.from_rejected(rejected) from None
     return CustomerChangeFeed.from_page(page)
 
 
@@ -68,10 +67,16 @@ async def customer_sync_offline(
     return OfflineSyncPayload.from_result(result)
 
 
-async def offline_customer_conflicts(info: Info, first: int = 20) -> list[OfflineConflict]:
-    return [
-        OfflineConflict.from_answer(a) for a in await info.context.offline_conflicts.open(first)
-    ]
+async def offline_customer_conflicts(
+    info: Info, first: int = 20, store_id: strawberry.ID | None = None
+) -> list[OfflineConflict]:
+    try:
+        answers = await info.context.offline_conflicts.open(
+            first, parse_id(store_id) if store_id else None
+        )
+    except Rejected as rejected:
+        raise ClientError.from_rejected(rejected) from None
+    return [OfflineConflict.from_answer(a) for a in answers]
 
 
 async def offline_customer_resolve(

@@ -39,3 +39,9 @@ class ClientError(GraphQLError):
 
     def __init__(self, message: str, code: str, **extensions: Any) -> None:
         super().__init__(message, extensions={"code": code, **extensions})
+
+    @classmethod
+    def from_rejected(cls, rejected: domain.Rejected) -> ClientError:
+        """A query field's refusal: its first reason, as a top-level error."""
+        error = rejected.errors[0]
+        return cls(error.message, error.code.value)

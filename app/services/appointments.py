@@ -22,6 +22,7 @@ from app.domain.values import UNSET, Unset
 from app.services.checks import optional_text, required_text, utc_moment
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
 SERVICE_MAX = 200
@@ -117,9 +118,11 @@ class AppointmentService:
 
     @staticmethod
     async def _require(uow: UnitOfWork, appointment_id: uuid.UUID) -> AppointmentRecord:
+        """The appointment, changed only at its own store by a caller bound to a store."""
         found = await uow.appointments.get(appointment_id)
         if found is None:
             raise reject(ErrorCode.NOT_FOUND, "No such appointment.", "id")
+        require_store(uow.actor, found.store.id, "id")
         return found
 
     @staticmethod
@@ -132,8 +135,11 @@ class AppointmentService:
             )
 
     async def _store(self, uow: UnitOfWork, store_id: uuid.UUID | None) -> StoreRecord:
-        """The given store, else the caller's (a till's or a staff user's), else head office."""
-        store_id = store_id or (self.actor.store_id if self.actor else None)
+        """The given store, else the caller's (a till's or a staff user's), else head office;
+        a caller bound to a store books only there."""
+        store_id = scoped_store(self.actor, store_id, "input", "storeId") or (
+            self.actor.store_id if self.actor else None
+        )
         if store_id is None:
             return await uow.stores.head_office()
         store = await uow.stores.get(store_id)
@@ -365,9 +371,11 @@ class AppointmentService:
         bounds = []
         for name, moment in (("from", window.starts_from), ("to", window.starts_before)):
             bounds.append(utc_moment(moment, name) if moment is not None else None)
+        store_id = scoped_store(self.actor, window.store_id, "storeId") or (
+            self.actor.store_id if self.actor else None
+        )
         async with self.tx.db.read() as session:
             repo = AppointmentRepository(session)
-            store_id = window.store_id or (self.actor.store_id if self.actor else None)
             if store_id is None:
                 store_id = (await StoreRepository(session).head_office()).id
             return await repo.store_page(

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -147,7 +148,7 @@ class AuthService:
 
         return await self.tx.run(actor, work)
 
-    async def create_role(self, name: str, permissions: list[Permission]) -> Result[RoleRecord]:
+    async def create_role(self, name: str, permissions: Sequence[Permission]) -> Result[RoleRecord]:
         name = name.strip()
 
         async def work(uow: UnitOfWork) -> RoleRecord:

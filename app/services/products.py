@@ -25,6 +25,7 @@ from app.domain.products import ProductFilter, ProductRecord, StockRecord, sku_k
 from app.domain.records import Actor, Page, StoreRecord
 from app.domain.values import UNSET, Unset
 from app.services.checks import identifier, required_text, two_decimals
+from app.services.store_scope import scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
 SKU_MAX = 64
@@ -179,8 +180,13 @@ class ProductService:
         return product
 
     async def _store(self, uow: UnitOfWork, store_id: uuid.UUID | None) -> StoreRecord:
-        """The given store, else the caller's (a till's or a staff user's), else head office."""
-        chosen = store_id or (self.actor.store_id if self.actor else None)
+        """The given store, else the caller's (a till's or a staff user's), else head office.
+
+        A caller bound to a store counts only its own stock (store scope).
+        """
+        chosen = scoped_store(self.actor, store_id, "storeId") or (
+            self.actor.store_id if self.actor else None
+        )
         if chosen is None:
             return await uow.stores.head_office()
         store = await uow.stores.get(chosen)

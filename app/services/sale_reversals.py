@@ -18,6 +18,7 @@ from app.domain.sales import PaymentMethod, SaleRecord, SaleReturnRecord, SaleSt
 from app.services.idempotency import earlier_result, remember, request_hash
 from app.services.loyalty import LoyaltyService
 from app.services.sales import claim_sale, require_sale, units_by_product
+from app.services.store_scope import require_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
 REASON_MAX = 500
@@ -57,10 +58,17 @@ class SaleReversalService:
         async def work(uow: UnitOfWork) -> SaleRecord:
             text = _reason(reason)
             unrecovered = 0
-            if opened := await uow.sales.claim(sale_id, SaleStatus.OPEN, uow.now):
-                sale = opened
-            elif completed := await uow.sales.claim(sale_id, SaleStatus.COMPLETED, uow.now):
-                sale = completed
+            claimed = await uow.sales.claim(
+                sale_id, SaleStatus.OPEN, uow.now
+            ) or await uow.sales.claim(sale_id, SaleStatus.COMPLETED, uow.now)
+            sale = claimed or await require_sale(uow, sale_id)
+            # Voided only where it was sold: the money goes back out of that store's till.
+            require_store(uow.actor, sale.store_id, "saleId")
+            if claimed is None:
+                raise reject(
+                    ErrorCode.SALE_NOT_OPEN, f"This sale is already {sale.status.value}.", "saleId"
+                )
+            if sale.status is SaleStatus.COMPLETED:
                 if sale.returned_value > 0:
                     raise reject(
                         ErrorCode.SALE_HAS_RETURNS,
@@ -68,11 +76,6 @@ class SaleReversalService:
                         "saleId",
                     )
                 unrecovered = await self._undo(uow, sale)
-            else:
-                sale = await require_sale(uow, sale_id)
-                raise reject(
-                    ErrorCode.SALE_NOT_OPEN, f"This sale is already {sale.status.value}.", "saleId"
-                )
             await uow.sales.update(
                 sale_id,
                 {"status": SaleStatus.VOIDED.value, "voided_at": uow.now, "void_reason": text},

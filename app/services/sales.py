@@ -49,6 +49,7 @@ from app.services.checks import two_decimals, utc_moment
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import earlier_result, remember, request_hash
 from app.services.loyalty import POINTS_MAX, LoyaltyService
+from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
 QUANTITY_MAX = 9999
@@ -144,22 +145,29 @@ async def require_sale(uow: UnitOfWork, sale_id: uuid.UUID) -> SaleRecord:
 async def claim_sale(
     uow: UnitOfWork, sale_id: uuid.UUID, status: SaleStatus = SaleStatus.OPEN
 ) -> SaleRecord:
-    """The sale, if in ``status``, claimed for this transaction (see the module docstring)."""
+    """The sale, if in ``status``, claimed for this transaction (see the module docstring).
+
+    An open sale is being rung up at its store, so only that store may touch it (store
+    scope; the claim's version bump rolls back with the refusal). A completed sale may
+    come back at any store: the return is refunded at the caller's own.
+    """
     claimed = await uow.sales.claim(sale_id, status, uow.now)
-    if claimed is None:
-        sale = await require_sale(uow, sale_id)
-        if status is SaleStatus.OPEN:
-            raise reject(
-                ErrorCode.SALE_NOT_OPEN,
-                f"This sale is {sale.status.value}; only an open sale can change.",
-                "saleId",
-            )
+    sale = claimed or await require_sale(uow, sale_id)
+    if status is SaleStatus.OPEN:
+        require_store(uow.actor, sale.store_id, "saleId")
+    if claimed is not None:
+        return claimed
+    if status is SaleStatus.OPEN:
         raise reject(
-            ErrorCode.SALE_NOT_COMPLETED,
-            f"This sale is {sale.status.value}; only a completed sale can be returned.",
+            ErrorCode.SALE_NOT_OPEN,
+            f"This sale is {sale.status.value}; only an open sale can change.",
             "saleId",
         )
-    return claimed
+    raise reject(
+        ErrorCode.SALE_NOT_COMPLETED,
+        f"This sale is {sale.status.value}; only a completed sale can be returned.",
+        "saleId",
+    )
 
 
 class SaleService:
@@ -331,6 +339,9 @@ class SaleService:
         # A till's device token names its till; a staff session may name one.
         till_id = actor.till_id if actor and actor.till_id else cmd.till_id
         store_id = cmd.store_id
+        if store_id is not None:
+            # Another store named by a bound caller is refused before anything else is asked.
+            require_store(actor, store_id, "input", "storeId")
         if till_id is not None:
             till = await uow.stores.get_till(till_id)
             if till is None:
@@ -339,7 +350,9 @@ class SaleService:
                 raise reject(
                     ErrorCode.INVALID, "This till belongs to another store.", "input", "storeId"
                 )
+            require_store(actor, till.store_id, "input", "tillId")
             return till.store_id, till_id
+        store_id = scoped_store(actor, store_id, "input", "storeId")
         if store_id is None:
             store_id = actor.store_id if actor and actor.store_id else None
         if store_id is None:
@@ -654,9 +667,11 @@ class SaleService:
             return await SaleRepository(session).get_many(sale_ids)
 
     async def page(self, where: SaleFilter, first: int, after: str | None) -> Page[SaleRecord]:
-        """Newest first; ``Rejected`` for a time without its offset or out of range."""
+        """Newest first, of the caller's store if bound; ``Rejected`` for another store's, or
+        a time without its offset or out of range."""
         where = replace(
             where,
+            store_id=scoped_store(self.actor, where.store_id, "storeId"),
             created_from=where.created_from and utc_moment(where.created_from, "createdFrom"),
             created_to=where.created_to and utc_moment(where.created_to, "createdTo"),
         )

@@ -17,10 +17,11 @@ from app.db.repositories.customers import CustomerRepository
 from app.db.repositories.paging import encode_cursor, number_cursor
 from app.db.repositories.sync import OfflineAnswer, SyncRepository
 from app.domain.errors import ErrorCode, Rejected, reject
-from app.domain.records import Actor, CustomerRecord, TokenKind
+from app.domain.records import Actor, CustomerRecord
 from app.services.customer_lookup import live_customer
 from app.services.customers import CustomerCreate, CustomerService, lock_numbers
 from app.services.phones import InvalidPhone, normalize_phone
+from app.services.store_scope import require_store, scoped_store
 from app.services.text import email_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.settings import Settings
@@ -84,15 +85,13 @@ class StoreSyncService:
         self.customers = CustomerService(tx, settings, actor)
 
     def _store_for(self, store_id: uuid.UUID | None) -> uuid.UUID:
-        """The store asked for; a till may only read and fill its own store's set."""
-        own = self.actor.store_id if self.actor else None
-        if store_id is None:
-            if own is None:
-                raise reject(ErrorCode.REQUIRED, "Say which store.", "storeId")
-            return own
-        if self.actor and self.actor.kind is TokenKind.DEVICE and store_id != own:
-            raise reject(ErrorCode.FORBIDDEN, "A till works with its own store only.", "storeId")
-        return store_id
+        """The store asked for, else the caller's; a bound caller reads and fills its own only."""
+        store = scoped_store(self.actor, store_id, "storeId") or (
+            self.actor.store_id if self.actor else None
+        )
+        if store is None:
+            raise reject(ErrorCode.REQUIRED, "Say which store.", "storeId")
+        return store
 
     # -- the feed -------------------------------------------------------------------
 
@@ -267,9 +266,11 @@ class OfflineConflicts:
         self.tx = tx
         self.actor = actor
 
-    async def open(self, first: int) -> list[OfflineAnswer]:
+    async def open(self, first: int, store_id: uuid.UUID | None = None) -> list[OfflineAnswer]:
+        """Open conflicts of ``store_id`` (None: every store); a bound caller sees its own."""
+        store = scoped_store(self.actor, store_id, "storeId")
         async with self.tx.db.read() as session:
-            return await SyncRepository(session).open_conflicts(first, None)
+            return await SyncRepository(session).open_conflicts(first, None, store)
 
     async def resolve(self, client_id: uuid.UUID, customer_id: uuid.UUID) -> Result[OfflineResult]:
         """Link the till's customer to an existing one; the till learns it on its next sync."""
@@ -278,6 +279,7 @@ class OfflineConflicts:
             answer = await uow.sync.offline_answer(client_id)
             if answer is None or answer.status != "CONFLICT":
                 raise reject(ErrorCode.NOT_FOUND, "No open conflict with this id.", "clientId")
+            require_store(uow.actor, answer.store_id, "clientId")
             await live_customer(uow, customer_id)
             label = uow.actor_label
             await uow.sync.resolve_offline(client_id, customer_id, uow.now, label)

@@ -152,7 +152,8 @@ async def test_without_a_store_the_head_office_takes_the_booking(gql: Any, facto
         ({"service": "x" * 201}, "INVALID", "service"),
         ({"note": "x" * 1001}, "INVALID", "note"),
         ({"staffId": "00000000-0000-4000-8000-000000000000"}, "NOT_FOUND", "staffId"),
-        ({"storeId": "00000000-0000-4000-8000-000000000000"}, "NOT_FOUND", "storeId"),
+        # The desk is bound to its branch: any other store, real or not, is refused alike.
+        ({"storeId": "00000000-0000-4000-8000-000000000000"}, "FORBIDDEN", "storeId"),
     ],
 )
 async def test_bad_input_is_refused_and_nothing_is_booked(
@@ -416,11 +417,13 @@ async def test_a_booking_reaches_the_change_feed_of_stores_holding_the_customer(
     )
     stores = (await gql("{ stores { id isHeadOffice } }", token=token))["data"]["stores"]
     [head_office] = [s["id"] for s in stores if s["isHeadOffice"]]
+    # The desk is at a branch; the head office's feed is read by a chain-wide caller.
+    office = await factory.token(P.CUSTOMER_VIEW, P.STORE_ALL)
     customer = await factory.customer()  # registered at the head office, which holds it
-    body = await gql(feed, {"s": head_office}, token=token)
+    body = await gql(feed, {"s": head_office}, token=office)
     cursor = body["data"]["customerChanges"]["endCursor"]
     await book(gql, token, customer.id)
-    body = await gql(feed, {"s": head_office, "after": cursor}, token=token)
+    body = await gql(feed, {"s": head_office, "after": cursor}, token=office)
     changes = body["data"]["customerChanges"]["changes"]
     assert [c["customerId"] for c in changes] == [str(customer.id)]
 

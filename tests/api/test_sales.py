@@ -678,9 +678,9 @@ async def test_a_sale_too_big_for_the_books_is_refused_not_a_500(gql, cashier, f
     assert [(e["field"], e["code"]) for e in more["errors"]] == [(["lines"], "INVALID")]
 
 
-async def test_a_staff_user_sells_at_the_till_of_another_store(gql, factory) -> None:
+async def test_a_chain_wide_user_sells_at_the_till_of_another_store(gql, factory) -> None:
     home, branch = await factory.store(), await factory.store()
-    _, token = await factory.staff(P.SALE_CREATE, store_id=home.id)
+    _, token = await factory.staff(P.SALE_CREATE, P.STORE_ALL, store_id=home.id)
     role = await factory.auth().create_role("till-only", [P.SALE_CREATE])
     assert role.value
     till = await factory.auth().create_till(branch.id, "Front", role.value.id)

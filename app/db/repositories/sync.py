@@ -162,9 +162,12 @@ class SyncRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def open_conflicts(
-        self, first: int, after: tuple[datetime, uuid.UUID] | None
+        self, first: int, after: tuple[datetime, uuid.UUID] | None, store_id: uuid.UUID | None
     ) -> list[OfflineAnswer]:
+        """Open conflicts in arrival order, of one store or (``store_id`` None) of all."""
         stmt = select(OfflineCustomer).where(OfflineCustomer.status == "CONFLICT")
+        if store_id is not None:
+            stmt = stmt.where(OfflineCustomer.store_id == store_id)
         if after is not None:
             at, client_id = after
             stmt = stmt.where(
