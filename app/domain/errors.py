@@ -46,6 +46,7 @@ class ErrorCode(enum.StrEnum):
     POINTS_EXCEED_TOTAL = "POINTS_EXCEED_TOTAL"
     RETURN_EXCEEDS_SOLD = "RETURN_EXCEEDS_SOLD"
     APPOINTMENT_CLOSED = "APPOINTMENT_CLOSED"
+    ROLE_IN_USE = "ROLE_IN_USE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,15 @@ class RoleRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One live login session of a staff user (never its token, only its id)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StaffUserRecord:
     id: uuid.UUID
     username: str

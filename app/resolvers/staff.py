@@ -2,16 +2,23 @@ from __future__ import annotations
 
 import strawberry
 
+from app.domain.errors import ErrorCode
+from app.domain.errors import UserError as DomainUserError
+from app.domain.values import UNSET
 from app.schema.context import Context
 from app.schema.errors import user_errors
 from app.schema.ids import parse_id
 from app.schema.staff import (
+    DonePayload,
     Role,
+    RoleDeletePayload,
     RoleInput,
     RolePayload,
+    StaffSession,
     StaffUser,
     StaffUserInput,
     StaffUserPayload,
+    StaffUserUpdateInput,
     Store,
     StoreInput,
     StorePayload,
@@ -19,6 +26,7 @@ from app.schema.staff import (
     TillInput,
     TillPayload,
 )
+from app.services.staff import StaffUserChange
 
 Info = strawberry.Info[Context, None]
 
@@ -63,3 +71,80 @@ async def till_create(info: Info, input: TillInput) -> TillPayload:
         device_token=result.value.device_token,
         errors=[],
     )
+
+
+async def roles(info: Info) -> list[Role]:
+    return [Role.from_record(r) for r in await info.context.staff.roles()]
+
+
+async def role_update(info: Info, id: strawberry.ID, input: RoleInput) -> RolePayload:
+    result = await info.context.staff.update_role(parse_id(id), input.name, input.permissions)
+    role = Role.from_record(result.value) if result.value else None
+    return RolePayload(role=role, errors=user_errors(result.errors))
+
+
+async def role_delete(info: Info, id: strawberry.ID) -> RoleDeletePayload:
+    result = await info.context.staff.delete_role(parse_id(id))
+    deleted = strawberry.ID(str(result.value)) if result.value else None
+    return RoleDeletePayload(deleted_id=deleted, errors=user_errors(result.errors))
+
+
+def _unset_or(value: object, convert: object = None) -> object:
+    if value is strawberry.UNSET:
+        return UNSET
+    return convert(value) if convert and value is not None else value  # type: ignore[operator]
+
+
+async def staff_user_update(
+    info: Info, id: strawberry.ID, input: StaffUserUpdateInput
+) -> StaffUserPayload:
+    if input.role_id is None or input.is_active is None or input.password is None:
+        # null is no value for these (only storeId may be cleared).
+        return StaffUserPayload.from_errors([_required_not_null(input)])
+    change = StaffUserChange(
+        role_id=_unset_or(input.role_id, parse_id),  # type: ignore[arg-type]
+        store_id=_unset_or(input.store_id, parse_id),  # type: ignore[arg-type]
+        is_active=_unset_or(input.is_active),  # type: ignore[arg-type]
+        password=_unset_or(input.password),  # type: ignore[arg-type]
+    )
+    result = await info.context.staff.update_user(parse_id(id), change)
+    user = StaffUser.from_record(result.value) if result.value else None
+    return StaffUserPayload(staff_user=user, errors=user_errors(result.errors))
+
+
+def _required_not_null(input: StaffUserUpdateInput) -> DomainUserError:
+    name = next(
+        n
+        for n, v in (
+            ("roleId", input.role_id),
+            ("isActive", input.is_active),
+            ("password", input.password),
+        )
+        if v is None
+    )
+    return DomainUserError(ErrorCode.REQUIRED, "Leave it out, or give a value.", ("input", name))
+
+
+async def till_revoke(info: Info, id: strawberry.ID) -> TillPayload:
+    result = await info.context.staff.revoke_till(parse_id(id))
+    if result.value is None:
+        return TillPayload.from_errors(result.errors)
+    return TillPayload(till=Till.from_record(result.value), device_token=None, errors=[])
+
+
+async def staff_password_change(
+    info: Info, current_password: str, new_password: str
+) -> DonePayload:
+    result = await info.context.staff.change_own_password(current_password, new_password)
+    return DonePayload(done=bool(result.value), errors=user_errors(result.errors))
+
+
+async def my_sessions(info: Info) -> list[StaffSession]:
+    actor = info.context.actor
+    current = actor.token_id if actor else None
+    return [StaffSession.from_record(s, current) for s in await info.context.staff.my_sessions()]
+
+
+async def session_end(info: Info, id: strawberry.ID) -> DonePayload:
+    result = await info.context.staff.end_session(parse_id(id))
+    return DonePayload(done=bool(result.value), errors=user_errors(result.errors))

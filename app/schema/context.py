@@ -20,6 +20,7 @@ from app.services.loyalty import LoyaltyService
 from app.services.products import ProductService
 from app.services.sale_reversals import SaleReversalService
 from app.services.sales import SaleService
+from app.services.staff import StaffService
 from app.services.store_sync import OfflineConflicts, StoreSyncService
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
@@ -86,6 +87,10 @@ class Context:
     @cached_property
     def auth(self) -> AuthService:
         return AuthService(self.tx, self.settings, self.throttle, self.actor)
+
+    @cached_property
+    def staff(self) -> StaffService:
+        return StaffService(self.tx, self.settings, self.actor)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -48,9 +48,13 @@ from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
 from app.schema.staff import (
+    DonePayload,
     LoginPayload,
     LogoutPayload,
+    Role,
+    RoleDeletePayload,
     RolePayload,
+    StaffSession,
     StaffUser,
     StaffUserPayload,
     Store,
@@ -67,6 +71,14 @@ class Query:
     me: StaffUser | None = strawberry.field(resolver=auth.me, extensions=[Requires()])
     viewer: Viewer | None = strawberry.field(resolver=auth.viewer, extensions=[Requires()])
     stores: list[Store] = strawberry.field(resolver=staff.stores, extensions=[Requires()])
+    roles: list[Role] = strawberry.field(
+        resolver=staff.roles, extensions=[Requires(P.STAFF_MANAGE)]
+    )
+    my_sessions: list[StaffSession] = strawberry.field(
+        resolver=staff.my_sessions,
+        description="The caller's own live login sessions.",
+        extensions=[Requires()],
+    )
     customer: Customer | None = strawberry.field(
         resolver=customers.customer, extensions=[Requires(P.CUSTOMER_VIEW)]
     )
@@ -144,6 +156,35 @@ class Mutation:
     )
     staff_user_create: StaffUserPayload = strawberry.mutation(
         resolver=staff.staff_user_create, extensions=[Requires(P.STAFF_MANAGE)]
+    )
+    role_update: RolePayload = strawberry.mutation(
+        resolver=staff.role_update, extensions=[Requires(P.STAFF_MANAGE)]
+    )
+    role_delete: RoleDeletePayload = strawberry.mutation(
+        resolver=staff.role_delete,
+        description="Refused (ROLE_IN_USE) while a staff user or a live till uses the role.",
+        extensions=[Requires(P.STAFF_MANAGE)],
+    )
+    staff_user_update: StaffUserPayload = strawberry.mutation(
+        resolver=staff.staff_user_update,
+        description="Role, home store, active flag or a new password; takes effect at once.",
+        extensions=[Requires(P.STAFF_MANAGE)],
+    )
+    till_revoke: TillPayload = strawberry.mutation(
+        resolver=staff.till_revoke,
+        description="A lost or stolen till: its device token stops working at once.",
+        extensions=[Requires(P.STAFF_MANAGE)],
+    )
+    # Any staff session: everyone may change their own password and end their own sessions.
+    staff_password_change: DonePayload = strawberry.mutation(
+        resolver=staff.staff_password_change,
+        description="Your own password; your other sessions end.",
+        extensions=[Requires()],
+    )
+    session_end: DonePayload = strawberry.mutation(
+        resolver=staff.session_end,
+        description="End one of your own sessions (see mySessions).",
+        extensions=[Requires()],
     )
     customer_create: CustomerPayload = strawberry.mutation(
         resolver=customers.customer_create, extensions=[Requires(P.CUSTOMER_ADD)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from app.domain import records
@@ -98,6 +100,35 @@ class StaffUserInput:
     store_id: strawberry.ID | None = None
 
 
+@strawberry.input(description="Only the fields given change.")
+class StaffUserUpdateInput:
+    role_id: strawberry.ID | None = strawberry.UNSET
+    store_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="null: no home store (chain-wide; needs STORE_ALL)."
+    )
+    is_active: bool | None = strawberry.UNSET
+    password: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A new password; ends all the user's sessions."
+    )
+
+
+@strawberry.type(description="One of the caller's live login sessions.")
+class StaffSession:
+    id: strawberry.ID
+    created_at: datetime
+    expires_at: datetime
+    current: bool
+
+    @classmethod
+    def from_record(cls, r: records.SessionRecord, current_id: object) -> StaffSession:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            created_at=r.created_at,
+            expires_at=r.expires_at,
+            current=r.id == current_id,
+        )
+
+
 @strawberry.input
 class StoreInput:
     code: str
@@ -151,6 +182,28 @@ class StaffUserPayload:
     @classmethod
     def from_errors(cls, errors: list[DomainUserError]) -> StaffUserPayload:
         return cls(staff_user=None, errors=user_errors(errors))
+
+
+@strawberry.type
+class RoleDeletePayload:
+    deleted_id: strawberry.ID | None
+    errors: list[UserError]
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> RoleDeletePayload:
+        return cls(deleted_id=None, errors=user_errors(errors))
+
+
+@strawberry.type
+class DonePayload:
+    """A command with nothing to return but whether it was done."""
+
+    done: bool
+    errors: list[UserError]
+
+    @classmethod
+    def from_errors(cls, errors: list[DomainUserError]) -> DonePayload:
+        return cls(done=False, errors=user_errors(errors))
 
 
 @strawberry.type

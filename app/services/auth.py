@@ -25,6 +25,7 @@ from app.domain.records import (
     TillRecord,
     TokenKind,
 )
+from app.services.grants import check_grantable, check_placeable
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
 from app.settings import Settings
@@ -154,6 +155,7 @@ class AuthService:
         async def work(uow: UnitOfWork) -> RoleRecord:
             if not name:
                 raise reject(ErrorCode.REQUIRED, "A role needs a name.", "input", "name")
+            check_grantable(uow.actor, permissions, "input", "permissions")
             if await uow.staff.get_role_by_name(name):
                 raise reject(
                     ErrorCode.DUPLICATE,
@@ -191,14 +193,17 @@ class AuthService:
                     "input",
                     "password",
                 )
-            if role_id is None or await uow.staff.get_role(role_id) is None:
+            role = await uow.staff.get_role(role_id) if role_id else None
+            if role is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such role.", "input", "roleId")
+            check_grantable(uow.actor, role.permissions, "input", "roleId")
+            check_placeable(uow.actor, store_id, "input", "storeId")
             if store_id is not None and await uow.stores.get(store_id) is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
             if await uow.staff.get_credentials(username):
                 raise reject(ErrorCode.DUPLICATE, "This username is taken.", "input", "username")
             password_hash = await asyncio.to_thread(self.passwords.hash, password)
-            user = await uow.staff.insert_user(username, password_hash, role_id, store_id)
+            user = await uow.staff.insert_user(username, password_hash, role.id, store_id)
             await uow.audit(
                 "staff_user",
                 user.id,
@@ -226,8 +231,12 @@ class AuthService:
             store = await uow.stores.get(store_id) if store_id else await self._default_store(uow)
             if store is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
-            if role_id is None or await uow.staff.get_role(role_id) is None:
+            role = await uow.staff.get_role(role_id) if role_id else None
+            if role is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such role.", "input", "roleId")
+            check_grantable(uow.actor, role.permissions, "input", "roleId")
+            # A till is always bound to its store, so only the store is checked.
+            check_placeable(uow.actor, store.id, "input", "storeId")
             if await uow.stores.get_till_by_name(store.id, name):
                 raise reject(
                     ErrorCode.DUPLICATE,

@@ -254,7 +254,7 @@ async def test_a_deactivated_user_cannot_log_in(gql, factory, runtime) -> None:
 
 
 async def test_tokens_are_stored_hashed(gql, factory, raw_sql) -> None:
-    username, admin = await factory.staff(P.STAFF_MANAGE, password="right-password")
+    username, admin = await factory.staff(*P, password="right-password")
     token = (await _login(gql, username, "right-password"))["token"]
     role = await factory.auth().create_role("Till role", [P.CUSTOMER_ADD])
     till = await gql(
@@ -276,7 +276,7 @@ async def test_tokens_are_stored_hashed(gql, factory, raw_sql) -> None:
 
 
 async def test_role_create(gql, factory, raw_sql) -> None:
-    token = await factory.token(P.STAFF_MANAGE)
+    token = await factory.token(*P)
     body = await gql(
         ROLE_CREATE,
         {
@@ -296,7 +296,7 @@ async def test_role_create(gql, factory, raw_sql) -> None:
 
 
 async def test_role_create_errors(gql, factory, raw_sql) -> None:
-    token = await factory.token(P.STAFF_MANAGE)
+    token = await factory.token(*P)
     first = await gql(ROLE_CREATE, {"input": {"name": "Cashier", "permissions": []}}, token=token)
     assert first["data"]["roleCreate"]["errors"] == []
     before = await _count(raw_sql, "roles")
@@ -320,7 +320,7 @@ async def test_role_create_errors(gql, factory, raw_sql) -> None:
 
 
 async def test_staff_user_create_and_log_in(gql, factory) -> None:
-    token = await factory.token(P.STAFF_MANAGE)
+    token = await factory.token(*P)
     role = await factory.auth().create_role("Clerk", [P.CUSTOMER_VIEW])
     store = await factory.store("BR9")
     body = await gql(
@@ -351,7 +351,7 @@ async def test_staff_user_create_and_log_in(gql, factory) -> None:
 
 
 async def test_staff_user_create_without_store(gql, factory) -> None:
-    token = await factory.token(P.STAFF_MANAGE)
+    token = await factory.token(*P)
     role = await factory.auth().create_role("Clerk", [P.CUSTOMER_VIEW])
     body = await gql(
         STAFF_USER_CREATE,
@@ -370,7 +370,7 @@ async def test_staff_user_create_without_store(gql, factory) -> None:
 
 
 async def test_staff_user_create_errors(gql, factory, raw_sql) -> None:
-    token = await factory.token(P.STAFF_MANAGE)
+    token = await factory.token(*P)
     await factory.staff(username="Dave")
     role_id = str((await factory.auth().create_role("Clerk", [P.CUSTOMER_VIEW])).value.id)
     store_id = str((await factory.store()).id)
@@ -438,7 +438,7 @@ async def test_store_create_errors(gql, factory, raw_sql) -> None:
 
 
 async def test_till_create_returns_a_device_token(gql, factory) -> None:
-    token = await factory.token(P.STAFF_MANAGE)
+    token = await factory.token(*P)
     role = await factory.auth().create_role("Till", [P.CUSTOMER_ADD, P.CUSTOMER_VIEW])
     store = await factory.store()
     body = await gql(
@@ -463,8 +463,8 @@ async def test_till_create_returns_a_device_token(gql, factory) -> None:
 async def test_till_create_defaults_to_the_callers_store_or_head_office(gql, factory) -> None:
     role_id = str((await factory.auth().create_role("Till", [P.CUSTOMER_ADD])).value.id)
     branch = await factory.store()
-    at_branch = await factory.token(P.STAFF_MANAGE, store_id=branch.id)
-    anywhere = await factory.token(P.STAFF_MANAGE)
+    at_branch = await factory.token(*P, store_id=branch.id)
+    anywhere = await factory.token(*P)
 
     body = await gql(TILL_CREATE, {"input": {"name": "T", "roleId": role_id}}, token=at_branch)
     assert body["data"]["tillCreate"]["till"]["storeId"] == str(branch.id)
@@ -473,7 +473,7 @@ async def test_till_create_defaults_to_the_callers_store_or_head_office(gql, fac
 
 
 async def test_till_create_errors(gql, factory, raw_sql) -> None:
-    token = await factory.token(P.STAFF_MANAGE)
+    token = await factory.token(*P)
     role_id = str((await factory.auth().create_role("Till", [P.CUSTOMER_ADD])).value.id)
     store_id = str((await factory.store()).id)
     other_store_id = str((await factory.store()).id)
@@ -509,7 +509,7 @@ async def test_till_create_errors(gql, factory, raw_sql) -> None:
 
 
 async def test_a_device_token_acts_with_its_role_at_its_store(gql, factory) -> None:
-    admin = await factory.token(P.STAFF_MANAGE)
+    admin = await factory.token(*P)
     role = await factory.auth().create_role("Till", [P.CUSTOMER_ADD])
     store = await factory.store()
     till = await gql(

@@ -46,6 +46,8 @@ class Seed:
     completed_sale_id: str
     completed_line_id: str
     debtor_id: str
+    staff_user_id: str
+    till_id: str
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,41 @@ MUTATIONS: dict[str, Op] = {
     "roleCreate": Op(
         "mutation($input: RoleInput!) { roleCreate(input: $input) "
         "{ role { id } errors { code field } } }",
-        lambda s: {"input": {"name": f"Role {s.tag}", "permissions": ["CUSTOMER_VIEW"]}},
+        lambda s: {"input": {"name": f"Role {s.tag}", "permissions": ["STAFF_MANAGE"]}},
         P.STAFF_MANAGE,
+    ),
+    "roleUpdate": Op(
+        "mutation($id: ID!, $input: RoleInput!) { roleUpdate(id: $id, input: $input) "
+        "{ role { id } errors { code field } } }",
+        lambda s: {"id": s.role_id, "input": {"name": f"Renamed {s.tag}", "permissions": []}},
+        P.STAFF_MANAGE,
+    ),
+    "roleDelete": Op(
+        "mutation($id: ID!) { roleDelete(id: $id) { deletedId errors { code field } } }",
+        lambda s: {"id": s.role_id},
+        P.STAFF_MANAGE,
+    ),
+    "staffUserUpdate": Op(
+        "mutation($id: ID!, $input: StaffUserUpdateInput!) { staffUserUpdate(id: $id, "
+        "input: $input) { staffUser { id } errors { code field } } }",
+        lambda s: {"id": s.staff_user_id, "input": {"isActive": False}},
+        P.STAFF_MANAGE,
+    ),
+    "tillRevoke": Op(
+        "mutation($id: ID!) { tillRevoke(id: $id) { till { id } errors { code field } } }",
+        lambda s: {"id": s.till_id},
+        P.STAFF_MANAGE,
+    ),
+    "staffPasswordChange": Op(
+        'mutation { staffPasswordChange(currentPassword: "x", newPassword: "y") '
+        "{ done errors { code field } } }",
+        _no_vars,
+        None,
+    ),
+    "sessionEnd": Op(
+        "mutation($id: ID!) { sessionEnd(id: $id) { done errors { code field } } }",
+        lambda s: {"id": s.till_id},
+        None,
     ),
     "staffUserCreate": Op(
         "mutation($input: StaffUserInput!) { staffUserCreate(input: $input) "
@@ -368,6 +403,8 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     "me": ("{ me { id } }", _no_vars, True),
     "viewer": ("{ viewer { kind } }", _no_vars, True),
     "stores": ("{ stores { id } }", _no_vars, False),
+    "roles": ("{ roles { id } }", _no_vars, False),
+    "mySessions": ("{ mySessions { id } }", _no_vars, False),
     "customer": (
         "query($id: ID!) { customer(id: $id) { id } }",
         lambda s: {"id": s.customer_id},
@@ -441,9 +478,23 @@ def _strawberry_fields(cls: type) -> dict[str, Any]:
 
 async def _seed(factory: Any) -> Seed:
     customer = await factory.customer(email="guarded@example.com")
-    role = await factory.auth().create_role(f"seed-role-{uuid.uuid4().hex[:8]}", [P.CUSTOMER_ADD])
+    # Empty roles: a caller holding only STAFF_MANAGE can grant, change or delete them
+    # without escalating (app/services/grants.py); each has one use so none is "in use".
+    role = await factory.auth().create_role(f"seed-role-{uuid.uuid4().hex[:8]}", [])
     assert role.value
     store = await factory.store()
+    staff_role = await factory.auth().create_role(f"seed-staff-{uuid.uuid4().hex[:8]}", [])
+    assert staff_role.value
+    staff_user = await factory.auth().create_staff_user(
+        f"seed-user-{uuid.uuid4().hex[:8]}", "long-enough-password", staff_role.value.id, None
+    )
+    assert staff_user.value
+    till_role = await factory.auth().create_role(f"seed-till-{uuid.uuid4().hex[:8]}", [])
+    assert till_role.value
+    till = await factory.auth().create_till(
+        store.id, f"Seed till {uuid.uuid4().hex[:8]}", till_role.value.id
+    )
+    assert till.value
     other = await factory.customer()
     group = await GroupService(factory.runtime.tx, None).create(
         f"seed-group-{uuid.uuid4().hex[:8]}", None, None
@@ -479,6 +530,8 @@ async def _seed(factory: Any) -> Seed:
     await factory.completed_sale(debtor.id, [(product.sku, 2)], payment="CREDIT")
     return Seed(
         debtor_id=str(debtor.id),
+        staff_user_id=str(staff_user.value.id),
+        till_id=str(till.value.till.id),
         sku=product.sku,
         open_sale_id=str(opened.value.id),
         open_line_id=str(open_lines[opened.value.id][0].id),

@@ -4,12 +4,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuthToken, Role, StaffUser
 from app.domain.permissions import Permission
-from app.domain.records import Actor, RoleRecord, StaffUserRecord, TokenKind
+from app.domain.records import Actor, RoleRecord, SessionRecord, StaffUserRecord, TokenKind
 
 
 def _role(row: Role) -> RoleRecord:
@@ -160,6 +160,105 @@ class StaffRepository:
         result = await self.session.execute(
             update(AuthToken)
             .where(AuthToken.id == token_id, AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- managing roles, users, tills and sessions (app/services/staff.py) -----------------
+
+    async def list_roles(self) -> list[RoleRecord]:
+        return [_role(r) for r in await self.session.scalars(select(Role).order_by(Role.name))]
+
+    async def update_role(
+        self, role_id: uuid.UUID, name: str, permissions: list[Permission]
+    ) -> RoleRecord:
+        await self.session.execute(
+            update(Role)
+            .where(Role.id == role_id)
+            .values(name=name, permissions=sorted(p.value for p in permissions))
+        )
+        role = await self.get_role(role_id)
+        assert role is not None
+        return role
+
+    async def role_in_use(self, role_id: uuid.UUID, now: datetime) -> bool:
+        """A user holds the role, or a till's live device token acts with it."""
+        user = await self.session.scalar(
+            select(StaffUser.id).where(StaffUser.role_id == role_id).limit(1)
+        )
+        if user is not None:
+            return True
+        token = await self.session.scalar(
+            select(AuthToken.id)
+            .where(
+                AuthToken.role_id == role_id,
+                AuthToken.revoked_at.is_(None),
+                AuthToken.expires_at > now,
+            )
+            .limit(1)
+        )
+        return token is not None
+
+    async def delete_role(self, role_id: uuid.UUID) -> None:
+        # Dead device tokens still point at the role; they can never act again.
+        await self.session.execute(
+            update(AuthToken).where(AuthToken.role_id == role_id).values(role_id=None)
+        )
+        await self.session.execute(delete(Role).where(Role.id == role_id))
+
+    async def update_user(self, user_id: uuid.UUID, values: dict[str, object]) -> StaffUserRecord:
+        await self.session.execute(update(StaffUser).where(StaffUser.id == user_id).values(values))
+        user = await self.get_user(user_id)
+        assert user is not None
+        return user
+
+    async def password_hash_of(self, user_id: uuid.UUID) -> str | None:
+        return await self.session.scalar(
+            select(StaffUser.password_hash).where(StaffUser.id == user_id)
+        )
+
+    async def revoke_user_tokens(
+        self, user_id: uuid.UUID, now: datetime, keep: uuid.UUID | None = None
+    ) -> int:
+        """End every live session of a user, but ``keep`` (the caller's own)."""
+        stmt = update(AuthToken).where(
+            AuthToken.staff_user_id == user_id, AuthToken.revoked_at.is_(None)
+        )
+        if keep is not None:
+            stmt = stmt.where(AuthToken.id != keep)
+        result = await self.session.execute(stmt.values(revoked_at=now))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_till_tokens(self, till_id: uuid.UUID, now: datetime) -> int:
+        result = await self.session.execute(
+            update(AuthToken)
+            .where(AuthToken.till_id == till_id, AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def live_sessions(self, user_id: uuid.UUID, now: datetime) -> list[SessionRecord]:
+        rows = await self.session.execute(
+            select(AuthToken.id, AuthToken.created_at, AuthToken.expires_at)
+            .where(
+                AuthToken.staff_user_id == user_id,
+                AuthToken.kind == TokenKind.SESSION.value,
+                AuthToken.revoked_at.is_(None),
+                AuthToken.expires_at > now,
+            )
+            .order_by(AuthToken.created_at.desc(), AuthToken.id)
+        )
+        return [SessionRecord(id=i, created_at=c, expires_at=e) for i, c, e in rows]
+
+    async def revoke_session(self, user_id: uuid.UUID, token_id: uuid.UUID, now: datetime) -> bool:
+        """End one session, only if it is the user's own."""
+        result = await self.session.execute(
+            update(AuthToken)
+            .where(
+                AuthToken.id == token_id,
+                AuthToken.staff_user_id == user_id,
+                AuthToken.revoked_at.is_(None),
+            )
             .values(revoked_at=now)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
