@@ -8,6 +8,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from app.observability import configure_logging
 from app.settings import Settings
@@ -26,6 +27,21 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     _migrate(settings)
     print("database is at the latest migration")
     return 0
+
+
+def proxy_options(settings: Settings, forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's forwarded-header options: off unless trusted proxies are configured.
+
+    uvicorn by default believes X-Forwarded-For from 127.0.0.1, so anything on the host
+    (or a local proxy passing on whatever a client sent) could pick the address the login
+    throttle keys on. Only the configured proxies' headers are believed.
+    """
+    allowed = (
+        forwarded_allow_ips if forwarded_allow_ips is not None else settings.forwarded_allow_ips
+    ).strip()
+    if not allowed:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": allowed}
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -48,6 +64,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        **proxy_options(settings, args.forwarded_allow_ips),
     )
     return 0
 
@@ -240,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="run an arq worker in-process (default: on with embedded Redis)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="comma-separated proxy addresses whose X-Forwarded-For/-Proto are believed "
+        "(default: POSCRM_FORWARDED_ALLOW_IPS, else none: the peer address is the client)",
     )
     serve.set_defaults(handler=cmd_serve)
 

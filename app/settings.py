@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     device_token_ttl_days: int = Field(default=365, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); empty
+    # means none, so the login throttle keys on the real peer address.
+    forwarded_allow_ips: str = ""
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_query_depth: int = 10

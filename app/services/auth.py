@@ -103,7 +103,8 @@ class AuthService:
         throttle = self.throttle
         if throttle is None:
             raise RuntimeError("login needs a throttle")
-        if await throttle.is_locked(username, client):
+        # Counted before the hash is checked: a burst checks at most max_failures hashes.
+        if not await throttle.attempt(username, client):
             return Result(
                 errors=[
                     UserError(
@@ -118,11 +119,11 @@ class AuthService:
         # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
         valid = await asyncio.to_thread(self.passwords.verify, password_hash, password)
         if credentials is None or not valid or not credentials.user.is_active:
-            await throttle.record_failure(username, client)
+            await throttle.record_failure(client)
             return Result(
                 errors=[UserError(ErrorCode.INVALID_CREDENTIALS, "Wrong username or password.")]
             )
-        await throttle.clear(username)
+        await throttle.clear(username, client)
         user = credentials.user
         token = secrets.token_urlsafe(32)
 
