@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+
+from app.domain.permissions import Permission as P
 
 
 @pytest.mark.parametrize(
@@ -24,3 +29,61 @@ async def test_malformed_bodies_are_400_with_a_json_error(client, body: bytes) -
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"]
+
+
+async def post(client, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
+    # json.dumps escapes a lone surrogate as "\\ud800", as a client's JSON encoder would;
+    # httpx's own encoder would refuse to send it.
+    response = await client.post(
+        "/graphql",
+        content=json.dumps({"query": query, "variables": variables}).encode(),
+        headers={"content-type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def expect_refusal(body: dict[str, Any], how: str) -> None:
+    if how == "variable":
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TEXT"]
+    else:  # graphql-core refuses a lone surrogate in a literal as a syntax error
+        assert [e["message"][:13] for e in body["errors"]] == ["Syntax Error:"]
+        assert "data" not in body or body["data"] is None
+
+
+@pytest.mark.parametrize("how", ["variable", "literal"])
+async def test_a_lone_surrogate_in_a_name_is_refused_before_anything_runs(
+    client, factory, raw_sql, how
+) -> None:
+    token = await factory.token(P.CUSTOMER_ADD)
+    if how == "variable":
+        body = await post(
+            client,
+            'mutation($n: String!) { customerCreate(input: {name: $n, phone: "+12125550100"})'
+            " { errors { code } } }",
+            {"n": "Al\ud800ice"},
+            token,
+        )
+    else:
+        body = await post(
+            client,
+            'mutation { customerCreate(input: {name: "Al\ud800ice", phone: "+12125550100"})'
+            " { errors { code } } }",
+            {},
+            token,
+        )
+    expect_refusal(body, how)
+    assert (await raw_sql("SELECT COUNT(*) FROM customers"))[0][0] == 0
+
+
+@pytest.mark.parametrize("how", ["variable", "literal"])
+async def test_a_lone_surrogate_in_a_search_is_refused(client, factory, how) -> None:
+    token = await factory.token(P.CUSTOMER_VIEW)
+    if how == "variable":
+        query = "query($s: String) { customers(search: $s) { totalCount } }"
+        body = await post(client, query, {"s": "x\udfffy"}, token)
+    else:
+        query = '{ customers(search: "x\udfffy") { totalCount } }'
+        body = await post(client, query, {}, token)
+    expect_refusal(body, how)
