@@ -87,3 +87,40 @@ async def test_a_lone_surrogate_in_a_search_is_refused(client, factory, how) -> 
         query = '{ customers(search: "x\udfffy") { totalCount } }'
         body = await post(client, query, {}, token)
     expect_refusal(body, how)
+
+
+@pytest.mark.parametrize("how", ["variable", "literal"])
+@pytest.mark.parametrize("value", ["9e999999999", "sNaN", "NaN", "Infinity", "-Infinity", "1e-99"])
+async def test_a_decimal_that_is_not_a_usable_number_is_a_validation_error(
+    gql, factory, raw_sql, how, value
+) -> None:
+    token = await factory.token(P.CUSTOMER_ADD)
+    fields = 'name: "Alice", phone: "+12125550100", allowCreditSale: true'
+    if how == "variable":
+        body = await gql(
+            f"mutation($c: Decimal) {{ customerCreate(input: {{{fields}, creditLimit: $c}})"
+            " { errors { code } } }",
+            {"c": value},
+            token=token,
+        )
+    else:
+        body = await gql(
+            f'mutation {{ customerCreate(input: {{{fields}, creditLimit: "{value}"}})'
+            " { errors { code } } }",
+            token=token,
+        )
+    assert body.get("data") is None
+    assert [e["message"] for e in body["errors"] if "Decimal" in e["message"]], body
+    assert not [e for e in body["errors"] if e.get("extensions", {}).get("code") == "INTERNAL"]
+    assert (await raw_sql("SELECT COUNT(*) FROM customers"))[0][0] == 0
+
+
+async def test_an_ordinary_decimal_still_parses(gql, factory) -> None:
+    token = await factory.token(P.CUSTOMER_ADD)
+    body = await gql(
+        'mutation { customerCreate(input: {name: "Alice", phone: "+12125550100",'
+        ' allowCreditSale: true, creditLimit: "1500.50"})'
+        " { errors { code } customer { creditLimit } } }",
+        token=token,
+    )
+    assert body["data"]["customerCreate"] == {"errors": [], "customer": {"creditLimit": "1500.50"}}
