@@ -40,6 +40,40 @@ class _BodyTooLarge(Exception):
     pass
 
 
+# Deeper JSON than any real request needs; recursive code further on (Strawberry,
+# graphql-core, our own checks) would otherwise meet a RecursionError: an HTTP 500.
+MAX_JSON_DEPTH = 64
+
+
+def _too_deep(value: Any) -> bool:
+    # Iterative, so that the check itself cannot recurse too deeply.
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _body_refusal(body: bytes) -> str | None:
+    """Why a POST /graphql body is no GraphQL request, or None: checked before Strawberry."""
+    try:
+        # Invalid UTF-8 (UnicodeDecodeError), an integer beyond Python's int-string
+        # limit and bad JSON are ValueErrors; very deep nesting is a RecursionError.
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return "The body is not valid JSON."
+    if not isinstance(parsed, dict):
+        return "The body must be a JSON object."
+    if _too_deep(parsed):
+        return f"The body nests deeper than {MAX_JSON_DEPTH} levels."
+    return None
+
+
 class RequestGuard:
     """One pass per request: id, limits, access log (method, path, status, time; no bodies)."""
 
@@ -93,7 +127,16 @@ class RequestGuard:
                 await send(message)
 
             try:
-                await self.app(scope, limited_receive, send_with_id)
+                if scope["path"] == self.graphql_path and scope["method"] == "POST":
+                    body = await self._read_body(limited_receive)
+                    problem = _body_refusal(body)
+                    if problem is not None:
+                        status_holder["status"] = 400
+                        await _reply(send, 400, problem, request_id)
+                        return
+                    await self.app(scope, _replay(body, receive), send_with_id)
+                else:
+                    await self.app(scope, limited_receive, send_with_id)
             except _BodyTooLarge:
                 if response_started:
                     raise
@@ -111,6 +154,18 @@ class RequestGuard:
             )
             request_id_var.reset(token)
 
+    @staticmethod
+    async def _read_body(receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
@@ -122,3 +177,17 @@ class RequestGuard:
             if content_type != "application/json":
                 return 415, "POST /graphql takes application/json."
         return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body already read, once, then the client's own messages (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

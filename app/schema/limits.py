@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,29 +86,40 @@ class PageSizeLimit(SchemaExtension):
         yield
 
 
-def _has_nul(value: Any) -> bool:
+# NUL, and lone surrogates (U+D800..U+DFFF: JSON's "\ud800" escape decodes to one),
+# which no UTF-8 encoder accepts.
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _has_bad_text(value: Any) -> bool:
+    # The RequestGuard caps JSON nesting, so this recursion stays shallow.
     if isinstance(value, str):
-        return "\x00" in value
+        return _BAD_TEXT.search(value) is not None
     if isinstance(value, dict):
-        return any(_has_nul(v) for v in value.values())
+        return any(_has_bad_text(k) or _has_bad_text(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_has_bad_text(v) for v in value)
     return False
 
 
 class RefuseNulCharacters(SchemaExtension):
-    """Refuses text holding a NUL character, in variables or literals, before execution.
+    """Refuses text holding NUL or a lone surrogate, in variables or literals, before execution.
 
-    PostgreSQL cannot store NUL in text: without this, any text input could end in a
-    database error (an internal error) instead of the caller's.
+    PostgreSQL cannot store NUL in text, and a lone surrogate fails to encode for the
+    database (or for a search): without this, any text input could end in an internal
+    error instead of the caller's.
     """
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query or ""
-        if "\x00" in query or "\\u0000" in query or _has_nul(context.variables or {}):
+        # A lone surrogate in a literal, raw or escaped, is already a syntax error.
+        if "\x00" in query or "\\u0000" in query or _has_bad_text(context.variables or {}):
             context.pre_execution_errors = [
-                ClientError("Text may not contain NUL characters (U+0000).", "INVALID_TEXT")
+                ClientError(
+                    "Text may not contain NUL (U+0000) or lone surrogates (U+D800 to U+DFFF).",
+                    "INVALID_TEXT",
+                )
             ]
         yield
 

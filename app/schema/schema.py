@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
@@ -47,6 +49,7 @@ from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit, RefuseNulChar
 from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
+from app.schema.scalars import FiniteDecimal
 from app.schema.staff import (
     DonePayload,
     LoginPayload,
@@ -363,6 +366,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        scalar_overrides={Decimal: FiniteDecimal},
         extensions=[
             # Factories: extensions hold per-operation state, so each request gets its own.
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
