@@ -1,0 +1,101 @@
+"""Staff management (issue 9 §2): no escalation, store binding, and changes that bite at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.permissions import Permission
+
+P = Permission
+
+ROLE_CREATE = (
+    'mutation($p: [Permission!]!) { roleCreate(input: {name: "Boss", permissions: $p}) '
+    "{ role { id } errors { code field } } }"
+)
+USER_CREATE = (
+    'mutation($r: ID!, $s: ID) { staffUserCreate(input: {username: "newbie", '
+    'password: "long-enough-password", roleId: $r, storeId: $s}) '
+    "{ staffUser { id } errors { code field } } }"
+)
+USER_UPDATE = (
+    "mutation($id: ID!, $input: StaffUserUpdateInput!) { staffUserUpdate(id: $id, input: $input) "
+    "{ staffUser { isActive } errors { code field } } }"
+)
+LOGIN = (
+    "mutation($u: String!, $p: String!) { login(username: $u, password: $p) "
+    "{ token errors { code } } }"
+)
+ME = "{ me { username } }"
+
+
+async def test_staff_manage_alone_cannot_grant_what_it_lacks(
+    gql: Any, factory: Any, raw_sql: Any
+) -> None:
+    token = await factory.token(P.STAFF_MANAGE)
+    body = await gql(ROLE_CREATE, {"p": ["CUSTOMER_VIEW_PII"]}, token=token)
+    assert body["data"]["roleCreate"]["errors"] == [
+        {"code": "FORBIDDEN", "field": ["input", "permissions"]}
+    ]
+    assert await raw_sql("SELECT id FROM roles WHERE name = 'Boss'") == []
+    strong = await factory.auth().create_role("strong", list(Permission))
+    body = await gql(USER_CREATE, {"r": str(strong.value.id)}, token=token)
+    assert body["data"]["staffUserCreate"]["errors"] == [
+        {"code": "FORBIDDEN", "field": ["input", "roleId"]}
+    ]
+    assert await raw_sql("SELECT id FROM staff_users WHERE username = 'newbie'") == []
+
+
+async def test_a_store_manager_places_staff_at_their_own_store_only(gql: Any, factory: Any) -> None:
+    home, other = await factory.store(), await factory.store()
+    token = await factory.token(P.STAFF_MANAGE, store_id=home.id)
+    empty = await factory.auth().create_role("nothing", [])
+    for store in (str(other.id), None):
+        body = await gql(USER_CREATE, {"r": str(empty.value.id), "s": store}, token=token)
+        assert [e["code"] for e in body["data"]["staffUserCreate"]["errors"]] == ["FORBIDDEN"]
+    body = await gql(USER_CREATE, {"r": str(empty.value.id), "s": str(home.id)}, token=token)
+    assert body["data"]["staffUserCreate"]["errors"] == []
+
+
+async def test_deactivation_and_a_new_password_end_sessions_at_once(gql: Any, factory: Any) -> None:
+    admin = await factory.token(*Permission)
+    username, session = await factory.staff(P.CUSTOMER_VIEW, password="first-password")
+    assert (await gql(ME, token=session))["data"]["me"]["username"] == username
+    user_id = (await gql("{ me { id } }", token=session))["data"]["me"]["id"]
+    body = await gql(
+        USER_UPDATE, {"id": user_id, "input": {"password": "second-password"}}, token=admin
+    )
+    assert body["data"]["staffUserUpdate"]["errors"] == []
+    assert (await gql(ME, token=session))["data"]["me"] is None
+    fresh = (await gql(LOGIN, {"u": username, "p": "second-password"}))["data"]["login"]["token"]
+    assert fresh
+    body = await gql(USER_UPDATE, {"id": user_id, "input": {"isActive": False}}, token=admin)
+    assert body["data"]["staffUserUpdate"]["errors"] == []
+    assert (await gql(ME, token=fresh))["data"]["me"] is None
+
+
+async def test_a_role_in_use_is_not_deleted(gql: Any, factory: Any) -> None:
+    admin = await factory.token(*Permission)
+    role = await factory.auth().create_role("in-use", [])
+    await factory.auth().create_staff_user("holder", "long-enough-password", role.value.id, None)
+    body = await gql(
+        "mutation($id: ID!) { roleDelete(id: $id) { deletedId errors { code } } }",
+        {"id": str(role.value.id)},
+        token=admin,
+    )
+    assert body["data"]["roleDelete"] == {"deletedId": None, "errors": [{"code": "ROLE_IN_USE"}]}
+
+
+async def test_a_revoked_till_is_anonymous_on_its_next_request(gql: Any, factory: Any) -> None:
+    store = await factory.store()
+    role = await factory.auth().create_role("till-role", [P.CUSTOMER_VIEW])
+    till = (await factory.auth().create_till(store.id, "Front", role.value.id)).value
+    viewer = "{ viewer { kind } }"
+    assert (await gql(viewer, token=till.device_token))["data"]["viewer"]["kind"] == "DEVICE"
+    admin = await factory.token(*Permission)
+    body = await gql(
+        "mutation($id: ID!) { tillRevoke(id: $id) { till { id } errors { code } } }",
+        {"id": str(till.till.id)},
+        token=admin,
+    )
+    assert body["data"]["tillRevoke"]["errors"] == []
+    assert (await gql(viewer, token=till.device_token))["data"]["viewer"] is None
