@@ -4,7 +4,6 @@ import strawberry
 
 from app.domain.errors import ErrorCode
 from app.domain.errors import UserError as DomainUserError
-from app.domain.values import UNSET
 from app.schema.context import Context
 from app.schema.errors import user_errors
 from app.schema.ids import parse_id
@@ -26,7 +25,6 @@ from app.schema.staff import (
     TillInput,
     TillPayload,
 )
-from app.services.staff import StaffUserChange
 
 Info = strawberry.Info[Context, None]
 
@@ -89,40 +87,16 @@ async def role_delete(info: Info, id: strawberry.ID) -> RoleDeletePayload:
     return RoleDeletePayload(deleted_id=deleted, errors=user_errors(result.errors))
 
 
-def _unset_or(value: object, convert: object = None) -> object:
-    if value is strawberry.UNSET:
-        return UNSET
-    return convert(value) if convert and value is not None else value  # type: ignore[operator]
-
-
 async def staff_user_update(
     info: Info, id: strawberry.ID, input: StaffUserUpdateInput
 ) -> StaffUserPayload:
-    if input.role_id is None or input.is_active is None or input.password is None:
-        # null is no value for these (only storeId may be cleared).
-        return StaffUserPayload.from_errors([_required_not_null(input)])
-    change = StaffUserChange(
-        role_id=_unset_or(input.role_id, parse_id),  # type: ignore[arg-type]
-        store_id=_unset_or(input.store_id, parse_id),  # type: ignore[arg-type]
-        is_active=_unset_or(input.is_active),  # type: ignore[arg-type]
-        password=_unset_or(input.password),  # type: ignore[arg-type]
-    )
-    result = await info.context.staff.update_user(parse_id(id), change)
+    if null := input.null_field():
+        return StaffUserPayload.from_errors(
+            [DomainUserError(ErrorCode.REQUIRED, "Leave it out, or give a value.", ("input", null))]
+        )
+    result = await info.context.staff.update_user(parse_id(id), input.to_change())
     user = StaffUser.from_record(result.value) if result.value else None
     return StaffUserPayload(staff_user=user, errors=user_errors(result.errors))
-
-
-def _required_not_null(input: StaffUserUpdateInput) -> DomainUserError:
-    name = next(
-        n
-        for n, v in (
-            ("roleId", input.role_id),
-            ("isActive", input.is_active),
-            ("password", input.password),
-        )
-        if v is None
-    )
-    return DomainUserError(ErrorCode.REQUIRED, "Leave it out, or give a value.", ("input", name))
 
 
 async def till_revoke(info: Info, id: strawberry.ID) -> TillPayload:

@@ -9,7 +9,10 @@ import strawberry
 from app.domain import records
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission as DomainPermission
+from app.domain.values import UNSET as DOMAIN_UNSET
 from app.schema.errors import UserError, user_errors
+from app.schema.ids import parse_id
+from app.services.staff import StaffUserChange
 from app.services.unit_of_work import Result
 
 Permission = strawberry.enum(DomainPermission, description="FEATURE_OPERATION, granted by roles.")
@@ -110,6 +113,31 @@ class StaffUserUpdateInput:
     password: str | None = strawberry.field(
         default=strawberry.UNSET, description="A new password; ends all the user's sessions."
     )
+
+    def null_field(self) -> str | None:
+        """The first field sent as null that needs a value (only storeId may be cleared)."""
+        fields = (
+            ("roleId", self.role_id),
+            ("isActive", self.is_active),
+            ("password", self.password),
+        )
+        return next((name for name, value in fields if value is None), None)
+
+    def to_change(self) -> StaffUserChange:
+        """Left out is no change (call after ``null_field``, which refuses the nulls)."""
+
+        def given(value: object) -> object:
+            return DOMAIN_UNSET if value is strawberry.UNSET else value
+
+        def given_id(value: strawberry.ID | None) -> object:
+            return given(value if value is strawberry.UNSET or value is None else parse_id(value))
+
+        return StaffUserChange(
+            role_id=given_id(self.role_id),  # type: ignore[arg-type]
+            store_id=given_id(self.store_id),  # type: ignore[arg-type]
+            is_active=given(self.is_active),  # type: ignore[arg-type]
+            password=given(self.password),  # type: ignore[arg-type]
+        )
 
 
 @strawberry.type(description="One of the caller's live login sessions.")

@@ -99,3 +99,42 @@ async def test_a_revoked_till_is_anonymous_on_its_next_request(gql: Any, factory
     )
     assert body["data"]["tillRevoke"]["errors"] == []
     assert (await gql(viewer, token=till.device_token))["data"]["viewer"] is None
+
+
+async def test_a_store_manager_cannot_manage_another_stores_staff_or_tills(
+    gql: Any, factory: Any, raw_sql: Any
+) -> None:
+    home, other = await factory.store(), await factory.store()
+    token = await factory.token(P.STAFF_MANAGE, store_id=home.id)
+    empty = await factory.auth().create_role("powerless", [])
+    there = await factory.auth().create_staff_user(
+        "there", "long-enough-password", empty.value.id, other.id
+    )
+    till = (await factory.auth().create_till(other.id, "Back", empty.value.id)).value
+    body = await gql(
+        USER_UPDATE, {"id": str(there.value.id), "input": {"isActive": False}}, token=token
+    )
+    assert body["data"]["staffUserUpdate"]["errors"] == [{"code": "FORBIDDEN", "field": ["id"]}]
+    body = await gql(
+        "mutation($id: ID!) { tillRevoke(id: $id) { till { id } errors { code field } } }",
+        {"id": str(till.till.id)},
+        token=token,
+    )
+    assert body["data"]["tillRevoke"]["errors"] == [{"code": "FORBIDDEN", "field": ["id"]}]
+    assert await raw_sql("SELECT COUNT(*) FROM auth_tokens WHERE revoked_at IS NOT NULL") == [(0,)]
+    [(active,)] = await raw_sql("SELECT is_active FROM staff_users WHERE username = 'there'")
+    assert active
+
+
+async def test_null_for_a_field_that_needs_a_value_is_refused(gql: Any, factory: Any) -> None:
+    admin = await factory.token(*Permission)
+    empty = await factory.auth().create_role("plain", [])
+    user = await factory.auth().create_staff_user(
+        "plain", "long-enough-password", empty.value.id, None
+    )
+    body = await gql(
+        USER_UPDATE, {"id": str(user.value.id), "input": {"roleId": None}}, token=admin
+    )
+    assert body["data"]["staffUserUpdate"]["errors"] == [
+        {"code": "REQUIRED", "field": ["input", "roleId"]}
+    ]
