@@ -10,7 +10,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 
@@ -45,7 +44,12 @@ from app.schema.group import (
     CustomerGroupDeletePayload,
     CustomerGroupPayload,
 )
-from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit, RefuseNulCharacters
+from app.schema.limits import (
+    MaskUnexpectedErrors,
+    PageSizeLimit,
+    RefuseNulCharacters,
+    depth_limit,
+)
 from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
@@ -360,7 +364,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # The rule classes are built once: ValidationCache keys on them, so a class per
     # request would make every validation a miss.
     rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        depth_limit(settings.max_query_depth),
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     return strawberry.Schema(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import get_introspection_query
 
 from app.db.repositories.paging import encode_cursor
 from app.domain.permissions import Permission
@@ -112,12 +113,45 @@ async def test_refusals_carry_the_request_id(client) -> None:
 
 
 async def test_depth_limit() -> None:
-    # Our schema is shallower than the default limit of 10; a lower limit shows the wiring.
+    # A lower limit than the default shows the wiring on a short query.
     schema = build_schema(Settings(max_query_depth=4))
     deep = "{ customers { edges { node { auditTrail { edges { node { action } } } } } } }"
     result = await schema.execute(deep)
     assert result.data is None
-    assert "exceeds maximum operation depth" in (result.errors or [])[0].message
+    assert (result.errors or [])[0].extensions == {"code": "QUERY_TOO_DEEP", "limit": 4}
+
+
+# Ten levels of fields (customers, edges, node, groups, members, edges, node, groups,
+# members, totalCount); small pages keep the cost low so only the depth is tested.
+TEN_LEVELS = """{ customers(first: 1) { edges { node { groups { members(first: 1) {
+  edges { node { groups { members(first: 1) { totalCount } } } } } } } } } }"""
+ELEVEN_LEVELS = TEN_LEVELS.replace("totalCount", "pageInfo { hasNextPage }")
+
+
+async def test_depth_limit_counts_levels_of_fields(gql, factory, settings) -> None:
+    # Strawberry's limiter counted the top field as depth 0: its 10 let 11 levels through.
+    cashier = await factory.token(P.CUSTOMER_VIEW)
+    assert settings.max_query_depth == 10
+    at_limit = await gql(TEN_LEVELS, token=cashier)
+    assert "errors" not in at_limit
+    assert at_limit["data"] == {"customers": {"edges": []}}
+    for query in (ELEVEN_LEVELS, "{ ...F } fragment F on Query " + ELEVEN_LEVELS):
+        over = await gql(query, token=cashier)
+        assert over["data"] is None
+        [error] = over["errors"]
+        assert error["extensions"] == {"code": "QUERY_TOO_DEEP", "limit": 10}
+        assert "10 levels" in error["message"]
+
+
+async def test_depth_limit_ignores_introspection_and_survives_fragment_cycles() -> None:
+    schema = build_schema(Settings(max_query_depth=3))
+    # GraphiQL's introspection nests a type reference about 9 levels deep.
+    assert (await schema.execute(get_introspection_query())).errors is None
+    cyclic = await schema.execute(
+        "{ ...A } fragment A on Query { me { id } ...B } fragment B on Query { ...A }"
+    )
+    assert cyclic.errors
+    assert "QUERY_TOO_DEEP" not in str([e.extensions for e in cyclic.errors])
 
 
 async def test_alias_and_token_limits(gql, settings) -> None:
