@@ -32,6 +32,21 @@ from app.schema.errors import ClientError
 log = logging.getLogger(__name__)
 
 
+def whole_number(value: Any) -> int | None:
+    """An Int argument's value as execution will take it, or None if it is not one.
+
+    GraphQL's Int takes 100.0 (a JSON number with a fraction part) as 100, so a float
+    must not slip past a limit as "not a number".
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _variable_defaults(document: DocumentNode, operation_name: str | None) -> dict[str, Any]:
     # The operation that will run; without one, execution fails before any resolver.
     operation = get_operation_ast(document, operation_name)
@@ -59,7 +74,7 @@ class _PageSizes(Visitor):
             if isinstance(value, IntValueNode):
                 self.sizes.append(int(value.value))
             elif isinstance(value, VariableNode):
-                self.sizes.append(self.variables.get(value.name.value))
+                self.sizes.append(whole_number(self.variables.get(value.name.value)))
 
 
 class _FieldLevels:

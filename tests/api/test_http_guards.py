@@ -171,10 +171,12 @@ async def test_alias_and_token_limits(gql, settings) -> None:
         ("{ customers(first: 101) { totalCount } }", None),
         ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": 500}),
         ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": -1}),
+        # GraphQL's Int takes 500.0 as 500.
+        ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": 500.0}),
         ("query($n: Int! = 101) { customers(first: $n) { totalCount } }", None),
         ("{ customerGroups { edges { node { members(first: 101) { totalCount } } } } }", None),
     ],
-    ids=["literal", "variable", "negative", "variable-default", "nested"],
+    ids=["literal", "variable", "negative", "float", "variable-default", "nested"],
 )
 async def test_page_size_is_refused_before_any_resolver(
     gql, factory, count_statements, query: str, variables: dict[str, Any] | None
