@@ -30,6 +30,7 @@ from app.resolvers import (
 )
 from app.schema.appointment import Appointment, AppointmentConnection, AppointmentPayload
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
+from app.schema.cost import CostCache, QueryCostLimit
 from app.schema.customer import (
     Customer,
     CustomerConnection,
@@ -367,6 +368,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         depth_limit(settings.max_query_depth),
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    # One cache for the schema's life, shared by every request, like the rules above.
+    costs = CostCache(maxsize=512)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -378,6 +381,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
             lambda: PageSizeLimit(settings.max_page_size),
+            lambda: QueryCostLimit(settings.max_query_cost, costs),
             RefuseNulCharacters,
             MaskUnexpectedErrors,
         ],

@@ -64,7 +64,7 @@ async def test_json_posts_may_name_a_charset(client) -> None:
         content=b'{"query": "{ __typename }"}',
         headers={"content-type": "application/json; charset=utf-8"},
     )
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert response.json()["data"] == {"__typename": "Query"}
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
@@ -205,7 +205,8 @@ async def test_page_size_at_the_limit_is_served(
     token = await factory.token(P.CUSTOMER_VIEW)
     with count_statements() as counter:
         body = await gql(query, variables, token=token)
-    assert body == {"data": {"customers": {"totalCount": 0}}}
+    assert body["data"] == {"customers": {"totalCount": 0}}
+    assert "errors" not in body
     assert counter.count > 1  # the resolver's SQL: what the refusals above must not see
 
 
