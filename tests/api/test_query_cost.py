@@ -21,14 +21,22 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = build_schema(Settings())._schema
 INTROSPECTION = introspection_cost(SCHEMA)
 
+
+def bench_constant(script: str, name: str) -> str:
+    """A query as a bench script times it, so the tests and the figures ask the same."""
+    module = ast.parse((ROOT / "bench" / script).read_text())
+    for node in module.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == name:
+            return str(ast.literal_eval(node.value))
+    raise AssertionError(f"no {name} in bench/{script}")
+
+
 # The issue's query: a cashier's list of 100 customers, each group's 100 members and theirs.
-ATTACK = """{ customers(first: 100) { edges { node { name groups { name
-  members(first: 100) { edges { node { name groups { name } } } } } } } } }"""
+ATTACK = bench_constant("query_cost.py", "ATTACK")
 # A full customer list page: every field a back office list shows.
-HEAVY_LIST = """customers(first: 100) { totalCount pageInfo { hasNextPage endCursor }
-  edges { cursor node { id name phone email customerCode status version
-    groups { id name discountPercent } loyaltyCard { cardNumber discountPercent }
-    marketingConsent { email { state } sms { state } } } } }"""
+HEAVY_LIST = bench_constant("query_cost.py", "LIST_PAGE")
+# The till's customer screen.
+SCREEN = bench_constant("customer_screen.py", "SCREEN")
 
 
 def cost(query: str, variables: dict[str, Any] | None = None, schema: Any = SCHEMA) -> int | None:
@@ -237,15 +245,6 @@ def _readme_operations() -> list[str]:
     return [print_ast(definition) for block in blocks for definition in parse(block).definitions]
 
 
-def _screen_query() -> str:
-    # The till's customer screen exactly as bench/customer_screen.py times it.
-    module = ast.parse((ROOT / "bench" / "customer_screen.py").read_text())
-    for node in module.body:
-        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "SCREEN":
-            return str(ast.literal_eval(node.value))
-    raise AssertionError("no SCREEN in bench/customer_screen.py")
-
-
 async def test_readme_queries_the_customer_screen_and_graphiql_fit_comfortably(
     gql, factory, settings
 ) -> None:
@@ -270,7 +269,7 @@ async def test_readme_queries_the_customer_screen_and_graphiql_fit_comfortably(
             ids["<sale id>"] = answer["sale"]["id"]
         costs.append(body["extensions"]["cost"]["requested"])
 
-    screen = await gql(_screen_query(), {"id": ids["<customer id>"]}, token=token)
+    screen = await gql(SCREEN, {"id": ids["<customer id>"]}, token=token)
     assert "errors" not in screen, screen
     costs.append(screen["extensions"]["cost"]["requested"])
     # Comfortably: a fifth of the budget or less, so screens can grow without a refusal.
