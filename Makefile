@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/import_customers.py $(BENCH_ARGS)
 	$(BIN)/python bench/sale_throughput.py
 	$(BIN)/python bench/customer_screen.py
+	$(BIN)/python bench/query_cost.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

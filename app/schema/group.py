@@ -29,7 +29,7 @@ async def _members(
     first: int = DEFAULT_PAGE_SIZE,
     after: str | None = None,
 ) -> Connection[Customer]:
-    page = await info.context.groups.members(uuid.UUID(root.id), first, after)
+    page = await info.context.loaders.members_by_group_id.load((uuid.UUID(root.id), first, after))
     return Connection[Customer].from_page(page, Customer.from_record, after=after)
 
 

@@ -10,8 +10,14 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    InlineFragmentNode,
     IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
     VariableNode,
     Visitor,
     get_operation_ast,
@@ -24,6 +30,21 @@ from app.domain.errors import InvalidCursor
 from app.schema.errors import ClientError
 
 log = logging.getLogger(__name__)
+
+
+def whole_number(value: Any) -> int | None:
+    """An Int argument's value as execution will take it, or None if it is not one.
+
+    GraphQL's Int takes 100.0 (a JSON number with a fraction part) as 100, so a float
+    must not slip past a limit as "not a number".
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def _variable_defaults(document: DocumentNode, operation_name: str | None) -> dict[str, Any]:
@@ -53,7 +74,74 @@ class _PageSizes(Visitor):
             if isinstance(value, IntValueNode):
                 self.sizes.append(int(value.value))
             elif isinstance(value, VariableNode):
-                self.sizes.append(self.variables.get(value.name.value))
+                self.sizes.append(whole_number(self.variables.get(value.name.value)))
+
+
+class _FieldLevels:
+    """Levels of fields below a selection set, fragments expanded, counted up to a cap.
+
+    Introspection fields are left out: their answer comes from memory, and GraphiQL's own
+    introspection nests a type reference deeper than any limit we would set. Each
+    (selection set, cap) is counted once, so fragments spread under many fields cannot
+    make the count exponential in the document's size.
+    """
+
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.memo: dict[tuple[int, int], int] = {}
+        self.open: set[str] = set()  # fragments being expanded: a cycle counts nothing
+
+    def below(self, selection_set: SelectionSetNode, cap: int) -> int:
+        key = (id(selection_set), cap)
+        if cap <= 0 or key in self.memo:
+            return self.memo.get(key, 0)
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value.startswith("__"):
+                    continue
+                nested = selection.selection_set
+                deepest = max(deepest, 1 + (self.below(nested, cap - 1) if nested else 0))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self.below(selection.selection_set, cap))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in self.open:
+                    self.open.add(name)
+                    deepest = max(deepest, self.below(fragment.selection_set, cap))
+                    self.open.discard(name)
+            if deepest >= cap:
+                break
+        self.memo[key] = deepest
+        return deepest
+
+
+def depth_limit(max_depth: int) -> type[ValidationRule]:
+    """A validation rule refusing operations with more than ``max_depth`` levels of fields.
+
+    Strawberry's QueryDepthLimiter counts the top-level field as depth 0, so its limit
+    of 10 let 11 levels through; here ``{ customers { totalCount } }`` is 2 levels.
+    """
+
+    class DepthLimit(ValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            fragments = {
+                d.name.value: d
+                for d in self.context.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            levels = _FieldLevels(fragments).below(node.selection_set, max_depth + 1)
+            if levels > max_depth:
+                self.report_error(
+                    ClientError(
+                        f"The operation nests fields more than {max_depth} levels deep, the limit.",
+                        "QUERY_TOO_DEEP",
+                        limit=max_depth,
+                    )
+                )
+
+    return DepthLimit
 
 
 class PageSizeLimit(SchemaExtension):

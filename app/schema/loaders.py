@@ -51,14 +51,14 @@ async def pages_by_window(
     keys: Sequence[PageKey],
     fetch: Callable[[list[uuid.UUID], int, str | None], Awaitable[dict[uuid.UUID, Page[R]]]],
 ) -> list[Page[R]]:
-    """Per-customer pages, one query per distinct (first, after): a list asks with one."""
+    """Per-parent pages, one query per distinct (first, after): a list asks with one."""
     by_window: dict[tuple[int, str | None], list[uuid.UUID]] = defaultdict(list)
-    for customer_id, first, after in keys:
-        by_window[(first, after)].append(customer_id)
+    for parent_id, first, after in keys:
+        by_window[(first, after)].append(parent_id)
     pages: dict[PageKey, Page[R]] = {}
     for (first, after), ids in by_window.items():
-        for customer_id, page in (await fetch(ids, first, after)).items():
-            pages[(customer_id, first, after)] = page
+        for parent_id, page in (await fetch(ids, first, after)).items():
+            pages[(parent_id, first, after)] = page
     return [pages[k] for k in keys]
 
 
@@ -104,6 +104,9 @@ class Loaders:
         self.points = DataLoader[uuid.UUID, int](self._load_points)
         self.ledger_pages = DataLoader[PageKey, Page[PointsEntryRecord]](self._load_ledger_pages)
         self.groups = DataLoader[uuid.UUID, list[CustomerGroupRecord]](self._load_groups)
+        self.members_by_group_id = DataLoader[PageKey, Page[CustomerRecord]](
+            self._load_members_by_group_id
+        )
         self.discounts = DataLoader[uuid.UUID, CustomerDiscountRecord | None](self._load_discounts)
         self.consents = DataLoader[uuid.UUID, dict[MarketingChannel, ConsentRecord]](
             self._load_consents
@@ -147,6 +150,11 @@ class Loaders:
     async def _load_groups(self, ids: Sequence[uuid.UUID]) -> list[list[CustomerGroupRecord]]:
         found = await self._groups.for_customers(list(ids))
         return [found.get(i, []) for i in ids]
+
+    async def _load_members_by_group_id(
+        self, keys: Sequence[PageKey]
+    ) -> list[Page[CustomerRecord]]:
+        return await pages_by_window(keys, self._groups.member_pages)
 
     async def _load_discounts(
         self, ids: Sequence[uuid.UUID]

@@ -10,7 +10,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 
@@ -31,6 +30,7 @@ from app.resolvers import (
 )
 from app.schema.appointment import Appointment, AppointmentConnection, AppointmentPayload
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
+from app.schema.cost import CostCache, QueryCostLimit
 from app.schema.customer import (
     Customer,
     CustomerConnection,
@@ -45,7 +45,12 @@ from app.schema.group import (
     CustomerGroupDeletePayload,
     CustomerGroupPayload,
 )
-from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit, RefuseNulCharacters
+from app.schema.limits import (
+    MaskUnexpectedErrors,
+    PageSizeLimit,
+    RefuseNulCharacters,
+    depth_limit,
+)
 from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
@@ -360,9 +365,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # The rule classes are built once: ValidationCache keys on them, so a class per
     # request would make every validation a miss.
     rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        depth_limit(settings.max_query_depth),
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    # One cache for the schema's life, shared by every request, like the rules above.
+    costs = CostCache(maxsize=512)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -374,6 +381,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
             lambda: PageSizeLimit(settings.max_page_size),
+            lambda: QueryCostLimit(settings.max_query_cost, costs),
             RefuseNulCharacters,
             MaskUnexpectedErrors,
         ],

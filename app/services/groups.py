@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from app.db.repositories.customers import CustomerFilterSpec, CustomerRepository
+from app.db.repositories.customers import CustomerRepository
 from app.db.repositories.groups import GroupRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.records import Actor, CustomerGroupRecord, CustomerRecord, Page
@@ -166,13 +166,12 @@ class GroupService:
         async with self.tx.db.read() as session:
             return await GroupRepository(session).get(group_id)
 
-    async def members(
-        self, group_id: uuid.UUID, first: int, after: str | None
-    ) -> Page[CustomerRecord]:
+    async def member_pages(
+        self, group_ids: list[uuid.UUID], first: int, after: str | None
+    ) -> dict[uuid.UUID, Page[CustomerRecord]]:
+        """A page of members for each group, by name; two statements however many groups."""
         async with self.tx.db.read() as session:
-            return await CustomerRepository(session).page(
-                None, CustomerFilterSpec(group_id=group_id), first, after
-            )
+            return await CustomerRepository(session).group_pages(group_ids, first, after)
 
     async def for_customers(
         self, customer_ids: list[uuid.UUID]

@@ -173,3 +173,90 @@ async def test_customer_groups_load_without_n_plus_1_and_changes_are_audited(
         for e in trail["data"]["customers"]["edges"][0]["node"]["auditTrail"]["edges"]
     ]
     assert actions[:2] == ["add_to_group", "add_to_group"]
+
+
+GROUP_MEMBERS = """query($n: Int!, $m: Int!, $after: String) { customerGroups(first: $n) { edges {
+  node { name members(first: $m, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+    edges { node { name groups { name } } } } } } } }"""
+
+
+def members_by_group(body: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        e["node"]["name"]: [m["node"]["name"] for m in e["node"]["members"]["edges"]]
+        for e in body["data"]["customerGroups"]["edges"]
+    }
+
+
+async def test_members_of_a_list_of_groups_load_in_a_constant_number_of_statements(
+    gql, token, factory, count_statements
+) -> None:
+    # Issue 9 §3: members ran two statements per group, so a list of groups (or every
+    # group of every customer in a list) cost one round trip pair per row.
+    for g in range(7):
+        group = (await make_group(gql, token, name=f"G{g}"))["group"]
+        people = [await factory.customer(name=f"G{g} m{n}") for n in range(4)]
+        await gql(ADD, {"g": group["id"], "c": [str(c.id) for c in people]}, token=token)
+    counts = []
+    for size in (2, 7):
+        with count_statements() as counter:
+            body = await gql(GROUP_MEMBERS, {"n": size, "m": 3}, token=token)
+        assert len(body["data"]["customerGroups"]["edges"]) == size
+        for edge in body["data"]["customerGroups"]["edges"]:
+            node = edge["node"]
+            assert node["members"]["totalCount"] == 4
+            assert node["members"]["pageInfo"]["hasNextPage"] is True
+            assert [m["node"]["name"] for m in node["members"]["edges"]] == [
+                f"{node['name']} m{n}" for n in range(3)
+            ]
+            assert all(
+                m["node"]["groups"] == [{"name": node["name"]}] for m in node["members"]["edges"]
+            )
+        counts.append(counter.count)
+    assert counts[0] == counts[1]
+
+
+async def test_members_of_several_groups_page_as_one_groups_members_do(
+    gql, token, factory, runtime
+) -> None:
+    from sqlalchemy import update
+
+    from app.db.models import Customer
+
+    a = (await make_group(gql, token, name="A"))["group"]
+    b = (await make_group(gql, token, name="B"))["group"]
+    await make_group(gql, token, name="C")  # no members: an empty page, not a missing one
+    people = {name: await factory.customer(name=name) for name in ("Ann", "Bo", "Cy", "Di", "Ed")}
+    in_a = [str(people[n].id) for n in ("Ann", "Bo", "Cy", "Di")]
+    await gql(ADD, {"g": a["id"], "c": in_a}, token=token)
+    await gql(
+        ADD, {"g": b["id"], "c": [str(people[n].id) for n in ("Bo", "Di", "Ed")]}, token=token
+    )
+    # A merged customer is a pointer: never listed, never counted, on either path.
+    async with runtime.db.write() as session:
+        await session.execute(
+            update(Customer).where(Customer.id == people["Cy"].id).values(status="MERGED")
+        )
+
+    first = await gql(GROUP_MEMBERS, {"n": 10, "m": 2}, token=token)
+    assert members_by_group(first) == {"A": ["Ann", "Bo"], "B": ["Bo", "Di"], "C": []}
+    totals = {
+        e["node"]["name"]: e["node"]["members"]["totalCount"]
+        for e in first["data"]["customerGroups"]["edges"]
+    }
+    assert totals == {"A": 3, "B": 3, "C": 0}
+
+    # One cursor for every group of the list, as `after` means on a nested page.
+    cursor = first["data"]["customerGroups"]["edges"][0]["node"]["members"]["pageInfo"]["endCursor"]
+    after = await gql(GROUP_MEMBERS, {"n": 10, "m": 2, "after": cursor}, token=token)
+    assert members_by_group(after) == {"A": ["Di"], "B": ["Di", "Ed"], "C": []}
+
+    single = await gql(
+        "query($id: ID!, $after: String) { customerGroup(id: $id) { "
+        "members(first: 2, after: $after) { totalCount edges { node { name } } } } }",
+        {"id": b["id"], "after": cursor},
+        token=token,
+    )
+    assert single["data"]["customerGroup"]["members"] == {
+        "totalCount": 3,
+        "edges": [{"node": {"name": "Di"}}, {"node": {"name": "Ed"}}],
+    }

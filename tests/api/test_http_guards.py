@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import get_introspection_query
 
 from app.db.repositories.paging import encode_cursor
 from app.domain.permissions import Permission
@@ -63,7 +64,7 @@ async def test_json_posts_may_name_a_charset(client) -> None:
         content=b'{"query": "{ __typename }"}',
         headers={"content-type": "application/json; charset=utf-8"},
     )
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert response.json()["data"] == {"__typename": "Query"}
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
@@ -112,12 +113,45 @@ async def test_refusals_carry_the_request_id(client) -> None:
 
 
 async def test_depth_limit() -> None:
-    # Our schema is shallower than the default limit of 10; a lower limit shows the wiring.
+    # A lower limit than the default shows the wiring on a short query.
     schema = build_schema(Settings(max_query_depth=4))
     deep = "{ customers { edges { node { auditTrail { edges { node { action } } } } } } }"
     result = await schema.execute(deep)
     assert result.data is None
-    assert "exceeds maximum operation depth" in (result.errors or [])[0].message
+    assert (result.errors or [])[0].extensions == {"code": "QUERY_TOO_DEEP", "limit": 4}
+
+
+# Ten levels of fields (customers, edges, node, groups, members, edges, node, groups,
+# members, totalCount); small pages keep the cost low so only the depth is tested.
+TEN_LEVELS = """{ customers(first: 1) { edges { node { groups { members(first: 1) {
+  edges { node { groups { members(first: 1) { totalCount } } } } } } } } } }"""
+ELEVEN_LEVELS = TEN_LEVELS.replace("totalCount", "pageInfo { hasNextPage }")
+
+
+async def test_depth_limit_counts_levels_of_fields(gql, factory, settings) -> None:
+    # Strawberry's limiter counted the top field as depth 0: its 10 let 11 levels through.
+    cashier = await factory.token(P.CUSTOMER_VIEW)
+    assert settings.max_query_depth == 10
+    at_limit = await gql(TEN_LEVELS, token=cashier)
+    assert "errors" not in at_limit
+    assert at_limit["data"] == {"customers": {"edges": []}}
+    for query in (ELEVEN_LEVELS, "{ ...F } fragment F on Query " + ELEVEN_LEVELS):
+        over = await gql(query, token=cashier)
+        assert over["data"] is None
+        [error] = over["errors"]
+        assert error["extensions"] == {"code": "QUERY_TOO_DEEP", "limit": 10}
+        assert "10 levels" in error["message"]
+
+
+async def test_depth_limit_ignores_introspection_and_survives_fragment_cycles() -> None:
+    schema = build_schema(Settings(max_query_depth=3))
+    # GraphiQL's introspection nests a type reference about 9 levels deep.
+    assert (await schema.execute(get_introspection_query())).errors is None
+    cyclic = await schema.execute(
+        "{ ...A } fragment A on Query { me { id } ...B } fragment B on Query { ...A }"
+    )
+    assert cyclic.errors
+    assert "QUERY_TOO_DEEP" not in str([e.extensions for e in cyclic.errors])
 
 
 async def test_alias_and_token_limits(gql, settings) -> None:
@@ -137,10 +171,12 @@ async def test_alias_and_token_limits(gql, settings) -> None:
         ("{ customers(first: 101) { totalCount } }", None),
         ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": 500}),
         ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": -1}),
+        # GraphQL's Int takes 500.0 as 500.
+        ("query($n: Int) { customers(first: $n) { totalCount } }", {"n": 500.0}),
         ("query($n: Int! = 101) { customers(first: $n) { totalCount } }", None),
         ("{ customerGroups { edges { node { members(first: 101) { totalCount } } } } }", None),
     ],
-    ids=["literal", "variable", "negative", "variable-default", "nested"],
+    ids=["literal", "variable", "negative", "float", "variable-default", "nested"],
 )
 async def test_page_size_is_refused_before_any_resolver(
     gql, factory, count_statements, query: str, variables: dict[str, Any] | None
@@ -169,7 +205,8 @@ async def test_page_size_at_the_limit_is_served(
     token = await factory.token(P.CUSTOMER_VIEW)
     with count_statements() as counter:
         body = await gql(query, variables, token=token)
-    assert body == {"data": {"customers": {"totalCount": 0}}}
+    assert body["data"] == {"customers": {"totalCount": 0}}
+    assert "errors" not in body
     assert counter.count > 1  # the resolver's SQL: what the refusals above must not see
 
 
