@@ -39,7 +39,7 @@ from app.domain.records import (
 from app.domain.values import UNSET, Unset
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
 from app.services.customer_lookup import live_customer
-from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.idempotency import Operation, earlier_result, remember, request_hash
 from app.services.loyalty import card_key
 from app.services.phones import (
     InvalidPhone,
@@ -347,12 +347,19 @@ class CustomerService:
             # First: a racing retry waits here, then finds the first call's key below.
             await lock_numbers(uow, cmd, business.default_phone_region)
             earlier = await earlier_result(
-                uow, "customerCreate", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                uow,
+                Operation.CUSTOMER_CREATE,
+                cmd.idempotency_key,
+                digest,
+                "input",
+                "idempotencyKey",
             )
             if earlier is not None:
                 return await self._require(uow, uuid.UUID(earlier))
             customer = await self.insert_checked(uow, cmd, business.default_phone_region)
-            await remember(uow, "customerCreate", cmd.idempotency_key, digest, str(customer.id))
+            await remember(
+                uow, Operation.CUSTOMER_CREATE, cmd.idempotency_key, digest, str(customer.id)
+            )
             # Seed 003: a registered customer is told at once, email preferred, where the
             # business turned the scenario on (seed 000's settings).
             if NotificationScenario.REGISTRATION in business.notification_scenarios:

@@ -3,6 +3,7 @@ the first result back, never a second customer, sale or payment."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from decimal import Decimal
@@ -23,6 +24,21 @@ def scope_of(actor: Actor | None) -> str:
 KEY_MAX = 128  # idempotency_keys.key
 
 
+class Operation(enum.StrEnum):
+    """What a key was used for (``idempotency_keys.operation``): the mutation's name.
+
+    One key may name one call of each operation, so a till can reuse its request counter
+    across operations without one replaying another.
+    """
+
+    CUSTOMER_CREATE = "customerCreate"
+    APPOINTMENT_CREATE = "appointmentCreate"
+    SALE_CREATE = "saleCreate"
+    SALE_COMPLETE = "saleComplete"
+    SALE_RETURN = "saleReturn"
+    ACCOUNT_PAYMENT = "customerAccountPayment"
+
+
 def _plain(value: object) -> str:
     # 1.0 and 1.00 are one price: a retry that formats it differently is the same request.
     return str(value.normalize()) if isinstance(value, Decimal) else str(value)
@@ -34,7 +50,7 @@ def request_hash(request: dict[str, Any]) -> str:
 
 
 async def earlier_result(
-    uow: UnitOfWork, operation: str, key: str | None, digest: str, *field: str
+    uow: UnitOfWork, operation: Operation, key: str | None, digest: str, *field: str
 ) -> str | None:
     """The result id of an earlier call with this key, or None for a first call.
 
@@ -58,7 +74,7 @@ async def earlier_result(
 
 
 async def remember(
-    uow: UnitOfWork, operation: str, key: str | None, digest: str, result_id: str
+    uow: UnitOfWork, operation: Operation, key: str | None, digest: str, result_id: str
 ) -> None:
     """Store the result under the key; a racing retry's insert then fails and replays."""
     if key:

@@ -47,7 +47,7 @@ from app.domain.sales import (
 from app.domain.values import UNSET, Unset
 from app.services.checks import two_decimals, utc_moment
 from app.services.customer_lookup import live_customer
-from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.idempotency import Operation, earlier_result, remember, request_hash
 from app.services.loyalty import POINTS_MAX, LoyaltyService
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -369,7 +369,7 @@ class SaleService:
 
         async def work(uow: UnitOfWork) -> SaleRecord:
             earlier = await earlier_result(
-                uow, "saleCreate", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                uow, Operation.SALE_CREATE, cmd.idempotency_key, digest, "input", "idempotencyKey"
             )
             if earlier is not None:
                 return await require_sale(uow, uuid.UUID(earlier))
@@ -417,7 +417,7 @@ class SaleService:
             )
             await uow.sales.insert_lines(rows)
             await uow.sales.insert_discounts(sale_id, _discount_rows(priced))
-            await remember(uow, "saleCreate", cmd.idempotency_key, digest, str(sale_id))
+            await remember(uow, Operation.SALE_CREATE, cmd.idempotency_key, digest, str(sale_id))
             return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
@@ -516,7 +516,12 @@ class SaleService:
         async def work(uow: UnitOfWork) -> SaleRecord:
             async def replay() -> SaleRecord | None:
                 earlier = await earlier_result(
-                    uow, "saleComplete", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                    uow,
+                    Operation.SALE_COMPLETE,
+                    cmd.idempotency_key,
+                    digest,
+                    "input",
+                    "idempotencyKey",
                 )
                 return None if earlier is None else await require_sale(uow, uuid.UUID(earlier))
 
@@ -593,7 +598,7 @@ class SaleService:
                     "completed_at": uow.now,
                 },
             )
-            await remember(uow, "saleComplete", cmd.idempotency_key, digest, str(sale_id))
+            await remember(uow, Operation.SALE_COMPLETE, cmd.idempotency_key, digest, str(sale_id))
             return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
@@ -629,7 +634,7 @@ class SaleService:
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
             earlier = await earlier_result(
-                uow, "customerAccountPayment", idempotency_key, digest, "input", "idempotencyKey"
+                uow, Operation.ACCOUNT_PAYMENT, idempotency_key, digest, "input", "idempotencyKey"
             )
             if earlier is not None:
                 return await live_customer(uow, uuid.UUID(earlier), "customerId")
@@ -651,7 +656,9 @@ class SaleService:
                 after={"amount": str(exact), "payment": payment.value,
                        "owed": str(from_cents(left))},
             )  # fmt: skip
-            await remember(uow, "customerAccountPayment", idempotency_key, digest, str(customer_id))
+            await remember(
+                uow, Operation.ACCOUNT_PAYMENT, idempotency_key, digest, str(customer_id)
+            )
             return customer
 
         return await self.tx.run(self.actor, work)
