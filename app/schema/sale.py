@@ -369,6 +369,10 @@ class SaleCreateInput:
 class SaleLineUpdateInput:
     quantity: int | None = strawberry.UNSET
     unit_price: Decimal | None = strawberry.UNSET
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retry with the same key gets the sale back and changes nothing more.",
+    )
 
     def to_change(self) -> LineChange:
         quantity = self.quantity

@@ -34,9 +34,16 @@ class Operation(enum.StrEnum):
     CUSTOMER_CREATE = "customerCreate"
     APPOINTMENT_CREATE = "appointmentCreate"
     SALE_CREATE = "saleCreate"
+    SALE_ADD_LINES = "saleAddLines"
+    SALE_UPDATE_LINE = "saleUpdateLine"
+    SALE_REMOVE_LINE = "saleRemoveLine"
     SALE_COMPLETE = "saleComplete"
     SALE_RETURN = "saleReturn"
     ACCOUNT_PAYMENT = "customerAccountPayment"
+    LOYALTY_CARD_ISSUE = "loyaltyCardIssue"
+    LOYALTY_POINTS_ADJUST = "loyaltyPointsAdjust"
+    DISCOUNT_CODE_CREATE = "discountCodeCreate"
+    CUSTOMER_GROUP_CREATE = "customerGroupCreate"
 
 
 def _plain(value: object) -> str:
@@ -79,3 +86,28 @@ async def remember(
     """Store the result under the key; a racing retry's insert then fails and replays."""
     if key:
         await uow.idempotency.insert(scope_of(uow.actor), operation, key, digest, result_id)
+
+
+async def replay_or_reserve(
+    uow: UnitOfWork,
+    operation: Operation,
+    key: str | None,
+    digest: str,
+    result_id: str,
+    *field: str,
+) -> str | None:
+    """The result id of an earlier call with this key, or None once the key is ours.
+
+    The key is written *before* the work rather than after it. A retry racing the first
+    call (a till resending while the first answer is still on its way) then waits on the
+    key's unique index (PostgreSQL; SQLite has one writer anyway) until the first call
+    commits, fails on it, and replays it when ``Transactions.run`` runs it again. Were the
+    key written last, the retry would first do the work again: add a second mug, or find
+    the points the first call spent gone and answer INSUFFICIENT_POINTS instead of the
+    first result. A first call that is refused rolls its key back with everything else,
+    so its retry is checked afresh. Only for calls whose result id is known beforehand.
+    """
+    earlier = await earlier_result(uow, operation, key, digest, *field)
+    if earlier is None:
+        await remember(uow, operation, key, digest, result_id)
+    return earlier

@@ -47,7 +47,13 @@ from app.domain.sales import (
 from app.domain.values import UNSET, Unset
 from app.services.checks import two_decimals, utc_moment
 from app.services.customer_lookup import live_customer
-from app.services.idempotency import Operation, earlier_result, remember, request_hash
+from app.services.idempotency import (
+    Operation,
+    earlier_result,
+    remember,
+    replay_or_reserve,
+    request_hash,
+)
 from app.services.loyalty import POINTS_MAX, LoyaltyService
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -423,9 +429,20 @@ class SaleService:
         return await self.tx.run(self.actor, work)
 
     async def add_lines(
-        self, sale_id: uuid.UUID, drafts: Sequence[LineDraft]
+        self,
+        sale_id: uuid.UUID,
+        drafts: Sequence[LineDraft],
+        idempotency_key: str | None = None,
     ) -> Result[SaleRecord]:
+        """Add lines to an open sale; a retried key returns the sale without adding again."""
+        digest = request_hash({"saleId": str(sale_id), "lines": [asdict(d) for d in drafts]})
+
         async def work(uow: UnitOfWork) -> SaleRecord:
+            if await replay_or_reserve(
+                uow, Operation.SALE_ADD_LINES, idempotency_key, digest, str(sale_id),
+                "idempotencyKey",
+            ):  # fmt: skip
+                return await require_sale(uow, sale_id)
             sale = await claim_sale(uow, sale_id)
             existing = await uow.sales.lines(sale_id)
             if len(existing) + len(drafts) > LINES_MAX:
@@ -447,9 +464,27 @@ class SaleService:
         raise reject(ErrorCode.NOT_FOUND, "No such line on this sale.", "lineId")
 
     async def update_line(
-        self, sale_id: uuid.UUID, line_id: uuid.UUID, change: LineChange
+        self,
+        sale_id: uuid.UUID,
+        line_id: uuid.UUID,
+        change: LineChange,
+        idempotency_key: str | None = None,
     ) -> Result[SaleRecord]:
+        """Change a line's quantity or price; a retried key changes nothing more."""
+        digest = request_hash(
+            {
+                "saleId": str(sale_id),
+                "lineId": str(line_id),
+                **{k: v for k, v in asdict(change).items() if not isinstance(v, Unset)},
+            }
+        )
+
         async def work(uow: UnitOfWork) -> SaleRecord:
+            if await replay_or_reserve(
+                uow, Operation.SALE_UPDATE_LINE, idempotency_key, digest, str(sale_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
+                return await require_sale(uow, sale_id)
             sale = await claim_sale(uow, sale_id)
             line = self._line_of(await uow.sales.lines(sale_id), line_id)
             values: dict[str, Any] = {}
@@ -472,8 +507,18 @@ class SaleService:
 
         return await self.tx.run(self.actor, work)
 
-    async def remove_line(self, sale_id: uuid.UUID, line_id: uuid.UUID) -> Result[SaleRecord]:
+    async def remove_line(
+        self, sale_id: uuid.UUID, line_id: uuid.UUID, idempotency_key: str | None = None
+    ) -> Result[SaleRecord]:
+        """Remove a line; a retried key answers with the sale, not "no such line"."""
+        digest = request_hash({"saleId": str(sale_id), "lineId": str(line_id)})
+
         async def work(uow: UnitOfWork) -> SaleRecord:
+            if await replay_or_reserve(
+                uow, Operation.SALE_REMOVE_LINE, idempotency_key, digest, str(sale_id),
+                "idempotencyKey",
+            ):  # fmt: skip
+                return await require_sale(uow, sale_id)
             sale = await claim_sale(uow, sale_id)
             self._line_of(await uow.sales.lines(sale_id), line_id)
             await uow.sales.delete_line(line_id)
