@@ -21,6 +21,7 @@ from typing import Any
 from app.db.repositories.sales import SaleRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.money import ZERO, cents, from_cents, to_cents
+from app.domain.permissions import Permission
 from app.domain.pricing import (
     DiscountOffer,
     DiscountSource,
@@ -135,6 +136,15 @@ def _price(value: Decimal, *path: str) -> Decimal:
         ) from None
 
 
+# The line columns of a price the cashier set (SaleLine): all None at the list price.
+NO_OVERRIDE: dict[str, Any] = {
+    "list_price": None,
+    "price_override_by": None,
+    "price_override_staff_id": None,
+    "price_override_till_id": None,
+}
+
+
 def _quantity_error(quantity: int, *path: str) -> UserError | None:
     if 1 <= quantity <= QUANTITY_MAX:
         return None
@@ -183,6 +193,38 @@ class SaleService:
         self.loyalty = loyalty
 
     # -- shared steps --------------------------------------------------------------
+
+    def _price_override(
+        self, uow: UnitOfWork, list_price: Decimal, price: Decimal | None, *path: str
+    ) -> dict[str, Any]:
+        """The line columns recording a price the cashier set instead of the list price.
+
+        Below the list price (down to 0) the shop gives money away, so it needs
+        SALE_PRICE_OVERRIDE (issue 9: any cashier could sell at "0"); ``Rejected`` FORBIDDEN
+        otherwise, naming the line's price. Above it takes nothing from the shop (a
+        surcharge, a price rise not yet in the catalogue) and any seller may set it. Either
+        way the line keeps the list price and who set it, for the receipt and for audits.
+        The system itself (``actor`` None: jobs, imports) may set any price.
+        """
+        if price is None or price == list_price:
+            return NO_OVERRIDE
+        actor = self.actor
+        if (
+            price < list_price
+            and actor is not None
+            and not actor.can(Permission.SALE_PRICE_OVERRIDE)
+        ):
+            raise reject(
+                ErrorCode.FORBIDDEN,
+                f"A price below the list price ({list_price}) needs SALE_PRICE_OVERRIDE.",
+                *path,
+            )
+        return {
+            "list_price": list_price,
+            "price_override_by": uow.actor_label,
+            "price_override_staff_id": actor.staff_user_id if actor else None,
+            "price_override_till_id": actor.till_id if actor else None,
+        }
 
     async def _customer(
         self,
@@ -310,11 +352,14 @@ class SaleService:
             if quantity_error:
                 errors.append(quantity_error)
             price = None
-            if draft.unit_price is not None:
-                try:
+            override = NO_OVERRIDE
+            try:
+                if draft.unit_price is not None:
                     price = _price(draft.unit_price, *path, "unitPrice")
-                except Rejected as rejected:
-                    errors.extend(rejected.errors)
+                if product is not None:
+                    override = self._price_override(uow, product.price, price, *path, "unitPrice")
+            except Rejected as rejected:
+                errors.extend(rejected.errors)
             if errors or product is None:
                 continue
             unit_price = product.price if price is None else price
@@ -332,6 +377,7 @@ class SaleService:
                     "amount": amount,
                     "discount": ZERO,
                     "total": amount,
+                    **override,
                 }
             )
         if errors:
@@ -494,12 +540,13 @@ class SaleService:
                     raise Rejected(error)
                 values["quantity"] = change.quantity
             if not isinstance(change.unit_price, Unset):
-                if change.unit_price is None:
-                    product = await uow.products.get(line.product_id)
-                    assert product is not None  # lines keep their product (RESTRICT)
-                    values["unit_price"] = product.price
-                else:
-                    values["unit_price"] = _price(change.unit_price, "input", "unitPrice")
+                product = await uow.products.get(line.product_id)
+                assert product is not None  # lines keep their product (RESTRICT)
+                price = None
+                if change.unit_price is not None:
+                    price = _price(change.unit_price, "input", "unitPrice")
+                values["unit_price"] = product.price if price is None else price
+                values.update(self._price_override(uow, product.price, price, "input", "unitPrice"))
             if values:
                 await uow.sales.update_lines([{"id": line_id, **values}])
                 await self._reprice(uow, sale_id, sale.customer_id)

@@ -9,11 +9,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.base import Base
 from app.db.migrate import alembic_config, downgrade, upgrade
+from app.db.models import Role
 from tests.conftest import BACKEND
 
 
@@ -60,3 +61,32 @@ async def test_each_migration_steps_down_and_up_again(tmp_path: Path) -> None:
         await asyncio.to_thread(upgrade, url, revision)
         await asyncio.to_thread(downgrade, url, "-1")
         await asyncio.to_thread(upgrade, url, revision)
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="a fresh file database is enough")
+async def test_0008_leaves_price_overrides_to_the_roles_trusted_with_money(tmp_path: Path) -> None:
+    # Before 0008 every seller could price a line below the list; after it only the roles
+    # that void and refund, set the catalogue, or administer keep that ability.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'grants.db'}"
+    await asyncio.to_thread(upgrade, url, "0007")
+    roles = {
+        "Administrator": ["SALE_CREATE"],
+        "Supervisor": ["SALE_CREATE", "SALE_VOID"],
+        "Catalogue": ["SETTINGS_MANAGE"],
+        "Cashier": ["SALE_CREATE", "CUSTOMER_VIEW"],
+    }
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Role), [{"name": name, "permissions": held} for name, held in roles.items()]
+        )
+    await asyncio.to_thread(upgrade, url, "0008")
+    async with engine.connect() as conn:
+        after = dict((await conn.execute(select(Role.name, Role.permissions))).all())
+    await engine.dispose()
+    assert {name for name, held in after.items() if "SALE_PRICE_OVERRIDE" in held} == {
+        "Administrator",
+        "Supervisor",
+        "Catalogue",
+    }
+    assert after["Cashier"] == ["SALE_CREATE", "CUSTOMER_VIEW"]
