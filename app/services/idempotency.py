@@ -18,7 +18,7 @@ def scope_of(actor: Actor | None) -> str:
     """Keys are the caller's own: one till's key never replays another till's call."""
     if actor is None:
         return "anonymous"
-    return str(actor.till_id or actor.staff_user_id or actor.token_id)
+    return actor.caller_key
 
 
 KEY_MAX = 128  # idempotency_keys.key

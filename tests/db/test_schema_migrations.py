@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.base import Base
 from app.db.migrate import alembic_config, downgrade, upgrade
-from app.db.models import Role
-from tests.conftest import BACKEND
+from app.db.models import Customer, CustomerPhone, Role
+from tests.conftest import BACKEND, POSTGRES_ADMIN_URL, _postgres_admin
 
 
 async def test_models_and_migrations_agree(db) -> None:
@@ -90,3 +95,61 @@ async def test_0008_leaves_price_overrides_to_the_roles_trusted_with_money(tmp_p
         "Catalogue",
     }
     assert after["Cashier"] == ["SALE_CREATE", "CUSTOMER_VIEW"]
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own, on the backend under test, for a migration to run through."""
+    if BACKEND == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'steps.db'}"
+        return
+    name = f"poscrm_mig_{uuid.uuid4().hex[:12]}"
+    await _postgres_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_0008_gives_every_stored_number_its_reversed_digits(empty_database_url) -> None:
+    # The PostgreSQL backfill is SQL, the SQLite one Python: both must agree with the app.
+    url = empty_database_url
+    await asyncio.to_thread(upgrade, url, "0007")
+    engine = create_async_engine(url)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    customers = sa.table(
+        "customers",
+        sa.column("id", sa.Uuid()),
+        sa.column("name", sa.String()),
+        sa.column("name_key", sa.String()),
+        sa.column("phone", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("version", sa.Integer()),
+        sa.column("allow_credit_sale", sa.Boolean()),
+        sa.column("willing_to_receive", sa.Boolean()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
+    )
+    now = datetime.now(UTC)
+    common = {"status": "ACTIVE", "version": 1, "allow_credit_sale": False,
+              "willing_to_receive": False, "created_at": now, "updated_at": now}  # fmt: skip
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(customers),
+            [
+                {"id": first, "name": "A", "name_key": "a", "phone": "+12125550142", **common},
+                {"id": second, "name": "B", "name_key": "b", "phone": "merged:abc", **common},
+            ],
+        )
+        await conn.execute(
+            insert(CustomerPhone.__table__).values(  # type: ignore[arg-type]
+                phone="+447700900123", customer_id=first, position=1
+            )
+        )
+    await asyncio.to_thread(upgrade, url, "0008")
+    async with engine.connect() as conn:
+        main = dict((await conn.execute(select(Customer.phone, Customer.phone_reversed))).all())
+        other = (await conn.execute(select(CustomerPhone.phone_reversed))).scalars().all()
+    await engine.dispose()
+    assert main == {"+12125550142": "24105552121", "merged:abc": None}
+    assert other == ["321009007744"]

@@ -1,4 +1,5 @@
-"""smaller holes (issue 9 §7): price overrides recorded on sale lines, SALE_PRICE_OVERRIDE
+"""smaller holes (issue 9 §7): price overrides on sale lines, SALE_PRICE_OVERRIDE, and
+reversed phone numbers for a last-digits search
 
 Revision ID: 0008
 Revises: 0007
@@ -23,6 +24,14 @@ depends_on = None
 # ability; every other role (a plain cashier) loses it, which is the hole this closes.
 KEEPS_OVERRIDE = {"SALE_VOID", "SETTINGS_MANAGE"}
 
+
+# reversed_digits() of app/db/models/customer.py, as it was when this was written.
+def _reversed(phone: str) -> str | None:
+    return phone[:0:-1] if phone.startswith("+") and phone[1:].isdigit() else None
+
+
+BACKFILL_BATCH = 1000
+
 roles = sa.table(
     "roles",
     sa.column("id", sa.Uuid()),
@@ -41,6 +50,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("price_override_staff_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("price_override_till_id", sa.Uuid(), nullable=True))
 
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("phone_reversed", sa.String(length=20), nullable=True))
+        batch_op.create_index("ix_customers_phone_reversed", ["phone_reversed"], unique=False)
+    with op.batch_alter_table("customer_phones", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("phone_reversed", sa.String(length=20), nullable=True))
+        batch_op.create_index("ix_customer_phones_phone_reversed", ["phone_reversed"], unique=False)
+    _backfill_reversed_phones()
+
     bind = op.get_bind()
     rows = bind.execute(sa.select(roles.c.id, roles.c.name, roles.c.permissions)).all()
     for role_id, name, permissions in rows:
@@ -55,6 +72,31 @@ def upgrade() -> None:
             )
 
 
+def _backfill_reversed_phones() -> None:
+    """Every stored number gets its reversed digits, so the last-digits search finds it."""
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        # One statement per table: a chain's million numbers never leave the server.
+        for table in ("customers", "customer_phones"):
+            op.execute(
+                f"UPDATE {table} SET phone_reversed = reverse(substr(phone, 2)) "  # noqa: S608
+                "WHERE phone ~ '^[+][0-9]+$'"
+            )
+        return
+    # SQLite has no reverse(): a shop's numbers are read and written back in batches.
+    for table, key in (("customers", "id"), ("customer_phones", "phone")):
+        rows = sa.table(table, sa.column(key), sa.column("phone"), sa.column("phone_reversed"))
+        found = bind.execute(sa.select(rows.c[key], rows.c.phone)).all()
+        updates = [{"k": k, "reversed": _reversed(phone)} for k, phone in found if _reversed(phone)]
+        statement = (
+            rows.update()
+            .where(rows.c[key] == sa.bindparam("k"))
+            .values(phone_reversed=sa.bindparam("reversed"))
+        )
+        for start in range(0, len(updates), BACKFILL_BATCH):
+            bind.execute(statement, updates[start : start + BACKFILL_BATCH])
+
+
 def downgrade() -> None:
     bind = op.get_bind()
     for role_id, permissions in bind.execute(sa.select(roles.c.id, roles.c.permissions)).all():
@@ -64,6 +106,12 @@ def downgrade() -> None:
                 .where(roles.c.id == role_id)
                 .values(permissions=[p for p in permissions if p != "SALE_PRICE_OVERRIDE"])
             )
+    with op.batch_alter_table("customer_phones", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_phones_phone_reversed")
+        batch_op.drop_column("phone_reversed")
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_index("ix_customers_phone_reversed")
+        batch_op.drop_column("phone_reversed")
     with op.batch_alter_table("sale_lines", schema=None) as batch_op:
         batch_op.drop_column("price_override_till_id")
         batch_op.drop_column("price_override_staff_id")
