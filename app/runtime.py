@@ -15,6 +15,7 @@ from app.db.repositories.staff import StaffRepository
 from app.embedded_redis import EmbeddedRedis
 from app.jobs.queue import ArqJobQueue
 from app.jobs.worker import build_worker
+from app.private_files import private_dir, warn_if_open
 from app.services.lookup_limit import LookupLimit
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
@@ -39,7 +40,7 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = False) -> Runtime:
-        settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        warn_if_open(private_dir(settings.resolved_data_dir))
         embedded = None
         redis_url = settings.redis_url
         if settings.uses_embedded_redis:
