@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # means none, so the login throttle keys on the real peer address.
     forwarded_allow_ips: str = ""
 
+    # Anonymous callers may read the schema (GraphiQL's autocompletion before login): on for
+    # the embedded single shop, off for a chain (README's PostgreSQL section).
+    public_introspection: bool = True
+
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_query_depth: int = 10
     max_aliases: int = 20

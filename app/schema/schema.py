@@ -45,6 +45,7 @@ from app.schema.group import (
     CustomerGroupDeletePayload,
     CustomerGroupPayload,
 )
+from app.schema.introspection import IntrospectionNeedsLogin
 from app.schema.limits import MaskUnexpectedErrors, PageSizeLimit, RefuseNulCharacters
 from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
@@ -363,6 +364,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    # Absent when public: nothing to check for the embedded single shop.
+    introspection = [] if settings.public_introspection else [IntrospectionNeedsLogin]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -374,6 +377,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
             lambda: PageSizeLimit(settings.max_page_size),
+            *introspection,
             RefuseNulCharacters,
             MaskUnexpectedErrors,
         ],
