@@ -43,6 +43,7 @@ from app.services.customer_lookup import live_customer
 from app.services.idempotency import Operation, earlier_result, remember, request_hash
 from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import card_key
+from app.services.notifications import queue_registration
 from app.services.phones import (
     InvalidPhone,
     is_phone_like,
@@ -375,13 +376,7 @@ class CustomerService:
             # Seed 003: a registered customer is told at once, email preferred, where the
             # business turned the scenario on (seed 000's settings).
             if NotificationScenario.REGISTRATION in business.notification_scenarios:
-                channel = MarketingChannel.EMAIL if customer.email else MarketingChannel.SMS
-                notification_id = await uow.notifications.insert(
-                    customer.id, channel.value, NotificationScenario.REGISTRATION.value
-                )
-                await uow.enqueue_job(
-                    "deliver_notification", {"notification_id": str(notification_id)}
-                )
+                await queue_registration(uow, customer)
             return customer
 
         return await self.tx.run(self.actor, work)

@@ -269,6 +269,23 @@ class CustomerRepository:
         )
         return [_record(r) for r in rows]
 
+    async def address_held_by_another(
+        self, customer_id: uuid.UUID, email_key: str | None, phone: str | None
+    ) -> bool:
+        """Whether any other customer row (a merged pointer too) has this email or number,
+        as a main or an other phone: each an index lookup."""
+        held = []
+        if email_key:
+            held.append(exists().where(Customer.email_key == email_key, Customer.id != customer_id))
+        if phone:
+            held.append(exists().where(Customer.phone == phone, Customer.id != customer_id))
+            held.append(
+                exists().where(
+                    CustomerPhone.phone == phone, CustomerPhone.customer_id != customer_id
+                )
+            )
+        return bool(held) and bool(await self.session.scalar(select(or_(*held))))
+
     async def ids_by_email_key(self, key: str) -> list[uuid.UUID]:
         return list(
             await self.session.scalars(select(Customer.id).where(Customer.email_key == key))
