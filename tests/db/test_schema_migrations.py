@@ -14,13 +14,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.base import Base
 from app.db.migrate import alembic_config, downgrade, upgrade
 from app.db.models import Customer, CustomerPhone, Role
-from tests.conftest import BACKEND, POSTGRES_ADMIN_URL, _postgres_admin
+from tests.conftest import BACKEND, postgres_database
 
 
 async def test_models_and_migrations_agree(db) -> None:
@@ -103,12 +102,8 @@ async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
     if BACKEND == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'steps.db'}"
         return
-    name = f"poscrm_mig_{uuid.uuid4().hex[:12]}"
-    await _postgres_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with postgres_database("poscrm_mig") as url:
+        yield url
 
 
 async def test_0008_gives_every_stored_number_its_reversed_digits(empty_database_url) -> None:
