@@ -18,8 +18,9 @@ SCHEMA_FILE = Path("schema.graphql")
 
 def _migrate(settings: Settings) -> None:
     from app.db.migrate import upgrade
+    from app.private_files import private_dir
 
-    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.resolved_data_dir)
     upgrade(settings.effective_database_url)
 
 

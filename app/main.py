@@ -52,6 +52,7 @@ class PoscrmGraphQL(GraphQL[Context, None]):
             throttle=runtime.throttle,
             actor=actor,
             request_id=request_id_var.get(),
+            lookups=runtime.lookups,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:

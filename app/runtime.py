@@ -15,6 +15,8 @@ from app.db.repositories.staff import StaffRepository
 from app.embedded_redis import EmbeddedRedis
 from app.jobs.queue import ArqJobQueue
 from app.jobs.worker import build_worker
+from app.private_files import private_dir, warn_if_open
+from app.services.lookup_limit import LookupLimit
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
@@ -31,13 +33,14 @@ class Runtime:
     queue: ArqJobQueue
     tx: Transactions
     throttle: LoginThrottle
+    lookups: LookupLimit
     embedded_redis: EmbeddedRedis | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _worker: object | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = False) -> Runtime:
-        settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        warn_if_open(private_dir(settings.resolved_data_dir))
         embedded = None
         redis_url = settings.redis_url
         if settings.uses_embedded_redis:
@@ -76,6 +79,12 @@ class Runtime:
                 prefix=settings.redis_prefix,
                 max_failures=settings.login_max_failures,
                 lockout_seconds=settings.login_lockout_seconds,
+            ),
+            lookups=LookupLimit(
+                redis,
+                prefix=settings.redis_prefix,
+                limit=settings.lookup_limit,
+                window_seconds=settings.lookup_window_seconds,
             ),
             embedded_redis=embedded,
         )

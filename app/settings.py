@@ -24,9 +24,17 @@ class Settings(BaseSettings):
     device_token_ttl_days: int = Field(default=365, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
+    # Phone and email lookups per caller without CUSTOMER_VIEW_PII, per window (issue 9:
+    # masked numbers were rebuilt by search); a busy till looks up far fewer.
+    lookup_limit: int = Field(default=30, ge=1)
+    lookup_window_seconds: int = Field(default=60, ge=1)
     # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); empty
     # means none, so the login throttle keys on the real peer address.
     forwarded_allow_ips: str = ""
+
+    # Anonymous callers may read the schema (GraphiQL's autocompletion before login): on for
+    # the embedded single shop, off for a chain (README's PostgreSQL section).
+    public_introspection: bool = True
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_query_depth: int = 10

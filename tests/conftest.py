@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,17 @@ def tmp_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(tmp_path_factory.mktemp("d"))
 
 
+@asynccontextmanager
+async def postgres_database(prefix: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _postgres_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 async def database_url(tmp_data_dir: Path) -> AsyncIterator[str]:
     if BACKEND == "sqlite":
@@ -77,12 +88,8 @@ async def database_url(tmp_data_dir: Path) -> AsyncIterator[str]:
         return
     if BACKEND != "postgresql":
         raise RuntimeError(f"unknown POSCRM_TEST_DATABASE={BACKEND!r}")
-    name = f"poscrm_test_{uuid.uuid4().hex[:12]}"
-    await _postgres_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with postgres_database("poscrm_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

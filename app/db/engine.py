@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from app.private_files import create_private_file
 
 
 def _sqlite_pragmas(*, immediate: bool) -> Any:
@@ -47,6 +50,10 @@ def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> AsyncEngi
         # spinning on SQLite's busy handler; other processes wait on busy_timeout.
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
+    if parsed.database and parsed.database != ":memory:":
+        # Created owner-only before SQLite creates it world-readable; its -wal and -shm
+        # files then take the same mode (issue 9 §7: the file holds every customer).
+        create_private_file(Path(parsed.database))
     engine = create_async_engine(url, **kwargs)
     on_connect, on_begin = _sqlite_pragmas(immediate=writer)
     event.listen(engine.sync_engine, "connect", on_connect)

@@ -15,6 +15,9 @@ class Permission(enum.StrEnum):
     CUSTOMER_GROUP_MANAGE = "CUSTOMER_GROUP_MANAGE"
     SALE_CREATE = "SALE_CREATE"
     SALE_VOID = "SALE_VOID"
+    # Sell a line below its list price (down to 0): without it a cashier could give goods
+    # away at the till (issue 9). Above the list price needs nothing; both are recorded.
+    SALE_PRICE_OVERRIDE = "SALE_PRICE_OVERRIDE"
     LOYALTY_ADJUST = "LOYALTY_ADJUST"
     DISCOUNT_MANAGE = "DISCOUNT_MANAGE"
     REPORT_VIEW = "REPORT_VIEW"

@@ -73,6 +73,12 @@ class Actor:
         return permission in self.permissions
 
     @property
+    def caller_key(self) -> str:
+        """The till or staff user behind the token: idempotency keys and lookup counts are
+        theirs, so logging in again neither loses a key nor restarts a count."""
+        return str(self.till_id or self.staff_user_id or self.token_id)
+
+    @property
     def bound_store_id(self) -> uuid.UUID | None:
         """The one store this caller may act at, or None for a chain-wide caller.
 

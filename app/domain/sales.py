@@ -69,6 +69,11 @@ class SaleLineRecord:
     total: Decimal
     returned_quantity: int
     returned_value: Decimal
+    # Set when the cashier chose the price: the list price then, and who chose it.
+    list_price: Decimal | None = None
+    price_override_by: str | None = None
+    price_override_staff_id: uuid.UUID | None = None
+    price_override_till_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

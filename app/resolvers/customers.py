@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.domain.errors import Rejected
 from app.domain.records import CustomerStatus, MarketingChannel
 from app.schema.context import Context
 from app.schema.customer import (
@@ -14,7 +15,7 @@ from app.schema.customer import (
     CustomerUpdateInput,
     DuplicateCandidate,
 )
-from app.schema.errors import user_errors
+from app.schema.errors import ClientError, user_errors
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE
 
@@ -34,7 +35,10 @@ async def customers(
     after: str | None = None,
 ) -> CustomerConnection:
     query = (filter or CustomerFilter()).to_query(search)
-    page = await info.context.customers.search(query, first, after)
+    try:
+        page = await info.context.customers.search(query, first, after)
+    except Rejected as rejected:
+        raise ClientError.from_rejected(rejected) from None
     return CustomerConnection.from_page(page, Customer.from_record, after=after)
 
 

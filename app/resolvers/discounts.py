@@ -32,7 +32,7 @@ async def discount_codes(
 
 async def discount_code_create(info: Info, input: DiscountCodeInput) -> DiscountCodePayload:
     result = await info.context.discounts.create(
-        input.code, input.percent, input.description, input.active
+        input.code, input.percent, input.description, input.active, input.idempotency_key
     )
     return DiscountCodePayload.from_result(result)
 

@@ -31,7 +31,9 @@ async def customer_group(info: Info, id: strawberry.ID) -> CustomerGroup | None:
 
 
 async def customer_group_create(info: Info, input: CustomerGroupInput) -> CustomerGroupPayload:
-    result = await info.context.groups.create(input.name, input.note, input.discount_percent)
+    result = await info.context.groups.create(
+        input.name, input.note, input.discount_percent, input.idempotency_key
+    )
     return CustomerGroupPayload.from_result(result)
 
 

@@ -14,7 +14,7 @@ async def loyalty_card_issue(
     info: Info, customer_id: strawberry.ID, input: LoyaltyCardInput
 ) -> CustomerPayload:
     result = await info.context.loyalty.issue_card(
-        parse_id(customer_id), input.card_number, input.discount_percent
+        parse_id(customer_id), input.card_number, input.discount_percent, input.idempotency_key
     )
     return CustomerPayload.from_result(result)
 
@@ -31,5 +31,7 @@ async def loyalty_card_replace(
 async def loyalty_points_adjust(
     info: Info, customer_id: strawberry.ID, input: LoyaltyPointsAdjustInput
 ) -> CustomerPayload:
-    result = await info.context.loyalty.adjust(parse_id(customer_id), input.points, input.reason)
+    result = await info.context.loyalty.adjust(
+        parse_id(customer_id), input.points, input.reason, input.idempotency_key
+    )
     return CustomerPayload.from_result(result)

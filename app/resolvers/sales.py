@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.domain.errors import Rejected
@@ -23,6 +25,13 @@ from app.schema.sale import (
 )
 
 Info = strawberry.Info[Context, None]
+# An argument where the mutation has no input to carry it (DESIGN.md: saleAddLines).
+IdempotencyKey = Annotated[
+    str | None,
+    strawberry.argument(
+        description="A retry with the same key gets the sale back and changes nothing more."
+    ),
+]
 
 
 async def sale(info: Info, id: strawberry.ID) -> Sale | None:
@@ -49,25 +58,34 @@ async def sale_create(info: Info, input: SaleCreateInput) -> SalePayload:
 
 
 async def sale_add_lines(
-    info: Info, sale_id: strawberry.ID, lines: list[SaleLineInput]
+    info: Info,
+    sale_id: strawberry.ID,
+    lines: list[SaleLineInput],
+    idempotency_key: IdempotencyKey = None,
 ) -> SalePayload:
     drafts = [line.to_draft() for line in lines]
-    return SalePayload.from_result(await info.context.sales.add_lines(parse_id(sale_id), drafts))
+    result = await info.context.sales.add_lines(parse_id(sale_id), drafts, idempotency_key)
+    return SalePayload.from_result(result)
 
 
 async def sale_update_line(
     info: Info, sale_id: strawberry.ID, line_id: strawberry.ID, input: SaleLineUpdateInput
 ) -> SalePayload:
     result = await info.context.sales.update_line(
-        parse_id(sale_id), parse_id(line_id), input.to_change()
+        parse_id(sale_id), parse_id(line_id), input.to_change(), input.idempotency_key
     )
     return SalePayload.from_result(result)
 
 
 async def sale_remove_line(
-    info: Info, sale_id: strawberry.ID, line_id: strawberry.ID
+    info: Info,
+    sale_id: strawberry.ID,
+    line_id: strawberry.ID,
+    idempotency_key: IdempotencyKey = None,
 ) -> SalePayload:
-    result = await info.context.sales.remove_line(parse_id(sale_id), parse_id(line_id))
+    result = await info.context.sales.remove_line(
+        parse_id(sale_id), parse_id(line_id), idempotency_key
+    )
     return SalePayload.from_result(result)
 
 

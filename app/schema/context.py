@@ -16,6 +16,7 @@ from app.services.customer_merge import CustomerMergeService
 from app.services.customers import CustomerService
 from app.services.discounts import DiscountService
 from app.services.groups import GroupService
+from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import LoyaltyService
 from app.services.products import ProductService
 from app.services.sale_reversals import SaleReversalService
@@ -35,10 +36,11 @@ class Context:
     throttle: LoginThrottle
     actor: Actor | None
     request_id: str
+    lookups: LookupLimit | None = None
 
     @cached_property
     def customers(self) -> CustomerService:
-        return CustomerService(self.tx, self.settings, self.actor)
+        return CustomerService(self.tx, self.settings, self.actor, self.lookups)
 
     @cached_property
     def business(self) -> BusinessSettingsService:

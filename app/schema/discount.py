@@ -69,6 +69,10 @@ class DiscountCodeInput:
     percent: Decimal = strawberry.field(description="Above 0, at most 100, two decimals.")
     description: str | None = None
     active: bool = True
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retry with the same key gets the first code back.",
+    )
 
 
 @strawberry.input(

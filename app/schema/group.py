@@ -63,6 +63,10 @@ class CustomerGroupInput:
     name: str
     note: str | None = None
     discount_percent: Decimal | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retry with the same key gets the first group back.",
+    )
 
 
 @strawberry.input(description="Only the fields given change; null clears note or discount.")

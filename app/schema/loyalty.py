@@ -69,6 +69,10 @@ class LoyaltyCardInput:
         description="4-64 letters, digits or '-'; any case. Never reused once issued."
     )
     discount_percent: Decimal = strawberry.field(description="0 to 100, two decimals.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retry with the same key gets the first result back, never a second card.",
+    )
 
 
 @strawberry.input
@@ -81,3 +85,7 @@ class LoyaltyCardReplaceInput:
 class LoyaltyPointsAdjustInput:
     points: int = strawberry.field(description="Signed, not zero; the balance never goes below 0.")
     reason: str
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retry with the same key gets the first result back; the points move once.",
+    )

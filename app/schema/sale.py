@@ -47,6 +47,28 @@ def _id(value: uuid.UUID | None) -> strawberry.ID | None:
     return strawberry.ID(str(value)) if value else None
 
 
+@strawberry.type(
+    description="A price the cashier set instead of the list price; below it needs "
+    "SALE_PRICE_OVERRIDE (docs/sales.md)."
+)
+class PriceOverride:
+    list_price: Decimal = strawberry.field(description="The product's price when this was set.")
+    by: str = strawberry.field(description="Who set it (staff user or till).")
+    staff_user_id: strawberry.ID | None
+    till_id: strawberry.ID | None = strawberry.field(description="Set by a till's device token.")
+
+    @classmethod
+    def from_record(cls, r: SaleLineRecord) -> PriceOverride | None:
+        if r.list_price is None:
+            return None
+        return cls(
+            list_price=r.list_price,
+            by=r.price_override_by or "",
+            staff_user_id=_id(r.price_override_staff_id),
+            till_id=_id(r.price_override_till_id),
+        )
+
+
 @strawberry.type(description="A product on a sale, with its SKU and name as sold.")
 class SaleLine:
     id: strawberry.ID
@@ -60,6 +82,9 @@ class SaleLine:
     discount: Decimal = strawberry.field(description="This line's share of the discount.")
     total: Decimal = strawberry.field(description="amount - discount.")
     returned_quantity: int
+    price_override: PriceOverride | None = strawberry.field(
+        description="Null: sold at the product's list price."
+    )
 
     @classmethod
     def from_record(cls, r: SaleLineRecord) -> SaleLine:
@@ -75,6 +100,7 @@ class SaleLine:
             discount=r.discount,
             total=r.total,
             returned_quantity=r.returned_quantity,
+            price_override=PriceOverride.from_record(r),
         )
 
 
@@ -323,7 +349,8 @@ class SaleLineInput:
     sku: str
     quantity: int = 1
     unit_price: Decimal | None = strawberry.field(
-        default=None, description="Left out: the product's price."
+        default=None,
+        description="Left out: the product's price. Below it needs SALE_PRICE_OVERRIDE.",
     )
 
     def to_draft(self) -> LineDraft:
@@ -365,10 +392,17 @@ class SaleCreateInput:
         )
 
 
-@strawberry.input(description="Only the fields given change; a null unitPrice: the product's.")
+@strawberry.input(
+    description="Only the fields given change; a null unitPrice: the product's. A price "
+    "below the product's needs SALE_PRICE_OVERRIDE."
+)
 class SaleLineUpdateInput:
     quantity: int | None = strawberry.UNSET
     unit_price: Decimal | None = strawberry.UNSET
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retry with the same key gets the sale back and changes nothing more.",
+    )
 
     def to_change(self) -> LineChange:
         quantity = self.quantity

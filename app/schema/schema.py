@@ -45,6 +45,7 @@ from app.schema.group import (
     CustomerGroupDeletePayload,
     CustomerGroupPayload,
 )
+from app.schema.introspection import IntrospectionNeedsLogin
 from app.schema.limits import (
     MaskUnexpectedErrors,
     PageSizeLimit,
@@ -370,6 +371,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     # One cache for the schema's life, shared by every request, like the rules above.
     costs = CostCache(maxsize=512)
+    # Absent when public: nothing to check for the embedded single shop.
+    introspection = [] if settings.public_introspection else [IntrospectionNeedsLogin]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -381,6 +384,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
             lambda: PageSizeLimit(settings.max_page_size),
+            *introspection,
             lambda: QueryCostLimit(settings.max_query_cost, costs),
             RefuseNulCharacters,
             MaskUnexpectedErrors,

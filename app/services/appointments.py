@@ -21,7 +21,7 @@ from app.domain.records import Actor, Page, StoreRecord
 from app.domain.values import UNSET, Unset
 from app.services.checks import optional_text, required_text, utc_moment
 from app.services.customer_lookup import live_customer
-from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.idempotency import Operation, earlier_result, remember, request_hash
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -199,7 +199,7 @@ class AppointmentService:
             if cmd.staff_id is not None:
                 await uow.appointments.lock_staff(cmd.staff_id)
             earlier = await earlier_result(
-                uow, "appointmentCreate", key, digest, "input", "idempotencyKey"
+                uow, Operation.APPOINTMENT_CREATE, key, digest, "input", "idempotencyKey"
             )
             if earlier is not None:
                 return await self._require(uow, uuid.UUID(earlier))
@@ -229,7 +229,7 @@ class AppointmentService:
                 created_at=uow.now,
                 created_by=uow.actor_label,
             )
-            await remember(uow, "appointmentCreate", key, digest, str(created.id))
+            await remember(uow, Operation.APPOINTMENT_CREATE, key, digest, str(created.id))
             await uow.audit(
                 "customer", cmd.customer_id, "appointment_create", after=_snapshot(created)
             )

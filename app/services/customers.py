@@ -18,6 +18,7 @@ from app.db.repositories.customers import (
     CustomerSearch,
 )
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
+from app.domain.permissions import Permission
 from app.domain.records import (
     Actor,
     AddressRecord,
@@ -39,13 +40,17 @@ from app.domain.records import (
 from app.domain.values import UNSET, Unset
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
 from app.services.customer_lookup import live_customer
-from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.idempotency import Operation, earlier_result, remember, request_hash
+from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import card_key
+from app.services.notifications import queue_registration
 from app.services.phones import (
     InvalidPhone,
     is_phone_like,
+    last_digits,
     normalize_phone,
     phone_search_prefixes,
+    whole_number,
 )
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -222,10 +227,18 @@ def created_snapshot(customer: CustomerRecord, fields: dict[str, Any]) -> dict[s
 
 
 class CustomerService:
-    def __init__(self, tx: Transactions, settings: Settings, actor: Actor | None) -> None:
+    def __init__(
+        self,
+        tx: Transactions,
+        settings: Settings,
+        actor: Actor | None,
+        lookups: LookupLimit | None = None,
+    ) -> None:
         self.tx = tx
         self.settings = settings
         self.actor = actor
+        # None: lookups are not counted (the system itself, the CLI, tests of other rules).
+        self.lookups = lookups
 
     # -- validation -----------------------------------------------------------------
 
@@ -347,22 +360,23 @@ class CustomerService:
             # First: a racing retry waits here, then finds the first call's key below.
             await lock_numbers(uow, cmd, business.default_phone_region)
             earlier = await earlier_result(
-                uow, "customerCreate", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                uow,
+                Operation.CUSTOMER_CREATE,
+                cmd.idempotency_key,
+                digest,
+                "input",
+                "idempotencyKey",
             )
             if earlier is not None:
                 return await self._require(uow, uuid.UUID(earlier))
             customer = await self.insert_checked(uow, cmd, business.default_phone_region)
-            await remember(uow, "customerCreate", cmd.idempotency_key, digest, str(customer.id))
+            await remember(
+                uow, Operation.CUSTOMER_CREATE, cmd.idempotency_key, digest, str(customer.id)
+            )
             # Seed 003: a registered customer is told at once, email preferred, where the
             # business turned the scenario on (seed 000's settings).
             if NotificationScenario.REGISTRATION in business.notification_scenarios:
-                channel = MarketingChannel.EMAIL if customer.email else MarketingChannel.SMS
-                notification_id = await uow.notifications.insert(
-                    customer.id, channel.value, NotificationScenario.REGISTRATION.value
-                )
-                await uow.enqueue_job(
-                    "deliver_notification", {"notification_id": str(notification_id)}
-                )
+                await queue_registration(uow, customer)
             return customer
 
         return await self.tx.run(self.actor, work)
@@ -570,33 +584,61 @@ class CustomerService:
             return await CustomerRepository(session).get_many(customer_ids)
 
     @staticmethod
-    def to_search(term: str, region: str) -> CustomerSearch:
-        """What a typed term may mean: a phone (any format, prefix), a name, a code, an email
-        or a loyalty card number (a card number can look like a phone or a name)."""
+    def to_search(term: str, region: str, *, prefixes: bool = True) -> CustomerSearch:
+        """What a typed term may mean: a phone (a whole number in any format, its last 4+
+        digits, or with ``prefixes`` its beginning), a name, a code, an email (a whole
+        address) or a loyalty card number (a card number can look like a phone or a name).
+
+        ``prefixes`` is False for callers who see numbers masked: a number's beginning,
+        typed one more digit at a time, rebuilt a whole number in 26 searches (issue 9).
+        Its end they may search: the customer says it aloud, and the mask shows the last
+        four digits anyway.
+        """
         term = term.strip()
         card = card_key(term)
         if "@" in term:
             return CustomerSearch(email_key=email_key(term), customer_code=term, card_number=card)
         if is_phone_like(term):
+            whole = whole_number(term, region)
+            ending = last_digits(term)
             return CustomerSearch(
-                phone_prefixes=phone_search_prefixes(term, region),
+                phone_prefixes=phone_search_prefixes(term, region) if prefixes else (),
+                phones=(whole,) if whole else (),
+                phone_suffix_reversed=ending[::-1] if ending else None,
                 customer_code=term,
                 card_number=card,
             )
         return CustomerSearch(name_key=name_key(term) or None, customer_code=term, card_number=card)
 
+    @staticmethod
+    def is_contact_lookup(term: str) -> bool:
+        """A search for a phone number or an email address, which the lookup limit counts."""
+        return "@" in term or is_phone_like(term)
+
+    async def _count_lookup(self, term: str) -> None:
+        """Count a phone or email lookup by a caller who sees those masked (LookupLimit)."""
+        actor, lookups = self.actor, self.lookups
+        if actor is None or lookups is None or actor.can(Permission.CUSTOMER_VIEW_PII):
+            return
+        if self.is_contact_lookup(term):
+            await lookups.count(actor)
+
     async def search(
         self, query: CustomerQuery, first: int, after: str | None
     ) -> Page[CustomerRecord]:
+        """A page of customers; ``Rejected`` TOO_MANY_LOOKUPS for a caller who sees personal
+        data masked and looked up more phones or emails than the limit allows."""
         spec = CustomerFilterSpec(
             status=query.status, home_store_id=query.home_store_id, group_id=query.group_id
         )
         term = (query.search or "").strip()
+        await self._count_lookup(term)
+        sees_pii = self.actor is None or self.actor.can(Permission.CUSTOMER_VIEW_PII)
         async with self.tx.db.read() as session:
             search = None
             if term:
                 region = await self._region_for_search(session, term)
-                search = self.to_search(term, region)
+                search = self.to_search(term, region, prefixes=sees_pii)
             return await CustomerRepository(session).page(search, spec, first, after)
 
     @staticmethod

@@ -26,6 +26,7 @@ from app.domain.records import (
 from app.domain.values import UNSET, Unset
 from app.services.checks import identifier, optional_text, two_decimals
 from app.services.customer_lookup import live_customer
+from app.services.idempotency import Operation, replay_or_reserve, request_hash
 from app.services.scheduled import ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
 
@@ -129,9 +130,25 @@ class DiscountService:
     # -- codes ---------------------------------------------------------------------
 
     async def create(
-        self, code: str, percent: Decimal, description: str | None, active: bool = True
+        self,
+        code: str,
+        percent: Decimal,
+        description: str | None,
+        active: bool = True,
+        idempotency_key: str | None = None,
     ) -> Result[DiscountCodeRecord]:
+        """A new code; a retried key returns the first one instead of DISCOUNT_CODE_TAKEN."""
+        digest = request_hash(
+            {"code": code, "percent": percent, "description": description, "active": active}
+        )
+
         async def work(uow: UnitOfWork) -> DiscountCodeRecord:
+            code_id = uuid.uuid4()
+            if earlier := await replay_or_reserve(
+                uow, Operation.DISCOUNT_CODE_CREATE, idempotency_key, digest, str(code_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
+                return await self._require_code(uow, uuid.UUID(earlier))
             clean = _code(code)
             exact = _percent(percent)
             text = _description(description)
@@ -140,6 +157,7 @@ class DiscountService:
                     ErrorCode.DISCOUNT_CODE_TAKEN, "This discount code exists.", "input", "code"
                 )
             created = await uow.discounts.insert(
+                id=code_id,
                 code=clean,
                 code_key=code_key(clean),
                 percent=exact,

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from app.private_files import open_private_for_append
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
@@ -52,6 +54,6 @@ class FileGateway:
         await asyncio.to_thread(self._append, line)
 
     def _append(self, line: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
+        # Owner-only: every line holds an address and a message (issue 9 §7).
+        with open_private_for_append(self.path) as handle:
             handle.write(line + "\n")

@@ -13,6 +13,7 @@ from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.records import Actor, CustomerGroupRecord, CustomerRecord, Page
 from app.domain.values import UNSET, Unset
 from app.services.checks import required_text, two_decimals
+from app.services.idempotency import Operation, replay_or_reserve, request_hash
 from app.services.text import name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -62,13 +63,27 @@ class GroupService:
         return group
 
     async def create(
-        self, name: str, note: str | None, discount_percent: Decimal | None
+        self,
+        name: str,
+        note: str | None,
+        discount_percent: Decimal | None,
+        idempotency_key: str | None = None,
     ) -> Result[CustomerGroupRecord]:
+        """A new group; a retried key returns the first one instead of DUPLICATE."""
+        digest = request_hash({"name": name, "note": note, "discountPercent": discount_percent})
+
         async def work(uow: UnitOfWork) -> CustomerGroupRecord:
+            group_id = uuid.uuid4()
+            if earlier := await replay_or_reserve(
+                uow, Operation.CUSTOMER_GROUP_CREATE, idempotency_key, digest, str(group_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
+                return await self._require(uow, uuid.UUID(earlier))
             clean = self._name(name)
             percent = _percent(discount_percent)
             await self._unique(uow, clean)
             group = await uow.groups.insert(
+                id=group_id,
                 name=clean,
                 name_key=name_key(clean),
                 note=(note or "").strip() or None,

@@ -30,6 +30,7 @@ from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord, PointsKind
 from app.domain.records import Actor, CustomerRecord, Page
 from app.services.checks import required_text, two_decimals
 from app.services.customer_lookup import live_customer
+from app.services.idempotency import Operation, replay_or_reserve, request_hash
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
 
 CARD_MIN = 4
@@ -99,9 +100,23 @@ class LoyaltyService:
     # -- cards -----------------------------------------------------------------------
 
     async def issue_card(
-        self, customer_id: uuid.UUID, card_number: str, discount_percent: Decimal
+        self,
+        customer_id: uuid.UUID,
+        card_number: str,
+        discount_percent: Decimal,
+        idempotency_key: str | None = None,
     ) -> Result[CustomerRecord]:
+        """A first card; a retried key returns the customer, not LOYALTY_CARD_IMMUTABLE."""
+        digest = request_hash(
+            {"customerId": str(customer_id), "card": card_number, "percent": discount_percent}
+        )
+
         async def work(uow: UnitOfWork) -> CustomerRecord:
+            if await replay_or_reserve(
+                uow, Operation.LOYALTY_CARD_ISSUE, idempotency_key, digest, str(customer_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
+                return await self._require_customer(uow, customer_id)
             customer = await self._require_customer(uow, customer_id)
             number = _card_number(card_number, "cardNumber")
             percent = two_decimals(discount_percent, upper=HUNDRED, field="discountPercent")
@@ -317,11 +332,21 @@ class LoyaltyService:
         return await self.tx.run(self.actor, work)
 
     async def adjust(
-        self, customer_id: uuid.UUID, points: int, reason: str
+        self,
+        customer_id: uuid.UUID,
+        points: int,
+        reason: str,
+        idempotency_key: str | None = None,
     ) -> Result[CustomerRecord]:
-        """A signed correction with its reason; never below zero."""
+        """A signed correction with its reason; never below zero. A retried key adjusts once."""
+        digest = request_hash({"customerId": str(customer_id), "points": points, "reason": reason})
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
+            if await replay_or_reserve(
+                uow, Operation.LOYALTY_POINTS_ADJUST, idempotency_key, digest, str(customer_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
+                return await self._require_customer(uow, customer_id)
             customer = await self._require_customer(uow, customer_id)
             if points == 0 or abs(points) > POINTS_MAX:
                 raise reject(

@@ -28,6 +28,26 @@ def is_phone_like(term: str) -> bool:
     return bool(_PHONE_LIKE.match(term)) and sum(c.isdigit() for c in term) >= 2
 
 
+LAST_DIGITS_MIN = 4
+
+
+def whole_number(term: str, region: str) -> str | None:
+    """The E.164 number ``term`` is, in any format, or None if it is not a whole number."""
+    try:
+        return normalize_phone(term, region)
+    except InvalidPhone:
+        return None
+
+
+def last_digits(term: str) -> str | None:
+    """The digits of ``term`` if it can be a number's ending said aloud ("the last four
+    digits"): at least four digits and no leading "+", which only a number's start has."""
+    if term.strip().startswith("+"):
+        return None
+    digits = "".join(c for c in term if c.isdigit())
+    return digits if len(digits) >= LAST_DIGITS_MIN else None
+
+
 def phone_search_prefixes(term: str, region: str) -> tuple[str, ...]:
     """E.164 prefixes a typed (possibly partial) number may stand for.
 

@@ -15,7 +15,7 @@ from app.domain.money import ZERO, cents
 from app.domain.pricing import refund_share, returned_value
 from app.domain.records import Actor
 from app.domain.sales import PaymentMethod, SaleRecord, SaleReturnRecord, SaleStatus
-from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.idempotency import Operation, earlier_result, remember, request_hash
 from app.services.loyalty import LoyaltyService
 from app.services.sales import claim_sale, require_sale, units_by_product
 from app.services.store_scope import require_store
@@ -133,7 +133,12 @@ class SaleReversalService:
         async def work(uow: UnitOfWork) -> SaleReturnRecord:
             async def replay() -> SaleReturnRecord | None:
                 earlier = await earlier_result(
-                    uow, "saleReturn", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                    uow,
+                    Operation.SALE_RETURN,
+                    cmd.idempotency_key,
+                    digest,
+                    "input",
+                    "idempotencyKey",
                 )
                 if earlier is None:
                     return None
@@ -263,7 +268,7 @@ class SaleReversalService:
                 "sale", sale_id, "return",
                 after={"returnId": str(created.id), "value": str(value), "refund": str(refund)},
             )  # fmt: skip
-            await remember(uow, "saleReturn", cmd.idempotency_key, digest, str(created.id))
+            await remember(uow, Operation.SALE_RETURN, cmd.idempotency_key, digest, str(created.id))
             return created
 
         return await self.tx.run(self.actor, work)

@@ -21,6 +21,7 @@ from typing import Any
 from app.db.repositories.sales import SaleRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.money import ZERO, cents, from_cents, to_cents
+from app.domain.permissions import Permission
 from app.domain.pricing import (
     DiscountOffer,
     DiscountSource,
@@ -47,7 +48,13 @@ from app.domain.sales import (
 from app.domain.values import UNSET, Unset
 from app.services.checks import two_decimals, utc_moment
 from app.services.customer_lookup import live_customer
-from app.services.idempotency import earlier_result, remember, request_hash
+from app.services.idempotency import (
+    Operation,
+    earlier_result,
+    remember,
+    replay_or_reserve,
+    request_hash,
+)
 from app.services.loyalty import POINTS_MAX, LoyaltyService
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -129,6 +136,15 @@ def _price(value: Decimal, *path: str) -> Decimal:
         ) from None
 
 
+# The line columns of a price the cashier set (SaleLine): all None at the list price.
+NO_OVERRIDE: dict[str, Any] = {
+    "list_price": None,
+    "price_override_by": None,
+    "price_override_staff_id": None,
+    "price_override_till_id": None,
+}
+
+
 def _quantity_error(quantity: int, *path: str) -> UserError | None:
     if 1 <= quantity <= QUANTITY_MAX:
         return None
@@ -177,6 +193,38 @@ class SaleService:
         self.loyalty = loyalty
 
     # -- shared steps --------------------------------------------------------------
+
+    def _price_override(
+        self, uow: UnitOfWork, list_price: Decimal, price: Decimal | None, *path: str
+    ) -> dict[str, Any]:
+        """The line columns recording a price the cashier set instead of the list price.
+
+        Below the list price (down to 0) the shop gives money away, so it needs
+        SALE_PRICE_OVERRIDE (issue 9: any cashier could sell at "0"); ``Rejected`` FORBIDDEN
+        otherwise, naming the line's price. Above it takes nothing from the shop (a
+        surcharge, a price rise not yet in the catalogue) and any seller may set it. Either
+        way the line keeps the list price and who set it, for the receipt and for audits.
+        The system itself (``actor`` None: jobs, imports) may set any price.
+        """
+        if price is None or price == list_price:
+            return NO_OVERRIDE
+        actor = self.actor
+        if (
+            price < list_price
+            and actor is not None
+            and not actor.can(Permission.SALE_PRICE_OVERRIDE)
+        ):
+            raise reject(
+                ErrorCode.FORBIDDEN,
+                f"A price below the list price ({list_price}) needs SALE_PRICE_OVERRIDE.",
+                *path,
+            )
+        return {
+            "list_price": list_price,
+            "price_override_by": uow.actor_label,
+            "price_override_staff_id": actor.staff_user_id if actor else None,
+            "price_override_till_id": actor.till_id if actor else None,
+        }
 
     async def _customer(
         self,
@@ -304,11 +352,14 @@ class SaleService:
             if quantity_error:
                 errors.append(quantity_error)
             price = None
-            if draft.unit_price is not None:
-                try:
+            override = NO_OVERRIDE
+            try:
+                if draft.unit_price is not None:
                     price = _price(draft.unit_price, *path, "unitPrice")
-                except Rejected as rejected:
-                    errors.extend(rejected.errors)
+                if product is not None:
+                    override = self._price_override(uow, product.price, price, *path, "unitPrice")
+            except Rejected as rejected:
+                errors.extend(rejected.errors)
             if errors or product is None:
                 continue
             unit_price = product.price if price is None else price
@@ -326,6 +377,7 @@ class SaleService:
                     "amount": amount,
                     "discount": ZERO,
                     "total": amount,
+                    **override,
                 }
             )
         if errors:
@@ -369,7 +421,7 @@ class SaleService:
 
         async def work(uow: UnitOfWork) -> SaleRecord:
             earlier = await earlier_result(
-                uow, "saleCreate", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                uow, Operation.SALE_CREATE, cmd.idempotency_key, digest, "input", "idempotencyKey"
             )
             if earlier is not None:
                 return await require_sale(uow, uuid.UUID(earlier))
@@ -417,15 +469,26 @@ class SaleService:
             )
             await uow.sales.insert_lines(rows)
             await uow.sales.insert_discounts(sale_id, _discount_rows(priced))
-            await remember(uow, "saleCreate", cmd.idempotency_key, digest, str(sale_id))
+            await remember(uow, Operation.SALE_CREATE, cmd.idempotency_key, digest, str(sale_id))
             return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
 
     async def add_lines(
-        self, sale_id: uuid.UUID, drafts: Sequence[LineDraft]
+        self,
+        sale_id: uuid.UUID,
+        drafts: Sequence[LineDraft],
+        idempotency_key: str | None = None,
     ) -> Result[SaleRecord]:
+        """Add lines to an open sale; a retried key returns the sale without adding again."""
+        digest = request_hash({"saleId": str(sale_id), "lines": [asdict(d) for d in drafts]})
+
         async def work(uow: UnitOfWork) -> SaleRecord:
+            if await replay_or_reserve(
+                uow, Operation.SALE_ADD_LINES, idempotency_key, digest, str(sale_id),
+                "idempotencyKey",
+            ):  # fmt: skip
+                return await require_sale(uow, sale_id)
             sale = await claim_sale(uow, sale_id)
             existing = await uow.sales.lines(sale_id)
             if len(existing) + len(drafts) > LINES_MAX:
@@ -447,9 +510,27 @@ class SaleService:
         raise reject(ErrorCode.NOT_FOUND, "No such line on this sale.", "lineId")
 
     async def update_line(
-        self, sale_id: uuid.UUID, line_id: uuid.UUID, change: LineChange
+        self,
+        sale_id: uuid.UUID,
+        line_id: uuid.UUID,
+        change: LineChange,
+        idempotency_key: str | None = None,
     ) -> Result[SaleRecord]:
+        """Change a line's quantity or price; a retried key changes nothing more."""
+        digest = request_hash(
+            {
+                "saleId": str(sale_id),
+                "lineId": str(line_id),
+                **{k: v for k, v in asdict(change).items() if not isinstance(v, Unset)},
+            }
+        )
+
         async def work(uow: UnitOfWork) -> SaleRecord:
+            if await replay_or_reserve(
+                uow, Operation.SALE_UPDATE_LINE, idempotency_key, digest, str(sale_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
+                return await require_sale(uow, sale_id)
             sale = await claim_sale(uow, sale_id)
             line = self._line_of(await uow.sales.lines(sale_id), line_id)
             values: dict[str, Any] = {}
@@ -459,12 +540,13 @@ class SaleService:
                     raise Rejected(error)
                 values["quantity"] = change.quantity
             if not isinstance(change.unit_price, Unset):
-                if change.unit_price is None:
-                    product = await uow.products.get(line.product_id)
-                    assert product is not None  # lines keep their product (RESTRICT)
-                    values["unit_price"] = product.price
-                else:
-                    values["unit_price"] = _price(change.unit_price, "input", "unitPrice")
+                product = await uow.products.get(line.product_id)
+                assert product is not None  # lines keep their product (RESTRICT)
+                price = None
+                if change.unit_price is not None:
+                    price = _price(change.unit_price, "input", "unitPrice")
+                values["unit_price"] = product.price if price is None else price
+                values.update(self._price_override(uow, product.price, price, "input", "unitPrice"))
             if values:
                 await uow.sales.update_lines([{"id": line_id, **values}])
                 await self._reprice(uow, sale_id, sale.customer_id)
@@ -472,8 +554,18 @@ class SaleService:
 
         return await self.tx.run(self.actor, work)
 
-    async def remove_line(self, sale_id: uuid.UUID, line_id: uuid.UUID) -> Result[SaleRecord]:
+    async def remove_line(
+        self, sale_id: uuid.UUID, line_id: uuid.UUID, idempotency_key: str | None = None
+    ) -> Result[SaleRecord]:
+        """Remove a line; a retried key answers with the sale, not "no such line"."""
+        digest = request_hash({"saleId": str(sale_id), "lineId": str(line_id)})
+
         async def work(uow: UnitOfWork) -> SaleRecord:
+            if await replay_or_reserve(
+                uow, Operation.SALE_REMOVE_LINE, idempotency_key, digest, str(sale_id),
+                "idempotencyKey",
+            ):  # fmt: skip
+                return await require_sale(uow, sale_id)
             sale = await claim_sale(uow, sale_id)
             self._line_of(await uow.sales.lines(sale_id), line_id)
             await uow.sales.delete_line(line_id)
@@ -516,7 +608,12 @@ class SaleService:
         async def work(uow: UnitOfWork) -> SaleRecord:
             async def replay() -> SaleRecord | None:
                 earlier = await earlier_result(
-                    uow, "saleComplete", cmd.idempotency_key, digest, "input", "idempotencyKey"
+                    uow,
+                    Operation.SALE_COMPLETE,
+                    cmd.idempotency_key,
+                    digest,
+                    "input",
+                    "idempotencyKey",
                 )
                 return None if earlier is None else await require_sale(uow, uuid.UUID(earlier))
 
@@ -593,7 +690,7 @@ class SaleService:
                     "completed_at": uow.now,
                 },
             )
-            await remember(uow, "saleComplete", cmd.idempotency_key, digest, str(sale_id))
+            await remember(uow, Operation.SALE_COMPLETE, cmd.idempotency_key, digest, str(sale_id))
             return await require_sale(uow, sale_id)
 
         return await self.tx.run(self.actor, work)
@@ -629,7 +726,7 @@ class SaleService:
 
         async def work(uow: UnitOfWork) -> CustomerRecord:
             earlier = await earlier_result(
-                uow, "customerAccountPayment", idempotency_key, digest, "input", "idempotencyKey"
+                uow, Operation.ACCOUNT_PAYMENT, idempotency_key, digest, "input", "idempotencyKey"
             )
             if earlier is not None:
                 return await live_customer(uow, uuid.UUID(earlier), "customerId")
@@ -651,7 +748,9 @@ class SaleService:
                 after={"amount": str(exact), "payment": payment.value,
                        "owed": str(from_cents(left))},
             )  # fmt: skip
-            await remember(uow, "customerAccountPayment", idempotency_key, digest, str(customer_id))
+            await remember(
+                uow, Operation.ACCOUNT_PAYMENT, idempotency_key, digest, str(customer_id)
+            )
             return customer
 
         return await self.tx.run(self.actor, work)

@@ -398,6 +398,41 @@ MUTATIONS: dict[str, Op] = {
     ),
 }
 
+# Inputs that need a permission beyond their operation's (issue 9 §7): a line priced below
+# its product's list price (10.00 in the seed), down to "0", needs SALE_PRICE_OVERRIDE; the
+# refusal names the line's price. test_every_priced_input_is_in_the_override_table keeps
+# this complete.
+LINE_FIELDS = "sale { lines { unitPrice priceOverride { listPrice by staffUserId tillId } } }"
+PRICE_OVERRIDES: dict[str, tuple[Op, list[str]]] = {
+    "saleCreate": (
+        Op(
+            "mutation($input: SaleCreateInput!) { saleCreate(input: $input) "
+            f"{{ {LINE_FIELDS} errors {{ code field }} }} }}",
+            lambda s: {"input": {"lines": [{"sku": s.sku, "unitPrice": "0"}]}},
+            P.SALE_CREATE,
+        ),
+        ["input", "lines", "0", "unitPrice"],
+    ),
+    "saleAddLines": (
+        Op(
+            "mutation($s: ID!, $l: [SaleLineInput!]!) { saleAddLines(saleId: $s, lines: $l) "
+            f"{{ {LINE_FIELDS} errors {{ code field }} }} }}",
+            lambda s: {"s": s.open_sale_id, "l": [{"sku": s.sku, "unitPrice": "0.00"}]},
+            P.SALE_CREATE,
+        ),
+        ["lines", "0", "unitPrice"],
+    ),
+    "saleUpdateLine": (
+        Op(
+            "mutation($s: ID!, $l: ID!) { saleUpdateLine(saleId: $s, lineId: $l, "
+            f'input: {{unitPrice: "9.99"}}) {{ {LINE_FIELDS} errors {{ code field }} }} }}',
+            lambda s: {"s": s.open_sale_id, "l": s.open_line_id},
+            P.SALE_CREATE,
+        ),
+        ["input", "unitPrice"],
+    ),
+}
+
 # Every query field, and whether it is nullable (a refused non-null field nulls all of data).
 QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     "me": ("{ me { id } }", _no_vars, True),
@@ -738,6 +773,62 @@ async def test_table_inputs_succeed_with_the_permission(gql, factory, raw_sql, n
     body = await gql(op.document, op.variables(seed), token=token)
     assert _payload(body, name)["errors"] == []
     assert await _snapshot(raw_sql) != before
+
+
+def _input_fields(graphql_type: Any, seen: set[str]) -> set[str]:
+    """Every input field name reachable from an argument type (lists and nesting included)."""
+    from graphql import GraphQLInputObjectType, get_named_type
+
+    named = get_named_type(graphql_type)
+    if not isinstance(named, GraphQLInputObjectType) or named.name in seen:
+        return set()
+    seen.add(named.name)
+    names = set(named.fields)
+    for field in named.fields.values():
+        names |= _input_fields(field.type, seen)
+    return names
+
+
+def test_every_priced_input_is_in_the_override_table() -> None:
+    # A new mutation that takes a line price must be added to PRICE_OVERRIDES.
+    mutation = build_schema()._schema.mutation_type
+    assert mutation is not None
+    priced = {
+        name
+        for name, field in mutation.fields.items()
+        if any("unitPrice" in _input_fields(arg.type, set()) for arg in field.args.values())
+    }
+    assert priced == set(PRICE_OVERRIDES)
+
+
+@pytest.mark.parametrize("name", sorted(PRICE_OVERRIDES))
+async def test_a_price_below_the_list_needs_price_override(
+    gql, factory, raw_sql, name: str
+) -> None:
+    op, path = PRICE_OVERRIDES[name]
+    seed = await _seed(factory)
+    token = await factory.token(*(p for p in Permission if p is not P.SALE_PRICE_OVERRIDE))
+    before = await _snapshot(raw_sql)
+    payload = _payload(await gql(op.document, op.variables(seed), token=token), name)
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("FORBIDDEN", path)]
+    assert payload["sale"] is None
+    assert await _snapshot(raw_sql) == before
+
+
+@pytest.mark.parametrize("name", sorted(PRICE_OVERRIDES))
+async def test_a_price_override_is_recorded_on_the_line(gql, factory, name: str) -> None:
+    op, _ = PRICE_OVERRIDES[name]
+    seed = await _seed(factory)
+    username, token = await factory.staff(P.SALE_CREATE, P.SALE_PRICE_OVERRIDE)
+    payload = _payload(await gql(op.document, op.variables(seed), token=token), name)
+    assert payload["errors"] == []
+    [overridden] = [line for line in payload["sale"]["lines"] if line["priceOverride"]]
+    assert overridden["unitPrice"] in {"0.00", "9.99"}
+    override = overridden["priceOverride"]
+    assert override["listPrice"] == "10.00"
+    assert username in override["by"]
+    assert override["staffUserId"] is not None
+    assert override["tillId"] is None
 
 
 async def test_logout_needs_only_a_session(gql, factory) -> None:

@@ -51,8 +51,14 @@ PRODUCT_STOCK = """query($id: ID!, $store: ID) { product(id: $id) { stock(storeI
 
 @pytest.fixture
 async def cashier_login(factory: Any) -> tuple[str, str]:
+    # A supervisor at the till: voids, and prices below the list (as migration 0008 grants).
     return await factory.staff(  # type: ignore[no-any-return]
-        P.SALE_CREATE, P.SALE_VOID, P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII, P.AUDIT_VIEW
+        P.SALE_CREATE,
+        P.SALE_VOID,
+        P.SALE_PRICE_OVERRIDE,
+        P.CUSTOMER_VIEW,
+        P.CUSTOMER_VIEW_PII,
+        P.AUDIT_VIEW,
     )
 
 
@@ -762,3 +768,100 @@ async def test_a_customer_pays_off_their_account_never_more_than_owed(
         gql, cashier, customerId=str(trusted.id), lines=[{"sku": "TEA-1", "quantity": 2}]
     )
     assert (await complete(gql, cashier, again_sale["id"], payment="CREDIT"))["errors"] == []
+
+
+OVERRIDE = "priceOverride { listPrice by staffUserId tillId }"
+PRICED_CREATE = f"""mutation($input: SaleCreateInput!) {{ saleCreate(input: $input) {{
+  sale {{ id lines {{ id unitPrice {OVERRIDE} }} }} errors {{ field code message }} }} }}"""
+PRICED_UPDATE = f"""mutation($s: ID!, $l: ID!, $input: SaleLineUpdateInput!) {{
+  saleUpdateLine(saleId: $s, lineId: $l, input: $input) {{
+  sale {{ lines {{ unitPrice quantity {OVERRIDE} }} }} errors {{ field code }} }} }}"""
+
+
+async def test_a_price_above_the_list_needs_no_override_but_is_recorded(
+    gql, factory, products
+) -> None:
+    # Charging more takes nothing from the shop (a surcharge, a price rise not yet in the
+    # catalogue): any seller may, and the line still says who set the price.
+    username, token = await factory.staff(P.SALE_CREATE)
+    payload = await call(
+        gql,
+        PRICED_CREATE,
+        {"input": {"lines": [{"sku": "MUG-1", "unitPrice": "5.00"}, {"sku": "TEA-1"}]}},
+        token,
+        "saleCreate",
+    )
+    assert payload["errors"] == []
+    mug, tea = payload["sale"]["lines"]
+    assert mug["unitPrice"] == "5.00"
+    assert mug["priceOverride"]["listPrice"] == "4.50"
+    assert username in mug["priceOverride"]["by"]
+    assert tea["priceOverride"] is None
+
+
+async def test_the_list_price_given_explicitly_is_no_override(gql, factory, products) -> None:
+    token = await factory.token(P.SALE_CREATE)
+    payload = await call(
+        gql,
+        PRICED_CREATE,
+        {"input": {"lines": [{"sku": "MUG-1", "unitPrice": "4.5"}]}},
+        token,
+        "saleCreate",
+    )
+    assert payload["errors"] == []
+    assert payload["sale"]["lines"][0]["priceOverride"] is None
+
+
+async def test_a_tills_override_names_the_till_and_going_back_clears_it(
+    gql, factory, products
+) -> None:
+    store = await factory.store()
+    till = await factory.till(store.id, P.SALE_CREATE, P.SALE_PRICE_OVERRIDE)
+    payload = await call(
+        gql,
+        PRICED_CREATE,
+        {"input": {"lines": [{"sku": "MUG-1", "unitPrice": "0"}]}},
+        till,
+        "saleCreate",
+    )
+    assert payload["errors"] == []
+    sale_id = payload["sale"]["id"]
+    [line] = payload["sale"]["lines"]
+    assert line["priceOverride"]["staffUserId"] is None
+    assert line["priceOverride"]["tillId"] is not None
+    # A quantity change keeps the price and who set it; back to the list price clears both.
+    changed = await call(
+        gql, PRICED_UPDATE, {"s": sale_id, "l": line["id"], "input": {"quantity": 2}}, till,
+        "saleUpdateLine",
+    )  # fmt: skip
+    assert changed["sale"]["lines"][0]["priceOverride"] == line["priceOverride"]
+    back = await call(
+        gql, PRICED_UPDATE, {"s": sale_id, "l": line["id"], "input": {"unitPrice": None}}, till,
+        "saleUpdateLine",
+    )  # fmt: skip
+    assert back["sale"]["lines"][0] == {"unitPrice": "4.50", "quantity": 2, "priceOverride": None}
+
+
+async def test_every_refused_line_price_is_named_at_once(gql, factory, products) -> None:
+    token = await factory.token(P.SALE_CREATE)
+    payload = await call(
+        gql,
+        PRICED_CREATE,
+        {
+            "input": {
+                "lines": [
+                    {"sku": "NOPE"},
+                    {"sku": "MUG-1", "unitPrice": "0"},
+                    {"sku": "TEA-1", "unitPrice": "1.00"},
+                ]
+            }
+        },
+        token,
+        "saleCreate",
+    )
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [
+        (["input", "lines", "0", "sku"], "NOT_FOUND"),
+        (["input", "lines", "1", "unitPrice"], "FORBIDDEN"),
+        (["input", "lines", "2", "unitPrice"], "FORBIDDEN"),
+    ]
+    assert payload["sale"] is None

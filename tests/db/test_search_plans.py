@@ -15,7 +15,15 @@ from app.services.customers import CustomerService
 from tests.conftest import BACKEND
 
 # What a cashier types; the service turns each into the search the repository runs.
-TERMS = ["212 555", "(212) 555-0100", "+44 7700", "C00042", "Ada@Example.com", "ada love"]
+TERMS = [
+    "212 555",
+    "(212) 555-0100",
+    "+44 7700",
+    "0142",  # the last four digits said aloud
+    "C00042",
+    "Ada@Example.com",
+    "ada love",
+]
 
 
 async def explain(db: Database, sql: str, params: Any = ()) -> str:
@@ -61,9 +69,11 @@ async def selects_sent(
     return sent
 
 
+@pytest.mark.parametrize("prefixes", [True, False], ids=["pii", "masked"])
 @pytest.mark.parametrize("term", TERMS)
-async def test_lookup_is_an_index_search(db, term: str) -> None:
-    search = CustomerService.to_search(term, "US")
+async def test_lookup_is_an_index_search(db, term: str, prefixes: bool) -> None:
+    # prefixes=False: a caller without CUSTOMER_VIEW_PII (whole numbers and endings only).
+    search = CustomerService.to_search(term, "US", prefixes=prefixes)
     # The SQL page() sends (the count, then the ordered page), not just its WHERE clause.
     sent = await selects_sent(db, lambda repo: repo.page(search, CustomerFilterSpec(), 20, None))
     assert len(sent) == 2
@@ -92,3 +102,20 @@ async def test_the_card_number_lookup_is_an_index_search(db) -> None:
     for sql, params in sent:
         assert "loyalty_cards" in sql
         assert_index_search(await explain(db, sql, params))
+
+
+@pytest.mark.parametrize("term", ["0142", "555-0142", "2125550142"])
+async def test_the_last_digits_search_ranges_over_the_reversed_numbers(db, term: str) -> None:
+    # Issue 9 §7 (and issue 13): an ending is a prefix range on phone_reversed, main and
+    # other phones alike, never LIKE '%0142' over every number.
+    search = CustomerService.to_search(term, "US", prefixes=False)
+    assert search.phone_prefixes == ()
+    assert search.phone_suffix_reversed == "".join(c for c in term if c.isdigit())[::-1]
+    sent = await selects_sent(db, lambda repo: repo.page(search, CustomerFilterSpec(), 20, None))
+    assert len(sent) == 2
+    for sql, params in sent:
+        assert sql.count("phone_reversed >=") == 2, sql
+        assert "LIKE" not in sql.upper()
+        plan = await explain(db, sql, params)
+        assert_index_search(plan)
+        assert "phone_reversed" in plan, plan

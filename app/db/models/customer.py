@@ -21,12 +21,26 @@ from app.db.models._columns import big_id, created_at, utcnow, uuid_pk
 from app.db.types import Money, UTCDateTime
 
 
+def reversed_digits(phone: str | None) -> str | None:
+    """An E.164 number's digits, last first (``+12125550142`` -> ``24105552121``).
+
+    Stored beside each number so that "the last four digits" is a prefix range on an index
+    of this column (``'2410' <= x < '2411'``), as a prefix of the number is on the number's
+    own index: never a scan. None for anything that is not a number (a merged placeholder).
+    """
+    if phone is None or not phone.startswith("+") or not phone[1:].isdigit():
+        return None
+    return phone[:0:-1]
+
+
 class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
         # Search keys: phone prefix and name prefix are index ranges (DESIGN.md §6).
         Index("ix_customers_name_key_id", "name_key", "id"),
         Index("ix_customers_email_key", "email_key"),
+        # Last digits: a prefix range over the reversed number (issue 9 §7).
+        Index("ix_customers_phone_reversed", "phone_reversed"),
         # Duplicate detection: similar name with the same birth date.
         Index("ix_customers_birth_date", "birth_date"),
     )
@@ -37,6 +51,8 @@ class Customer(Base):
     name_key: Mapped[str] = mapped_column(String(200))
     # E.164, e.g. +12125550100.
     phone: Mapped[str] = mapped_column(String(20), unique=True)
+    # reversed_digits(phone): written with every phone by the repositories.
+    phone_reversed: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(320))
     email_key: Mapped[str | None] = mapped_column(String(320))
     customer_code: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -85,10 +101,15 @@ class CustomerPhone(Base):
     """An extra phone number: unique like the main one, and found by search the same way."""
 
     __tablename__ = "customer_phones"
-    __table_args__ = (Index("ix_customer_phones_customer", "customer_id", "position"),)
+    __table_args__ = (
+        Index("ix_customer_phones_customer", "customer_id", "position"),
+        Index("ix_customer_phones_phone_reversed", "phone_reversed"),
+    )
 
     # E.164; the primary key is the index a prefix search ranges over.
     phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # reversed_digits(phone), for a last-digits search as on customers.
+    phone_reversed: Mapped[str | None] = mapped_column(String(20))
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     label: Mapped[str | None] = mapped_column(String(50))

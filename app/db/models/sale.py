@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Uuid,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -103,6 +104,14 @@ class SaleLine(Base):
     total: Mapped[Decimal] = mapped_column(Money())
     returned_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     returned_value: Mapped[Decimal] = mapped_column(Money(), default=ZERO, server_default="0")
+    # A price the cashier set instead of the product's: the list price it replaced and who
+    # set it (the staff user, or the till of a device token). All NULL at the list price.
+    # No foreign keys: adding one on SQLite rebuilds sale_lines, which returns point at;
+    # staff users and tills are deactivated or revoked, never deleted, so the ids stay good.
+    list_price: Mapped[Decimal | None] = mapped_column(Money())
+    price_override_by: Mapped[str | None] = mapped_column(String(200))
+    price_override_staff_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    price_override_till_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
 
 
 class SaleDiscount(Base):

@@ -33,6 +33,7 @@ from app.db.models import (
     PointsEntry,
     Sale,
 )
+from app.db.models.customer import reversed_digits
 from app.db.repositories.paging import (
     after_key_and_id,
     encode_cursor,
@@ -93,6 +94,23 @@ def _prefix_range(column: Any, prefix: str) -> ColumnElement[bool]:
     return and_(column >= prefix, column < upper)
 
 
+def _with_phone_key(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the reversed number beside a phone being written: the two never part."""
+    if "phone" not in values:
+        return values
+    return {**values, "phone_reversed": reversed_digits(values["phone"])}
+
+
+def _phone_row(customer_id: uuid.UUID, position: int, phone: PhoneRecord) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "position": position,
+        "phone": phone.phone,
+        "phone_reversed": reversed_digits(phone.phone),
+        "label": phone.label,
+    }
+
+
 def _name_words(customer_id: uuid.UUID, name_key: str) -> list[dict[str, Any]]:
     return [
         {"customer_id": customer_id, "word": word[:200]} for word in sorted(set(name_key.split()))
@@ -103,7 +121,12 @@ def _name_words(customer_id: uuid.UUID, name_key: str) -> list[dict[str, Any]]:
 class CustomerSearch:
     """What one search term may mean; a customer matching any of them is found."""
 
+    # E.164 beginnings (a range each); only for callers who may see whole numbers.
     phone_prefixes: tuple[str, ...] = ()
+    # Whole E.164 numbers (equality).
+    phones: tuple[str, ...] = ()
+    # The last digits said aloud, reversed: a range on phone_reversed.
+    phone_suffix_reversed: str | None = None
     name_key: str | None = None
     email_key: str | None = None
     customer_code: str | None = None
@@ -244,10 +267,7 @@ class CustomerRepository:
         if phones:
             await self.session.execute(
                 insert(CustomerPhone),
-                [
-                    {"customer_id": customer_id, "position": i, "phone": p.phone, "label": p.label}
-                    for i, p in enumerate(phones)
-                ],
+                [_phone_row(customer_id, i, p) for i, p in enumerate(phones)],
             )
 
     async def same_birth_date(self, birth_date: date, limit: int = 200) -> list[CustomerRecord]:
@@ -257,6 +277,23 @@ class CustomerRepository:
             .limit(limit)
         )
         return [_record(r) for r in rows]
+
+    async def address_held_by_another(
+        self, customer_id: uuid.UUID, email_key: str | None, phone: str | None
+    ) -> bool:
+        """Whether any other customer row (a merged pointer too) has this email or number,
+        as a main or an other phone: each an index lookup."""
+        held = []
+        if email_key:
+            held.append(exists().where(Customer.email_key == email_key, Customer.id != customer_id))
+        if phone:
+            held.append(exists().where(Customer.phone == phone, Customer.id != customer_id))
+            held.append(
+                exists().where(
+                    CustomerPhone.phone == phone, CustomerPhone.customer_id != customer_id
+                )
+            )
+        return bool(held) and bool(await self.session.scalar(select(or_(*held))))
 
     async def ids_by_email_key(self, key: str) -> list[uuid.UUID]:
         return list(
@@ -270,7 +307,7 @@ class CustomerRepository:
         return found
 
     async def insert(self, **values: Any) -> CustomerRecord:
-        row = Customer(**values)
+        row = Customer(**_with_phone_key(values))
         self.session.add(row)
         await self.session.flush()
         await self._index_words(row.id, row.name_key)
@@ -291,7 +328,7 @@ class CustomerRepository:
         result = await self.session.execute(
             update(Customer)
             .where(Customer.id == customer_id, Customer.version == expected_version)
-            .values(**values, version=Customer.version + 1)
+            .values(**_with_phone_key(values), version=Customer.version + 1)
             .execution_options(synchronize_session=False)
         )
         changed = bool(result.rowcount)  # type: ignore[attr-defined]
@@ -328,6 +365,21 @@ class CustomerRepository:
                 select(CustomerPhone.customer_id).where(_prefix_range(CustomerPhone.phone, p))
                 for p in search.phone_prefixes
             ]
+            if search.phones:
+                ids.append(select(Customer.id).where(Customer.phone.in_(search.phones)))
+                ids.append(
+                    select(CustomerPhone.customer_id).where(CustomerPhone.phone.in_(search.phones))
+                )
+            if search.phone_suffix_reversed:
+                suffix = search.phone_suffix_reversed
+                ids.append(
+                    select(Customer.id).where(_prefix_range(Customer.phone_reversed, suffix))
+                )
+                ids.append(
+                    select(CustomerPhone.customer_id).where(
+                        _prefix_range(CustomerPhone.phone_reversed, suffix)
+                    )
+                )
             if search.name_key:
                 ids.append(
                     select(Customer.id).where(_prefix_range(Customer.name_key, search.name_key))
@@ -467,7 +519,7 @@ class CustomerRepository:
         """
         if not rows:
             return
-        await self.session.execute(insert(table_of(Customer)), rows)
+        await self.session.execute(insert(table_of(Customer)), [_with_phone_key(r) for r in rows])
         words = [w for row in rows for w in _name_words(row["id"], row["name_key"])]
         if words:
             await self.session.execute(insert(table_of(CustomerNameWord)), words)
@@ -486,7 +538,7 @@ class CustomerRepository:
         if address_rows:
             await self.session.execute(insert(table_of(CustomerAddress)), address_rows)
         phone_rows = [
-            {"customer_id": customer_id, "position": i, "phone": p.phone, "label": p.label}
+            _phone_row(customer_id, i, p)
             for customer_id, items in phones
             for i, p in enumerate(items)
         ]

@@ -29,6 +29,7 @@ from app.db.models import (
     PointsEntry,
     Sale,
 )
+from app.db.models.customer import reversed_digits
 
 # Tables whose customer rows move to the survivor (or are settled) by ``fold``; the rest
 # (name words, addresses, store sets) stay with the merged record on purpose.
@@ -251,11 +252,12 @@ class MergeRepository:
             await self.session.execute(
                 update(Customer)
                 .where(Customer.id == source)
-                .values(phone=f"merged:{source.hex[:13]}")
+                .values(phone=f"merged:{source.hex[:13]}", phone_reversed=None)
             )
             self.session.add(
                 CustomerPhone(
                     phone=main,
+                    phone_reversed=reversed_digits(main),
                     customer_id=target,
                     position=(start or 0) + len(phones) + 1,
                     label="merged",

@@ -13,6 +13,7 @@ from app.db.models import Customer, Notification
 @dataclass(frozen=True, slots=True)
 class NotificationToSend:
     id: uuid.UUID
+    customer_id: uuid.UUID | None
     channel: str
     scenario: str
     status: str
@@ -27,8 +28,18 @@ class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert(self, customer_id: uuid.UUID, channel: str, scenario: str) -> uuid.UUID:
-        row = Notification(customer_id=customer_id, channel=channel, scenario=scenario)
+    async def insert(
+        self,
+        customer_id: uuid.UUID,
+        channel: str,
+        scenario: str,
+        *,
+        status: str = "QUEUED",
+        error: str | None = None,
+    ) -> uuid.UUID:
+        row = Notification(
+            customer_id=customer_id, channel=channel, scenario=scenario, status=status, error=error
+        )
         self.session.add(row)
         await self.session.flush()
         return row.id
@@ -46,6 +57,7 @@ class NotificationRepository:
         row, email, phone, name = found
         return NotificationToSend(
             id=row.id,
+            customer_id=row.customer_id,
             channel=row.channel,
             scenario=row.scenario,
             status=row.status,

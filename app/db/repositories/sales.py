@@ -99,6 +99,10 @@ def _line(row: SaleLine) -> SaleLineRecord:
         total=row.total,
         returned_quantity=row.returned_quantity,
         returned_value=row.returned_value,
+        list_price=row.list_price,
+        price_override_by=row.price_override_by,
+        price_override_staff_id=row.price_override_staff_id,
+        price_override_till_id=row.price_override_till_id,
     )
 
 
