@@ -57,13 +57,19 @@ def _unlock(fd: int | None) -> None:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: an adopted server's parent (the poscrm that
+    started it) has exited, and whoever inherited it may reap it late or never."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return True  # no /proc: kill(pid, 0) is all there is
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
 
 
 class EmbeddedRedis:
@@ -165,7 +171,7 @@ class EmbeddedRedis:
         if self._process is not None and self._process.returncode is not None:
             code = self._process.returncode
             return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        return "gone"
+        return "no longer running"
 
     def launch(self) -> None:
         """Start a new server (the owner only): at start, or after the last one died."""
