@@ -71,9 +71,16 @@ class RedisSupervisor:
         self.backoff = Backoff(interval, max_delay=max_delay, stable_seconds=stable_seconds)
         self.restarts = 0
         self._task: asyncio.Task[None] | None = None
+        # A start or adoption running in a thread: stop() waits for it, so a server being
+        # started while the process shuts down is stopped too, not left behind.
+        self._busy: asyncio.Future[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="embedded-redis-supervisor")
+
+    async def _in_thread(self, work: Callable[[], None]) -> None:
+        self._busy = asyncio.ensure_future(asyncio.to_thread(work))
+        await asyncio.shield(self._busy)
 
     async def _run(self) -> None:
         while True:
@@ -92,7 +99,7 @@ class RedisSupervisor:
         if not embedded.owner:
             if not embedded.try_take_over():
                 return
-            await asyncio.to_thread(embedded.adopt_or_launch)
+            await self._in_thread(embedded.adopt_or_launch)
             self.backoff.started()
             log.warning(
                 "embedded Redis: its owner left; this process owns it now (pid %s)", embedded.pid
@@ -110,7 +117,7 @@ class RedisSupervisor:
         )
         await asyncio.sleep(delay - self.interval if delay > self.interval else 0)
         started = time.monotonic()
-        await asyncio.to_thread(embedded.launch)
+        await self._in_thread(embedded.launch)
         self.backoff.started()
         self.restarts += 1
         log.warning(
@@ -125,6 +132,8 @@ class RedisSupervisor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._busy is not None:
+            await asyncio.wait({self._busy})
 
 
 class TaskSupervisor:
