@@ -183,7 +183,9 @@ async def test_a_gateway_failure_is_retried_and_a_permanent_one_recorded(
     assert processed_at is None  # the retry must still find it open
     # Only arq's Retry makes arq run the job again; a return value would end it.
     with pytest.raises(Retry):
-        await deliver_notification({"delivery": passing, "job_try": 2}, str(outbox_id))
+        await deliver_notification(
+            {"delivery": passing, "job_try": 2, "settings": runtime.settings}, str(outbox_id)
+        )
 
     final = RecordingGateway(DeliveryFailed("mailbox does not exist", permanent=True))
     outcome = await NotificationDelivery(runtime.db, final).deliver(message_id, attempt=2)
