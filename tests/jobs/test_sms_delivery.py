@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from app.services.delivery_gateways import gateways_from_settings
@@ -158,3 +160,56 @@ async def test_sms_provider_down_then_back(factory, runtime, raw_sql) -> None:
     assert (await notification(raw_sql))[1:] == ("SENT", 2, None)
     assert [row[2] for row in await attempts(raw_sql)] == ["TRANSIENT", "SENT"]
     assert len(provider.requests) == 1
+
+
+async def test_two_runs_of_one_job_send_once(factory, runtime, raw_sql) -> None:
+    # arq runs a job again when it outlives its timeout, while the first run may still be
+    # sending: the attempt count is the claim, and only one run moves it on.
+    await factory.customer(name="Bo", phone=PHONE)
+    [(outbox_id,)] = await raw_sql("SELECT id FROM outbox")
+    async with sms_provider() as provider:
+        provider.replies = [SmsReply(delay=0.3)]
+        gateways = gateways_from_settings(
+            runtime.settings.model_copy(update={"sms_gateway_url": provider.url})
+        )
+        delivery = NotificationDelivery(runtime.db, gateways)
+        outcomes = await asyncio.gather(
+            delivery.deliver(uuid.UUID(str(outbox_id)), attempt=1),
+            delivery.deliver(uuid.UUID(str(outbox_id)), attempt=1),
+        )
+    assert sorted(o.status for o in outcomes) == ["QUEUED", "SENT"]
+    assert not any(o.retry for o in outcomes)
+    assert len(provider.requests) == 1
+    assert (await notification(raw_sql))[1:] == ("SENT", 1, None)
+
+
+async def test_a_send_cut_short_stays_on_record_and_the_next_run_numbers_after_it(
+    factory, runtime, raw_sql
+) -> None:
+    await factory.customer(name="Bo", phone=PHONE)
+    [(outbox_id,)] = await raw_sql("SELECT id FROM outbox")
+    async with sms_provider() as provider:
+        provider.replies = [SmsReply(delay=5)]
+        gateways = gateways_from_settings(
+            runtime.settings.model_copy(update={"sms_gateway_url": provider.url})
+        )
+        delivery = NotificationDelivery(runtime.db, gateways)
+        # arq cancels a job at its timeout: the send is cut off mid-request.
+        interrupted = asyncio.create_task(delivery.deliver(uuid.UUID(str(outbox_id)), attempt=1))
+        for _ in range(500):
+            if provider.requests:
+                break
+            await asyncio.sleep(0.01)
+        interrupted.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await interrupted
+        assert await attempts(raw_sql) == [(1, "sms-http", None, None)]
+
+        outcome = await delivery.deliver(uuid.UUID(str(outbox_id)), attempt=2)
+    assert outcome.status == "SENT"
+    assert await attempts(raw_sql) == [(1, "sms-http", None, None), (2, "sms-http", "SENT", None)]
+    assert (await notification(raw_sql))[1:] == ("SENT", 2, None)
+    # Both hand-overs carried one key: a provider that honours it sends one SMS.
+    assert {r.headers["idempotency-key"] for r in provider.requests} == {
+        str((await notification(raw_sql))[0])
+    }
