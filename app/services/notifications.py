@@ -112,7 +112,12 @@ class NotificationDelivery:
         self.gateway = gateway
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
-        """Send the notification an outbox row names, once; a re-run after success does nothing."""
+        """Send the notification an outbox row names, once; a re-run after success does nothing.
+
+        One attempt per call, recorded as a ``notification_attempts`` row; ``attempt`` is
+        arq's try number. A transient failure answers ``retry`` (the job defers it), a
+        permanent one or the last attempt settles the notification as FAILED.
+        """
         async with self.db.read() as session:
             message = await OutboxRepository(session).get(outbox_id)
             if message is None:
@@ -139,39 +144,42 @@ class NotificationDelivery:
         try:
             await self.gateway.send(outgoing)
         except DeliveryFailed as failure:
-            reason = str(failure)
-            if failure.permanent:
-                await self._end(outbox_id, item.id, number, AttemptOutcome.PERMANENT, reason)
-                return DeliveryOutcome("FAILED")
-            # The larger of arq's count and ours: arq counts runs a crash cut short, ours
-            # counts sends started, and neither alone may let a notification try forever.
-            final = max(attempt, number) >= MAX_ATTEMPTS
-            await self._end(
-                outbox_id, item.id, number, AttemptOutcome.TRANSIENT, reason, final=final
-            )
-            if final:
-                return DeliveryOutcome("FAILED")
-            log.warning(
-                "notification delivery failed, will retry",
-                extra={"attempt": number, "gateway": gateway},
-            )
-            return DeliveryOutcome("QUEUED", retry=True, retry_after=failure.retry_after)
+            return await self._failed(outbox_id, item.id, number, attempt, failure, gateway)
         except Exception:
             # A gateway's bug, not the provider's answer: recorded and retried like a
             # transient failure, so the notification neither hangs QUEUED nor loops forever.
             log.exception("notification gateway raised", extra={"gateway": gateway})
-            final = max(attempt, number) >= MAX_ATTEMPTS
-            await self._end(
-                outbox_id,
-                item.id,
-                number,
-                AttemptOutcome.TRANSIENT,
-                "internal error in the gateway",
-                final=final,
-            )
-            return DeliveryOutcome("FAILED") if final else DeliveryOutcome("QUEUED", retry=True)
+            broken = DeliveryFailed("internal error in the gateway")
+            return await self._failed(outbox_id, item.id, number, attempt, broken, gateway)
         await self._end(outbox_id, item.id, number, AttemptOutcome.SENT, None)
         return DeliveryOutcome("SENT")
+
+    async def _failed(
+        self,
+        outbox_id: uuid.UUID,
+        notification_id: uuid.UUID,
+        number: int,
+        attempt: int,
+        failure: DeliveryFailed,
+        gateway: str,
+    ) -> DeliveryOutcome:
+        reason = str(failure)
+        if failure.permanent:
+            await self._end(outbox_id, notification_id, number, AttemptOutcome.PERMANENT, reason)
+            return DeliveryOutcome("FAILED")
+        # The larger of arq's count and ours: arq counts runs a crash cut short, ours counts
+        # sends started, and neither alone may let a notification try forever.
+        final = max(attempt, number) >= MAX_ATTEMPTS
+        await self._end(
+            outbox_id, notification_id, number, AttemptOutcome.TRANSIENT, reason, final=final
+        )
+        if final:
+            return DeliveryOutcome("FAILED")
+        log.warning(
+            "notification delivery failed, will retry",
+            extra={"attempt": number, "gateway": gateway},
+        )
+        return DeliveryOutcome("QUEUED", retry=True, retry_after=failure.retry_after)
 
     async def _begin(self, item: NotificationToSend, gateway: str) -> int | None:
         # Committed before the send: a worker killed mid-send leaves an attempt with no
