@@ -77,13 +77,16 @@ _PHONE_LIKE = re.compile(r"\+?\d(?:[ -]?\d){6,}")
 REASON_LENGTH = 300
 
 
-def redact(text: str, recipient: str) -> str:
+def redact(text: str, recipient: str, *, body: str = "") -> str:
     """A gateway's answer with the recipient, any address and any number taken out, shortened.
 
-    Servers echo the address they refuse ("550 <ada@example.com>: no such user"); the
-    reason is kept on the notification, and staff without PII rights may read it.
+    Servers echo the address they refuse ("550 <ada@example.com>: no such user"), and an
+    SMS provider may echo the text (it greets the customer by name); the reason is kept on
+    the notification, and staff without PII rights may read it.
     """
     cleaned = text.replace(recipient, "[recipient]") if recipient else text
+    if body:
+        cleaned = cleaned.replace(body, "[message]")
     cleaned = _EMAIL_LIKE.sub("[address]", cleaned)
     cleaned = _PHONE_LIKE.sub("[number]", cleaned)
     cleaned = " ".join(cleaned.split())

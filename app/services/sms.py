@@ -60,7 +60,11 @@ class HttpSmsGateway:
         if response.is_success:
             return
         status = response.status_code
-        reason = redact(f"SMS gateway HTTP {status}: {response.text[:500]}", message.recipient)
+        reason = redact(
+            f"SMS gateway HTTP {status}: {response.text[:2000]}",
+            message.recipient,
+            body=message.body,
+        )
         if status == 429 or status >= 500:
             raise DeliveryFailed(
                 reason, retry_after=retry_after_seconds(response.headers.get("retry-after"))

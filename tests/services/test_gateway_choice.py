@@ -122,6 +122,11 @@ def test_reasons_keep_no_addresses_or_numbers() -> None:
     assert redact("bounced for bob@example.org", "ada@example.com") == "bounced for [address]"
     assert redact("bad number 212 555 0100", "+12125550100") == "bad number [number]"
     assert len(redact("x" * 5000, "")) == 300
+    # An SMS provider that echoes the text would hand staff the customer's name.
+    text = "Hello Bo, you are now registered with us."
+    assert redact(f'{{"rejected": "{text}"}}', "+12125550100", body=text) == (
+        '{"rejected": "[message]"}'
+    )
 
 
 async def test_by_default_the_worker_writes_every_message_to_the_data_folder(
