@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     # seconds, so it never races the post-commit enqueue of a live request.
     outbox_relay_grace_seconds: int = 10
     notification_outbox_file: str = "notifications.log"
+
+    # Real gateways (README "Sending real email and SMS"); unset, a channel's messages go
+    # to ``notification_outbox_file``. Secrets: pydantic keeps them out of every repr.
+    # smtp://user:pass@host:port (no TLS), smtp+starttls://… or ?starttls=true (STARTTLS,
+    # required), smtps://… (implicit TLS); ?cafile=/path trusts a private CA.
+    smtp_url: SecretStr = SecretStr("")
+    smtp_from: str = ""
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    # The SMS provider's HTTP endpoint: JSON posted with a bearer token.
+    sms_gateway_url: str = ""
+    sms_gateway_token: SecretStr = SecretStr("")
+    sms_gateway_timeout_seconds: float = Field(default=10, gt=0)
+    # Backoff between a transient failure and the next try: base * 2**(attempt - 1), capped,
+    # with jitter; a gateway's Retry-After is honoured up to its own cap.
+    notification_retry_base_seconds: float = Field(default=15, gt=0)
+    notification_retry_cap_seconds: float = Field(default=300, gt=0)
+    notification_retry_after_cap_seconds: float = Field(default=900, gt=0)
 
     # Prefix of every Redis key and the arq queue name: two deployments (or test
     # runs) can share one Redis without seeing each other's jobs.

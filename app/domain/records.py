@@ -188,6 +188,16 @@ class NotificationScenario(enum.StrEnum):
     REGISTRATION = "REGISTRATION"
 
 
+class AttemptOutcome(enum.StrEnum):
+    """How one hand-over of a notification to a gateway ended (issue 10 §1)."""
+
+    SENT = "SENT"
+    # Worth another try later: a timeout, a refused connection, SMTP 4xx, HTTP 5xx or 429.
+    TRANSIENT = "TRANSIENT"
+    # Retrying cannot help: SMTP 5xx on the recipient, HTTP 4xx other than 429.
+    PERMANENT = "PERMANENT"
+
+
 @dataclass(frozen=True, slots=True)
 class BusinessSettingsRecord:
     customer_search_first: SearchFirst

@@ -15,7 +15,8 @@ from app.jobs.loyalty import expire_loyalty_points
 from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
 from app.jobs.queue import ArqJobQueue, redis_settings
-from app.services.gateways import FileGateway, MessageGateway
+from app.services.delivery_gateways import gateways_from_settings
+from app.services.gateways import MessageGateway
 from app.services.notifications import NotificationDelivery
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
@@ -49,8 +50,7 @@ def build_worker(
         queue = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["tx"] = Transactions(database, queue)
         ctx["delivery"] = NotificationDelivery(
-            database,
-            gateway or FileGateway(settings.resolved_data_dir / settings.notification_outbox_file),
+            database, gateway or gateways_from_settings(settings)
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:

@@ -1,9 +1,16 @@
-"""Message gateways: what lies outside our walls (SMTP, SMS providers) behind one interface."""
+"""Message gateways: what lies outside our walls (SMTP, SMS providers) behind one interface.
+
+A gateway sends one message or raises ``DeliveryFailed`` saying whether a retry can help.
+``ChannelGateways`` routes each channel to its gateway; ``app/services/delivery_gateways.py``
+chooses them from the settings, the file gateway standing in for any channel left unset.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,22 +21,76 @@ from app.private_files import open_private_for_append
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
+    # The notification's id: the email's Message-ID and the SMS provider's idempotency
+    # key, so a retried send is recognised as the same message.
+    notification_id: uuid.UUID
     channel: str
     recipient: str
     subject: str
     body: str
+    # The HTML part of an email; None sends the text alone (SMS never has one).
+    html: str | None = None
 
 
 class DeliveryFailed(Exception):
-    """The gateway refused the message; ``permanent`` means retrying cannot help."""
+    """The gateway refused the message; ``permanent`` means retrying cannot help.
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    ``retry_after`` is the wait, in seconds, the gateway asked for (HTTP Retry-After).
+    The reason must not hold the recipient's address: it is stored and shown to staff.
+    """
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class MessageGateway(Protocol):
     async def send(self, message: OutgoingMessage) -> None: ...
+
+
+def gateway_name(gateway: object, channel: str) -> str:
+    """What an attempt records as the gateway that carried a message on ``channel``."""
+    if isinstance(gateway, ChannelGateways):
+        return gateway.name_for(channel)
+    return str(getattr(gateway, "name", type(gateway).__name__))[:32]
+
+
+class ChannelGateways:
+    """One gateway per channel, itself a gateway: ``send`` picks by the message's channel."""
+
+    def __init__(self, *, email: MessageGateway, sms: MessageGateway) -> None:
+        self.by_channel: dict[str, MessageGateway] = {"EMAIL": email, "SMS": sms}
+
+    def name_for(self, channel: str) -> str:
+        return gateway_name(self.by_channel[channel], channel)
+
+    async def send(self, message: OutgoingMessage) -> None:
+        await self.by_channel[message.channel].send(message)
+
+
+_EMAIL_LIKE = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
+# Seven digits or more, spaces or hyphens between: a number, never an SMTP code ("550 5.1.1").
+_PHONE_LIKE = re.compile(r"\+?\d(?:[ -]?\d){6,}")
+REASON_LENGTH = 300
+
+
+def redact(text: str, recipient: str, *, body: str = "") -> str:
+    """A gateway's answer with the recipient, any address and any number taken out, shortened.
+
+    Servers echo the address they refuse ("550 <ada@example.com>: no such user"), and an
+    SMS provider may echo the text (it greets the customer by name); the reason is kept on
+    the notification, and staff without PII rights may read it.
+    """
+    cleaned = text.replace(recipient, "[recipient]") if recipient else text
+    if body:
+        cleaned = cleaned.replace(body, "[message]")
+    cleaned = _EMAIL_LIKE.sub("[address]", cleaned)
+    cleaned = _PHONE_LIKE.sub("[number]", cleaned)
+    cleaned = " ".join(cleaned.split())
+    return cleaned[:REASON_LENGTH]
 
 
 class FileGateway:
@@ -38,6 +99,8 @@ class FileGateway:
     A shop without SMTP or an SMS contract still sees exactly what would have been sent.
     """
 
+    name = "file"
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -45,6 +108,7 @@ class FileGateway:
         line = json.dumps(
             {
                 "at": datetime.now(UTC).isoformat(),
+                "id": str(message.notification_id),
                 "channel": message.channel,
                 "to": message.recipient,
                 "subject": message.subject,

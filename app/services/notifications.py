@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import uuid
 from dataclasses import dataclass
@@ -10,13 +11,20 @@ from app.db.engine import Database
 from app.db.repositories.customers import CustomerRepository
 from app.db.repositories.notifications import NotificationRepository, NotificationToSend
 from app.db.repositories.outbox import OutboxRepository
-from app.domain.records import CustomerRecord, MarketingChannel, NotificationScenario
-from app.services.gateways import DeliveryFailed, MessageGateway, OutgoingMessage
+from app.domain.records import (
+    AttemptOutcome,
+    CustomerRecord,
+    MarketingChannel,
+    NotificationScenario,
+)
+from app.services.gateways import DeliveryFailed, MessageGateway, OutgoingMessage, gateway_name
 from app.services.text import email_key
 from app.services.unit_of_work import UnitOfWork, utcnow
 
 log = logging.getLogger(__name__)
 
+# Attempts before a notification that keeps failing transiently is FAILED; with the job's
+# backoff (app/jobs/notifications.py) they span two to four minutes by default.
 MAX_ATTEMPTS = 5
 
 # Messages meant for one person only: the registration message tells how to sign in to the
@@ -58,6 +66,8 @@ async def queue_registration(uow: UnitOfWork, customer: CustomerRecord) -> None:
 class DeliveryOutcome:
     status: str
     retry: bool = False
+    # The wait the gateway asked for (HTTP Retry-After); the job caps it.
+    retry_after: float | None = None
 
 
 def _compose(item: NotificationToSend) -> OutgoingMessage | None:
@@ -71,9 +81,29 @@ def _compose(item: NotificationToSend) -> OutgoingMessage | None:
             f"Hello {name}, you are now registered with us. To sign in to the online "
             "store, choose 'Forgot password' to set your password."
         )
+        markup = (
+            f"<p>Hello {html.escape(name)}, you are now registered with us.</p>"
+            "<p>To sign in to the online store, choose <strong>Forgot password</strong> "
+            "to set your password.</p>"
+        )
     else:
         subject, body = item.scenario.title(), f"Hello {name}."
-    return OutgoingMessage(channel=item.channel, recipient=recipient, subject=subject, body=body)
+        markup = f"<p>Hello {html.escape(name)}.</p>"
+    return OutgoingMessage(
+        notification_id=item.id,
+        channel=item.channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        html=_html_page(subject, markup) if item.channel == "EMAIL" else None,
+    )
+
+
+def _html_page(subject: str, markup: str) -> str:
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{html.escape(subject)}</title></head><body>{markup}</body></html>"
+    )
 
 
 class NotificationDelivery:
@@ -82,7 +112,12 @@ class NotificationDelivery:
         self.gateway = gateway
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
-        """Send the notification an outbox row names, once; a re-run after success does nothing."""
+        """Send the notification an outbox row names, once; a re-run after success does nothing.
+
+        One attempt per call, recorded as a ``notification_attempts`` row; ``attempt`` is
+        arq's try number. A transient failure answers ``retry`` (the job defers it), a
+        permanent one or the last attempt settles the notification as FAILED.
+        """
         async with self.db.read() as session:
             message = await OutboxRepository(session).get(outbox_id)
             if message is None:
@@ -100,16 +135,86 @@ class NotificationDelivery:
         if outgoing is None:
             await self._finish(outbox_id, notification_id, "SKIPPED", "no address for this channel")
             return DeliveryOutcome("SKIPPED")
+        gateway = gateway_name(self.gateway, item.channel)
+        number = await self._begin(item, gateway)
+        if number is None:
+            # Another run of this job (arq redelivers after a timeout) claimed the attempt:
+            # that run sends, and settles the row.
+            return DeliveryOutcome("QUEUED")
         try:
             await self.gateway.send(outgoing)
         except DeliveryFailed as failure:
-            if failure.permanent or attempt >= MAX_ATTEMPTS:
-                await self._finish(outbox_id, notification_id, "FAILED", str(failure))
-                return DeliveryOutcome("FAILED")
-            log.warning("notification delivery failed, will retry", extra={"attempt": attempt})
-            return DeliveryOutcome("QUEUED", retry=True)
-        await self._finish(outbox_id, notification_id, "SENT", None)
+            return await self._failed(outbox_id, item.id, number, attempt, failure, gateway)
+        except Exception:
+            # A gateway's bug, not the provider's answer: recorded and retried like a
+            # transient failure, so the notification neither hangs QUEUED nor loops forever.
+            log.exception("notification gateway raised", extra={"gateway": gateway})
+            broken = DeliveryFailed("internal error in the gateway")
+            return await self._failed(outbox_id, item.id, number, attempt, broken, gateway)
+        await self._end(outbox_id, item.id, number, AttemptOutcome.SENT, None)
         return DeliveryOutcome("SENT")
+
+    async def _failed(
+        self,
+        outbox_id: uuid.UUID,
+        notification_id: uuid.UUID,
+        number: int,
+        attempt: int,
+        failure: DeliveryFailed,
+        gateway: str,
+    ) -> DeliveryOutcome:
+        reason = str(failure)
+        if failure.permanent:
+            await self._end(outbox_id, notification_id, number, AttemptOutcome.PERMANENT, reason)
+            return DeliveryOutcome("FAILED")
+        # The larger of arq's count and ours: arq counts runs a crash cut short, ours counts
+        # sends started, and neither alone may let a notification try forever.
+        final = max(attempt, number) >= MAX_ATTEMPTS
+        await self._end(
+            outbox_id, notification_id, number, AttemptOutcome.TRANSIENT, reason, final=final
+        )
+        if final:
+            return DeliveryOutcome("FAILED")
+        log.warning(
+            "notification delivery failed, will retry",
+            extra={"attempt": number, "gateway": gateway},
+        )
+        return DeliveryOutcome("QUEUED", retry=True, retry_after=failure.retry_after)
+
+    async def _begin(self, item: NotificationToSend, gateway: str) -> int | None:
+        # Committed before the send: a worker killed mid-send leaves an attempt with no
+        # outcome, and the next run numbers its own attempt after it.
+        async with self.db.write() as session:
+            return await NotificationRepository(session).begin_attempt(
+                item.id, seen_attempts=item.attempts, gateway=gateway, started_at=utcnow()
+            )
+
+    async def _end(
+        self,
+        outbox_id: uuid.UUID,
+        notification_id: uuid.UUID,
+        number: int,
+        outcome: AttemptOutcome,
+        error: str | None,
+        *,
+        final: bool = True,
+    ) -> None:
+        """Close the attempt and, in the same transaction, the notification when it is final."""
+        async with self.db.write() as session:
+            now = utcnow()
+            notifications = NotificationRepository(session)
+            await notifications.finish_attempt(
+                notification_id, number, outcome=outcome.value, error=error, finished_at=now
+            )
+            if outcome is AttemptOutcome.SENT:
+                await notifications.settle(notification_id, status="SENT", error=None, sent_at=now)
+            elif final:
+                await notifications.settle(notification_id, status="FAILED", error=error)
+            else:
+                assert error is not None
+                await notifications.note_error(notification_id, error)
+                return
+            await OutboxRepository(session).claim(outbox_id, now)
 
     async def _shared(self, item: NotificationToSend) -> bool:
         if item.scenario not in PERSONAL_SCENARIOS or item.customer_id is None:
@@ -129,13 +234,11 @@ class NotificationDelivery:
         status: str | None,
         error: str | None,
     ) -> None:
+        """Settle a notification that no gateway saw (skipped), and close its outbox row."""
         async with self.db.write() as session:
             now = utcnow()
             if status is not None:
-                await NotificationRepository(session).record_attempt(
-                    notification_id,
-                    status=status,
-                    error=error,
-                    sent_at=now if status == "SENT" else None,
+                await NotificationRepository(session).settle(
+                    notification_id, status=status, error=error
                 )
             await OutboxRepository(session).claim(outbox_id, now)

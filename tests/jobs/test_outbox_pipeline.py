@@ -23,7 +23,7 @@ from app.services.unit_of_work import Transactions
 class RecordingGateway:
     """The allowed fake: email/SMS providers are outside our walls."""
 
-    def __init__(self, failure: DeliveryFailed | None = None) -> None:
+    def __init__(self, failure: Exception | None = None) -> None:
         self.sent: list[OutgoingMessage] = []
         self.failure = failure
 
@@ -183,7 +183,9 @@ async def test_a_gateway_failure_is_retried_and_a_permanent_one_recorded(
     assert processed_at is None  # the retry must still find it open
     # Only arq's Retry makes arq run the job again; a return value would end it.
     with pytest.raises(Retry):
-        await deliver_notification({"delivery": passing, "job_try": 2}, str(outbox_id))
+        await deliver_notification(
+            {"delivery": passing, "job_try": 2, "settings": runtime.settings}, str(outbox_id)
+        )
 
     final = RecordingGateway(DeliveryFailed("mailbox does not exist", permanent=True))
     outcome = await NotificationDelivery(runtime.db, final).deliver(message_id, attempt=2)
@@ -208,3 +210,21 @@ async def test_a_transient_failure_on_the_last_attempt_is_final(factory, runtime
     assert outcome.status == "FAILED"
     assert not outcome.retry
     assert await raw_sql("SELECT status, error FROM notifications") == [("FAILED", "timeout")]
+
+
+async def test_a_gateway_that_breaks_is_retried_and_recorded_without_its_message(
+    factory, runtime, raw_sql
+) -> None:
+    await factory.customer(name="Ed", email="ed@example.com")
+    [(outbox_id, _, _, _)] = await outbox_rows(raw_sql)
+    broken = RecordingGateway(RuntimeError("ed@example.com broke it"))
+    outcome = await NotificationDelivery(runtime.db, broken).deliver(
+        uuid.UUID(str(outbox_id)), attempt=1
+    )
+    assert outcome.retry
+    assert await raw_sql("SELECT status, attempts, error FROM notifications") == [
+        ("QUEUED", 1, "internal error in the gateway")
+    ]
+    assert await raw_sql("SELECT number, gateway, outcome FROM notification_attempts") == [
+        (1, "RecordingGateway", "TRANSIENT")
+    ]

@@ -16,7 +16,7 @@ from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
 from app.db.models.job_run import JobRun
 from app.db.models.loyalty import LoyaltyCard, PointsBalance, PointsEntry
-from app.db.models.notification import Notification
+from app.db.models.notification import Notification, NotificationAttempt
 from app.db.models.outbox import OutboxMessage
 from app.db.models.product import Product, ProductStock
 from app.db.models.sale import (
@@ -51,6 +51,7 @@ __all__ = [
     "LoyaltyCard",
     "MarketingConsent",
     "Notification",
+    "NotificationAttempt",
     "OfflineCustomer",
     "OutboxMessage",
     "PointsBalance",

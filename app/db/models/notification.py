@@ -21,7 +21,30 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(8))
     scenario: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    # How many sends were started: one notification_attempts row each.
     attempts: Mapped[int] = mapped_column(default=0)
+    # The last attempt's error, kept while a transient failure waits for its retry.
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationAttempt(Base):
+    """One hand-over to a gateway (issue 10 §1): written when it starts, closed when it ends.
+
+    A row with no outcome is a send that a worker did not live to finish.
+    """
+
+    __tablename__ = "notification_attempts"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    gateway: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # SENT, TRANSIENT or PERMANENT (AttemptOutcome); NULL while the send is under way.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    # What the gateway answered, with the address taken out (never personal data).
+    error: Mapped[str | None] = mapped_column(Text)

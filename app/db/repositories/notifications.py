@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Customer, Notification
+from app.db.models import Customer, Notification, NotificationAttempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,26 +67,83 @@ class NotificationRepository:
             customer_name=name,
         )
 
-    async def record_attempt(
+    async def begin_attempt(
+        self,
+        notification_id: uuid.UUID,
+        *,
+        seen_attempts: int,
+        gateway: str,
+        started_at: datetime,
+    ) -> int | None:
+        """Claim the next attempt's number, or None when another run claimed it or it is final.
+
+        The conditional update is the claim (no row locks, which SQLite lacks): of two runs
+        that read the same count, one alone moves it on.
+        """
+        result = await self.session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.status == "QUEUED",
+                Notification.attempts == seen_attempts,
+            )
+            .values(attempts=Notification.attempts + 1)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        number = seen_attempts + 1
+        self.session.add(
+            NotificationAttempt(
+                notification_id=notification_id,
+                number=number,
+                gateway=gateway,
+                started_at=started_at,
+            )
+        )
+        await self.session.flush()
+        return number
+
+    async def finish_attempt(
+        self,
+        notification_id: uuid.UUID,
+        number: int,
+        *,
+        outcome: str,
+        error: str | None,
+        finished_at: datetime,
+    ) -> None:
+        await self.session.execute(
+            update(NotificationAttempt)
+            .where(
+                NotificationAttempt.notification_id == notification_id,
+                NotificationAttempt.number == number,
+            )
+            .values(outcome=outcome, error=error, finished_at=finished_at)
+        )
+
+    async def settle(
         self,
         notification_id: uuid.UUID,
         *,
         status: str,
         error: str | None,
-        sent_at: datetime | None,
+        sent_at: datetime | None = None,
     ) -> bool:
-        """Record one attempt's outcome unless the notification already reached a final state."""
+        """Set the final status unless the notification already has one."""
         result = await self.session.execute(
             update(Notification)
             .where(Notification.id == notification_id, Notification.status == "QUEUED")
-            .values(
-                status=status,
-                error=error,
-                sent_at=sent_at,
-                attempts=Notification.attempts + 1,
-            )
+            .values(status=status, error=error, sent_at=sent_at)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def note_error(self, notification_id: uuid.UUID, error: str) -> None:
+        """Keep a transient failure's reason on a notification that waits for its retry."""
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == "QUEUED")
+            .values(error=error)
+        )
 
     async def statuses_for_customer(self, customer_id: uuid.UUID) -> list[tuple[str, str, str]]:
         rows = await self.session.execute(
