@@ -97,5 +97,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
+    )
     return app
