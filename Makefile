@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/sale_throughput.py
 	$(BIN)/python bench/customer_screen.py
 	$(BIN)/python bench/query_cost.py
+	$(BIN)/python bench/slowloris.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache
