@@ -177,7 +177,7 @@ class Database:
         # PostgreSQL: one engine, whose connections start with the read bound; a write
         # transaction sets its own bound first (one round trip; writes are the rarer).
         self._write_bound: str | None = None
-        if self.dialect != "sqlite" and read_timeout is not None:
+        if self.dialect != "sqlite" and (read_timeout, write_timeout) != (None, None):
             bound = 0 if write_timeout is None else _milliseconds(write_timeout)  # 0: none
             self._write_bound = f"SET LOCAL statement_timeout = {bound}"
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -51,13 +51,13 @@ async def budgeted(migrated: Settings, app: Any) -> AsyncIterator[tuple[GraphQLC
 
 
 @contextmanager
-def slow_settings_reads(db: Database) -> Iterator[list[str]]:
-    """Every statement reading business_settings also runs a very slow one first."""
+def slow_settings_reads(db: Database, table: str = "business_settings") -> Iterator[list[str]]:
+    """Every statement reading ``table`` also runs a very slow one first."""
     slowed: list[str] = []
     slow = SLOW[db.dialect]
 
     def rewrite(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> Any:
-        if "FROM business_settings" in statement and statement.lstrip().startswith("SELECT"):
+        if f"FROM {table}" in statement and statement.lstrip().startswith("SELECT"):
             slowed.append(statement)
             statement = f"SELECT q.* FROM ({statement}) AS q, ({slow}) AS s WHERE s.n IS NOT NULL"  # noqa: S608 (our own statements)
         return statement, parameters
@@ -147,6 +147,24 @@ async def test_a_write_gets_its_own_looser_budget_and_changes_nothing(
         "businessSettings": {"defaultPhoneRegion": "GB"},
         "errors": [],
     }
+
+
+async def test_a_slow_token_lookup_is_a_503_with_query_timeout_not_a_500(budgeted, factory) -> None:
+    gql, db = budgeted
+    token = await factory.token()
+    with slow_settings_reads(db, "auth_tokens") as slowed:
+        response = await asyncio.wait_for(
+            gql.http.post(
+                "/graphql",
+                json={"query": SETTINGS},
+                headers={"Authorization": f"Bearer {token}"},
+            ),
+            FAIL_AFTER,
+        )
+    assert slowed
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TIMEOUT"
 
 
 async def test_a_fast_query_is_untouched_by_the_budget(budgeted, factory) -> None:
