@@ -51,7 +51,7 @@ async def budgeted(migrated: Settings, app: Any) -> AsyncIterator[tuple[GraphQLC
 
 
 @contextmanager
-def slow_settings_reads(db: Database, table: str = "business_settings") -> Iterator[list[str]]:
+def slowed_reads(db: Database, table: str = "business_settings") -> Iterator[list[str]]:
     """Every statement reading ``table`` also runs a very slow one first."""
     slowed: list[str] = []
     slow = SLOW[db.dialect]
@@ -107,7 +107,7 @@ async def test_a_slow_read_is_stopped_with_query_timeout_and_the_pool_stays_heal
 ) -> None:
     gql, db = budgeted
     token = await factory.token()
-    with pool_losses(db) as lost, slow_settings_reads(db) as slowed:
+    with pool_losses(db) as lost, slowed_reads(db) as slowed:
         started = time.perf_counter()
         body = await asyncio.wait_for(gql(SETTINGS, token=token), FAIL_AFTER)
         took = time.perf_counter() - started
@@ -131,7 +131,7 @@ async def test_a_write_gets_its_own_looser_budget_and_changes_nothing(
 ) -> None:
     gql, db = budgeted
     token = await factory.token(Permission.SETTINGS_MANAGE)
-    with pool_losses(db) as lost, slow_settings_reads(db) as slowed:
+    with pool_losses(db) as lost, slowed_reads(db) as slowed:
         started = time.perf_counter()
         body = await asyncio.wait_for(gql(SETTINGS_UPDATE, token=token), FAIL_AFTER)
         took = time.perf_counter() - started
@@ -152,7 +152,7 @@ async def test_a_write_gets_its_own_looser_budget_and_changes_nothing(
 async def test_a_slow_token_lookup_is_a_503_with_query_timeout_not_a_500(budgeted, factory) -> None:
     gql, db = budgeted
     token = await factory.token()
-    with slow_settings_reads(db, "auth_tokens") as slowed:
+    with slowed_reads(db, "auth_tokens") as slowed:
         response = await asyncio.wait_for(
             gql.http.post(
                 "/graphql",
