@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/customer_screen.py
 	$(BIN)/python bench/query_cost.py
 	$(BIN)/python bench/supervision_tick.py
+	$(BIN)/python bench/slowloris.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

@@ -48,6 +48,7 @@ def proxy_options(settings: Settings, forwarded_allow_ips: str | None) -> dict[s
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.http_protocol import timed_http_protocol
     from app.main import create_app
 
     with_worker = settings.uses_embedded_redis if args.worker is None else args.worker
@@ -61,7 +62,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        # httptools with a header-read timeout (slowloris), which uvicorn lacks.
+        http=timed_http_protocol(settings.header_timeout_seconds),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
@@ -89,7 +91,10 @@ async def _worker(settings: Settings) -> int:
 
     log = logging.getLogger("app.worker")
     runtime = await Runtime.start(
-        settings, with_worker=True, worker_restart_limit=settings.worker_restart_limit
+        settings,
+        with_worker=True,
+        worker_restart_limit=settings.worker_restart_limit,
+        bounded=False,
     )
     worker = runtime.worker
     assert worker is not None

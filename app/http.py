@@ -1,7 +1,9 @@
-"""ASGI middleware: request ids and access logs, body-size limit, and what /graphql accepts."""
+"""ASGI middleware: request ids and access logs, body size and time limits, and what /graphql
+accepts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -17,26 +19,36 @@ log = logging.getLogger("app.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+# Set in a request's scope["extensions"] by the server (app/http_protocol.py) when the
+# client disconnected before the response was complete.
+CLIENT_GONE = "poscrm.client_gone"
+# What the access log says of such a request: nginx's "client closed request".
+CLIENT_CLOSED_REQUEST = 499
 
-async def _reply(send: Send, status: int, message: str, request_id: str) -> None:
+
+async def _reply(
+    send: Send, status: int, message: str, request_id: str, *, close: bool = False
+) -> None:
     body = json.dumps(
         {"errors": [{"message": message, "extensions": {"requestId": request_id}}]}
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    if close:
+        # The rest of the request may still be on its way: the connection is done.
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 class _BodyTooLarge(Exception):
+    pass
+
+
+class _BodyTooSlow(Exception):
     pass
 
 
@@ -75,13 +87,25 @@ def _body_refusal(body: bytes) -> str | None:
 
 
 class RequestGuard:
-    """One pass per request: id, limits, access log (method, path, status, time; no bodies)."""
+    """One pass per request: id, limits, access log (method, path, status, time; no bodies).
+
+    The body must arrive whole within ``body_timeout`` seconds of the headers, or the
+    answer is 408 and the connection is closed: a client trickling a body (the slowloris
+    of bodies) holds a connection and a task no longer than that. 256 KiB in 30 s is
+    9 KiB/s, slower than any till's link.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, graphql_path: str = "/graphql"
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_timeout: float = 30.0,
+        graphql_path: str = "/graphql",
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
         self.graphql_path = graphql_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,14 +126,25 @@ class RequestGuard:
                 return
 
             received = 0
+            body_deadline = asyncio.get_running_loop().time() + self.body_timeout
+            body_done = False
 
             async def limited_receive() -> Message:
-                nonlocal received
-                message = await receive()
+                nonlocal received, body_done
+                if body_done:
+                    return await receive()  # e.g. waiting for a disconnect: no deadline
+                try:
+                    async with asyncio.timeout_at(body_deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise _BodyTooSlow from None
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
                         raise _BodyTooLarge
+                    body_done = not message.get("more_body", False)
+                else:
+                    body_done = True
                 return message
 
             response_started = False
@@ -142,13 +177,24 @@ class RequestGuard:
                     raise
                 status_holder["status"] = 413
                 await _reply(send, 413, "Request body too large.", request_id)
+            except _BodyTooSlow:
+                if response_started:
+                    raise
+                status_holder["status"] = 408
+                message = f"The request body took longer than {self.body_timeout:g} s."
+                await _reply(send, 408, message, request_id, close=True)
         finally:
+            status = status_holder["status"]
+            if CLIENT_GONE in scope.get("extensions", {}):
+                # One line, as any request's: the client left before the answer was
+                # complete, which is theirs to retry, not our error.
+                status = CLIENT_CLOSED_REQUEST
             log.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
-                    "status": status_holder["status"],
+                    "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )

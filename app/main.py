@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
+from app.domain.errors import ErrorCode, StatementTimeout
 from app.http import RequestGuard
 from app.observability import keep_personal_data_out_of_logs, request_id_var
 from app.runtime import Runtime
@@ -80,6 +81,20 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         finally:
             await app.state.runtime.close()
 
+    async def statement_timeout(request: Request, _: Exception) -> Response:
+        # Outside GraphQL execution (the bearer token's lookup in get_context), where
+        # the error mask cannot answer: the same code, as a 503 the client may retry.
+        log.warning("a statement ran past its time budget", extra={"path": request.url.path})
+        body = {
+            "errors": [
+                {
+                    "message": "The request ran past its time budget and was stopped. Retry.",
+                    "extensions": {"code": ErrorCode.QUERY_TIMEOUT.value},
+                }
+            ]
+        }
+        return JSONResponse(body, status_code=503, headers={"retry-after": "1"})
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -96,6 +111,11 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
+        exception_handlers={StatementTimeout: statement_timeout},
     )
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
+    )
     return app

@@ -26,6 +26,9 @@ from app.supervisor import RedisSupervisor, TaskSupervisor
 
 log = logging.getLogger(__name__)
 
+# How long /readyz waits for a pooled connection, and for Redis.
+READY_WAIT_SECONDS = 0.5
+
 
 @dataclass
 class Runtime:
@@ -49,11 +52,14 @@ class Runtime:
         *,
         with_worker: bool = False,
         worker_restart_limit: int | None = None,
+        bounded: bool = True,
     ) -> Runtime:
         """Open the database and Redis and start what this process supervises.
 
         A dead worker is restarted; with ``worker_restart_limit``, only that many times in a
         row (then ``worker.gave_up`` is set), else for as long as the process runs.
+        ``bounded`` puts the statement time limits on the database (a process that serves
+        requests); ``poscrm worker`` runs without them.
         """
         warn_if_open(private_dir(settings.resolved_data_dir))
         embedded = None
@@ -62,7 +68,7 @@ class Runtime:
             embedded = EmbeddedRedis(settings.resolved_data_dir)
             redis_url = await asyncio.to_thread(embedded.start)
         try:
-            runtime = cls._connect(settings, redis_url, embedded)
+            runtime = cls._connect(settings, redis_url, embedded, bounded=bounded)
         except BaseException:
             # Never leave an embedded redis-server behind a failed start.
             if embedded is not None:
@@ -91,9 +97,20 @@ class Runtime:
 
     @classmethod
     def _connect(
-        cls, settings: Settings, redis_url: str, embedded: EmbeddedRedis | None
+        cls,
+        settings: Settings,
+        redis_url: str,
+        embedded: EmbeddedRedis | None,
+        *,
+        bounded: bool,
     ) -> Runtime:
-        db = Database(settings.effective_database_url)
+        # The server's bounds: one request (or in-process job) never holds a pooled
+        # connection for long. `poscrm worker` holds no caller's connections: unbounded.
+        db = Database(
+            settings.effective_database_url,
+            read_timeout=settings.read_timeout_seconds if bounded else None,
+            write_timeout=settings.write_timeout_seconds if bounded else None,
+        )
         queue = ArqJobQueue.connect(redis_url, settings.queue_name)
         redis = Redis.from_url(
             redis_url, socket_timeout=2, socket_connect_timeout=2, **reconnecting()
@@ -125,14 +142,24 @@ class Runtime:
             return await StaffRepository(session).any_user()
 
     async def ready(self) -> dict[str, bool]:
-        """Whether the database and Redis answer now, and this process's worker (if any) runs."""
-        checks = {"database": False, "redis": False}
+        """Whether the pool has a connection free, the database and Redis answer, and this
+        process's worker (if any) runs, now.
+
+        Each check waits at most ``READY_WAIT_SECONDS``, so the probe answers within
+        about that long whatever is stuck (an orchestrator's probe gives up after 1 s).
+        """
+        checks = {"database": False, "pool": False, "redis": False}
         with contextlib.suppress(Exception):
-            async with self.db.read() as session:
-                await session.execute(text("SELECT 1"))
-            checks["database"] = True
+            async with asyncio.timeout(READY_WAIT_SECONDS):
+                # A pool that lends no connection this long is exhausted (or cannot
+                # connect): requests queue behind it and then fail.
+                async with self.db.engine.connect() as connection:
+                    checks["pool"] = True
+                    await connection.execute(text("SELECT 1"))
+                checks["database"] = True
         with contextlib.suppress(Exception):
-            checks["redis"] = bool(await self.redis.ping())
+            async with asyncio.timeout(READY_WAIT_SECONDS):
+                checks["redis"] = bool(await self.redis.ping())
         if self.worker is not None:
             checks["worker"] = self.worker.alive
         return checks

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     public_introspection: bool = True
 
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Time budgets (issue 9 §3: no one request may hold the pool or a connection for
+    # long). A statement in a request's read session; a statement in a write transaction,
+    # looser, because jobs update in bulk (imports run from the command line, unbounded).
+    read_timeout_seconds: float = Field(default=5, gt=0)
+    write_timeout_seconds: float = Field(default=60, gt=0)
+    # A client has this long to send a request's headers, then its body (slowloris).
+    header_timeout_seconds: float = Field(default=10, gt=0)
+    body_timeout_seconds: float = Field(default=30, gt=0)
     max_query_depth: int = 10
     max_aliases: int = 20
     max_tokens: int = 2000

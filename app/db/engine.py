@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_
 
+from app.domain.errors import StatementTimeout
 from app.private_files import create_private_file
+
+# PostgreSQL's query_canceled: statement_timeout (or an operator's pg_cancel_backend).
+_PG_QUERY_CANCELED = "57014"
+# SQLite's VM calls the progress handler every this many instructions: a few
+# milliseconds of work, so the deadline is checked often enough and cheaply (the
+# handler takes the GIL from aiosqlite's thread each time).
+_SQLITE_PROGRESS_STEPS = 100_000
 
 
 def _sqlite_pragmas(*, immediate: bool) -> Any:
@@ -38,12 +51,81 @@ def _sqlite_pragmas(*, immediate: bool) -> Any:
     return on_connect, on_begin
 
 
-def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> AsyncEngine:
+@dataclass(slots=True)
+class _Deadline:
+    """When the running statement of one SQLite connection must stop (monotonic), or None."""
+
+    at: float | None = None
+
+
+def _sqlite_statement_budget(engine: AsyncEngine, seconds: float) -> None:
+    """Stop any statement on ``engine`` that runs longer than ``seconds``.
+
+    SQLite has no statement timeout: a progress handler on each connection answers
+    "stop" once the statement's deadline has passed, and the statement fails with
+    SQLITE_INTERRUPT. The handler only returns a flag (an exception raised inside it
+    would be swallowed by sqlite3). The deadline is set before each statement, cleared
+    after it (or, if it failed, at check-in), and a stale one never outlives the next
+    statement's start.
+    """
+
+    def on_connect(_dbapi_connection: Any, record: Any) -> None:
+        deadline = _Deadline()
+        record.info["deadline"] = deadline
+
+        def expired() -> int:
+            at = deadline.at
+            return int(at is not None and time.monotonic() > at)
+
+        # Installed in aiosqlite's own thread, where the sqlite3 connection lives.
+        await_(record.driver_connection.set_progress_handler(expired, _SQLITE_PROGRESS_STEPS))
+
+    def before_execute(conn: Any, *_: Any) -> None:
+        conn.connection.info["deadline"].at = time.monotonic() + seconds
+
+    def after_execute(conn: Any, *_: Any) -> None:
+        conn.connection.info["deadline"].at = None
+
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        deadline = record.info.get("deadline")
+        if deadline is not None:
+            deadline.at = None
+
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "connect", on_connect)
+    event.listen(sync_engine, "before_cursor_execute", before_execute)
+    event.listen(sync_engine, "after_cursor_execute", after_execute)
+    event.listen(sync_engine.pool, "checkin", on_checkin)
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """Whether a database error is a statement stopped by its time budget."""
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        return orig.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT
+    return getattr(orig, "sqlstate", None) == _PG_QUERY_CANCELED
+
+
+def create_engine(
+    url: str,
+    *,
+    writer: bool = False,
+    statement_timeout: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
     # A database error's text would otherwise carry the statement's parameters (names,
     # phones) into logged tracebacks.
     kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if statement_timeout is not None:
+            # Set once per connection, at connect: no round trip per transaction.
+            server_settings = kwargs.setdefault("connect_args", {}).setdefault(
+                "server_settings", {}
+            )
+            server_settings["statement_timeout"] = str(_milliseconds(statement_timeout))
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     if writer:
         # One writer connection per process: writes queue in asyncio instead of
@@ -58,35 +140,72 @@ def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> AsyncEngi
     on_connect, on_begin = _sqlite_pragmas(immediate=writer)
     event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "begin", on_begin)
+    if statement_timeout is not None:
+        _sqlite_statement_budget(engine, statement_timeout)
     return engine
 
 
-class Database:
-    """A read engine and a write engine (the same one on PostgreSQL)."""
+def _milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+
+class Database:
+    """A read engine and a write engine (the same one on PostgreSQL).
+
+    ``read_timeout`` and ``write_timeout`` bound each statement of a read session and
+    of a write transaction, in seconds; None leaves them unbounded (the command line's
+    imports and exports). A statement stopped by its bound raises ``StatementTimeout``,
+    and its connection goes back to the pool healthy.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_timeout: float | None = None,
+        write_timeout: float | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
-        self.engine = create_engine(url, **engine_kwargs)
+        self.engine = create_engine(url, statement_timeout=read_timeout, **engine_kwargs)
         self.write_engine = (
-            create_engine(url, writer=True, **engine_kwargs)
+            create_engine(url, writer=True, statement_timeout=write_timeout, **engine_kwargs)
             if self.dialect == "sqlite"
             else self.engine
         )
+        # PostgreSQL: one engine, whose connections start with the read bound; a write
+        # transaction sets its own bound first (one round trip; writes are the rarer).
+        self._write_bound: str | None = None
+        if self.dialect != "sqlite" and (read_timeout, write_timeout) != (None, None):
+            bound = 0 if write_timeout is None else _milliseconds(write_timeout)  # 0: none
+            self._write_bound = f"SET LOCAL statement_timeout = {bound}"
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A short read-only session (loaders, queries); never commits."""
-        async with self._read_sessions() as session:
-            yield session
+        try:
+            async with self._read_sessions() as session:
+                yield session
+        except DBAPIError as error:
+            if is_statement_timeout(error):
+                raise StatementTimeout from error
+            raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back on any exception."""
-        async with self._write_sessions() as session, session.begin():
-            yield session
+        try:
+            async with self._write_sessions() as session, session.begin():
+                if self._write_bound is not None:
+                    await session.execute(text(self._write_bound))
+                yield session
+        except DBAPIError as error:
+            if is_statement_timeout(error):
+                raise StatementTimeout from error
+            raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -48,6 +48,7 @@ class ErrorCode(enum.StrEnum):
     RETURN_EXCEEDS_SOLD = "RETURN_EXCEEDS_SOLD"
     APPOINTMENT_CLOSED = "APPOINTMENT_CLOSED"
     ROLE_IN_USE = "ROLE_IN_USE"
+    QUERY_TIMEOUT = "QUERY_TIMEOUT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +73,7 @@ def reject(code: ErrorCode, message: str, *field: str) -> Rejected:
 
 class InvalidCursor(ValueError):
     """A paging cursor that this server did not hand out."""
+
+
+class StatementTimeout(Exception):
+    """A database statement ran past its time budget and was stopped; nothing was changed."""

@@ -26,7 +26,7 @@ from graphql import (
 )
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from app.domain.errors import InvalidCursor
+from app.domain.errors import ErrorCode, InvalidCursor, StatementTimeout
 from app.schema.errors import ClientError
 
 log = logging.getLogger(__name__)
@@ -229,6 +229,18 @@ class MaskUnexpectedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "-")
+        if isinstance(error.original_error, StatementTimeout):
+            # Expected under load or for a heavy query: the caller's to retry or narrow,
+            # one log line, no traceback (the budget did its job).
+            log.warning(
+                "a statement ran past its time budget", extra={"path": list(error.path or [])}
+            )
+            return GraphQLError(
+                "The query ran past its time budget and was stopped. Retry, or ask for less.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": ErrorCode.QUERY_TIMEOUT.value, "requestId": request_id},
+            )
         log.error(
             "unexpected error in a GraphQL operation",
             exc_info=error.original_error,

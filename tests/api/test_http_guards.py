@@ -23,7 +23,7 @@ async def test_health_and_readiness(client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "database": True, "redis": True}
+    assert ready.json() == {"ready": True, "database": True, "pool": True, "redis": True}
 
 
 async def test_graphiql_is_served_with_its_assets_and_no_external_url(client) -> None:
