@@ -48,6 +48,7 @@ class ErrorCode(enum.StrEnum):
     RETURN_EXCEEDS_SOLD = "RETURN_EXCEEDS_SOLD"
     APPOINTMENT_CLOSED = "APPOINTMENT_CLOSED"
     ROLE_IN_USE = "ROLE_IN_USE"
+    WEBHOOK_URL_NOT_ALLOWED = "WEBHOOK_URL_NOT_ALLOWED"
 
 
 @dataclass(frozen=True, slots=True)
