@@ -15,6 +15,7 @@ the shop's own network and for tests, which only send to servers on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -160,23 +161,31 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs milliseconds: once per process, not per delivery.
+    return httpx.create_ssl_context()
+
+
 class CheckedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with a connection pool that connects only to checked addresses."""
 
     def __init__(self) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_tls(), trust_env=False)
         # The pool httpx built, rebuilt with our network backend: httpx offers no
         # argument for it, and the rest of the transport (errors, streams) stays httpx's.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(),
-            max_connections=10,
-            network_backend=_CheckedBackend(),
+            ssl_context=_tls(), max_connections=10, network_backend=_CheckedBackend()
         )
 
 
 def webhook_client(allow_private: bool, timeout: float) -> httpx.AsyncClient:
     """An HTTP client for webhooks: no redirects, no proxies from the environment."""
-    transport = httpx.AsyncHTTPTransport(trust_env=False) if allow_private else CheckedTransport()
+    transport = (
+        httpx.AsyncHTTPTransport(verify=_tls(), trust_env=False)
+        if allow_private
+        else CheckedTransport()
+    )
     return httpx.AsyncClient(
         transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
     )
