@@ -64,7 +64,7 @@ class Receiver:
         self.received.append(Received(request.url.path, dict(request.headers), body, ok))
         answer = self.answers.pop(0) if self.answers else 200
         if answer == HANG:
-            await asyncio.sleep(5)
+            await asyncio.sleep(2)
             answer = 200
         if not ok:
             return Response("bad signature", status_code=400)

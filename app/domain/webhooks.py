@@ -90,7 +90,10 @@ def event_from_customer_audit(
     if kind is None:
         return None
     data: dict[str, Any] = {"customerId": customer_id}
-    if kind is WebhookEventType.CUSTOMER_UPDATED:
+    if kind is WebhookEventType.CUSTOMER_UPDATED and action == "set_status":
+        # Its audit also names the sale a reactivation happened at: not a field.
+        data["changedFields"] = ["status"]
+    elif kind is WebhookEventType.CUSTOMER_UPDATED:
         data["changedFields"] = sorted(set(before or {}) | set(after or {}))
     elif kind is WebhookEventType.CUSTOMER_MERGED:
         data["mergedIntoId"] = (after or {}).get("mergedIntoId")

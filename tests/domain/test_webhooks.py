@@ -48,6 +48,12 @@ def test_customer_audits_become_events_with_field_names_only() -> None:
     assert updated.data == {"customerId": "c1", "changedFields": ["email", "name"]}
     assert "Ada" not in repr(updated.body())
 
+    reactivated = event_from_customer_audit(
+        "c1", "set_status", {"status": "INACTIVE"}, {"status": "ACTIVE", "saleId": "s1"}, AT
+    )
+    assert reactivated is not None
+    assert reactivated.data == {"customerId": "c1", "changedFields": ["status"]}
+
     consent = event_from_customer_audit(
         "c1", "consent", {"consentSms": "NOT_SUBSCRIBED"},
         {"consentSms": "SUBSCRIBED", "source": "POS"}, AT,

@@ -6,6 +6,9 @@ settings copy with POSCRM_WEBHOOK_ALLOW_PRIVATE on, except where the guard is te
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -390,3 +393,31 @@ async def test_the_guard_refuses_a_private_address_at_delivery(
     assert (status, attempts, code) == ("FAILED", 1, None)
     assert error.startswith(f"refused: {host} resolves to ")
     assert "loopback" in error
+
+
+async def test_a_receiver_trickling_its_answer_is_cut_off(factory, runtime, raw_sql) -> None:
+    # Each byte comes before httpx's read timeout; the whole answer never comes in time.
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = local(runtime, webhook_max_attempts=1, webhook_timeout_seconds=0.5)
+    try:
+        created = await WebhookEndpointService(runtime.tx, settings, None).create(
+            f"http://127.0.0.1:{port}/hook", ["customer.created"]
+        )
+        assert created.value
+        await factory.customer(name="Trickled")
+        started = time.monotonic()
+        await run_worker(runtime, settings)
+        assert time.monotonic() - started < 10
+    finally:
+        server.close()
+    assert await deliveries(raw_sql) == [("customer.created", "FAILED", 1, None, "timed out")]

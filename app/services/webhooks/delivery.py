@@ -8,6 +8,7 @@ disabling its endpoint; one that is delivered resets the count.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -126,9 +127,17 @@ class WebhookSender:
         settings = self.settings
         client = webhook_client(settings.webhook_allow_private, settings.webhook_timeout_seconds)
         try:
-            async with client, client.stream("POST", item.url, content=body, headers=headers) as r:
-                # The answer's body is never read: only its status counts.
-                return classify(r.status_code)
+            # httpx's timeout is per read: a receiver trickling its headers byte by byte
+            # would hold the job until arq's own timeout, unrecorded. This bounds the whole.
+            async with asyncio.timeout(settings.webhook_timeout_seconds * 2):
+                async with (
+                    client,
+                    client.stream("POST", item.url, content=body, headers=headers) as response,
+                ):
+                    # The answer's body is never read: only its status counts.
+                    return classify(response.status_code)
+        except TimeoutError:
+            return Attempt(False, True, None, "timed out")
         except UnsafeDestination as refused:
             # Checked again at each delivery: the name may resolve elsewhere today.
             return Attempt(False, False, None, f"refused: {refused}"[:ERROR_MAX])
