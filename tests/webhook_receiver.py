@@ -28,7 +28,9 @@ HANG = -1  # an answer that never comes in time
 
 def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
     """The README's verification snippet, word for word."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    if not parts.get("t", "").isdigit() or "v1" not in parts:
+        return False
     timestamp = int(parts["t"])
     if abs(time.time() - timestamp) > tolerance:
         return False  # too old: a replay

@@ -167,6 +167,20 @@ class WebhookEndpointRecord:
     secret: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRecord:
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    event: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
 # -- the signature -----------------------------------------------------------------------
 
 

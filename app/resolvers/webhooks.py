@@ -5,7 +5,10 @@ import strawberry
 from app.schema.context import Context
 from app.schema.errors import user_errors
 from app.schema.ids import parse_id
+from app.schema.pagination import DEFAULT_PAGE_SIZE
 from app.schema.webhook import (
+    WebhookDelivery,
+    WebhookDeliveryConnection,
     WebhookEndpoint,
     WebhookEndpointDeletePayload,
     WebhookEndpointInput,
@@ -18,6 +21,13 @@ Info = strawberry.Info[Context, None]
 
 async def webhook_endpoints(info: Info) -> list[WebhookEndpoint]:
     return [WebhookEndpoint.from_record(r) for r in await info.context.webhooks.list()]
+
+
+async def webhook_deliveries(
+    info: Info, endpoint_id: strawberry.ID, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+) -> WebhookDeliveryConnection:
+    page = await info.context.webhooks.deliveries(parse_id(endpoint_id), first, after)
+    return WebhookDeliveryConnection.from_page(page, WebhookDelivery.from_record, after=after)
 
 
 async def webhook_endpoint_create(

@@ -74,6 +74,7 @@ from app.schema.staff import (
 )
 from app.schema.sync import CustomerChangeFeed, OfflineConflict, OfflineSyncPayload
 from app.schema.webhook import (
+    WebhookDeliveryConnection,
     WebhookEndpoint,
     WebhookEndpointDeletePayload,
     WebhookEndpointPayload,
@@ -155,6 +156,11 @@ class Query:
     )
     webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
         resolver=webhooks.webhook_endpoints, extensions=[Requires(P.WEBHOOK_MANAGE)]
+    )
+    webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
+        resolver=webhooks.webhook_deliveries,
+        description="What was sent to an endpoint and how it went, newest first.",
+        extensions=[Requires(P.WEBHOOK_MANAGE)],
     )
 
 

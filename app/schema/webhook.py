@@ -8,8 +8,9 @@ import strawberry
 
 from app.domain.errors import UserError as DomainUserError
 from app.domain.values import UNSET as DOMAIN_UNSET
-from app.domain.webhooks import WebhookEndpointRecord, WebhookEventType
+from app.domain.webhooks import WebhookDeliveryRecord, WebhookEndpointRecord, WebhookEventType
 from app.schema.errors import UserError, user_errors
+from app.schema.pagination import Connection
 from app.services.unit_of_work import Result
 from app.services.webhooks.endpoints import WebhookEndpointChange
 
@@ -48,6 +49,40 @@ class WebhookEndpoint:
             created_at=r.created_at,
             updated_at=r.updated_at,
         )
+
+
+@strawberry.type(description="One event sent to one endpoint, and how it went.")
+class WebhookDelivery:
+    id: strawberry.ID = strawberry.field(description="The X-Poscrm-Delivery header.")
+    event_id: strawberry.ID = strawberry.field(
+        description="The body's id: the same for every endpoint the event went to."
+    )
+    event: str
+    status: str = strawberry.field(
+        description="PENDING (retries left), DELIVERED, FAILED, or SKIPPED (endpoint off)."
+    )
+    attempts: int
+    last_status_code: int | None = strawberry.field(description="The last HTTP answer's status.")
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_record(cls, r: WebhookDeliveryRecord) -> WebhookDelivery:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            event_id=strawberry.ID(str(r.event_id)),
+            event=r.event,
+            status=r.status,
+            attempts=r.attempts,
+            last_status_code=r.last_status_code,
+            last_error=r.last_error,
+            created_at=r.created_at,
+            finished_at=r.finished_at,
+        )
+
+
+WebhookDeliveryConnection = Connection[WebhookDelivery]
 
 
 @strawberry.input

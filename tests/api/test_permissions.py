@@ -504,6 +504,11 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     ),
     "sales": ("{ sales { totalCount } }", _no_vars, False),
     "webhookEndpoints": ("{ webhookEndpoints { id } }", _no_vars, False),
+    "webhookDeliveries": (
+        "query($e: ID!) { webhookDeliveries(endpointId: $e) { totalCount } }",
+        lambda s: {"e": s.webhook_endpoint_id},
+        False,
+    ),
 }
 
 # Query fields any one of several permissions opens (RequiresAny); the rest need all theirs.

@@ -237,6 +237,7 @@ CHAIN_WIDE_QUERIES = {
     "product": "the catalogue, with stock per store to send a customer elsewhere",
     "products": "the catalogue",
     "webhookEndpoints": "integrations are chain-wide set-up",
+    "webhookDeliveries": "integrations are chain-wide set-up",
 }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from app.domain.webhooks import (
     WebhookEventType,
@@ -34,6 +37,20 @@ def test_the_signature_header_signs_the_timestamp_and_the_body() -> None:
     # An old delivery replayed later is refused.
     assert not verify_signature(SECRET, header, body, now + 301)
     assert not verify_signature(SECRET, "nonsense", body, now)
+    assert not verify(SECRET, "nonsense", body)
+    assert not verify(SECRET, "", body)
+    assert not verify(SECRET, "t=abc,v1=00", body)
+
+
+def test_the_readme_snippet_is_what_the_test_receiver_runs() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [block] = [
+        b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "def verify" in b
+    ]
+    documented = block[block.index("def verify") :].strip()
+    source = inspect.getsource(verify)
+    tested = re.sub(r'\n    """[^\n]*"""', "", source).strip()
+    assert tested == documented
 
 
 def test_customer_audits_become_events_with_field_names_only() -> None:

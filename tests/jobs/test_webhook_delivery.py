@@ -315,6 +315,31 @@ async def test_an_endpoint_failing_n_times_in_a_row_is_disabled_and_says_why(
         "secret": None,
     }
 
+    # What happened, newest first, paged.
+    history = await gql(
+        "query($e: ID!) { webhookDeliveries(endpointId: $e, first: 2) { totalCount "
+        "pageInfo { hasNextPage endCursor } edges { node { event status attempts "
+        "lastStatusCode lastError finishedAt } } } }",
+        {"e": endpoint_id},
+        token=token,
+    )
+    page = history["data"]["webhookDeliveries"]
+    assert page["totalCount"] == 3
+    assert page["pageInfo"]["hasNextPage"] is True
+    nodes = [edge["node"] for edge in page["edges"]]
+    assert [(n["status"], n["attempts"], n["lastStatusCode"]) for n in nodes] == [
+        ("FAILED", 1, 410)
+    ] * 2
+    assert all(n["lastError"] == "HTTP 410" and n["finishedAt"] for n in nodes)
+    rest = await gql(
+        "query($e: ID!, $a: String) { webhookDeliveries(endpointId: $e, after: $a) "
+        "{ pageInfo { hasNextPage } edges { node { id } } } }",
+        {"e": endpoint_id, "a": page["pageInfo"]["endCursor"]},
+        token=token,
+    )
+    assert len(rest["data"]["webhookDeliveries"]["edges"]) == 1
+    assert rest["data"]["webhookDeliveries"]["pageInfo"]["hasNextPage"] is False
+
     # Disabled: a new event is not queued for it at all.
     await factory.customer(name="Not Queued")
     assert len(await deliveries(raw_sql)) == 3

@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
-from app.domain.webhooks import WebhookEndpointRecord
+from app.db.repositories.paging import encode_cursor, time_and_id_cursor
+from app.domain.records import Page
+from app.domain.webhooks import WebhookDeliveryRecord, WebhookEndpointRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,28 @@ def _endpoint(row: WebhookEndpoint, *, with_secret: bool = False) -> WebhookEndp
         updated_at=row.updated_at,
         secret=row.secret if with_secret else None,
     )
+
+
+def _delivery(row: WebhookDelivery) -> WebhookDeliveryRecord:
+    return WebhookDeliveryRecord(
+        id=row.id,
+        endpoint_id=row.endpoint_id,
+        event_id=row.event_id,
+        event=row.event,
+        status=row.status,
+        attempts=row.attempts,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _before(cursor: str) -> ColumnElement[bool]:
+    """Rows after the cursor in ``ORDER BY created_at DESC, id DESC`` (newest first)."""
+    at, last_id = time_and_id_cursor(cursor)
+    created = WebhookDelivery.created_at
+    return or_(created < at, and_(created == at, WebhookDelivery.id < last_id))
 
 
 class WebhookRepository:
@@ -87,6 +111,33 @@ class WebhookRepository:
     async def insert_deliveries(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(insert(WebhookDelivery), rows)
+
+    async def deliveries_page(
+        self, endpoint_id: uuid.UUID, first: int, after: str | None
+    ) -> Page[WebhookDeliveryRecord]:
+        """An endpoint's deliveries, newest first (the index on endpoint_id, created_at)."""
+        where = [WebhookDelivery.endpoint_id == endpoint_id]
+        total = await self.session.scalar(
+            select(func.count()).select_from(WebhookDelivery).where(*where)
+        )
+        stmt = select(WebhookDelivery).where(*where)
+        if after is not None:
+            stmt = stmt.where(_before(after))
+        rows = list(
+            await self.session.scalars(
+                stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(
+                    first + 1
+                )
+            )
+        )
+        return Page(
+            items=[
+                (encode_cursor(r.created_at.isoformat(), r.id.hex), _delivery(r))
+                for r in rows[:first]
+            ],
+            has_next=len(rows) > first,
+            total=total or 0,
+        )
 
     async def get_for_sending(self, delivery_id: uuid.UUID) -> DeliveryToSend | None:
         found = (

@@ -16,9 +16,9 @@ from typing import Any
 
 from app.db.repositories.webhooks import WebhookRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
-from app.domain.records import Actor
+from app.domain.records import Actor, Page
 from app.domain.values import UNSET, Unset
-from app.domain.webhooks import WebhookEndpointRecord, WebhookEventType
+from app.domain.webhooks import WebhookDeliveryRecord, WebhookEndpointRecord, WebhookEventType
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.services.webhooks.guard import destination_refusal, url_refusal
 from app.settings import Settings
@@ -163,3 +163,10 @@ class WebhookEndpointService:
     async def list(self) -> list[WebhookEndpointRecord]:
         async with self.tx.db.read() as session:
             return await WebhookRepository(session).endpoints()
+
+    async def deliveries(
+        self, endpoint_id: uuid.UUID, first: int, after: str | None
+    ) -> Page[WebhookDeliveryRecord]:
+        """What was sent to an endpoint and how it went, newest first."""
+        async with self.tx.db.read() as session:
+            return await WebhookRepository(session).deliveries_page(endpoint_id, first, after)
