@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     notification_retry_base_seconds: float = Field(default=15, gt=0)
     notification_retry_cap_seconds: float = Field(default=300, gt=0)
     notification_retry_after_cap_seconds: float = Field(default=900, gt=0)
+    # Webhooks (issue 10 §5). URLs that resolve to loopback, private or link-local
+    # addresses are refused unless this is on: for a self-hosted integration on the
+    # shop's own network, and for tests, which send only to servers on 127.0.0.1.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Attempts per delivery (5xx, 429, timeouts, refused connections are retried).
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    # Backoff before retry n: base * 2**n seconds, at most 5 minutes.
+    webhook_retry_base_seconds: float = Field(default=5.0, ge=0)
+    # Deliveries in a row that end failed before the endpoint is disabled.
+    webhook_disable_after_failures: int = Field(default=10, ge=1)
 
     # Prefix of every Redis key and the arq queue name: two deployments (or test
     # runs) can share one Redis without seeing each other's jobs.

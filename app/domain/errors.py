@@ -49,6 +49,7 @@ class ErrorCode(enum.StrEnum):
     APPOINTMENT_CLOSED = "APPOINTMENT_CLOSED"
     ROLE_IN_USE = "ROLE_IN_USE"
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
+    WEBHOOK_URL_NOT_ALLOWED = "WEBHOOK_URL_NOT_ALLOWED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,9 @@ class Permission(enum.StrEnum):
     # Act at every store: without it a staff user with a home store acts only there
     # (issue 9). Tills are bound to their store whatever their role holds.
     STORE_ALL = "STORE_ALL"
+    # Send the shop's events to outside URLs (issue 10 §5): an integration, set up by
+    # whoever runs the shop's settings; migration 0010 grants it to them.
+    WEBHOOK_MANAGE = "WEBHOOK_MANAGE"
 
 
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)

@@ -15,6 +15,7 @@ from app.jobs.loyalty import expire_loyalty_points
 from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
 from app.jobs.queue import ArqJobQueue, redis_settings
+from app.jobs.webhooks import deliver_webhook
 from app.services.delivery_gateways import gateways_from_settings
 from app.services.gateways import MessageGateway
 from app.services.notifications import NotificationDelivery
@@ -27,6 +28,9 @@ FUNCTIONS = [
     # keep_result=0: the database row is the record, and a kept result would block
     # re-enqueueing the same job id (STYLE.md).
     func(deliver_notification, keep_result=0, max_tries=6, timeout=60),
+    # The delivery row counts attempts and ends the retries (webhook_max_attempts);
+    # arq's own limit is only a backstop.
+    func(deliver_webhook, keep_result=0, max_tries=100, timeout=60),
 ]
 
 

@@ -25,6 +25,7 @@ from app.services.staff import StaffService
 from app.services.store_sync import OfflineConflicts, StoreSyncService
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
+from app.services.webhooks.endpoints import WebhookEndpointService
 from app.settings import Settings
 
 
@@ -93,6 +94,10 @@ class Context:
     @cached_property
     def staff(self) -> StaffService:
         return StaffService(self.tx, self.settings, self.actor)
+
+    @cached_property
+    def webhooks(self) -> WebhookEndpointService:
+        return WebhookEndpointService(self.tx, self.settings, self.actor)
 
     @cached_property
     def loaders(self) -> Loaders:

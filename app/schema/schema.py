@@ -27,6 +27,7 @@ from app.resolvers import (
     sales,
     staff,
     sync,
+    webhooks,
 )
 from app.schema.appointment import Appointment, AppointmentConnection, AppointmentPayload
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
@@ -72,6 +73,12 @@ from app.schema.staff import (
     Viewer,
 )
 from app.schema.sync import CustomerChangeFeed, OfflineConflict, OfflineSyncPayload
+from app.schema.webhook import (
+    WebhookDeliveryConnection,
+    WebhookEndpoint,
+    WebhookEndpointDeletePayload,
+    WebhookEndpointPayload,
+)
 from app.settings import Settings
 
 
@@ -146,6 +153,14 @@ class Query:
         resolver=products.products,
         description="Products in SKU order; search matches the start of a SKU or a name.",
         extensions=[Requires()],
+    )
+    webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+        resolver=webhooks.webhook_endpoints, extensions=[Requires(P.WEBHOOK_MANAGE)]
+    )
+    webhook_deliveries: WebhookDeliveryConnection = strawberry.field(
+        resolver=webhooks.webhook_deliveries,
+        description="What was sent to an endpoint and how it went, newest first.",
+        extensions=[Requires(P.WEBHOOK_MANAGE)],
     )
 
 
@@ -355,6 +370,22 @@ class Mutation:
         resolver=products.product_stock_adjust,
         description="Add delta to on hand (a delivery; negative: breakage), with a reason.",
         extensions=[Requires(P.SETTINGS_MANAGE)],
+    )
+    # WEBHOOK_MANAGE: an endpoint sends the shop's events out of the building (issue 10).
+    webhook_endpoint_create: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhooks.webhook_endpoint_create,
+        description="A new endpoint; the answer shows its secret, the only time it is shown.",
+        extensions=[Requires(P.WEBHOOK_MANAGE)],
+    )
+    webhook_endpoint_update: WebhookEndpointPayload = strawberry.mutation(
+        resolver=webhooks.webhook_endpoint_update,
+        description="Change URL, events or isActive (true re-enables), or rotate the secret.",
+        extensions=[Requires(P.WEBHOOK_MANAGE)],
+    )
+    webhook_endpoint_delete: WebhookEndpointDeletePayload = strawberry.mutation(
+        resolver=webhooks.webhook_endpoint_delete,
+        description="Remove an endpoint with its delivery history; queued deliveries stop.",
+        extensions=[Requires(P.WEBHOOK_MANAGE)],
     )
 
 

@@ -15,6 +15,7 @@ from app.domain.money import ZERO, cents
 from app.domain.pricing import refund_share, returned_value
 from app.domain.records import Actor
 from app.domain.sales import PaymentMethod, SaleRecord, SaleReturnRecord, SaleStatus
+from app.domain.webhooks import WebhookEventType, sale_event, sale_returned_event
 from app.services.idempotency import Operation, earlier_result, remember, request_hash
 from app.services.loyalty import LoyaltyService
 from app.services.sales import claim_sale, require_sale, units_by_product
@@ -90,7 +91,9 @@ class SaleReversalService:
                     "pointsUnrecovered": unrecovered,
                 },
             )  # fmt: skip
-            return await require_sale(uow, sale_id)
+            voided = await require_sale(uow, sale_id)
+            uow.emit_webhook(sale_event(WebhookEventType.SALE_VOIDED, voided, uow.now))
+            return voided
 
         return await self.tx.run(self.actor, work)
 
@@ -269,6 +272,7 @@ class SaleReversalService:
                 after={"returnId": str(created.id), "value": str(value), "refund": str(refund)},
             )  # fmt: skip
             await remember(uow, Operation.SALE_RETURN, cmd.idempotency_key, digest, str(created.id))
+            uow.emit_webhook(sale_returned_event(created, sale.customer_id, uow.now))
             return created
 
         return await self.tx.run(self.actor, work)

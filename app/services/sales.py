@@ -46,6 +46,7 @@ from app.domain.sales import (
     TopProductRecord,
 )
 from app.domain.values import UNSET, Unset
+from app.domain.webhooks import WebhookEventType, sale_event
 from app.services.checks import two_decimals, utc_moment
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import (
@@ -691,7 +692,9 @@ class SaleService:
                 },
             )
             await remember(uow, Operation.SALE_COMPLETE, cmd.idempotency_key, digest, str(sale_id))
-            return await require_sale(uow, sale_id)
+            completed = await require_sale(uow, sale_id)
+            uow.emit_webhook(sale_event(WebhookEventType.SALE_COMPLETED, completed, uow.now))
+            return completed
 
         return await self.tx.run(self.actor, work)
 

@@ -30,8 +30,10 @@ from app.db.repositories.sales import SaleRepository
 from app.db.repositories.staff import StaffRepository
 from app.db.repositories.stores import StoreRepository
 from app.db.repositories.sync import SyncRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.domain.errors import Rejected, UserError
 from app.domain.records import Actor
+from app.domain.webhooks import WebhookEvent, event_from_customer_audit
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,9 @@ class UnitOfWork:
         # Customers this transaction changed, for the stores' change feeds.
         self._changed: dict[uuid.UUID, str] = {}
         self._held: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        self.webhooks = WebhookRepository(session)
+        # Events for webhook endpoints, queued as deliveries at the end (issue 10 §5).
+        self.webhook_events: list[WebhookEvent] = []
 
     @property
     def actor_id(self) -> str | None:
@@ -121,6 +126,9 @@ class UnitOfWork:
         if entity_type == "customer":
             # Every customer change is audited, so this is where the feeds learn of it.
             self.customer_changed(uuid.UUID(str(entity_id)), FEED_KINDS.get(action, "CHANGED"))
+            self.emit_webhook(
+                event_from_customer_audit(str(entity_id), action, before, after, self.now)
+            )
 
     async def audit_changes(
         self,
@@ -167,8 +175,11 @@ class UnitOfWork:
         )
         if entity_type == "customer":
             kind = FEED_KINDS.get(action, "CHANGED")
-            for entity_id, _, _ in entries:
+            for entity_id, before, after in entries:
                 self.customer_changed(uuid.UUID(str(entity_id)), kind)
+                self.emit_webhook(
+                    event_from_customer_audit(str(entity_id), action, before, after, self.now)
+                )
 
     def customer_changed(self, customer_id: uuid.UUID, kind: str = "CHANGED") -> None:
         self._changed[customer_id] = kind
@@ -209,6 +220,36 @@ class UnitOfWork:
         self._changed.clear()
         self._held.clear()
 
+    def emit_webhook(self, event: WebhookEvent | None) -> None:
+        """Announce an event to webhook endpoints, if this transaction commits."""
+        if event is not None:
+            self.webhook_events.append(event)
+
+    async def publish_webhook_events(self) -> None:
+        """One delivery row and one outbox row per subscribed endpoint and event."""
+        if not self.webhook_events:
+            return
+        subscriptions = await self.webhooks.active_subscriptions()
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "endpoint_id": endpoint_id,
+                "event_id": event.id,
+                "event": event.type.value,
+                "payload": event.body(),
+                "status": "PENDING",
+                "attempts": 0,
+                "created_at": self.now,
+            }
+            for event in self.webhook_events
+            for endpoint_id, events in subscriptions
+            if event.type.value in events
+        ]
+        await self.webhooks.insert_deliveries(rows)
+        for row in rows:
+            await self.enqueue_job("deliver_webhook", {"delivery_id": str(row["id"])})
+        self.webhook_events.clear()
+
     async def enqueue_job(self, job_name: str, payload: dict[str, Any]) -> None:
         """Write the job into the outbox; it reaches the queue only if this transaction commits."""
         message_id = await self._outbox.insert(job_name, payload)
@@ -234,6 +275,7 @@ class Transactions:
                     uow = UnitOfWork(session, actor)
                     value = await work(uow)
                     await uow.publish_changes()
+                    await uow.publish_webhook_events()
             except Rejected as rejected:
                 return Result(errors=rejected.errors)
             except IntegrityError:

@@ -20,6 +20,7 @@ from app.services.customers import CustomerCreate
 from app.services.groups import GroupService
 from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
+from app.services.webhooks.endpoints import WebhookEndpointService
 
 P = Permission
 
@@ -48,6 +49,7 @@ class Seed:
     debtor_id: str
     staff_user_id: str
     till_id: str
+    webhook_endpoint_id: str
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,24 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"s": s.completed_sale_id, "l": s.completed_line_id},
         P.SALE_VOID,
     ),
+    # A literal public address: saving never connects, and no name is looked up.
+    "webhookEndpointCreate": Op(
+        "mutation($input: WebhookEndpointInput!) { webhookEndpointCreate(input: $input) "
+        "{ webhookEndpoint { id secret } errors { code field } } }",
+        lambda s: {"input": {"url": "https://93.184.215.14/hooks", "events": ["sale.completed"]}},
+        P.WEBHOOK_MANAGE,
+    ),
+    "webhookEndpointUpdate": Op(
+        'mutation($id: ID!) { webhookEndpointUpdate(id: $id, input: {events: ["sale.voided"]}) '
+        "{ webhookEndpoint { id } errors { code field } } }",
+        lambda s: {"id": s.webhook_endpoint_id},
+        P.WEBHOOK_MANAGE,
+    ),
+    "webhookEndpointDelete": Op(
+        "mutation($id: ID!) { webhookEndpointDelete(id: $id) { deletedId errors { code field } } }",
+        lambda s: {"id": s.webhook_endpoint_id},
+        P.WEBHOOK_MANAGE,
+    ),
 }
 
 # Inputs that need a permission beyond their operation's (issue 9 §7): a line priced below
@@ -483,6 +503,12 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         True,
     ),
     "sales": ("{ sales { totalCount } }", _no_vars, False),
+    "webhookEndpoints": ("{ webhookEndpoints { id } }", _no_vars, False),
+    "webhookDeliveries": (
+        "query($e: ID!) { webhookDeliveries(endpointId: $e) { totalCount } }",
+        lambda s: {"e": s.webhook_endpoint_id},
+        False,
+    ),
 }
 
 # Query fields any one of several permissions opens (RequiresAny); the rest need all theirs.
@@ -563,7 +589,15 @@ async def _seed(factory: Any) -> Seed:
     # A customer who owes 20.00 from a credit sale, to pay towards (customerAccountPayment).
     debtor = await factory.customer(allow_credit_sale=True, credit_limit=Decimal("100.00"))
     await factory.completed_sale(debtor.id, [(product.sku, 2)], payment="CREDIT")
+    # Made last, subscribed to an event no operation here causes: no delivery is queued.
+    # Behind the address guard's back (a settings copy): only ever 127.0.0.1's discard port.
+    local = factory.settings.model_copy(update={"webhook_allow_private": True})
+    endpoint = await WebhookEndpointService(factory.runtime.tx, local, None).create(
+        "http://127.0.0.1:9/never", ["consent.changed"]
+    )
+    assert endpoint.value
     return Seed(
+        webhook_endpoint_id=str(endpoint.value.id),
         debtor_id=str(debtor.id),
         staff_user_id=str(staff_user.value.id),
         till_id=str(till.value.till.id),

@@ -215,6 +215,9 @@ CHAIN_WIDE_MUTATIONS = {
     "saleReturn": "goods come back at any store; refunded at the caller's (tested below)",
     "productCreate": "the catalogue is chain-wide",
     "productUpdate": "the catalogue is chain-wide",
+    "webhookEndpointCreate": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
+    "webhookEndpointUpdate": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
+    "webhookEndpointDelete": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
 }
 CHAIN_WIDE_QUERIES = {
     "me": "the caller",
@@ -233,6 +236,8 @@ CHAIN_WIDE_QUERIES = {
     "sale": "one sale by id: a receipt is looked up for a return at any store",
     "product": "the catalogue, with stock per store to send a customer elsewhere",
     "products": "the catalogue",
+    "webhookEndpoints": "integrations are chain-wide set-up",
+    "webhookDeliveries": "integrations are chain-wide set-up",
 }
 
 

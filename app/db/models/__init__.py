@@ -30,6 +30,7 @@ from app.db.models.sale import (
 from app.db.models.staff import AuthToken, Role, StaffUser
 from app.db.models.store import Store, Till
 from app.db.models.sync import OfflineCustomer, StoreCustomer, SyncCounter
+from app.db.models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Appointment",
@@ -69,4 +70,6 @@ __all__ = [
     "StoreCustomer",
     "SyncCounter",
     "Till",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

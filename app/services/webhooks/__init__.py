@@ -1,0 +1,1 @@
+"""Signed webhooks (issue 10 §5): endpoints, the address guard, and delivery."""
