@@ -48,6 +48,7 @@ class ErrorCode(enum.StrEnum):
     RETURN_EXCEEDS_SOLD = "RETURN_EXCEEDS_SOLD"
     APPOINTMENT_CLOSED = "APPOINTMENT_CLOSED"
     ROLE_IN_USE = "ROLE_IN_USE"
+    INVALID_CURSOR = "INVALID_CURSOR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,4 +72,6 @@ def reject(code: ErrorCode, message: str, *field: str) -> Rejected:
 
 
 class InvalidCursor(ValueError):
-    """A paging cursor that this server did not hand out."""
+    """A paging cursor that this server did not hand out: the caller's mistake, not a bug."""
+
+    code = ErrorCode.INVALID_CURSOR

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import strawberry
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -25,6 +26,8 @@ from graphql import (
     visit,
 )
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
 from app.domain.errors import InvalidCursor
 from app.schema.errors import ClientError
@@ -226,6 +229,16 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_should_mask)
 
+    def on_operation(self) -> Iterator[None]:
+        yield from super().on_operation()
+        # A cursor this server never handed out is the caller's mistake: say so in the code,
+        # as for every other refusal (the domain error knows no GraphQL extensions).
+        result = self.execution_context.result
+        for error in (result.errors if result is not None else None) or ():
+            original = error.original_error
+            if isinstance(original, InvalidCursor):
+                error.extensions = {**(error.extensions or {}), "code": original.code.value}
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "-")
@@ -240,3 +253,27 @@ class MaskUnexpectedErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema, logging the caller's mistakes at INFO and only bugs at ERROR.
+
+    Strawberry logs every GraphQL error at ERROR with its traceback: a till sending a
+    stale cursor or a typo in a field name would page whoever watches ERROR lines. The
+    errors we do not mask are the caller's (validation, bad variables, refused
+    cursors, our ``ClientError``s): one INFO line with the message (redacted by the
+    ``strawberry.execution`` filter in ``app.observability``) and the code, no
+    traceback. Masked errors keep Strawberry's ERROR line with the traceback.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if _should_mask(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                code = (error.extensions or {}).get("code")
+                if code is None and isinstance(error.original_error, InvalidCursor):
+                    code = error.original_error.code.value  # the mask adds it to the answer later
+                StrawberryLogger.logger.info(error, extra={"code": code})

@@ -50,6 +50,7 @@ from app.schema.limits import (
     MaskUnexpectedErrors,
     PageSizeLimit,
     RefuseNulCharacters,
+    Schema,
     depth_limit,
 )
 from app.schema.permissions import Requires, RequiresAny
@@ -373,7 +374,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     costs = CostCache(maxsize=512)
     # Absent when public: nothing to check for the embedded single shop.
     introspection = [] if settings.public_introspection else [IntrospectionNeedsLogin]
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         scalar_overrides={Decimal: FiniteDecimal},
