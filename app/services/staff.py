@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.db.repositories.staff import StaffRepository
-from app.domain.errors import ErrorCode, UserError, reject
+from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.permissions import Permission
 from app.domain.records import Actor, RoleRecord, SessionRecord, StaffUserRecord, TillRecord
 from app.domain.values import UNSET, Unset
@@ -36,13 +36,11 @@ class StaffUserChange:
     password: str | Unset = UNSET
 
 
-def _check_password(password: str, *field: str) -> None:
+def _password_problem(password: str, *field: str) -> UserError | None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise reject(
-            ErrorCode.INVALID,
-            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.",
-            *field,
-        )
+        message = f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+        return UserError(ErrorCode.INVALID, message, field)
+    return None
 
 
 class StaffService:
@@ -127,7 +125,10 @@ class StaffService:
         """
         password_hash = None
         if not isinstance(change.password, Unset):
-            _check_password(change.password, "input", "password")
+            # Checked here, before the transaction (the hash is slow, so it is made
+            # outside one): a refusal must still come back as data, not as an exception.
+            if problem := _password_problem(change.password, "input", "password"):
+                return Result(errors=[problem])
             password_hash = await asyncio.to_thread(self.passwords.hash, change.password)
 
         async def work(uow: UnitOfWork) -> StaffUserRecord:
@@ -187,7 +188,8 @@ class StaffService:
             )
             if not valid:
                 raise reject(ErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword")
-            _check_password(new, "newPassword")
+            if problem := _password_problem(new, "newPassword"):
+                raise Rejected(problem)
             new_hash = await asyncio.to_thread(self.passwords.hash, new)
             await uow.staff.set_password_hash(user_id, new_hash)
             await uow.staff.revoke_user_tokens(user_id, uow.now, keep=actor.token_id)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from app.db.base import Base
 from app.domain.permissions import Permission as P
+from app.services.sales import LineDraft, SaleCreate
 
 
 @pytest.mark.parametrize(
@@ -124,3 +131,252 @@ async def test_an_ordinary_decimal_still_parses(gql, factory) -> None:
         token=token,
     )
     assert body["data"]["customerCreate"] == {"errors": [], "customer": {"creditLimit": "1500.50"}}
+
+
+# -- every money input: a typed error or a refusal, never INTERNAL, nothing saved -----------
+
+
+async def snapshot(db: Any) -> dict[str, list[str]]:
+    """Every row of every table: a refused call changes nothing, not even an audit entry.
+
+    Tokens are left out: each request notes when its token was last used.
+    """
+    async with db.read() as session:
+        return {
+            table.name: sorted(map(str, (await session.execute(select(table))).all()))
+            for table in Base.metadata.sorted_tables
+            if table.name != "auth_tokens"
+        }
+
+
+@dataclass
+class World:
+    token: str
+    ids: dict[str, str]
+
+
+@pytest.fixture
+async def world(factory: Any, raw_sql: Any) -> World:
+    """One of each record a money or reference input can name, and an all-powerful caller."""
+    customer = await factory.customer(allow_credit_sale=True, credit_limit=Decimal(500))
+    product = await factory.product("MUG", price="10.00")
+    group = await factory.group("Regulars", "5")
+    code = await factory.discount_code("SPRING", "10")
+    sales = factory.sales()
+    opened = await sales.create(SaleCreate(lines=(LineDraft("MUG", 1),), customer_id=customer.id))
+    assert opened.value, opened.errors
+    [line] = (await sales.lines_for([opened.value.id]))[opened.value.id]
+    await factory.completed_sale(customer.id, [("MUG", 3)], payment="CREDIT")
+    appointment = await factory.appointment(customer.id)
+    role = (await factory.auth().create_role("Clerk", [P.CUSTOMER_VIEW])).value
+    username, _ = await factory.staff(P.CUSTOMER_VIEW)
+    [(user_id,)] = await raw_sql("SELECT id FROM staff_users WHERE username = :u", u=username)
+    token = await factory.token(*P)
+    ids = {
+        "store": (await factory.head_office()).id,
+        "customer": customer.id,
+        "product": product.id,
+        "group": group.id,
+        "code": code.id,
+        "sale": opened.value.id,
+        "line": line.id,
+        "appointment": appointment.id,
+        "role": role.id,
+        "user": user_id,
+    }
+    return World(token, {k: str(v) for k, v in ids.items()})
+
+
+MONEY_INPUTS = {
+    "creditLimit (create)": """mutation($v: Decimal) { r: customerCreate(input: {name: "Bo",
+        phone: "+12125550142", allowCreditSale: true, creditLimit: $v}) {
+        errors { field code } } }""",
+    "creditLimit (update)": """mutation($v: Decimal) { r: customerUpdate(id: "{customer}",
+        input: {expectedVersion: 1, creditLimit: $v}) { errors { field code } } }""",
+    "creditLimit (offline)": """mutation($v: Decimal) { r: customerSyncOffline(storeId: "{store}",
+        customers: [{
+        clientId: "{client}", customer: {name: "Bo",
+        phone: "+12125550142", allowCreditSale: true, creditLimit: $v}}]) {
+        results { status } errors { field code } } }""",
+    "unitPrice (saleCreate)": """mutation($v: Decimal) { r: saleCreate(input: {lines: [{
+        sku: "MUG", unitPrice: $v}]}) { errors { field code } } }""",
+    "unitPrice (saleAddLines)": """mutation($v: Decimal) { r: saleAddLines(saleId: "{sale}",
+        lines: [{sku: "MUG", unitPrice: $v}]) { errors { field code } } }""",
+    "unitPrice (saleUpdateLine)": """mutation($v: Decimal) { r: saleUpdateLine(saleId: "{sale}",
+        lineId: "{line}", input: {unitPrice: $v}) { errors { field code } } }""",
+    "amount": """mutation($v: Decimal!) { r: customerAccountPayment(customerId: "{customer}",
+        input: {amount: $v, payment: CASH}) { errors { field code } } }""",
+    "price (create)": """mutation($v: Decimal!) { r: productCreate(input: {sku: "CUP",
+        name: "Cup", price: $v}) { errors { field code } } }""",
+    "price (update)": """mutation($v: Decimal) { r: productUpdate(id: "{product}",
+        input: {price: $v}) { errors { field code } } }""",
+    "discountPercent (group create)": """mutation($v: Decimal) { r: customerGroupCreate(
+        input: {name: "VIP", discountPercent: $v}) { errors { field code } } }""",
+    "discountPercent (group update)": """mutation($v: Decimal) { r: customerGroupUpdate(
+        id: "{group}", input: {discountPercent: $v}) { errors { field code } } }""",
+    "discountPercent (card)": """mutation($v: Decimal!) { r: loyaltyCardIssue(
+        customerId: "{customer}", input: {cardNumber: "CARD-1001", discountPercent: $v}) {
+        errors { field code } } }""",
+    "percent (code create)": """mutation($v: Decimal!) { r: discountCodeCreate(
+        input: {code: "SUMMER", percent: $v}) { errors { field code } } }""",
+    "percent (code update)": """mutation($v: Decimal) { r: discountCodeUpdate(id: "{code}",
+        input: {percent: $v}) { errors { field code } } }""",
+    "pointsPerCurrencyUnit": """mutation($v: Decimal) { r: businessSettingsUpdate(
+        input: {pointsPerCurrencyUnit: $v}) { errors { field code } } }""",
+    "pointValue": """mutation($v: Decimal) { r: businessSettingsUpdate(input: {pointValue: $v}) {
+        errors { field code } } }""",
+}
+
+# The scalar refuses what no rule could compute with; the services refuse the rest.
+REFUSED_BY_THE_SCALAR = ["9e999999999", "-9e999999999", "1e-999999999", "sNaN", "NaN", "Infinity"]
+REFUSED_BY_THE_RULES = ["1.001", "0.0000001", "1e60", "-5", "-0.01", "1e-60"]
+
+
+def fill(template: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+MONEY_FIELDS = {"creditLimit", "unitPrice", "amount", "price", "percent", "discountPercent"}
+MONEY_FIELDS |= {"pointsPerCurrencyUnit", "pointValue"}
+
+
+@pytest.mark.parametrize("money_input", MONEY_INPUTS)
+async def test_every_money_input_refuses_a_bad_decimal_and_saves_nothing(
+    gql, db, world, money_input: str
+) -> None:
+    for value in REFUSED_BY_THE_SCALAR + REFUSED_BY_THE_RULES:
+        # A new offline client id each time: a resent one would get its first answer back.
+        operation = fill(MONEY_INPUTS[money_input], {**world.ids, "client": str(uuid.uuid4())})
+        before = await snapshot(db)
+        body = await gql(operation, {"v": value}, token=world.token)
+        if value in REFUSED_BY_THE_SCALAR:
+            # Refused while the variables are read, before any resolver: data is null.
+            assert body["data"] is None, value
+            [error] = body["errors"]
+            assert "cannot represent a Decimal" in error["message"], (value, error)
+            assert error.get("extensions", {}).get("code") != "INTERNAL"
+        elif money_input == "creditLimit (offline)":
+            # A till's offline customer is answered, not refused: a CONFLICT for a manager,
+            # kept so that a resend gets the same answer; no customer is made.
+            assert body["data"]["r"] == {"results": [{"status": "CONFLICT"}], "errors": []}
+            after = await snapshot(db)
+            assert after["customers"] == before["customers"]
+            assert len(after["offline_customers"]) == len(before["offline_customers"]) + 1
+            continue
+        else:
+            assert "errors" not in body, (value, body)
+            errors = body["data"]["r"]["errors"]
+            # A field path to the value at fault, and a code the till can act on.
+            assert all(e["code"] == "INVALID" for e in errors), (value, errors)
+            assert any(e["field"][-1] in MONEY_FIELDS for e in errors), (value, errors)
+        assert await snapshot(db) == before, value
+
+
+@pytest.mark.parametrize("money_input", ["creditLimit (create)", "price (create)"])
+async def test_minus_zero_is_zero(gql, raw_sql, world, money_input: str) -> None:
+    # -0 is the number 0: it is accepted, and saved and shown as 0.00, never "-0.00".
+    body = await gql(fill(MONEY_INPUTS[money_input], world.ids), {"v": "-0"}, token=world.token)
+    assert body["data"]["r"]["errors"] == []
+    saved = await raw_sql(
+        "SELECT credit_limit FROM customers WHERE name = 'Bo'"
+        if money_input.startswith("credit")
+        else "SELECT price FROM products WHERE sku = 'CUP'"
+    )
+    assert [str(v) for (v,) in saved] == ["0.00"]
+
+
+# -- ids that name nothing: NOT_FOUND (or a refusal), never a foreign-key failure -----------
+
+UNKNOWN = str(uuid.UUID(int=1))  # well formed, names no record
+
+REFERENCE_INPUTS = {
+    "customerSyncOffline(storeId)": """mutation { r: customerSyncOffline(storeId: "{ref}",
+        customers: [{clientId: "{client}", customer: {name: "Bo", phone: "+12125550142"}}]) {
+        errors { field code } } }""",
+    "customerDownloadToStore(storeId)": """mutation { r: customerDownloadToStore(
+        customerId: "{customer}", storeId: "{ref}") { errors { field code } } }""",
+    "customerCreate(homeStoreId)": """mutation { r: customerCreate(input: {name: "Bo",
+        phone: "+12125550142", homeStoreId: "{ref}"}) { errors { field code } } }""",
+    "customerUpdate(homeStoreId)": """mutation { r: customerUpdate(id: "{customer}",
+        input: {expectedVersion: 1, homeStoreId: "{ref}"}) { errors { field code } } }""",
+    "appointmentCreate(storeId)": """mutation { r: appointmentCreate(customerId: "{customer}",
+        input: {service: "Cut", startsAt: "{starts}", storeId: "{ref}"}) {
+        errors { field code } } }""",
+    "appointmentCreate(staffId)": """mutation { r: appointmentCreate(customerId: "{customer}",
+        input: {service: "Cut", startsAt: "{starts}", staffId: "{ref}"}) {
+        errors { field code } } }""",
+    "appointmentReschedule(staffId)": """mutation { r: appointmentReschedule(id: "{appointment}",
+        input: {expectedVersion: 1, startsAt: "{starts}", staffId: "{ref}"}) {
+        errors { field code } } }""",
+    "productStockSet(storeId)": """mutation { r: productStockSet(productId: "{product}",
+        onHand: 3, storeId: "{ref}") { errors { field code } } }""",
+    "productStockAdjust(storeId)": """mutation { r: productStockAdjust(productId: "{product}",
+        delta: 3, reason: "delivery", storeId: "{ref}") { errors { field code } } }""",
+    "saleCreate(storeId)": """mutation { r: saleCreate(input: {storeId: "{ref}",
+        lines: [{sku: "MUG"}]}) { errors { field code } } }""",
+    "saleCreate(tillId)": """mutation { r: saleCreate(input: {tillId: "{ref}",
+        lines: [{sku: "MUG"}]}) { errors { field code } } }""",
+    "saleCreate(customerId)": """mutation { r: saleCreate(input: {customerId: "{ref}",
+        lines: [{sku: "MUG"}]}) { errors { field code } } }""",
+    "saleCreate(exchangeForSaleId)": """mutation { r: saleCreate(input: {
+        exchangeForSaleId: "{ref}", lines: [{sku: "MUG"}]}) { errors { field code } } }""",
+    "tillCreate(storeId)": """mutation { r: tillCreate(input: {name: "T", roleId: "{role}",
+        storeId: "{ref}"}) { errors { field code } } }""",
+    "tillCreate(roleId)": """mutation { r: tillCreate(input: {name: "T", roleId: "{ref}"}) {
+        errors { field code } } }""",
+    "staffUserCreate(storeId)": """mutation { r: staffUserCreate(input: {username: "newbie",
+        password: "long-enough", roleId: "{role}", storeId: "{ref}"}) {
+        errors { field code } } }""",
+    "staffUserCreate(roleId)": """mutation { r: staffUserCreate(input: {username: "newbie",
+        password: "long-enough", roleId: "{ref}"}) { errors { field code } } }""",
+    "staffUserUpdate(storeId)": """mutation { r: staffUserUpdate(id: "{user}",
+        input: {storeId: "{ref}"}) { errors { field code } } }""",
+    "staffUserUpdate(roleId)": """mutation { r: staffUserUpdate(id: "{user}",
+        input: {roleId: "{ref}"}) { errors { field code } } }""",
+}
+
+
+# An unknown original is answered as "no completed sale of that id".
+EXPECTED_CODE = {"saleCreate(exchangeForSaleId)": "SALE_NOT_COMPLETED"}
+
+
+@pytest.mark.parametrize("reference", REFERENCE_INPUTS)
+async def test_an_id_that_names_nothing_is_not_found_and_changes_nothing(
+    gql, db, world, reference: str
+) -> None:
+    # Well formed and unknown, and malformed (read as the all-zero id, which is unknown too).
+    for ref in (UNKNOWN, "not-an-id"):
+        starts = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        ids = {**world.ids, "ref": ref, "client": str(uuid.uuid4()), "starts": starts}
+        before = await snapshot(db)
+        body = await gql(fill(REFERENCE_INPUTS[reference], ids), token=world.token)
+        assert "errors" not in body, (ref, body)
+        errors = body["data"]["r"]["errors"]
+        # One error, on the field that named nothing.
+        field = reference[reference.index("(") + 1 : -1]
+        expected = [
+            {"field": errors[0]["field"], "code": EXPECTED_CODE.get(reference, "NOT_FOUND")}
+        ]
+        assert errors == expected, (ref, errors)
+        assert errors[0]["field"][-1] == field, (ref, errors)
+        assert await snapshot(db) == before, ref
+
+
+async def test_a_too_short_password_is_a_typed_error(gql, db, world) -> None:
+    # It was checked before the transaction, outside the rule that turns a refusal into data.
+    before = await snapshot(db)
+    body = await gql(
+        'mutation { r: staffUserUpdate(id: "{user}", input: {password: "short"}) {'
+        " errors { field code message } } }".replace("{user}", world.ids["user"]),
+        token=world.token,
+    )
+    assert body["data"]["r"]["errors"] == [
+        {
+            "field": ["input", "password"],
+            "code": "INVALID",
+            "message": "A password needs at least 8 characters.",
+        }
+    ]
+    assert await snapshot(db) == before
