@@ -27,8 +27,13 @@ from app.services.sales import LineDraft, SaleCreate
         b'{"query": "{ __typename }", "variables": {"unused": ' + b"9" * 5000 + b"}}",
         b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}",
         b'{"query": "{ __typename }", "extensions": {"e": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}",
+        b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 65 + b"]" * 65 + b"}}",
+        b'{"query": "{ __typename }", "variables": {"v": NaN}}',
     ],
-    ids=["string", "number", "null", "bad-utf8", "huge-int", "deep-variables", "deep-extensions"],
+    ids=[
+        *("string", "number", "null", "bad-utf8", "huge-int", "deep-variables"),
+        *("deep-extensions", "65-deep", "nan-is-no-json"),
+    ],
 )
 async def test_malformed_bodies_are_400_with_a_json_error(client, body: bytes) -> None:
     response = await client.post(
@@ -36,6 +41,47 @@ async def test_malformed_bodies_are_400_with_a_json_error(client, body: bytes) -
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("variables", '{"unused": ' + "9" * 5000 + "}"),
+        # 5,000 levels: past the recursion limit, within the length a URL may have.
+        ("variables", '{"v": ' + "[" * 5000 + "]" * 5000 + "}"),
+        ("extensions", '{"e": ' + "[" * 5000 + "]" * 5000 + "}"),
+        ("variables", '{"v": ' + "[" * 65 + "]" * 65 + "}"),
+        ("variables", "{"),
+    ],
+    ids=["huge-int", "deep-variables", "deep-extensions", "65-deep", "bad-json"],
+)
+async def test_malformed_json_in_a_get_query_string_is_400(client, name: str, value: str) -> None:
+    # GET /graphql carries the same JSON in its URL: the same guard applies.
+    response = await client.get(
+        "/graphql",
+        params={"query": "{ __typename }", name: value},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"].startswith(f"The {name} parameter")
+
+
+async def test_json_nested_as_deep_as_a_request_needs_is_served(client) -> None:
+    nested = "[" * 60 + "]" * 60
+    for response in (
+        await client.post(
+            "/graphql",
+            content=f'{{"query": "{{ __typename }}", "variables": {{"v": {nested}}}}}'.encode(),
+            headers={"content-type": "application/json"},
+        ),
+        await client.get(
+            "/graphql",
+            params={"query": "{ __typename }", "variables": f'{{"v": {nested}}}'},
+            headers={"accept": "application/json"},
+        ),
+    ):
+        assert response.status_code == 200
+        assert response.json()["data"] == {"__typename": "Query"}
 
 
 async def post(client, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
