@@ -236,41 +236,41 @@ async def world(factory: Any, raw_sql: Any) -> World:
 MONEY_INPUTS = {
     "creditLimit (create)": """mutation($v: Decimal) { r: customerCreate(input: {name: "Bo",
         phone: "+12125550142", allowCreditSale: true, creditLimit: $v}) {
-        errors { field code } } }""",
+        errors { field code message } } }""",
     "creditLimit (update)": """mutation($v: Decimal) { r: customerUpdate(id: "{customer}",
-        input: {expectedVersion: 1, creditLimit: $v}) { errors { field code } } }""",
+        input: {expectedVersion: 1, creditLimit: $v}) { errors { field code message } } }""",
     "creditLimit (offline)": """mutation($v: Decimal) { r: customerSyncOffline(storeId: "{store}",
         customers: [{
         clientId: "{client}", customer: {name: "Bo",
         phone: "+12125550142", allowCreditSale: true, creditLimit: $v}}]) {
-        results { status } errors { field code } } }""",
+        results { status } errors { field code message } } }""",
     "unitPrice (saleCreate)": """mutation($v: Decimal) { r: saleCreate(input: {lines: [{
-        sku: "MUG", unitPrice: $v}]}) { errors { field code } } }""",
+        sku: "MUG", unitPrice: $v}]}) { errors { field code message } } }""",
     "unitPrice (saleAddLines)": """mutation($v: Decimal) { r: saleAddLines(saleId: "{sale}",
-        lines: [{sku: "MUG", unitPrice: $v}]) { errors { field code } } }""",
+        lines: [{sku: "MUG", unitPrice: $v}]) { errors { field code message } } }""",
     "unitPrice (saleUpdateLine)": """mutation($v: Decimal) { r: saleUpdateLine(saleId: "{sale}",
-        lineId: "{line}", input: {unitPrice: $v}) { errors { field code } } }""",
+        lineId: "{line}", input: {unitPrice: $v}) { errors { field code message } } }""",
     "amount": """mutation($v: Decimal!) { r: customerAccountPayment(customerId: "{customer}",
-        input: {amount: $v, payment: CASH}) { errors { field code } } }""",
+        input: {amount: $v, payment: CASH}) { errors { field code message } } }""",
     "price (create)": """mutation($v: Decimal!) { r: productCreate(input: {sku: "CUP",
-        name: "Cup", price: $v}) { errors { field code } } }""",
+        name: "Cup", price: $v}) { errors { field code message } } }""",
     "price (update)": """mutation($v: Decimal) { r: productUpdate(id: "{product}",
-        input: {price: $v}) { errors { field code } } }""",
+        input: {price: $v}) { errors { field code message } } }""",
     "discountPercent (group create)": """mutation($v: Decimal) { r: customerGroupCreate(
-        input: {name: "VIP", discountPercent: $v}) { errors { field code } } }""",
+        input: {name: "VIP", discountPercent: $v}) { errors { field code message } } }""",
     "discountPercent (group update)": """mutation($v: Decimal) { r: customerGroupUpdate(
-        id: "{group}", input: {discountPercent: $v}) { errors { field code } } }""",
+        id: "{group}", input: {discountPercent: $v}) { errors { field code message } } }""",
     "discountPercent (card)": """mutation($v: Decimal!) { r: loyaltyCardIssue(
         customerId: "{customer}", input: {cardNumber: "CARD-1001", discountPercent: $v}) {
-        errors { field code } } }""",
+        errors { field code message } } }""",
     "percent (code create)": """mutation($v: Decimal!) { r: discountCodeCreate(
-        input: {code: "SUMMER", percent: $v}) { errors { field code } } }""",
+        input: {code: "SUMMER", percent: $v}) { errors { field code message } } }""",
     "percent (code update)": """mutation($v: Decimal) { r: discountCodeUpdate(id: "{code}",
-        input: {percent: $v}) { errors { field code } } }""",
+        input: {percent: $v}) { errors { field code message } } }""",
     "pointsPerCurrencyUnit": """mutation($v: Decimal) { r: businessSettingsUpdate(
-        input: {pointsPerCurrencyUnit: $v}) { errors { field code } } }""",
+        input: {pointsPerCurrencyUnit: $v}) { errors { field code message } } }""",
     "pointValue": """mutation($v: Decimal) { r: businessSettingsUpdate(input: {pointValue: $v}) {
-        errors { field code } } }""",
+        errors { field code message } } }""",
 }
 
 # The scalar refuses what no rule could compute with; the services refuse the rest.
@@ -315,7 +315,7 @@ async def test_every_money_input_refuses_a_bad_decimal_and_saves_nothing(
             assert "errors" not in body, (value, body)
             errors = body["data"]["r"]["errors"]
             # A field path to the value at fault, and a code the till can act on.
-            assert all(e["code"] == "INVALID" for e in errors), (value, errors)
+            assert all(e["code"] == "INVALID" and e["message"] for e in errors), (value, errors)
             assert any(e["field"][-1] in MONEY_FIELDS for e in errors), (value, errors)
         assert await snapshot(db) == before, value
 
