@@ -9,8 +9,10 @@ from typing import Any
 
 import strawberry
 from graphql import (
+    BREAK,
     DocumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -172,6 +174,55 @@ class PageSizeLimit(SchemaExtension):
                     ClientError(
                         f"`first` must be between 0 and {self.max_page_size}.",
                         "PAGE_SIZE_EXCEEDED",
+                    )
+                ]
+        yield
+
+
+# Far longer than any number a field takes (Int is 32-bit; a Decimal beyond ±64 is refused
+# anyway), far shorter than Python's int-string limit (4,300 digits), past which
+# graphql-core's int() fails inside validation: an internal error, not the caller's.
+MAX_NUMBER_LITERAL = 100
+
+
+class _LongNumbers(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> Any:
+        return self._check(node.value)
+
+    def enter_float_value(self, node: FloatValueNode, *_: Any) -> Any:
+        return self._check(node.value)
+
+    def _check(self, literal: str) -> Any:
+        if len(literal) > MAX_NUMBER_LITERAL:
+            self.found = True
+            return BREAK
+        return None
+
+
+class RefuseLongNumbers(SchemaExtension):
+    """Refuses a number literal longer than ``MAX_NUMBER_LITERAL`` characters, before execution.
+
+    Listed after ValidationCache: its error replaces what validation said (graphql-core's
+    own conversion of such a literal fails with a ValueError, which would be masked). No
+    argument takes such a number, so only a document that failed validation can hold
+    one: the others are not walked. JSON variables have their own guard (``app.http``).
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document: DocumentNode | None = context.graphql_document
+        if document is not None and context.pre_execution_errors:
+            visitor = _LongNumbers()
+            visit(document, visitor)
+            if visitor.found:
+                context.pre_execution_errors = [
+                    ClientError(
+                        f"A number may have at most {MAX_NUMBER_LITERAL} characters.",
+                        "INVALID_NUMBER",
                     )
                 ]
         yield

@@ -49,6 +49,7 @@ from app.schema.introspection import IntrospectionNeedsLogin
 from app.schema.limits import (
     MaskUnexpectedErrors,
     PageSizeLimit,
+    RefuseLongNumbers,
     RefuseNulCharacters,
     Schema,
     depth_limit,
@@ -384,6 +385,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
+            RefuseLongNumbers,
             lambda: PageSizeLimit(settings.max_page_size),
             *introspection,
             lambda: QueryCostLimit(settings.max_query_cost, costs),

@@ -84,6 +84,39 @@ async def test_json_nested_as_deep_as_a_request_needs_is_served(client) -> None:
         assert response.json()["data"] == {"__typename": "Query"}
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ customers(first: 9999) { totalCount } }",
+        "{ customers(first: -9999) { totalCount } }",
+        "query($n: Int = 9999) { customers(first: $n) { totalCount } }",
+        "{ customerGroups { edges { node { members(first: 9999) { totalCount } } } } }",
+        'mutation { productStockSet(productId: "{product}", onHand: 9999) { errors { code } } }',
+        'mutation { productUpdate(id: "{product}", input: {price: 9999}) { errors { code } } }',
+        'mutation { productUpdate(id: "{product}", input: {price: 0.9999}) { errors { code } } }',
+    ],
+    ids=["first", "negative", "variable-default", "nested", "int-argument", "decimal", "float"],
+)
+async def test_a_number_literal_past_the_int_string_limit_is_refused(
+    gql, db, factory, query: str
+) -> None:
+    # 5,000 digits: graphql-core's int() of the literal failed inside validation, masked.
+    product = await factory.product("MUG")
+    token = await factory.token(*P)
+    before = await snapshot(db)
+    body = await gql(
+        query.replace("9999", "9" * 5000).replace("{product}", str(product.id)), token=token
+    )
+    assert body["data"] is None
+    assert body["errors"] == [
+        {
+            "message": "A number may have at most 100 characters.",
+            "extensions": {"code": "INVALID_NUMBER"},
+        }
+    ]
+    assert await snapshot(db) == before
+
+
 async def post(client, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
     # json.dumps escapes a lone surrogate as "\\ud800", as a client's JSON encoder would;
     # httpx's own encoder would refuse to send it.
@@ -426,3 +459,25 @@ async def test_a_too_short_password_is_a_typed_error(gql, db, world) -> None:
         }
     ]
     assert await snapshot(db) == before
+
+
+async def test_a_decimal_literal_is_read_exactly_not_through_a_float(gql, db, factory) -> None:
+    # Read as a float first, 0.99999999999999999999 was a price of 1.00.
+    product = await factory.product("MUG", price="5.00")
+    token = await factory.token(*P)
+    before = await snapshot(db)
+    body = await gql(
+        f'mutation {{ productUpdate(id: "{product.id}", input: {{price: 0.99999999999999999999}})'
+        " { errors { field code } } }",
+        token=token,
+    )
+    assert body["data"]["productUpdate"]["errors"] == [
+        {"field": ["input", "price"], "code": "INVALID"}
+    ]
+    assert await snapshot(db) == before
+    exact = await gql(
+        f'mutation {{ productUpdate(id: "{product.id}", input: {{price: 12.5}})'
+        " { errors { code } product { price } } }",
+        token=token,
+    )
+    assert exact["data"]["productUpdate"] == {"errors": [], "product": {"price": "12.50"}}
