@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import graphql
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -76,12 +77,28 @@ DECIMAL_EDGES = [
 ]
 # Mostly amounts a till would send, so that the rules run; then the edges and anything.
 AMOUNTS = st.decimals(min_value=0, max_value=10**6, places=2).map(str)
+# Numbers written in the query as they are, not as strings: past the int-string limit,
+# past a float's precision, past a float's range.
+NUMBER_LITERALS = ["9" * 5000, "-" + "9" * 5000, "0." + "9" * 5000, "0.99999999999999999999"]
+NUMBER_LITERALS += ["1e999999999", "12.5", "0", "-0"]
+LITERAL_NUMBERS = st.sampled_from(NUMBER_LITERALS).map(
+    lambda text: (graphql.FloatValueNode if "." in text or "e" in text else graphql.IntValueNode)(
+        value=text
+    )
+)
 DECIMALS = st.one_of(
-    AMOUNTS,
-    AMOUNTS,
-    st.sampled_from(DECIMAL_EDGES),
-    st.decimals(allow_nan=True, allow_infinity=True).map(str),
-).map(nodes.String)
+    AMOUNTS.map(nodes.String),
+    AMOUNTS.map(nodes.String),
+    st.sampled_from(DECIMAL_EDGES).map(nodes.String),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str).map(nodes.String),
+    LITERAL_NUMBERS,
+)
+# Small counts and page sizes most of the time, so that the rules run; then the edges.
+INTS = st.one_of(
+    st.integers(-2, 120).map(nodes.Int),
+    st.integers(-(2**31), 2**31 - 1).map(nodes.Int),
+    LITERAL_NUMBERS,
+)
 
 TIME_EDGES = [
     *("9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "2026-01-01T10:00:00"),
@@ -124,6 +141,7 @@ IDS = st.one_of(
 
 for name, strategy in {
     "Decimal": DECIMALS,
+    "Int": INTS,
     "DateTime": DATETIMES,
     "Date": DATES,
     "String": STRINGS,
