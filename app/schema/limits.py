@@ -1,4 +1,4 @@
-"""Limits enforced before any resolver runs, and the error mask."""
+"""Limits enforced before any resolver runs, the error mask, and how GraphQL errors are logged."""
 
 from __future__ import annotations
 
