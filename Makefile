@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/python bench/sale_throughput.py
 	$(BIN)/python bench/customer_screen.py
 	$(BIN)/python bench/query_cost.py
+	$(BIN)/python bench/supervision_tick.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

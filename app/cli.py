@@ -71,20 +71,43 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
-    from app.embedded_redis import EmbeddedRedis
-    from app.jobs.worker import build_worker
+    return asyncio.run(_worker(settings))
 
-    redis_url = settings.redis_url
-    embedded = None
-    if settings.uses_embedded_redis:
-        embedded = EmbeddedRedis(settings.resolved_data_dir)
-        redis_url = embedded.start()
-    worker = build_worker(settings, redis_url, handle_signals=True)
+
+async def _worker(settings: Settings) -> int:
+    """Run a supervised worker until SIGTERM/SIGINT (0) or until it keeps dying (1).
+
+    A worker that dies is restarted (logged); after ``POSCRM_WORKER_RESTART_LIMIT`` quick
+    deaths in a row the process exits non-zero, for its service manager to see. On the
+    embedded Redis it owns the server only if it started first, and never stops one that
+    another poscrm process still uses (issue 9 §5).
+    """
+    import logging
+    import signal
+
+    from app.runtime import Runtime
+
+    log = logging.getLogger("app.worker")
+    runtime = await Runtime.start(
+        settings, with_worker=True, worker_restart_limit=settings.worker_restart_limit
+    )
+    worker = runtime.worker
+    assert worker is not None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(worker.gave_up.wait())]
     try:
-        worker.run()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        if embedded is not None:
-            embedded.stop()
+        for wait in waits:
+            wait.cancel()
+        await runtime.close()
+    if worker.gave_up.is_set():
+        log.error("worker: exiting with status 1, the worker kept dying")
+        return 1
+    log.info("worker stopped")
     return 0
 
 

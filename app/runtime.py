@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -13,13 +15,14 @@ from sqlalchemy import text
 from app.db.engine import Database
 from app.db.repositories.staff import StaffRepository
 from app.embedded_redis import EmbeddedRedis
-from app.jobs.queue import ArqJobQueue
-from app.jobs.worker import build_worker
+from app.jobs.queue import ArqJobQueue, reconnecting
+from app.jobs.worker import run_worker
 from app.private_files import private_dir, warn_if_open
 from app.services.lookup_limit import LookupLimit
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
+from app.supervisor import RedisSupervisor, TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +38,23 @@ class Runtime:
     throttle: LoginThrottle
     lookups: LookupLimit
     embedded_redis: EmbeddedRedis | None = None
-    _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
-    _worker: object | None = field(default=None, repr=False)
+    redis_supervisor: RedisSupervisor | None = None
+    # The arq worker run by this process, if any (``serve`` on embedded Redis, ``worker``).
+    worker: TaskSupervisor | None = None
 
     @classmethod
-    async def start(cls, settings: Settings, *, with_worker: bool = False) -> Runtime:
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        with_worker: bool = False,
+        worker_restart_limit: int | None = None,
+    ) -> Runtime:
+        """Open the database and Redis and start what this process supervises.
+
+        A dead worker is restarted; with ``worker_restart_limit``, only that many times in a
+        row (then ``worker.gave_up`` is set), else for as long as the process runs.
+        """
         warn_if_open(private_dir(settings.resolved_data_dir))
         embedded = None
         redis_url = settings.redis_url
@@ -47,26 +62,42 @@ class Runtime:
             embedded = EmbeddedRedis(settings.resolved_data_dir)
             redis_url = await asyncio.to_thread(embedded.start)
         try:
-            runtime = await cls._connect(settings, redis_url, embedded)
+            runtime = cls._connect(settings, redis_url, embedded)
         except BaseException:
             # Never leave an embedded redis-server behind a failed start.
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
             raise
+        if embedded is not None:
+            runtime.redis_supervisor = RedisSupervisor(
+                embedded, interval=settings.supervise_interval_seconds
+            )
+            runtime.redis_supervisor.start()
+        else:
+            try:
+                await runtime.redis.ping()
+            except Exception as error:
+                # Logins then count in this process and jobs wait in the outbox.
+                log.warning("Redis does not answer (%s); starting without it", error)
         if with_worker:
-            worker = build_worker(settings, redis_url, db=runtime.db)
-            runtime._worker = worker
-            runtime._worker_task = asyncio.create_task(worker.async_run())
-            log.info("in-process worker started")
+            runtime.worker = TaskSupervisor(
+                "arq worker",
+                functools.partial(run_worker, settings, redis_url, db=runtime.db),
+                interval=settings.supervise_interval_seconds,
+                restart_limit=worker_restart_limit,
+            )
+            runtime.worker.start()
         return runtime
 
     @classmethod
-    async def _connect(
+    def _connect(
         cls, settings: Settings, redis_url: str, embedded: EmbeddedRedis | None
     ) -> Runtime:
         db = Database(settings.effective_database_url)
-        queue = await ArqJobQueue.connect(redis_url, settings.queue_name)
-        redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        queue = ArqJobQueue.connect(redis_url, settings.queue_name)
+        redis = Redis.from_url(
+            redis_url, socket_timeout=2, socket_connect_timeout=2, **reconnecting()
+        )
         return cls(
             settings=settings,
             db=db,
@@ -94,7 +125,7 @@ class Runtime:
             return await StaffRepository(session).any_user()
 
     async def ready(self) -> dict[str, bool]:
-        """Whether the database and Redis answer now."""
+        """Whether the database and Redis answer now, and this process's worker (if any) runs."""
         checks = {"database": False, "redis": False}
         with contextlib.suppress(Exception):
             async with self.db.read() as session:
@@ -102,16 +133,29 @@ class Runtime:
             checks["database"] = True
         with contextlib.suppress(Exception):
             checks["redis"] = bool(await self.redis.ping())
+        if self.worker is not None:
+            checks["worker"] = self.worker.alive
         return checks
 
     async def close(self) -> None:
-        if self._worker is not None and self._worker_task is not None:
-            await self._worker.close()  # type: ignore[attr-defined]
-            self._worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker_task
-        await self.queue.close()
-        await self.redis.aclose()
-        await self.db.dispose()
+        """Release what this process holds, in any state (Redis gone included); never raises.
+
+        Each step runs whatever the one before it did: the database is always disposed
+        and an embedded Redis this process owns is always stopped (or handed on).
+        """
+        if self.worker is not None:
+            await _quietly("the worker", self.worker.stop())
+        if self.redis_supervisor is not None:
+            await _quietly("the Redis supervisor", self.redis_supervisor.stop())
+        await _quietly("the job queue", self.queue.close())
+        await _quietly("the Redis client", self.redis.aclose())
+        await _quietly("the database", self.db.dispose())
         if self.embedded_redis is not None:
-            await asyncio.to_thread(self.embedded_redis.stop)
+            await _quietly("the embedded Redis", asyncio.to_thread(self.embedded_redis.stop))
+
+
+async def _quietly(what: str, step: Awaitable[None]) -> None:
+    try:
+        await step
+    except Exception:
+        log.warning("shutdown: closing %s failed", what, exc_info=True)

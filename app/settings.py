@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=8)
 
+    # Supervision (app/supervisor.py): how often the embedded Redis is checked, and the
+    # first delay before restarting it or a dead worker (doubling while it keeps dying).
+    supervise_interval_seconds: float = Field(default=1.0, gt=0)
+    # Quick deaths in a row after which `poscrm worker` gives up and exits non-zero (its
+    # service manager restarts it); `serve`'s in-process worker never gives up.
+    worker_restart_limit: int = Field(default=5, ge=0)
+
     log_level: str = "INFO"
 
     @cached_property

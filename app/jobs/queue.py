@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from arq import ArqRedis, create_pool
+from typing import Any
+
+from arq import ArqRedis
 from arq.connections import RedisSettings
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+
+def reconnecting() -> dict[str, Any]:
+    """Connection options that survive a Redis restart (issue 9 §5).
+
+    A pooled connection to a server that has died and been started again fails on its next
+    command; one retry on a fresh connection makes that invisible. A Redis that is really
+    away still fails fast: a unix socket or a closed port refuses at once.
+    """
+    return {"retry": Retry(NoBackoff(), 1), "retry_on_error": [RedisConnectionError]}
 
 
 def redis_settings(url: str) -> RedisSettings:
     settings = RedisSettings.from_dsn(url)
     settings.conn_timeout = 2
     settings.conn_retries = 1
+    options = reconnecting()
+    settings.retry, settings.retry_on_error = options["retry"], options["retry_on_error"]
     return settings
 
 
@@ -19,8 +37,11 @@ class ArqJobQueue:
         self.queue_name = queue_name
 
     @classmethod
-    async def connect(cls, url: str, queue_name: str) -> ArqJobQueue:
-        pool = await create_pool(redis_settings(url), default_queue_name=queue_name)
+    def connect(cls, url: str, queue_name: str) -> ArqJobQueue:
+        """A queue on ``url``; connects on first use, so it starts while Redis is away
+        (jobs then wait in the outbox for the relay)."""
+        connections = ConnectionPool.from_url(url, socket_connect_timeout=2, **reconnecting())
+        pool = ArqRedis(connections, default_queue_name=queue_name)
         return cls(pool, queue_name)
 
     async def enqueue(self, job_name: str, outbox_id: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from arq import Worker, cron, func
@@ -16,6 +19,8 @@ from app.services.gateways import FileGateway, MessageGateway
 from app.services.notifications import NotificationDelivery
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 FUNCTIONS = [
     # keep_result=0: the database row is the record, and a kept result would block
@@ -94,3 +99,47 @@ def build_worker(
         max_jobs=100,
         handle_signals=handle_signals,
     )
+
+
+async def run_worker(
+    settings: Settings,
+    redis_url: str,
+    *,
+    db: Database,
+    gateway: MessageGateway | None = None,
+    poll_delay: float = 0.05,
+) -> None:
+    """Run an arq worker until it fails or is cancelled, then release it whatever Redis's state.
+
+    A new ``Worker`` each run: arq's keeps its pool and start-up state, so a supervisor
+    (``app/supervisor.py``) restarts a dead worker by calling this again.
+    """
+    worker = build_worker(settings, redis_url, db=db, gateway=gateway, poll_delay=poll_delay)
+    try:
+        await worker.async_run()
+    finally:
+        await asyncio.shield(close_worker(worker))
+
+
+async def close_worker(worker: Worker) -> None:
+    """Cancel the worker's loop and jobs and close its Redis pool; never raises.
+
+    arq's own ``Worker.close`` talks to Redis first (it deletes its health-check key) and,
+    with Redis gone, raises before it closes anything (issue 9 §5). Jobs cut short here are
+    retried: every job is idempotent and the outbox row is the record.
+    """
+    tasks = [t for t in (*worker.tasks.values(), worker.main_task) if t is not None]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    # arq's ``pool`` property hides whether it ever connected; ``_pool`` says.
+    pool, worker._pool = worker._pool, None
+    if pool is None:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(pool.delete(worker.health_check_key), timeout=2)
+    try:
+        await pool.aclose(close_connection_pool=True)
+    except Exception:
+        log.warning("closing the worker's Redis pool failed", exc_info=True)
