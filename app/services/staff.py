@@ -19,7 +19,8 @@ from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.permissions import Permission
 from app.domain.records import Actor, RoleRecord, SessionRecord, StaffUserRecord, TillRecord
 from app.domain.values import UNSET, Unset
-from app.services.auth import MIN_PASSWORD_LENGTH, passwords_for
+from app.services.auth import MIN_PASSWORD_LENGTH, ROLE_NAME_MAX, passwords_for
+from app.services.checks import at_most
 from app.services.grants import check_grantable, check_placeable
 from app.services.store_scope import require_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
@@ -65,6 +66,7 @@ class StaffService:
             role = await self._role(uow, role_id, "id")
             if not name:
                 raise reject(ErrorCode.REQUIRED, "A role needs a name.", "input", "name")
+            at_most(name, ROLE_NAME_MAX, "A role name", "input", "name")
             # Both ways: adding what you lack is escalation, and so is taking from a role
             # what you could never have given it (a manager stripping the admins' role).
             changed = set(permissions) ^ set(role.permissions)
