@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint format schema bench clean
+.PHONY: setup run test fuzz lint format schema bench clean
 
 # uv itself comes from PyPI into .uv/, then installs the locked dependencies (uv.lock).
 $(UV):
@@ -24,6 +24,12 @@ run: setup
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The schemathesis property test alone, further than `make test` takes it:
+# `make fuzz FUZZ_EXAMPLES=500 FUZZ_SEED=7`.
+fuzz: setup
+	POSCRM_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) POSCRM_FUZZ_SEED=$(or $(FUZZ_SEED),0) \
+		$(BIN)/pytest -m fuzz $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,18 +72,46 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def _body_refusal(body: bytes) -> str | None:
-    """Why a POST /graphql body is no GraphQL request, or None: checked before Strawberry."""
+def _refuse_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_problem(raw: bytes | str) -> tuple[Any, str | None]:
+    """The parsed value, or why ``raw`` is no JSON we accept: checked before Strawberry."""
     try:
         # Invalid UTF-8 (UnicodeDecodeError), an integer beyond Python's int-string
         # limit and bad JSON are ValueErrors; very deep nesting is a RecursionError.
-        parsed = json.loads(body)
+        parsed = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
-        return "The body is not valid JSON."
+        return None, "is not valid JSON"
+    if _too_deep(parsed):
+        return None, f"nests deeper than {MAX_JSON_DEPTH} levels"
+    return parsed, None
+
+
+def _body_refusal(body: bytes) -> str | None:
+    """Why a POST /graphql body is no GraphQL request, or None."""
+    parsed, problem = _json_problem(body)
+    if problem is not None:
+        return f"The body {problem}."
     if not isinstance(parsed, dict):
         return "The body must be a JSON object."
-    if _too_deep(parsed):
-        return f"The body nests deeper than {MAX_JSON_DEPTH} levels."
+    return None
+
+
+def _query_string_refusal(query_string: bytes) -> str | None:
+    """Why a GET /graphql's JSON parameters are no GraphQL request, or None.
+
+    A query over GET carries its variables and extensions as JSON in the URL, where the
+    same integers and nesting would fail Strawberry's parser (a RecursionError, an HTTP
+    500) as in a POST body. Decoded as Starlette decodes them.
+    """
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in ("variables", "extensions") and value:
+            _, problem = _json_problem(value)
+            if problem is not None:
+                return f"The {name} parameter {problem}."
     return None
 
 
@@ -222,6 +251,10 @@ class RequestGuard:
             # uploads would sneak in (CSRF needs no preflight for those).
             if content_type != "application/json":
                 return 415, "POST /graphql takes application/json."
+        if scope["path"] == self.graphql_path and scope["method"] == "GET":
+            problem = _query_string_refusal(scope["query_string"])
+            if problem is not None:
+                return 400, problem
         return None
 
 

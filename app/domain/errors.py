@@ -50,6 +50,7 @@ class ErrorCode(enum.StrEnum):
     ROLE_IN_USE = "ROLE_IN_USE"
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
     WEBHOOK_URL_NOT_ALLOWED = "WEBHOOK_URL_NOT_ALLOWED"
+    INVALID_CURSOR = "INVALID_CURSOR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,9 @@ def reject(code: ErrorCode, message: str, *field: str) -> Rejected:
 
 
 class InvalidCursor(ValueError):
-    """A paging cursor that this server did not hand out."""
+    """A paging cursor that this server did not hand out: the caller's mistake, not a bug."""
+
+    code = ErrorCode.INVALID_CURSOR
 
 
 class StatementTimeout(Exception):

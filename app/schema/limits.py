@@ -1,4 +1,4 @@
-"""Limits enforced before any resolver runs, and the error mask."""
+"""Limits enforced before any resolver runs, the error mask, and how GraphQL errors are logged."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import strawberry
 from graphql import (
+    BREAK,
     DocumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -25,6 +28,8 @@ from graphql import (
     visit,
 )
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
 from app.domain.errors import ErrorCode, InvalidCursor, StatementTimeout
 from app.schema.errors import ClientError
@@ -174,6 +179,55 @@ class PageSizeLimit(SchemaExtension):
         yield
 
 
+# Far longer than any number a field takes (Int is 32-bit; a Decimal beyond ±64 is refused
+# anyway), far shorter than Python's int-string limit (4,300 digits), past which
+# graphql-core's int() fails inside validation: an internal error, not the caller's.
+MAX_NUMBER_LITERAL = 100
+
+
+class _LongNumbers(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> Any:
+        return self._check(node.value)
+
+    def enter_float_value(self, node: FloatValueNode, *_: Any) -> Any:
+        return self._check(node.value)
+
+    def _check(self, literal: str) -> Any:
+        if len(literal) > MAX_NUMBER_LITERAL:
+            self.found = True
+            return BREAK
+        return None
+
+
+class RefuseLongNumbers(SchemaExtension):
+    """Refuses a number literal longer than ``MAX_NUMBER_LITERAL`` characters, before execution.
+
+    Listed after ValidationCache: its error replaces what validation said (graphql-core's
+    own conversion of such a literal fails with a ValueError, which would be masked). No
+    argument takes such a number, so only a document that failed validation can hold
+    one: the others are not walked. JSON variables have their own guard (``app.http``).
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document: DocumentNode | None = context.graphql_document
+        if document is not None and context.pre_execution_errors:
+            visitor = _LongNumbers()
+            visit(document, visitor)
+            if visitor.found:
+                context.pre_execution_errors = [
+                    ClientError(
+                        f"A number may have at most {MAX_NUMBER_LITERAL} characters.",
+                        "INVALID_NUMBER",
+                    )
+                ]
+        yield
+
+
 # NUL, and lone surrogates (U+D800..U+DFFF: JSON's "\ud800" escape decodes to one),
 # which no UTF-8 encoder accepts.
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
@@ -226,6 +280,16 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_should_mask)
 
+    def on_operation(self) -> Iterator[None]:
+        yield from super().on_operation()
+        # A cursor this server never handed out is the caller's mistake: say so in the code,
+        # as for every other refusal (the domain error knows no GraphQL extensions).
+        result = self.execution_context.result
+        for error in (result.errors if result is not None else None) or ():
+            original = error.original_error
+            if isinstance(original, InvalidCursor):
+                error.extensions = {**(error.extensions or {}), "code": original.code.value}
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "-")
@@ -252,3 +316,27 @@ class MaskUnexpectedErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema, logging the caller's mistakes at INFO and only bugs at ERROR.
+
+    Strawberry logs every GraphQL error at ERROR with its traceback: a till sending a
+    stale cursor or a typo in a field name would page whoever watches ERROR lines. The
+    errors we do not mask are the caller's (validation, bad variables, refused
+    cursors, our ``ClientError``s): one INFO line with the message (redacted by the
+    ``strawberry.execution`` filter in ``app.observability``) and the code, no
+    traceback. Masked errors keep Strawberry's ERROR line with the traceback.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if _should_mask(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                code = (error.extensions or {}).get("code")
+                if code is None and isinstance(error.original_error, InvalidCursor):
+                    code = error.original_error.code.value  # the mask adds it to the answer later
+                StrawberryLogger.logger.info(error, extra={"code": code})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import decimal
 from collections.abc import Callable
+from typing import Any
 
+from graphql import FloatValueNode, IntValueNode, ValueNode, value_from_ast_untyped
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import DecimalDefinition
 from strawberry.types.scalar import ScalarDefinition
@@ -42,7 +44,20 @@ def _parse_finite_decimal(value: object) -> object:
     return parsed
 
 
+def _parse_finite_decimal_literal(
+    node: ValueNode, variables: dict[str, Any] | None = None
+) -> object:
+    # A number written in the query is read from its text, exactly. By default it went
+    # through a float first: 0.99999999999999999999 became a price of 1.00, and a
+    # 5,000-digit fraction was rounded rather than refused.
+    if isinstance(node, IntValueNode | FloatValueNode):
+        return _parse_finite_decimal(node.value)
+    return _parse_finite_decimal(value_from_ast_untyped(node, variables))
+
+
 # Same name and description, so the exported schema does not change.
 FiniteDecimal: ScalarDefinition = dataclasses.replace(
-    DecimalDefinition, parse_value=_parse_finite_decimal
+    DecimalDefinition,
+    parse_value=_parse_finite_decimal,
+    parse_literal=_parse_finite_decimal_literal,
 )

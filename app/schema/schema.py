@@ -50,7 +50,9 @@ from app.schema.introspection import IntrospectionNeedsLogin
 from app.schema.limits import (
     MaskUnexpectedErrors,
     PageSizeLimit,
+    RefuseLongNumbers,
     RefuseNulCharacters,
+    Schema,
     depth_limit,
 )
 from app.schema.permissions import Requires, RequiresAny
@@ -404,7 +406,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     costs = CostCache(maxsize=512)
     # Absent when public: nothing to check for the embedded single shop.
     introspection = [] if settings.public_introspection else [IntrospectionNeedsLogin]
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         scalar_overrides={Decimal: FiniteDecimal},
@@ -414,6 +416,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=512),
+            RefuseLongNumbers,
             lambda: PageSizeLimit(settings.max_page_size),
             *introspection,
             lambda: QueryCostLimit(settings.max_query_cost, costs),

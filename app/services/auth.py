@@ -25,6 +25,7 @@ from app.domain.records import (
     TillRecord,
     TokenKind,
 )
+from app.services.checks import at_most
 from app.services.grants import check_grantable, check_placeable
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
@@ -32,6 +33,12 @@ from app.settings import Settings
 
 ADMIN_ROLE = "Administrator"
 MIN_PASSWORD_LENGTH = 8
+# The columns' lengths (roles.name, staff_users.username, tills.name, stores.code/name).
+ROLE_NAME_MAX = 100
+USERNAME_MAX = 100
+TILL_NAME_MAX = 100
+STORE_CODE_MAX = 32
+STORE_NAME_MAX = 200
 
 
 def hash_token(token: str) -> str:
@@ -156,6 +163,7 @@ class AuthService:
         async def work(uow: UnitOfWork) -> RoleRecord:
             if not name:
                 raise reject(ErrorCode.REQUIRED, "A role needs a name.", "input", "name")
+            at_most(name, ROLE_NAME_MAX, "A role name", "input", "name")
             check_grantable(uow.actor, permissions, "input", "permissions")
             if await uow.staff.get_role_by_name(name):
                 raise reject(
@@ -187,6 +195,7 @@ class AuthService:
         async def work(uow: UnitOfWork) -> StaffUserRecord:
             if not username:
                 raise reject(ErrorCode.REQUIRED, "A username is required.", "input", "username")
+            at_most(username, USERNAME_MAX, "A username", "input", "username")
             if len(password) < MIN_PASSWORD_LENGTH:
                 raise reject(
                     ErrorCode.INVALID,
@@ -229,6 +238,7 @@ class AuthService:
         async def work(uow: UnitOfWork) -> TillWithToken:
             if not name:
                 raise reject(ErrorCode.REQUIRED, "A till needs a name.", "input", "name")
+            at_most(name, TILL_NAME_MAX, "A till name", "input", "name")
             store = await uow.stores.get(store_id) if store_id else await self._default_store(uow)
             if store is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such store.", "input", "storeId")
@@ -287,6 +297,8 @@ class AuthService:
                 raise reject(ErrorCode.REQUIRED, "A store needs a code.", "input", "code")
             if not name:
                 raise reject(ErrorCode.REQUIRED, "A store needs a name.", "input", "name")
+            at_most(code, STORE_CODE_MAX, "A store code", "input", "code")
+            at_most(name, STORE_NAME_MAX, "A store name", "input", "name")
             if await uow.stores.get_by_code(code):
                 raise reject(
                     ErrorCode.DUPLICATE,

@@ -23,6 +23,12 @@ def required_text(raw: str, *, max_length: int, what: str, field: str) -> str:
     return text
 
 
+def at_most(text: str, max_length: int, what: str, *field: str) -> None:
+    """Refuses text longer than its column: PostgreSQL would fail the insert, SQLite not."""
+    if len(text) > max_length:
+        raise reject(ErrorCode.INVALID, f"{what} has at most {max_length} characters.", *field)
+
+
 def optional_text(raw: str | None, max_length: int, what: str, *field: str) -> str | None:
     """Trimmed free text (a note, a description) of at most ``max_length``; empty is None."""
     text = (raw or "").strip()

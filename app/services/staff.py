@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.db.repositories.staff import StaffRepository
-from app.domain.errors import ErrorCode, UserError, reject
+from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.permissions import Permission
 from app.domain.records import Actor, RoleRecord, SessionRecord, StaffUserRecord, TillRecord
 from app.domain.values import UNSET, Unset
-from app.services.auth import MIN_PASSWORD_LENGTH, passwords_for
+from app.services.auth import MIN_PASSWORD_LENGTH, ROLE_NAME_MAX, passwords_for
+from app.services.checks import at_most
 from app.services.grants import check_grantable, check_placeable
 from app.services.store_scope import require_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
@@ -36,13 +37,11 @@ class StaffUserChange:
     password: str | Unset = UNSET
 
 
-def _check_password(password: str, *field: str) -> None:
+def _password_problem(password: str, *field: str) -> UserError | None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise reject(
-            ErrorCode.INVALID,
-            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.",
-            *field,
-        )
+        message = f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+        return UserError(ErrorCode.INVALID, message, field)
+    return None
 
 
 class StaffService:
@@ -67,6 +66,7 @@ class StaffService:
             role = await self._role(uow, role_id, "id")
             if not name:
                 raise reject(ErrorCode.REQUIRED, "A role needs a name.", "input", "name")
+            at_most(name, ROLE_NAME_MAX, "A role name", "input", "name")
             # Both ways: adding what you lack is escalation, and so is taking from a role
             # what you could never have given it (a manager stripping the admins' role).
             changed = set(permissions) ^ set(role.permissions)
@@ -127,7 +127,10 @@ class StaffService:
         """
         password_hash = None
         if not isinstance(change.password, Unset):
-            _check_password(change.password, "input", "password")
+            # Checked here, before the transaction (the hash is slow, so it is made
+            # outside one): a refusal must still come back as data, not as an exception.
+            if problem := _password_problem(change.password, "input", "password"):
+                return Result(errors=[problem])
             password_hash = await asyncio.to_thread(self.passwords.hash, change.password)
 
         async def work(uow: UnitOfWork) -> StaffUserRecord:
@@ -187,7 +190,8 @@ class StaffService:
             )
             if not valid:
                 raise reject(ErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword")
-            _check_password(new, "newPassword")
+            if problem := _password_problem(new, "newPassword"):
+                raise Rejected(problem)
             new_hash = await asyncio.to_thread(self.passwords.hash, new)
             await uow.staff.set_password_hash(user_id, new_hash)
             await uow.staff.revoke_user_tokens(user_id, uow.now, keep=actor.token_id)

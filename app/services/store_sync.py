@@ -15,8 +15,9 @@ from typing import Any
 
 from app.db.repositories.customers import CustomerRepository
 from app.db.repositories.paging import encode_cursor, number_cursor
+from app.db.repositories.stores import StoreRepository
 from app.db.repositories.sync import OfflineAnswer, SyncRepository
-from app.domain.errors import ErrorCode, Rejected, reject
+from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.records import Actor, CustomerRecord
 from app.services.customer_lookup import live_customer
 from app.services.customers import CustomerCreate, CustomerService, lock_numbers
@@ -149,6 +150,13 @@ class StoreSyncService:
             store = self._store_for(store_id)
         except Rejected as rejected:
             return Result(errors=rejected.errors)
+        # Once, before the records: an unknown store would otherwise fail each record's
+        # insert on its foreign key, an internal error instead of the caller's.
+        async with self.tx.db.read() as session:
+            if await StoreRepository(session).get(store) is None:
+                return Result(
+                    errors=[UserError(ErrorCode.NOT_FOUND, "No such store.", ("storeId",))]
+                )
         results = []
         for client_id, draft in drafts:
 

@@ -257,10 +257,13 @@ async def test_graphql_errors_are_logged_without_the_query_text(gql, factory, ca
     with caplog.at_level(logging.INFO):
         await gql('{ customers(search: "Yolanda Pemberton") { totalCount } }')  # anonymous
         await gql('{ customers(search: "+12125550188") { totalCountx } }', token=token)
-    assert [r.getMessage() for r in caplog.records if r.name == "strawberry.execution"] == [
+    logged = [r for r in caplog.records if r.name == "strawberry.execution"]
+    assert [r.getMessage() for r in logged] == [
         "Log in first.",
         "Cannot query field 'totalCountx' on type 'CustomerConnection'. Did you mean 'totalCount'?",
     ]
+    # The caller's mistakes: INFO, without a traceback; ERROR is for bugs.
+    assert [(r.levelno, r.exc_info) for r in logged] == [(logging.INFO, None)] * 2
     formatter = JsonFormatter()
     logged = " ".join(f"{formatter.format(r)} {r.__dict__}" for r in caplog.records)
     for secret in secrets:
@@ -304,11 +307,25 @@ async def test_badly_typed_variables_are_the_callers_error_and_not_logged(
         ("{ customerChanges(after: $c) { endCursor } }", ["7"]),
     ],
 )
-async def test_a_crafted_cursor_is_a_clear_error(gql, factory, query, cursor) -> None:
+async def test_a_crafted_cursor_is_a_clear_error(gql, factory, caplog, query, cursor) -> None:
     token = await factory.token(*Permission)
     crafted = encode_cursor(*cursor)
-    body = await gql(query.replace("{", "query($c: String) {", 1), {"c": crafted}, token=token)
-    assert [e["message"] for e in body["errors"]] == ["malformed cursor"]
+    with caplog.at_level(logging.INFO):
+        body = await gql(query.replace("{", "query($c: String) {", 1), {"c": crafted}, token=token)
+    [error] = body["errors"]
+    assert (error["message"], error["extensions"]) == (
+        "malformed cursor",
+        {"code": "INVALID_CURSOR"},
+    )
+    # The caller's mistake: one INFO line with the code, no traceback, nothing at ERROR.
+    [logged] = [r for r in caplog.records if r.name == "strawberry.execution"]
+    assert (logged.levelno, logged.getMessage(), logged.exc_info) == (
+        logging.INFO,
+        "malformed cursor",
+        None,
+    )
+    assert logged.__dict__["code"] == "INVALID_CURSOR"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 @pytest.mark.parametrize("how", ["variable", "literal"])
