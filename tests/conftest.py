@@ -9,7 +9,9 @@ Backend by environment (``.ci/run`` runs the suite once per backend):
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -30,6 +32,27 @@ from app.main import create_app
 from app.runtime import Runtime
 from app.settings import Settings
 from tests.factories import Factory
+
+# Tests send traffic only to this machine (README, "Development"). A host name that is not
+# ours would be a DNS query to the outside world: a webhook URL drawn by the fuzz test, a
+# README example with a shop's domain. Refused here, before any resolver is asked, so a
+# test that strays fails at once instead of depending on the network.
+_LOCAL_NAMES = {"localhost", "localhost.localdomain"}
+_getaddrinfo = socket.getaddrinfo
+
+
+def _local_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and name.lower().rstrip(".") not in _LOCAL_NAMES:
+        try:
+            ipaddress.ip_address(name.split("%")[0])  # a literal: no DNS involved
+        except ValueError:
+            message = f"tests resolve no outside name: {name}"
+            raise socket.gaierror(socket.EAI_NONAME, message) from None
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _local_getaddrinfo
 
 # The settings row as migration 0004 creates it; each test starts from it.
 MIGRATED_SETTINGS = {
