@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import trustme
-import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
@@ -27,8 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.jobs.worker import build_worker
-
-HOST = "127.0.0.1"
+from tests.local_http import HOST, serving
 
 
 async def run_worker(runtime: Any, **settings: Any) -> None:
@@ -206,21 +204,6 @@ async def sms_provider(port: int | None = None) -> AsyncIterator[SmsProvider]:
     """The provider's HTTP API served by uvicorn on 127.0.0.1, in this event loop."""
     provider = SmsProvider()
     app = Starlette(routes=[Route("/v1/messages", provider.receive, methods=["POST"])])
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port or 0))
-    provider.url = f"http://{HOST}:{sock.getsockname()[1]}/v1/messages"
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+    async with serving(app, port) as bound:
+        provider.url = f"http://{HOST}:{bound}/v1/messages"
         yield provider
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
