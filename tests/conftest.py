@@ -54,6 +54,36 @@ def _local_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
 
 socket.getaddrinfo = _local_getaddrinfo
 
+# And no connection leaves the machine, whatever address a test or a stored URL names (a
+# webhook endpoint at a public address literal, say): refused before a packet is sent.
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address: Any) -> bool:
+    if not isinstance(address, tuple):
+        return True  # a unix socket path
+    try:
+        return ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback
+    except ValueError:
+        return str(address[0]).lower() in _LOCAL_NAMES
+
+
+def _local_connect(self: socket.socket, address: Any) -> None:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"tests connect to this machine only, not {address[0]}")
+    _connect(self, address)
+
+
+def _local_connect_ex(self: socket.socket, address: Any) -> int:
+    if not _is_local(address):
+        raise ConnectionRefusedError(f"tests connect to this machine only, not {address[0]}")
+    return _connect_ex(self, address)
+
+
+socket.socket.connect = _local_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _local_connect_ex  # type: ignore[method-assign]
+
 # The settings row as migration 0004 creates it; each test starts from it.
 MIGRATED_SETTINGS = {
     "customer_search_first": "PHONE",

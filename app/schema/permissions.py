@@ -2,7 +2,9 @@
 
 A mutation without the permission answers its payload with ``FORBIDDEN`` in ``errors``
 and runs nothing; a query field answers null with a top-level ``FORBIDDEN`` error.
-Anonymous callers get ``UNAUTHENTICATED`` the same way.
+Anonymous callers get ``UNAUTHENTICATED`` the same way. ``chain_wide=True`` marks the
+chain's own set-up (roles, stores, business settings, integrations): it changes what every
+store works with, so a caller bound to one store is refused it whatever its role holds.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ from app.domain.errors import ErrorCode, UserError
 from app.domain.permissions import Permission
 from app.schema.errors import ClientError
 
+CHAIN_SET_UP = (
+    "This is the chain's set-up, shared by every store; it needs a chain-wide role (STORE_ALL)."
+)
+
 
 class Requires(FieldExtension):
-    def __init__(self, *permissions: Permission) -> None:
+    def __init__(self, *permissions: Permission, chain_wide: bool = False) -> None:
         """No permissions: any authenticated caller."""
         self.permissions = frozenset(permissions)
+        self.chain_wide = chain_wide
         self.payload: Any = None
 
     def apply(self, field: StrawberryField) -> None:
@@ -38,6 +45,8 @@ class Requires(FieldExtension):
         missing = sorted(p.value for p in self.permissions if not actor.can(p))
         if missing:
             return UserError(ErrorCode.FORBIDDEN, f"Your role lacks {', '.join(missing)}.")
+        if self.chain_wide and actor.bound_store_id is not None:
+            return UserError(ErrorCode.FORBIDDEN, CHAIN_SET_UP)
         return None
 
     def _refuse(self, error: UserError) -> Any:

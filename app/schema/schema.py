@@ -172,24 +172,24 @@ class Mutation:
     login: LoginPayload = strawberry.mutation(resolver=auth.login)
     logout: LogoutPayload = strawberry.mutation(resolver=auth.logout, extensions=[Requires()])
     store_create: StorePayload = strawberry.mutation(
-        resolver=staff.store_create, extensions=[Requires(P.SETTINGS_MANAGE)]
+        resolver=staff.store_create, extensions=[Requires(P.SETTINGS_MANAGE, chain_wide=True)]
     )
     till_create: TillPayload = strawberry.mutation(
         resolver=staff.till_create, extensions=[Requires(P.STAFF_MANAGE)]
     )
     role_create: RolePayload = strawberry.mutation(
-        resolver=staff.role_create, extensions=[Requires(P.STAFF_MANAGE)]
+        resolver=staff.role_create, extensions=[Requires(P.STAFF_MANAGE, chain_wide=True)]
     )
     staff_user_create: StaffUserPayload = strawberry.mutation(
         resolver=staff.staff_user_create, extensions=[Requires(P.STAFF_MANAGE)]
     )
     role_update: RolePayload = strawberry.mutation(
-        resolver=staff.role_update, extensions=[Requires(P.STAFF_MANAGE)]
+        resolver=staff.role_update, extensions=[Requires(P.STAFF_MANAGE, chain_wide=True)]
     )
     role_delete: RoleDeletePayload = strawberry.mutation(
         resolver=staff.role_delete,
         description="Refused (ROLE_IN_USE) while a staff user or a live till uses the role.",
-        extensions=[Requires(P.STAFF_MANAGE)],
+        extensions=[Requires(P.STAFF_MANAGE, chain_wide=True)],
     )
     staff_user_update: StaffUserPayload = strawberry.mutation(
         resolver=staff.staff_user_update,
@@ -229,7 +229,8 @@ class Mutation:
         extensions=[Requires(P.CUSTOMER_MODIFY)],
     )
     business_settings_update: BusinessSettingsPayload = strawberry.mutation(
-        resolver=business.business_settings_update, extensions=[Requires(P.SETTINGS_MANAGE)]
+        resolver=business.business_settings_update,
+        extensions=[Requires(P.SETTINGS_MANAGE, chain_wide=True)],
     )
     customer_merge: CustomerPayload = strawberry.mutation(
         resolver=merge.customer_merge,
@@ -377,17 +378,17 @@ class Mutation:
     webhook_endpoint_create: WebhookEndpointPayload = strawberry.mutation(
         resolver=webhooks.webhook_endpoint_create,
         description="A new endpoint; the answer shows its secret, the only time it is shown.",
-        extensions=[Requires(P.WEBHOOK_MANAGE)],
+        extensions=[Requires(P.WEBHOOK_MANAGE, chain_wide=True)],
     )
     webhook_endpoint_update: WebhookEndpointPayload = strawberry.mutation(
         resolver=webhooks.webhook_endpoint_update,
         description="Change URL, events or isActive (true re-enables), or rotate the secret.",
-        extensions=[Requires(P.WEBHOOK_MANAGE)],
+        extensions=[Requires(P.WEBHOOK_MANAGE, chain_wide=True)],
     )
     webhook_endpoint_delete: WebhookEndpointDeletePayload = strawberry.mutation(
         resolver=webhooks.webhook_endpoint_delete,
         description="Remove an endpoint with its delivery history; queued deliveries stop.",
-        extensions=[Requires(P.WEBHOOK_MANAGE)],
+        extensions=[Requires(P.WEBHOOK_MANAGE, chain_wide=True)],
     )
 
 

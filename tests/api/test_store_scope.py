@@ -22,9 +22,13 @@ from app.schema.schema import build_schema
 from app.services.customers import CustomerCreate
 from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
+from app.services.webhooks.endpoints import WebhookEndpointService
 from tests.api.test_permissions import _snapshot
 
 P = Permission
+# A public address written as a literal: the guard accepts it without a DNS query; the
+# endpoint is made for an event nothing here causes, and no worker runs to deliver.
+PUBLIC_HOOK = "https://93.184.215.14/hooks"
 EVERYTHING_BUT_STORE_ALL = [p for p in Permission if p is not P.STORE_ALL]
 
 
@@ -43,6 +47,9 @@ class Other:
     appointment_id: str
     appointment_version: int
     conflict_client_id: str
+    role_id: str
+    spare_role_id: str
+    webhook_endpoint_id: str
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,9 @@ def _soon() -> str:
 
 def _mutation(name: str, args: str, variables: Callable[[Other], dict[str, Any]]) -> Scoped:
     declared, passed = args.split("|")
+    head = f"mutation({declared})" if declared else "mutation"
     return Scoped(
-        f"mutation({declared}) {{ {name}({passed}) {{ errors {{ code field }} }} }}",
+        f"{head} {{ {name}({passed}) {{ errors {{ code field }} }} }}",
         variables,
         payload=name,
     )
@@ -148,6 +156,37 @@ SCOPED_MUTATIONS: dict[str, Scoped] = {
         'customer: {name: "Offline", phone: "+12125550111"}}]',
         lambda o: {"s": o.store_id, "k": str(uuid.uuid4())},
     ),
+    # The chain's set-up: shared by every store, so only a chain-wide caller changes it.
+    "storeCreate": _mutation(
+        "storeCreate", '|input: {code: "ZZ", name: "Elsewhere"}', lambda o: {}
+    ),
+    "roleCreate": _mutation(
+        "roleCreate", '|input: {name: "Stock", permissions: [CUSTOMER_VIEW]}', lambda o: {}
+    ),
+    "roleUpdate": _mutation(
+        "roleUpdate",
+        '$id: ID!|id: $id, input: {name: "dt-till", permissions: [SALE_CREATE, SALE_VOID]}',
+        lambda o: {"id": o.role_id},
+    ),
+    "roleDelete": _mutation("roleDelete", "$id: ID!|id: $id", lambda o: {"id": o.spare_role_id}),
+    "businessSettingsUpdate": _mutation(
+        "businessSettingsUpdate",
+        '|input: {pointsPerCurrencyUnit: "2.5"}',
+        lambda o: {},
+    ),
+    "webhookEndpointCreate": _mutation(
+        "webhookEndpointCreate",
+        f'|input: {{url: "{PUBLIC_HOOK}", events: ["consent.changed"]}}',
+        lambda o: {},
+    ),
+    "webhookEndpointUpdate": _mutation(
+        "webhookEndpointUpdate",
+        '$id: ID!|id: $id, input: {events: ["customer.created"]}',
+        lambda o: {"id": o.webhook_endpoint_id},
+    ),
+    "webhookEndpointDelete": _mutation(
+        "webhookEndpointDelete", "$id: ID!|id: $id", lambda o: {"id": o.webhook_endpoint_id}
+    ),
 }
 
 # A staff user naming another store's till: the till decides the store.
@@ -182,11 +221,7 @@ SCOPED_QUERIES: dict[str, Scoped] = {
 CHAIN_WIDE_MUTATIONS = {
     "login": "anonymous; no store yet",
     "logout": "ends the caller's own session",
-    "storeCreate": "chain set-up (SETTINGS_MANAGE)",
     "tillCreate": "staff management; its store rule is tested in test_staff_management",
-    "roleCreate": "roles are chain-wide; escalation is tested in test_staff_management",
-    "roleUpdate": "roles are chain-wide; escalation is tested in test_staff_management",
-    "roleDelete": "roles are chain-wide; escalation is tested in test_staff_management",
     "staffUserUpdate": "staff management; its store rule is tested in test_staff_management",
     "tillRevoke": "staff management; its store rule is tested in test_staff_management",
     "staffPasswordChange": "the caller's own password",
@@ -197,7 +232,6 @@ CHAIN_WIDE_MUTATIONS = {
     "customerSetStatus": "customers are chain-wide",
     "customerDelete": "customers are chain-wide",
     "marketingConsentUpdate": "customers are chain-wide",
-    "businessSettingsUpdate": "chain set-up (SETTINGS_MANAGE)",
     "customerMerge": "customers are chain-wide",
     "customerGroupCreate": "groups are chain-wide programmes",
     "customerGroupUpdate": "groups are chain-wide programmes",
@@ -215,9 +249,6 @@ CHAIN_WIDE_MUTATIONS = {
     "saleReturn": "goods come back at any store; refunded at the caller's (tested below)",
     "productCreate": "the catalogue is chain-wide",
     "productUpdate": "the catalogue is chain-wide",
-    "webhookEndpointCreate": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
-    "webhookEndpointUpdate": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
-    "webhookEndpointDelete": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
 }
 CHAIN_WIDE_QUERIES = {
     "me": "the caller",
@@ -283,6 +314,14 @@ async def other(factory: Any) -> Other:
     )
     assert synced.value
     assert synced.value[0].status == "CONFLICT"
+    spare = await factory.auth().create_role("spare", [P.CUSTOMER_VIEW])
+    # Subscribed to an event no operation here causes; behind the address guard's back (a
+    # settings copy), to 127.0.0.1's discard port only.
+    local = factory.settings.model_copy(update={"webhook_allow_private": True})
+    endpoint = await WebhookEndpointService(factory.runtime.tx, local, None).create(
+        "http://127.0.0.1:9/never", ["consent.changed"]
+    )
+    assert endpoint.value
     return Other(
         store_id=str(dt.id),
         till_id=str(till.value.till.id),
@@ -295,6 +334,9 @@ async def other(factory: Any) -> Other:
         appointment_id=str(appointment.id),
         appointment_version=appointment.version,
         conflict_client_id=str(conflict),
+        role_id=str(role.value.id),
+        spare_role_id=str(spare.value.id),
+        webhook_endpoint_id=str(endpoint.value.id),
     )
 
 
