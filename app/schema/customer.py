@@ -37,6 +37,7 @@ from app.services.unit_of_work import Result
 if TYPE_CHECKING:
     from app.schema.context import Context
     from app.schema.group import CustomerGroup
+    from app.schema.notification import Notification
     from app.schema.sale import SalesHistory
 
 strawberry.enum(records.CustomerStatus)
@@ -197,6 +198,19 @@ async def _audit_trail(
         return Connection[AuditEntry].from_page(page, AuditEntry.from_record, after=after)
     # The history holds every value the customer ever had: masked like the fields are.
     return Connection[AuditEntry].from_page(page, AuditEntry.masked, after=after)
+
+
+async def _notifications(
+    root: Customer,
+    info: strawberry.Info[Context, None],
+    first: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+) -> Connection[Annotated[Notification, strawberry.lazy("app.schema.notification")]] | None:
+    from app.schema.notification import Notification  # that module's resolvers take a Context
+
+    key = (uuid.UUID(root.id), first, after)
+    page = await info.context.loaders.notification_pages_by_customer_id.load(key)
+    return Connection[Notification].from_page(page, Notification.from_record, after=after)
 
 
 async def _groups(
@@ -361,6 +375,16 @@ class Customer:
     audit_trail: Connection[AuditEntry] | None = strawberry.field(
         resolver=_audit_trail,
         description="Every change to this customer, newest first; null without AUDIT_VIEW.",
+        extensions=[Requires(Permission.AUDIT_VIEW)],
+    )
+    # AUDIT_VIEW, nullable for the same reason as auditTrail: what the shop sent a
+    # customer and how it went is part of the record of what happened to them.
+    notifications: (
+        Connection[Annotated[Notification, strawberry.lazy("app.schema.notification")]] | None
+    ) = strawberry.field(
+        resolver=_notifications,
+        description="Emails and SMS sent or meant for this customer, newest first; "
+        "null without AUDIT_VIEW.",
         extensions=[Requires(Permission.AUDIT_VIEW)],
     )
 
