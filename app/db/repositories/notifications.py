@@ -298,3 +298,12 @@ class NotificationRepository:
                 lambda a: a.notification_id,
             )
         )
+
+    async def totals(self) -> list[tuple[str, str, str, int]]:
+        """(channel, scenario, status, count) over every notification: one GROUP BY."""
+        rows = await self.session.execute(
+            select(
+                Notification.channel, Notification.scenario, Notification.status, func.count()
+            ).group_by(Notification.channel, Notification.scenario, Notification.status)
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
