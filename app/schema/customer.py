@@ -21,6 +21,7 @@ from app.schema.discount import CustomerDiscount
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.loyalty import LoyaltyCard, PointsEntry
+from app.schema.notification import Notification, NotificationConnection
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
 from app.schema.permissions import MaskedWithout, Requires
 from app.services import customer_merge
@@ -37,7 +38,6 @@ from app.services.unit_of_work import Result
 if TYPE_CHECKING:
     from app.schema.context import Context
     from app.schema.group import CustomerGroup
-    from app.schema.notification import Notification
     from app.schema.sale import SalesHistory
 
 strawberry.enum(records.CustomerStatus)
@@ -205,12 +205,10 @@ async def _notifications(
     info: strawberry.Info[Context, None],
     first: int = DEFAULT_PAGE_SIZE,
     after: str | None = None,
-) -> Connection[Annotated[Notification, strawberry.lazy("app.schema.notification")]] | None:
-    from app.schema.notification import Notification  # that module's resolvers take a Context
-
+) -> NotificationConnection | None:
     key = (uuid.UUID(root.id), first, after)
     page = await info.context.loaders.notification_pages_by_customer_id.load(key)
-    return Connection[Notification].from_page(page, Notification.from_record, after=after)
+    return NotificationConnection.from_page(page, Notification.from_record, after=after)
 
 
 async def _groups(
@@ -379,9 +377,7 @@ class Customer:
     )
     # AUDIT_VIEW, nullable for the same reason as auditTrail: what the shop sent a
     # customer and how it went is part of the record of what happened to them.
-    notifications: (
-        Connection[Annotated[Notification, strawberry.lazy("app.schema.notification")]] | None
-    ) = strawberry.field(
+    notifications: NotificationConnection | None = strawberry.field(
         resolver=_notifications,
         description="Emails and SMS sent or meant for this customer, newest first; "
         "null without AUDIT_VIEW.",
