@@ -18,6 +18,7 @@ from strawberry.asgi import GraphQL
 
 from app.domain.errors import ErrorCode, StatementTimeout
 from app.http import RequestGuard
+from app.metrics import metrics_endpoint
 from app.observability import keep_personal_data_out_of_logs, request_id_var
 from app.runtime import Runtime
 from app.schema.context import Context
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             Route("/graphql", PoscrmGraphQL(settings), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=5.0, ge=0)
     # Deliveries in a row that end failed before the endpoint is disabled.
     webhook_disable_after_failures: int = Field(default=10, ge=1)
+    # GET /metrics (issue 10 §6): off (404) unless set; scrapers send it as a bearer
+    # token. The totals are business volumes, not for anyone who can reach the port.
+    metrics_token: SecretStr = SecretStr("")
 
     # Prefix of every Redis key and the arq queue name: two deployments (or test
     # runs) can share one Redis without seeing each other's jobs.

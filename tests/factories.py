@@ -280,6 +280,40 @@ class Factory:
         )
         assert result.value, result.errors
 
+    async def notification(
+        self,
+        customer_id: uuid.UUID,
+        channel: str = "EMAIL",
+        *,
+        attempts: tuple[tuple[str, str | None], ...] = (),
+        status: str | None = None,
+    ) -> uuid.UUID:
+        """A notification and its attempts ((outcome, error) each), recorded as delivery does."""
+
+        async def work(uow: UnitOfWork) -> uuid.UUID:
+            notification_id = await uow.notifications.insert(customer_id, channel, "REGISTRATION")
+            for seen, (outcome, error) in enumerate(attempts):
+                number = await uow.notifications.begin_attempt(
+                    notification_id, seen_attempts=seen, gateway="test", started_at=uow.now
+                )
+                assert number is not None
+                await uow.notifications.finish_attempt(
+                    notification_id, number, outcome=outcome, error=error, finished_at=uow.now
+                )
+                if error is not None:
+                    await uow.notifications.note_error(notification_id, error)
+            if status is not None:
+                last_error = attempts[-1][1] if attempts else None
+                sent_at = uow.now if status == "SENT" else None
+                await uow.notifications.settle(
+                    notification_id, status=status, error=last_error, sent_at=sent_at
+                )
+            return notification_id
+
+        result = await self.runtime.tx.run(None, work)
+        assert result.value, result.errors
+        return result.value
+
     async def set_status(self, customer_id: uuid.UUID, status: str) -> None:
         result = await self.customers().set_status(customer_id, CustomerStatus(status))
         assert result.value, result.errors

@@ -18,6 +18,7 @@ from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import LoyaltyService
+from app.services.notification_history import NotificationHistoryService
 from app.services.products import ProductService
 from app.services.sale_reversals import SaleReversalService
 from app.services.sales import SaleService
@@ -100,6 +101,10 @@ class Context:
         return WebhookEndpointService(self.tx, self.settings, self.actor)
 
     @cached_property
+    def notifications(self) -> NotificationHistoryService:
+        return NotificationHistoryService(self.tx)
+
+    @cached_property
     def loaders(self) -> Loaders:
         # Per request: a loader's cache must never show one caller another's data.
         return Loaders(
@@ -110,6 +115,7 @@ class Context:
             self.products,
             self.appointments,
             self.sales,
+            self.notifications,
         )
 
     @property

@@ -21,6 +21,7 @@ from app.schema.discount import CustomerDiscount
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.loyalty import LoyaltyCard, PointsEntry
+from app.schema.notification import Notification, NotificationConnection
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
 from app.schema.permissions import MaskedWithout, Requires
 from app.services import customer_merge
@@ -199,6 +200,17 @@ async def _audit_trail(
     return Connection[AuditEntry].from_page(page, AuditEntry.masked, after=after)
 
 
+async def _notifications(
+    root: Customer,
+    info: strawberry.Info[Context, None],
+    first: int = DEFAULT_PAGE_SIZE,
+    after: str | None = None,
+) -> NotificationConnection | None:
+    key = (uuid.UUID(root.id), first, after)
+    page = await info.context.loaders.notification_pages_by_customer_id.load(key)
+    return NotificationConnection.from_page(page, Notification.from_record, after=after)
+
+
 async def _groups(
     root: Customer, info: strawberry.Info[Context, None]
 ) -> list[Annotated[CustomerGroup, strawberry.lazy("app.schema.group")]]:
@@ -361,6 +373,14 @@ class Customer:
     audit_trail: Connection[AuditEntry] | None = strawberry.field(
         resolver=_audit_trail,
         description="Every change to this customer, newest first; null without AUDIT_VIEW.",
+        extensions=[Requires(Permission.AUDIT_VIEW)],
+    )
+    # AUDIT_VIEW, nullable for the same reason as auditTrail: what the shop sent a
+    # customer and how it went is part of the record of what happened to them.
+    notifications: NotificationConnection | None = strawberry.field(
+        resolver=_notifications,
+        description="Emails and SMS sent or meant for this customer, newest first; "
+        "null without AUDIT_VIEW.",
         extensions=[Requires(Permission.AUDIT_VIEW)],
     )
 

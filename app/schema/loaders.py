@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from app.domain.appointments import AppointmentRecord
 from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord
+from app.domain.notifications import NotificationAttemptRecord, NotificationRecord
 from app.domain.products import StockRecord
 from app.domain.records import (
     AddressRecord,
@@ -36,6 +37,7 @@ from app.services.customers import CustomerService
 from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
+from app.services.notification_history import NotificationHistoryService
 from app.services.products import ProductService
 from app.services.sales import SaleService, SalesSummary
 
@@ -72,7 +74,15 @@ class Loaders:
         products: ProductService,
         appointments: AppointmentService,
         sales: SaleService,
+        notifications: NotificationHistoryService,
     ) -> None:
+        self._notifications = notifications
+        self.notification_pages_by_customer_id = DataLoader[PageKey, Page[NotificationRecord]](
+            self._load_notification_pages
+        )
+        self.attempts_by_notification_id = DataLoader[uuid.UUID, list[NotificationAttemptRecord]](
+            self._load_attempts
+        )
         self._sales = sales
         self.sales = DataLoader[uuid.UUID, SaleRecord | None](self._load_sales)
         self.sale_lines = DataLoader[uuid.UUID, list[SaleLineRecord]](self._load_sale_lines)
@@ -126,6 +136,17 @@ class Loaders:
         self, keys: Sequence[PageKey]
     ) -> list[Page[AppointmentRecord]]:
         return await pages_by_window(keys, self._appointments.customer_pages)
+
+    async def _load_notification_pages(
+        self, keys: Sequence[PageKey]
+    ) -> list[Page[NotificationRecord]]:
+        return await pages_by_window(keys, self._notifications.customer_pages)
+
+    async def _load_attempts(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[list[NotificationAttemptRecord]]:
+        found = await self._notifications.attempts(list(ids))
+        return [found.get(i, []) for i in ids]
 
     async def _load_consents(
         self, ids: Sequence[uuid.UUID]

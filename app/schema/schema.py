@@ -23,6 +23,7 @@ from app.resolvers import (
     groups,
     loyalty,
     merge,
+    notifications,
     products,
     sales,
     staff,
@@ -55,6 +56,7 @@ from app.schema.limits import (
     Schema,
     depth_limit,
 )
+from app.schema.notification import NotificationConnection
 from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
@@ -163,6 +165,16 @@ class Query:
         resolver=webhooks.webhook_deliveries,
         description="What was sent to an endpoint and how it went, newest first.",
         extensions=[Requires(P.WEBHOOK_MANAGE)],
+    )
+    # AUDIT_VIEW: seeing what was sent and how it went is seeing what happened (issue 10
+    # §6); managers hold it, cashiers do not, and it needs no new grant (no migration).
+    # CUSTOMER_VIEW too, as Customer.notifications has through its customer: each row
+    # names a customer and (masked) their address.
+    notifications: NotificationConnection = strawberry.field(
+        resolver=notifications.notifications,
+        description="Emails and SMS to customers, newest first; filter by status, channel, "
+        "scenario or customer.",
+        extensions=[Requires(P.AUDIT_VIEW, P.CUSTOMER_VIEW)],
     )
 
 

@@ -509,6 +509,7 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         lambda s: {"e": s.webhook_endpoint_id},
         False,
     ),
+    "notifications": ("{ notifications { totalCount } }", _no_vars, False),
 }
 
 # Query fields any one of several permissions opens (RequiresAny); the rest need all theirs.
@@ -700,6 +701,12 @@ def test_any_of_queries_declare_their_permissions() -> None:
 def test_audit_trail_requires_audit_view() -> None:
     fields = _strawberry_fields(Customer)
     (requires,) = _requires(fields["auditTrail"])
+    assert requires.permissions == frozenset({P.AUDIT_VIEW})
+
+
+def test_a_customer_s_notifications_require_audit_view() -> None:
+    fields = _strawberry_fields(Customer)
+    (requires,) = _requires(fields["notifications"])
     assert requires.permissions == frozenset({P.AUDIT_VIEW})
 
 

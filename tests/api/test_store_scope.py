@@ -269,6 +269,7 @@ CHAIN_WIDE_QUERIES = {
     "products": "the catalogue",
     "webhookEndpoints": "integrations are chain-wide set-up",
     "webhookDeliveries": "integrations are chain-wide set-up",
+    "notifications": "customers are chain-wide, and their messages with them",
 }
 
 

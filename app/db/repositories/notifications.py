@@ -3,11 +3,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Customer, Notification, NotificationAttempt
+from app.db.repositories.paging import (
+    encode_cursor,
+    group_by,
+    pages_by_parent,
+    time_and_id_cursor,
+)
+from app.domain.notifications import (
+    NotificationAttemptRecord,
+    NotificationQuery,
+    NotificationRecord,
+)
+from app.domain.records import Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +35,49 @@ class NotificationToSend:
     recipient_email: str | None
     recipient_phone: str | None
     customer_name: str | None
+
+
+# The customer's address for the notification's channel, read in the page's own statement.
+_DESTINATION = case((Notification.channel == "EMAIL", Customer.email), else_=Customer.phone).label(
+    "destination"
+)
+_NEWEST_FIRST = (Notification.created_at.desc(), Notification.id.desc())
+
+
+def _record(row: Notification, destination: str | None) -> NotificationRecord:
+    return NotificationRecord(
+        id=row.id,
+        customer_id=row.customer_id,
+        channel=row.channel,
+        scenario=row.scenario,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.error,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        destination=destination,
+    )
+
+
+def _cursor(record: NotificationRecord) -> str:
+    return encode_cursor(record.created_at.isoformat(), record.id.hex)
+
+
+def _before(cursor: str) -> ColumnElement[bool]:
+    """Rows after the cursor in ``ORDER BY created_at DESC, id DESC`` (newest first)."""
+    at, last_id = time_and_id_cursor(cursor)
+    created = Notification.created_at
+    return or_(created < at, and_(created == at, Notification.id < last_id))
+
+
+def _conditions(query: NotificationQuery) -> list[ColumnElement[bool]]:
+    wanted: dict[str, Any] = {
+        "status": query.status,
+        "channel": query.channel,
+        "scenario": query.scenario,
+        "customer_id": query.customer_id,
+    }
+    return [getattr(Notification, k) == v for k, v in wanted.items() if v is not None]
 
 
 class NotificationRepository:
@@ -152,3 +208,102 @@ class NotificationRepository:
             .order_by(Notification.created_at)
         )
         return [(row[0], row[1], row[2]) for row in rows]
+
+    # -- the history (issue 10 §6) -------------------------------------------------
+
+    async def page(
+        self, query: NotificationQuery, first: int, after: str | None
+    ) -> Page[NotificationRecord]:
+        """Notifications matching ``query``, newest first."""
+        where = _conditions(query)
+        total = await self.session.scalar(
+            select(func.count()).select_from(Notification).where(*where)
+        )
+        if after is not None:
+            where.append(_before(after))
+        rows = (
+            await self.session.execute(
+                select(Notification, _DESTINATION)
+                .outerjoin(Customer, Customer.id == Notification.customer_id)
+                .where(*where)
+                .order_by(*_NEWEST_FIRST)
+                .limit(first + 1)
+            )
+        ).all()
+        records = [_record(row, destination) for row, destination in rows]
+        return Page(
+            items=[(_cursor(r), r) for r in records[:first]],
+            has_next=len(records) > first,
+            total=total or 0,
+        )
+
+    async def pages_by_customer(
+        self, customer_ids: list[uuid.UUID], first: int, after: str | None
+    ) -> dict[uuid.UUID, Page[NotificationRecord]]:
+        """Newest-first pages for many customers in two statements (no N+1 in lists)."""
+        conditions: list[ColumnElement[bool]] = [Notification.customer_id.in_(customer_ids)]
+        counted = await self.session.execute(
+            select(Notification.customer_id, func.count())
+            .where(*conditions)
+            .group_by(Notification.customer_id)
+        )
+        totals: dict[uuid.UUID, int] = {k: n for k, n in counted.all() if k is not None}
+        if after is not None:
+            conditions.append(_before(after))
+        rank = (
+            func.row_number()
+            .over(partition_by=Notification.customer_id, order_by=_NEWEST_FIRST)
+            .label("rank")
+        )
+        ranked = select(Notification.id, rank).where(*conditions).subquery()
+        rows = (
+            await self.session.execute(
+                select(Notification, _DESTINATION)
+                .join(ranked, ranked.c.id == Notification.id)
+                .outerjoin(Customer, Customer.id == Notification.customer_id)
+                .where(ranked.c.rank <= first + 1)
+                .order_by(Notification.customer_id, *_NEWEST_FIRST)
+            )
+        ).all()
+        # Every row has a customer id: the IN above asked for them.
+        found = group_by(
+            (_record(row, destination) for row, destination in rows),
+            lambda r: cast(uuid.UUID, r.customer_id),
+        )
+        return pages_by_parent(customer_ids, found, first, totals, _cursor)
+
+    async def attempts_for(
+        self, notification_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[NotificationAttemptRecord]]:
+        """Each notification's attempts in the order they were made, in one statement."""
+        rows = await self.session.scalars(
+            select(NotificationAttempt)
+            .where(NotificationAttempt.notification_id.in_(notification_ids))
+            .order_by(NotificationAttempt.notification_id, NotificationAttempt.number)
+        )
+        return dict(
+            group_by(
+                (
+                    NotificationAttemptRecord(
+                        notification_id=r.notification_id,
+                        number=r.number,
+                        gateway=r.gateway,
+                        outcome=r.outcome,
+                        error=r.error,
+                        started_at=r.started_at,
+                        finished_at=r.finished_at,
+                    )
+                    for r in rows
+                ),
+                lambda a: a.notification_id,
+            )
+        )
+
+    async def totals(self) -> list[tuple[str, str, str, int]]:
+        """(channel, scenario, status, count) over every notification: one GROUP BY."""
+        rows = await self.session.execute(
+            select(
+                Notification.channel, Notification.scenario, Notification.status, func.count()
+            ).group_by(Notification.channel, Notification.scenario, Notification.status)
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows]

@@ -108,6 +108,15 @@ class WebhookRepository:
 
     # -- deliveries ----------------------------------------------------------------
 
+    async def totals(self) -> list[tuple[str, str, int]]:
+        """(event, status, count) over every delivery: one GROUP BY."""
+        rows = await self.session.execute(
+            select(WebhookDelivery.event, WebhookDelivery.status, func.count()).group_by(
+                WebhookDelivery.event, WebhookDelivery.status
+            )
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
     async def insert_deliveries(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(insert(WebhookDelivery), rows)
