@@ -25,6 +25,7 @@ from app.resolvers import (
     merge,
     products,
     sales,
+    sms_credits,
     staff,
     sync,
     webhooks,
@@ -57,6 +58,7 @@ from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
 from app.schema.scalars import FiniteDecimal
+from app.schema.sms_credits import SmsCredits, SmsCreditsPayload
 from app.schema.staff import (
     DonePayload,
     LoginPayload,
@@ -161,6 +163,10 @@ class Query:
         resolver=webhooks.webhook_deliveries,
         description="What was sent to an endpoint and how it went, newest first.",
         extensions=[Requires(P.WEBHOOK_MANAGE)],
+    )
+    # SETTINGS_MANAGE, as DESIGN.md §3b says: buying credits is the shop's set-up.
+    sms_credits: SmsCredits = strawberry.field(
+        resolver=sms_credits.sms_credits, extensions=[Requires(P.SETTINGS_MANAGE)]
     )
 
 
@@ -386,6 +392,11 @@ class Mutation:
         resolver=webhooks.webhook_endpoint_delete,
         description="Remove an endpoint with its delivery history; queued deliveries stop.",
         extensions=[Requires(P.WEBHOOK_MANAGE)],
+    )
+    sms_credits_add: SmsCreditsPayload = strawberry.mutation(
+        resolver=sms_credits.sms_credits_add,
+        description="Top up SMS credits by amount segments; reference: what paid for them.",
+        extensions=[Requires(P.SETTINGS_MANAGE)],
     )
 
 

@@ -215,6 +215,7 @@ CHAIN_WIDE_MUTATIONS = {
     "saleReturn": "goods come back at any store; refunded at the caller's (tested below)",
     "productCreate": "the catalogue is chain-wide",
     "productUpdate": "the catalogue is chain-wide",
+    "smsCreditsAdd": "credits are bought for the whole chain (SETTINGS_MANAGE)",
     "webhookEndpointCreate": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
     "webhookEndpointUpdate": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
     "webhookEndpointDelete": "integrations are chain-wide set-up (WEBHOOK_MANAGE)",
@@ -236,6 +237,7 @@ CHAIN_WIDE_QUERIES = {
     "sale": "one sale by id: a receipt is looked up for a return at any store",
     "product": "the catalogue, with stock per store to send a customer elsewhere",
     "products": "the catalogue",
+    "smsCredits": "credits are bought for the whole chain",
     "webhookEndpoints": "integrations are chain-wide set-up",
     "webhookDeliveries": "integrations are chain-wide set-up",
 }
