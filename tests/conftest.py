@@ -151,9 +151,7 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
                 await session.execute(update(BusinessSettings).values(**MIGRATED_SETTINGS))
             elif table.name == "sms_credit_balance":
                 # A new database's balance (migration 0011): no credits.
-                await session.execute(
-                    update(SmsCreditBalance).values(available=0, reserved=0)
-                )
+                await session.execute(update(SmsCreditBalance).values(available=0, reserved=0))
             elif table.name == "sync_counter":
                 continue  # the change numbers only ever grow, as in production
             else:
