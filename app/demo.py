@@ -16,6 +16,7 @@ from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
 from app.services.products import ProductService
 from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
+from app.services.sms_credits import SmsCreditService
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Transactions, UnitOfWork
 from app.settings import Settings
@@ -91,6 +92,8 @@ CASHIER = [
     Permission.SALE_CREATE,
 ]
 
+DEMO_SMS_CREDITS = 500
+
 
 async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
     db = Database(settings.effective_database_url)
@@ -149,10 +152,14 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
                 ids.append(customer.id)
 
         await tx.run(None, fill)
+        # A new database has no SMS credits (migration 0011); the demo buys some, so a
+        # customer registered with only a phone shows the SMS path and the balance moving.
+        await SmsCreditService(tx, None).add(DEMO_SMS_CREDITS, "demo shop top-up")
         sales = await _sell(tx, rng, [s.id for s in stores if s], ids)
         print(
             f"demo shop: 2 stores, 3 staff (password {DEMO_PASSWORD!r}), "
-            f"{customers} customers, {len(CATALOG)} products, {sales} sales"
+            f"{customers} customers, {len(CATALOG)} products, {sales} sales, "
+            f"{DEMO_SMS_CREDITS} SMS credits"
         )
         return 0
     finally:

@@ -37,6 +37,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from app.runtime import Runtime
 from app.services.delivery_metrics import DeliveryTotals, delivery_totals
+from app.services.sms_credits import SmsCreditService
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,17 @@ def register_gauge(
     processes.
     """
     _GAUGES[name] = ScrapeGauge(name, documentation, read)
+
+
+async def _sms_credits_available(runtime: Runtime) -> float:
+    return float((await SmsCreditService(runtime.tx, None).get()).available)
+
+
+register_gauge(
+    "poscrm_sms_credits_available",
+    "SMS credits (segments) left to send with; reserved ones are not counted.",
+    _sms_credits_available,
+)
 
 
 class _Scraped(Collector):

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from app.db.base import Base
 from app.db.engine import Database
 from app.db.migrate import upgrade
-from app.db.models import BusinessSettings, Store
+from app.db.models import BusinessSettings, SmsCreditBalance, Store
 from app.main import create_app
 from app.runtime import Runtime
 from app.settings import Settings
@@ -92,6 +92,7 @@ MIGRATED_SETTINGS = {
     "point_value": Decimal("0.01"),
     "notification_scenarios": ["REGISTRATION"],
     "points_validity_days": None,
+    "sms_credit_warning_threshold": 100,
 }
 
 BACKEND = os.environ.get("POSCRM_TEST_DATABASE", "sqlite")
@@ -201,6 +202,9 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
                 await session.execute(delete(Store).where(Store.is_head_office.is_(False)))
             elif table.name == "business_settings":
                 await session.execute(update(BusinessSettings).values(**MIGRATED_SETTINGS))
+            elif table.name == "sms_credit_balance":
+                # A new database's balance (migration 0011): no credits.
+                await session.execute(update(SmsCreditBalance).values(available=0, reserved=0))
             elif table.name == "sync_counter":
                 continue  # the change numbers only ever grow, as in production
             else:

@@ -33,6 +33,7 @@ from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
 from app.services.products import ProductService
 from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
+from app.services.sms_credits import SmsCreditService, SmsCreditsRecord
 from app.services.unit_of_work import UnitOfWork
 
 _numbers = itertools.count(1)
@@ -51,6 +52,12 @@ class Factory:
 
     def customers(self, actor: Actor | None = None) -> CustomerService:
         return CustomerService(self.runtime.tx, self.settings, actor)
+
+    async def sms_credits(self, amount: int, reference: str = "test top-up") -> SmsCreditsRecord:
+        """Top up SMS credits (a new database has none, and an SMS needs them)."""
+        result = await SmsCreditService(self.runtime.tx, None).add(amount, reference)
+        assert result.value is not None, result.errors
+        return result.value
 
     async def store(self, code: str | None = None) -> StoreRecord:
         result = await self.auth().create_store(code or f"S{next(_numbers)}", "Branch")

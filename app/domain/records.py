@@ -208,6 +208,8 @@ class BusinessSettingsRecord:
     updated_at: datetime
     # Earned points expire after this many days; None: never.
     points_validity_days: int | None = None
+    # Warn when available SMS credits fall below this (issue 10 §2); 0: never.
+    sms_credit_warning_threshold: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ class BusinessSettings:
     points_validity_days: int | None = strawberry.field(
         description="Earned points expire after this many days; null: never."
     )
+    sms_credit_warning_threshold: int = strawberry.field(
+        description="smsCredits.lowBalance when available credits fall below this; 0: never."
+    )
     updated_at: datetime
 
     @classmethod
@@ -41,6 +44,7 @@ class BusinessSettings:
             point_value=r.point_value,
             notification_scenarios=sorted(r.notification_scenarios),
             points_validity_days=r.points_validity_days,
+            sms_credit_warning_threshold=r.sms_credit_warning_threshold,
             updated_at=r.updated_at,
         )
 
@@ -55,6 +59,7 @@ class BusinessSettingsInput:
     points_validity_days: int | None = strawberry.field(
         default=strawberry.UNSET, description="null makes points last forever."
     )
+    sms_credit_warning_threshold: int | None = strawberry.UNSET
 
     def to_change(self) -> SettingsChange:
         # Every setting always has a value: null, like absent, leaves it as it is.
@@ -67,6 +72,7 @@ class BusinessSettingsInput:
             default_phone_region=given(self.default_phone_region),  # type: ignore[arg-type]
             points_per_currency_unit=given(self.points_per_currency_unit),  # type: ignore[arg-type]
             point_value=given(self.point_value),  # type: ignore[arg-type]
+            sms_credit_warning_threshold=given(self.sms_credit_warning_threshold),  # type: ignore[arg-type]
             # Unlike the others, null is a value here: points that never expire.
             points_validity_days=(
                 DOMAIN_UNSET

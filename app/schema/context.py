@@ -22,6 +22,7 @@ from app.services.notification_history import NotificationHistoryService
 from app.services.products import ProductService
 from app.services.sale_reversals import SaleReversalService
 from app.services.sales import SaleService
+from app.services.sms_credits import SmsCreditService
 from app.services.staff import StaffService
 from app.services.store_sync import OfflineConflicts, StoreSyncService
 from app.services.throttle import LoginThrottle
@@ -47,6 +48,10 @@ class Context:
     @cached_property
     def business(self) -> BusinessSettingsService:
         return BusinessSettingsService(self.tx, self.actor)
+
+    @cached_property
+    def sms_credits(self) -> SmsCreditService:
+        return SmsCreditService(self.tx, self.actor)
 
     @cached_property
     def groups(self) -> GroupService:

@@ -26,6 +26,7 @@ from app.resolvers import (
     notifications,
     products,
     sales,
+    sms_credits,
     staff,
     sync,
     webhooks,
@@ -61,6 +62,7 @@ from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
 from app.schema.scalars import FiniteDecimal
+from app.schema.sms_credits import SmsCredits, SmsCreditsPayload
 from app.schema.staff import (
     DonePayload,
     LoginPayload,
@@ -175,6 +177,10 @@ class Query:
         description="Emails and SMS to customers, newest first; filter by status, channel, "
         "scenario or customer.",
         extensions=[Requires(P.AUDIT_VIEW, P.CUSTOMER_VIEW)],
+    )
+    # SETTINGS_MANAGE, as DESIGN.md §3b says: buying credits is the shop's set-up.
+    sms_credits: SmsCredits = strawberry.field(
+        resolver=sms_credits.sms_credits, extensions=[Requires(P.SETTINGS_MANAGE)]
     )
 
 
@@ -401,6 +407,11 @@ class Mutation:
         resolver=webhooks.webhook_endpoint_delete,
         description="Remove an endpoint with its delivery history; queued deliveries stop.",
         extensions=[Requires(P.WEBHOOK_MANAGE, chain_wide=True)],
+    )
+    sms_credits_add: SmsCreditsPayload = strawberry.mutation(
+        resolver=sms_credits.sms_credits_add,
+        description="Top up SMS credits by amount segments; reference: what paid for them.",
+        extensions=[Requires(P.SETTINGS_MANAGE, chain_wide=True)],
     )
 
 

@@ -19,6 +19,7 @@ POINTS_MAX = Decimal(1000)
 
 
 POINTS_VALIDITY_MAX_DAYS = 3650
+SMS_CREDIT_WARNING_MAX = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class SettingsChange:
     point_value: Decimal | Unset = UNSET
     notification_scenarios: frozenset[NotificationScenario] | Unset = UNSET
     points_validity_days: int | Unset | None = UNSET
+    sms_credit_warning_threshold: int | Unset = UNSET
 
 
 def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
@@ -39,6 +41,7 @@ def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
         "pointValue": str(record.point_value),
         "notificationScenarios": sorted(s.value for s in record.notification_scenarios),
         "pointsValidityDays": record.points_validity_days,
+        "smsCreditWarningThreshold": record.sms_credit_warning_threshold,
     }
 
 
@@ -91,6 +94,16 @@ class BusinessSettingsService:
                         "pointsValidityDays",
                     )
                 values["points_validity_days"] = days
+            if not isinstance(change.sms_credit_warning_threshold, Unset):
+                threshold = change.sms_credit_warning_threshold
+                if not 0 <= threshold <= SMS_CREDIT_WARNING_MAX:
+                    raise reject(
+                        ErrorCode.INVALID,
+                        f"The warning threshold is 0 (never warn) to {SMS_CREDIT_WARNING_MAX}.",
+                        "input",
+                        "smsCreditWarningThreshold",
+                    )
+                values["sms_credit_warning_threshold"] = threshold
             if values:
                 await uow.business.update({**values, "updated_at": uow.now})
             updated = await uow.business.get()

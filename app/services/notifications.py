@@ -8,15 +8,19 @@ import uuid
 from dataclasses import dataclass
 
 from app.db.engine import Database
+from app.db.repositories.business import BusinessSettingsRepository
 from app.db.repositories.customers import CustomerRepository
 from app.db.repositories.notifications import NotificationRepository, NotificationToSend
 from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.sms_credits import SmsCreditRepository
 from app.domain.records import (
     AttemptOutcome,
     CustomerRecord,
     MarketingChannel,
     NotificationScenario,
 )
+from app.domain.sms import segment_count
+from app.services import sms_credits
 from app.services.gateways import DeliveryFailed, MessageGateway, OutgoingMessage, gateway_name
 from app.services.text import email_key
 from app.services.unit_of_work import UnitOfWork, utcnow
@@ -49,7 +53,9 @@ async def queue_registration(uow: UnitOfWork, customer: CustomerRecord) -> None:
     """Queue the registration message (seed 003), by email if there is one, else SMS.
 
     To an address another customer also has, nothing is sent: the notification is kept as
-    SKIPPED with the reason, and no job is queued.
+    SKIPPED with the reason, and no job is queued. An SMS reserves its credits here, in the
+    customer's transaction; with too few it is SKIPPED (NO_SMS_CREDITS) and the customer is
+    created all the same.
     """
     channel = MarketingChannel.EMAIL if customer.email else MarketingChannel.SMS
     scenario = NotificationScenario.REGISTRATION.value
@@ -58,7 +64,23 @@ async def queue_registration(uow: UnitOfWork, customer: CustomerRecord) -> None:
             customer.id, channel.value, scenario, status="SKIPPED", error=SHARED_ADDRESS
         )
         return
-    notification_id = await uow.notifications.insert(customer.id, channel.value, scenario)
+    if channel is MarketingChannel.SMS:
+        # The text is composed now to count its segments; the send composes it again (the
+        # name may change meanwhile) and settles any difference (_hold_what_it_costs).
+        segments = segment_count(sms_text(scenario, customer.name))
+        notification_id = await uow.notifications.insert(
+            customer.id, channel.value, scenario, sms_credits=segments
+        )
+        if not await sms_credits.reserve(
+            uow.sms_credits, uow.business, notification_id, segments, uow.now
+        ):
+            await uow.sms_credits.hold_for(notification_id, 0)
+            await uow.notifications.settle(
+                notification_id, status="SKIPPED", error=sms_credits.NO_SMS_CREDITS
+            )
+            return
+    else:
+        notification_id = await uow.notifications.insert(customer.id, channel.value, scenario)
     await uow.enqueue_job("deliver_notification", {"notification_id": str(notification_id)})
 
 
@@ -70,12 +92,10 @@ class DeliveryOutcome:
     retry_after: float | None = None
 
 
-def _compose(item: NotificationToSend) -> OutgoingMessage | None:
-    recipient = item.recipient_email if item.channel == "EMAIL" else item.recipient_phone
-    if not recipient:
-        return None
-    name = item.customer_name or "customer"
-    if item.scenario == "REGISTRATION":
+def _texts(scenario: str, customer_name: str | None) -> tuple[str, str, str]:
+    """Subject, plain text and HTML markup of a scenario's message."""
+    name = customer_name or "customer"
+    if scenario == "REGISTRATION":
         subject = "Welcome"
         body = (
             f"Hello {name}, you are now registered with us. To sign in to the online "
@@ -87,8 +107,21 @@ def _compose(item: NotificationToSend) -> OutgoingMessage | None:
             "to set your password.</p>"
         )
     else:
-        subject, body = item.scenario.title(), f"Hello {name}."
+        subject, body = scenario.title(), f"Hello {name}."
         markup = f"<p>Hello {html.escape(name)}.</p>"
+    return subject, body, markup
+
+
+def sms_text(scenario: str, customer_name: str | None) -> str:
+    """The text an SMS of this scenario carries: what its credits are counted on."""
+    return _texts(scenario, customer_name)[1]
+
+
+def _compose(item: NotificationToSend) -> OutgoingMessage | None:
+    recipient = item.recipient_email if item.channel == "EMAIL" else item.recipient_phone
+    if not recipient:
+        return None
+    subject, body, markup = _texts(item.scenario, item.customer_name)
     return OutgoingMessage(
         notification_id=item.id,
         channel=item.channel,
@@ -134,6 +167,9 @@ class NotificationDelivery:
         outgoing = _compose(item)
         if outgoing is None:
             await self._finish(outbox_id, notification_id, "SKIPPED", "no address for this channel")
+            return DeliveryOutcome("SKIPPED")
+        if item.channel == "SMS" and not await self._hold_what_it_costs(item, outgoing.body):
+            await self._finish(outbox_id, notification_id, "SKIPPED", sms_credits.NO_SMS_CREDITS)
             return DeliveryOutcome("SKIPPED")
         gateway = gateway_name(self.gateway, item.channel)
         number = await self._begin(item, gateway)
@@ -181,6 +217,23 @@ class NotificationDelivery:
         )
         return DeliveryOutcome("QUEUED", retry=True, retry_after=failure.retry_after)
 
+    async def _hold_what_it_costs(self, item: NotificationToSend, body: str) -> bool:
+        """Make the credits held match the text about to be sent; False: too few left.
+
+        The hold was counted on the text composed at queue time (or is 0 for an SMS queued
+        before credits existed); the text sent now may differ, so the difference is
+        reserved, or given back, before the send.
+        """
+        async with self.db.write() as session:
+            return await sms_credits.adjust_hold(
+                SmsCreditRepository(session),
+                BusinessSettingsRepository(session),
+                item.id,
+                held=item.sms_credits,
+                needed=segment_count(body),
+                now=utcnow(),
+            )
+
     async def _begin(self, item: NotificationToSend, gateway: str) -> int | None:
         # Committed before the send: a worker killed mid-send leaves an attempt with no
         # outcome, and the next run numbers its own attempt after it.
@@ -206,10 +259,13 @@ class NotificationDelivery:
             await notifications.finish_attempt(
                 notification_id, number, outcome=outcome.value, error=error, finished_at=now
             )
+            credits = SmsCreditRepository(session)
             if outcome is AttemptOutcome.SENT:
                 await notifications.settle(notification_id, status="SENT", error=None, sent_at=now)
+                await sms_credits.settle(credits, notification_id, sent=True, now=now)
             elif final:
                 await notifications.settle(notification_id, status="FAILED", error=error)
+                await sms_credits.settle(credits, notification_id, sent=False, now=now)
             else:
                 assert error is not None
                 await notifications.note_error(notification_id, error)
@@ -240,5 +296,8 @@ class NotificationDelivery:
             if status is not None:
                 await NotificationRepository(session).settle(
                     notification_id, status=status, error=error
+                )
+                await sms_credits.settle(
+                    SmsCreditRepository(session), notification_id, sent=False, now=now
                 )
             await OutboxRepository(session).claim(outbox_id, now)

@@ -27,6 +27,7 @@ from app.db.repositories.notifications import NotificationRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.products import ProductRepository
 from app.db.repositories.sales import SaleRepository
+from app.db.repositories.sms_credits import SmsCreditRepository
 from app.db.repositories.staff import StaffRepository
 from app.db.repositories.stores import StoreRepository
 from app.db.repositories.sync import SyncRepository
@@ -85,6 +86,7 @@ class UnitOfWork:
         self.notifications = NotificationRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.sales = SaleRepository(session)
+        self.sms_credits = SmsCreditRepository(session)
         self._audit = AuditRepository(session)
         self._outbox = OutboxRepository(session)
         self.outbox_messages: list[tuple[str, str]] = []

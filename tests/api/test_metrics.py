@@ -143,3 +143,10 @@ async def test_a_registered_gauge_is_read_at_scrape_and_a_stuck_one_left_out(
     samples = await scrape(client)
     assert samples[("poscrm_sms_credits_available", ())] == 42
     assert ("poscrm_stuck", ()) not in samples
+
+
+@pytest.mark.usefixtures("metrics_on")
+async def test_sms_credits_left_are_read_at_scrape(client: Any, factory: Any) -> None:
+    await factory.sms_credits(37)
+    samples = await scrape(client)
+    assert samples[("poscrm_sms_credits_available", ())] == 37

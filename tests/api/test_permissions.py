@@ -411,6 +411,12 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"id": s.webhook_endpoint_id},
         P.WEBHOOK_MANAGE,
     ),
+    "smsCreditsAdd": Op(
+        'mutation { smsCreditsAdd(amount: 10, reference: "INV-1") '
+        "{ smsCredits { available } errors { code field } } }",
+        _no_vars,
+        P.SETTINGS_MANAGE,
+    ),
     "webhookEndpointDelete": Op(
         "mutation($id: ID!) { webhookEndpointDelete(id: $id) { deletedId errors { code field } } }",
         lambda s: {"id": s.webhook_endpoint_id},
@@ -503,6 +509,7 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         True,
     ),
     "sales": ("{ sales { totalCount } }", _no_vars, False),
+    "smsCredits": ("{ smsCredits { available } }", _no_vars, False),
     "webhookEndpoints": ("{ webhookEndpoints { id } }", _no_vars, False),
     "webhookDeliveries": (
         "query($e: ID!) { webhookDeliveries(endpointId: $e) { totalCount } }",

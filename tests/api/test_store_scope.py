@@ -187,6 +187,7 @@ SCOPED_MUTATIONS: dict[str, Scoped] = {
     "webhookEndpointDelete": _mutation(
         "webhookEndpointDelete", "$id: ID!|id: $id", lambda o: {"id": o.webhook_endpoint_id}
     ),
+    "smsCreditsAdd": _mutation("smsCreditsAdd", '|amount: 5, reference: "INV-1"', lambda o: {}),
 }
 
 # A staff user naming another store's till: the till decides the store.
@@ -267,6 +268,7 @@ CHAIN_WIDE_QUERIES = {
     "sale": "one sale by id: a receipt is looked up for a return at any store",
     "product": "the catalogue, with stock per store to send a customer elsewhere",
     "products": "the catalogue",
+    "smsCredits": "credits are bought for the whole chain",
     "webhookEndpoints": "integrations are chain-wide set-up",
     "webhookDeliveries": "integrations are chain-wide set-up",
     "notifications": "customers are chain-wide, and their messages with them",

@@ -20,6 +20,12 @@ from app.services.outbox import relay_pending
 from app.services.unit_of_work import Transactions
 
 
+@pytest.fixture(autouse=True)
+async def _credits(factory: Any) -> None:
+    # Most customers here have only a phone: their registration SMS needs credits.
+    await factory.sms_credits(100)
+
+
 class RecordingGateway:
     """The allowed fake: email/SMS providers are outside our walls."""
 

@@ -17,6 +17,11 @@ PHONE = "+12125550101"
 FAST_RETRIES = {"notification_retry_base_seconds": 0.01}
 
 
+@pytest.fixture(autouse=True)
+async def _credits(factory: Any) -> None:
+    await factory.sms_credits(100)
+
+
 def provider_settings(url: str) -> dict[str, Any]:
     return {"sms_gateway_url": url, "sms_gateway_token": "tok-123"}
 

@@ -132,6 +132,7 @@ def test_reasons_keep_no_addresses_or_numbers() -> None:
 async def test_by_default_the_worker_writes_every_message_to_the_data_folder(
     factory, runtime, raw_sql
 ) -> None:
+    await factory.sms_credits(10)  # the file gateway's SMS spend credits like any other
     await factory.customer(name="Ada", email="ada@example.com")
     await factory.customer(name="Bo", phone="+12125550101")
     log_file = runtime.settings.resolved_data_dir / runtime.settings.notification_outbox_file

@@ -27,6 +27,7 @@ from app.db.models.sale import (
     SaleReturn,
     SaleReturnLine,
 )
+from app.db.models.sms_credit import SmsCreditBalance, SmsCreditEntry
 from app.db.models.staff import AuthToken, Role, StaffUser
 from app.db.models.store import Store, Till
 from app.db.models.sync import OfflineCustomer, StoreCustomer, SyncCounter
@@ -65,6 +66,8 @@ __all__ = [
     "SaleLine",
     "SaleReturn",
     "SaleReturnLine",
+    "SmsCreditBalance",
+    "SmsCreditEntry",
     "StaffUser",
     "Store",
     "StoreCustomer",

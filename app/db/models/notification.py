@@ -25,6 +25,9 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     # The last attempt's error, kept while a transient failure waits for its retry.
     error: Mapped[str | None] = mapped_column(Text)
+    # SMS credits (segments) held for this message since it was queued (issue 10 §2); 0
+    # once they are spent or released, and always 0 for email.
+    sms_credits: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -35,6 +35,8 @@ class NotificationToSend:
     recipient_email: str | None
     recipient_phone: str | None
     customer_name: str | None
+    # SMS credits held since the notification was queued (issue 10 §2).
+    sms_credits: int = 0
 
 
 # The customer's address for the notification's channel, read in the page's own statement.
@@ -92,9 +94,15 @@ class NotificationRepository:
         *,
         status: str = "QUEUED",
         error: str | None = None,
+        sms_credits: int = 0,
     ) -> uuid.UUID:
         row = Notification(
-            customer_id=customer_id, channel=channel, scenario=scenario, status=status, error=error
+            customer_id=customer_id,
+            channel=channel,
+            scenario=scenario,
+            status=status,
+            error=error,
+            sms_credits=sms_credits,
         )
         self.session.add(row)
         await self.session.flush()
@@ -121,6 +129,7 @@ class NotificationRepository:
             recipient_email=email,
             recipient_phone=phone,
             customer_name=name,
+            sms_credits=row.sms_credits,
         )
 
     async def begin_attempt(
