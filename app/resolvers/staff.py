@@ -109,7 +109,9 @@ async def till_revoke(info: Info, id: strawberry.ID) -> TillPayload:
 async def staff_password_change(
     info: Info, current_password: str, new_password: str
 ) -> DonePayload:
-    result = await info.context.staff.change_own_password(current_password, new_password)
+    result = await info.context.staff.change_own_password(
+        current_password, new_password, info.context.client_address
+    )
     return DonePayload(done=bool(result.value), errors=user_errors(result.errors))
 
 

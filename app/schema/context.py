@@ -99,7 +99,7 @@ class Context:
 
     @cached_property
     def staff(self) -> StaffService:
-        return StaffService(self.tx, self.settings, self.actor)
+        return StaffService(self.tx, self.settings, self.actor, self.throttle)
 
     @cached_property
     def webhooks(self) -> WebhookEndpointService:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.db.repositories.staff import StaffRepository
-from app.domain.errors import ErrorCode, Rejected, UserError, reject
+from app.domain.errors import ErrorCode, UserError, reject
 from app.domain.permissions import Permission
 from app.domain.records import Actor, RoleRecord, SessionRecord, StaffUserRecord, TillRecord
 from app.domain.values import UNSET, Unset
@@ -23,6 +23,7 @@ from app.services.auth import MIN_PASSWORD_LENGTH, ROLE_NAME_MAX, passwords_for
 from app.services.checks import at_most
 from app.services.grants import check_grantable, check_placeable
 from app.services.store_scope import require_store
+from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
 from app.settings import Settings
 
@@ -44,11 +45,21 @@ def _password_problem(password: str, *field: str) -> UserError | None:
     return None
 
 
+TOO_MANY_GUESSES = "Too many wrong passwords; try again in a few minutes."
+
+
 class StaffService:
-    def __init__(self, tx: Transactions, settings: Settings, actor: Actor | None) -> None:
+    def __init__(
+        self,
+        tx: Transactions,
+        settings: Settings,
+        actor: Actor | None,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self.tx = tx
         self.actor = actor
         self.passwords = passwords_for(settings)
+        self.throttle = throttle
 
     # -- roles --------------------------------------------------------------------------
 
@@ -175,24 +186,47 @@ class StaffService:
 
         return await self.tx.run(self.actor, work)
 
-    async def change_own_password(self, current: str, new: str) -> Result[bool]:
-        """The caller's own password; their other sessions end, this one goes on."""
+    async def change_own_password(self, current: str, new: str, client: str) -> Result[bool]:
+        """The caller's own password; their other sessions end, this one goes on.
+
+        The current password is guessed no more freely than at login: a session left open
+        on a till would otherwise let anyone try passwords until one fits and then lock
+        the owner out. Attempts are counted before the hash is checked, under the same
+        throttle as login (their own key, by user and address).
+        """
         actor = self.actor
         if actor is None or actor.staff_user_id is None:
             # A till's device token has no password to change.
             return Result(errors=[UserError(ErrorCode.FORBIDDEN, "Only staff have passwords.")])
+        if problem := _password_problem(new, "newPassword"):
+            return Result(errors=[problem])
         user_id = actor.staff_user_id
+        throttle, key = self.throttle, f"password-change:{user_id}"
+        if throttle is not None and not await throttle.attempt(key, client):
+            return Result(errors=[UserError(ErrorCode.TOO_MANY_ATTEMPTS, TOO_MANY_GUESSES)])
+        async with self.tx.db.read() as session:
+            password_hash = await StaffRepository(session).password_hash_of(user_id)
+        valid = password_hash is not None and await asyncio.to_thread(
+            self.passwords.verify, password_hash, current
+        )
+        if not valid:
+            if throttle is not None:
+                await throttle.record_failure(client)
+            return Result(
+                errors=[
+                    UserError(
+                        ErrorCode.INVALID_CREDENTIALS, "Wrong password.", ("currentPassword",)
+                    )
+                ]
+            )
+        if throttle is not None:
+            await throttle.clear(key, client)
+        new_hash = await asyncio.to_thread(self.passwords.hash, new)
 
         async def work(uow: UnitOfWork) -> bool:
-            password_hash = await uow.staff.password_hash_of(user_id)
-            valid = password_hash is not None and await asyncio.to_thread(
-                self.passwords.verify, password_hash, current
-            )
-            if not valid:
+            # Checked again in the transaction: the hash must still be the one verified.
+            if await uow.staff.password_hash_of(user_id) != password_hash:
                 raise reject(ErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword")
-            if problem := _password_problem(new, "newPassword"):
-                raise Rejected(problem)
-            new_hash = await asyncio.to_thread(self.passwords.hash, new)
             await uow.staff.set_password_hash(user_id, new_hash)
             await uow.staff.revoke_user_tokens(user_id, uow.now, keep=actor.token_id)
             await uow.audit("staff_user", user_id, "password_change", after={})

@@ -138,3 +138,71 @@ async def test_null_for_a_field_that_needs_a_value_is_refused(gql: Any, factory:
     assert body["data"]["staffUserUpdate"]["errors"] == [
         {"code": "REQUIRED", "field": ["input", "roleId"]}
     ]
+
+
+PASSWORD_CHANGE = (
+    "mutation($c: String!, $n: String!) { staffPasswordChange(currentPassword: $c, "
+    "newPassword: $n) { done errors { code field } } }"
+)
+
+
+async def test_own_password_change_ends_the_other_sessions(gql: Any, factory: Any) -> None:
+    username, session = await factory.staff(P.CUSTOMER_VIEW, password="first-password")
+    other = (await gql(LOGIN, {"u": username, "p": "first-password"}))["data"]["login"]["token"]
+    wrong = await gql(PASSWORD_CHANGE, {"c": "not-it", "n": "second-password"}, token=session)
+    assert wrong["data"]["staffPasswordChange"] == {
+        "done": False,
+        "errors": [{"code": "INVALID_CREDENTIALS", "field": ["currentPassword"]}],
+    }
+    assert (await gql(ME, token=other))["data"]["me"]["username"] == username
+    body = await gql(
+        PASSWORD_CHANGE, {"c": "first-password", "n": "second-password"}, token=session
+    )
+    assert body["data"]["staffPasswordChange"] == {"done": True, "errors": []}
+    assert (await gql(ME, token=session))["data"]["me"]["username"] == username
+    assert (await gql(ME, token=other))["data"]["me"] is None
+    assert (await gql(LOGIN, {"u": username, "p": "first-password"}))["data"]["login"][
+        "token"
+    ] is None
+    assert (await gql(LOGIN, {"u": username, "p": "second-password"}))["data"]["login"]["token"]
+
+
+async def test_the_current_password_is_guessed_no_more_than_a_login(
+    gql: Any, factory: Any, settings: Any, raw_sql: Any
+) -> None:
+    username, session = await factory.staff(P.CUSTOMER_VIEW, password="first-password")
+    stored = "SELECT password_hash FROM staff_users WHERE username = :u"
+    before = await raw_sql(stored, u=username)
+    for n in range(settings.login_max_failures):
+        wrong = await gql(PASSWORD_CHANGE, {"c": f"guess-{n}", "n": "mine-now-123"}, token=session)
+        assert [e["code"] for e in wrong["data"]["staffPasswordChange"]["errors"]] == [
+            "INVALID_CREDENTIALS"
+        ]
+    # Past the limit even the right password is not checked, and nothing changes.
+    right = await gql(PASSWORD_CHANGE, {"c": "first-password", "n": "mine-now-123"}, token=session)
+    assert [e["code"] for e in right["data"]["staffPasswordChange"]["errors"]] == [
+        "TOO_MANY_ATTEMPTS"
+    ]
+    assert await raw_sql(stored, u=username) == before
+
+
+SESSIONS = "{ mySessions { id current } }"
+SESSION_END = "mutation($id: ID!) { sessionEnd(id: $id) { done errors { code field } } }"
+
+
+async def test_a_session_is_listed_and_ended_by_its_owner_only(gql: Any, factory: Any) -> None:
+    username, first = await factory.staff(P.CUSTOMER_VIEW, password="first-password")
+    second = (await gql(LOGIN, {"u": username, "p": "first-password"}))["data"]["login"]["token"]
+    sessions = (await gql(SESSIONS, token=first))["data"]["mySessions"]
+    assert sorted(s["current"] for s in sessions) == [False, True]
+    [other_id] = [s["id"] for s in sessions if not s["current"]]
+    _, stranger = await factory.staff(P.STAFF_MANAGE)
+    refused = await gql(SESSION_END, {"id": other_id}, token=stranger)
+    assert refused["data"]["sessionEnd"]["errors"] == [{"code": "NOT_FOUND", "field": ["id"]}]
+    assert (await gql(ME, token=second))["data"]["me"]["username"] == username
+    ended = await gql(SESSION_END, {"id": other_id}, token=first)
+    assert ended["data"]["sessionEnd"] == {"done": True, "errors": []}
+    assert (await gql(ME, token=second))["data"]["me"] is None
+    assert [s["current"] for s in (await gql(SESSIONS, token=first))["data"]["mySessions"]] == [
+        True
+    ]
