@@ -27,6 +27,7 @@ import pytest
 import redis
 from sqlalchemy import event
 
+from app.db.migrate import upgrade
 from app.domain.permissions import Permission
 from app.embedded_redis import EmbeddedRedis
 from app.main import create_app
@@ -42,6 +43,22 @@ LOGIN = """mutation($username: String!, $password: String!) {
 REGISTER = """mutation($phone: String!, $email: String!) {
   customerCreate(input: {name: "Ada", phone: $phone, email: $email}) { errors { code } }
 }"""
+
+
+@pytest.fixture
+async def own_db(migrated: Settings, data: Path) -> Settings:
+    """On SQLite, a database file of the test's own for the app it starts and kills.
+
+    These tests cancel a worker in the middle of its jobs. A job cut short inside SQLite's
+    BEGIN IMMEDIATE can leave its connection holding the write lock until the collector
+    frees it, and on the suite's file that once outlasted the busy timeout of the suite's
+    own clean-up. PostgreSQL has no file lock: the suite's database does.
+    """
+    if not migrated.database_url.startswith("sqlite"):
+        return migrated
+    url = f"sqlite+aiosqlite:///{data / 'own.db'}"
+    await asyncio.to_thread(upgrade, url)
+    return migrated.model_copy(update={"database_url": url})
 
 
 def _settings(migrated: Settings, data: Path, **overrides: Any) -> Settings:
@@ -107,9 +124,9 @@ def data(tmp_path_factory: pytest.TempPathFactory, runtime: Runtime) -> Path:
 
 
 async def test_a_killed_embedded_redis_is_restarted_and_logged_and_all_still_works(
-    migrated: Settings, data: Path, caplog: pytest.LogCaptureFixture
+    own_db: Settings, data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with serving(_settings(migrated, data)) as (gql, runtime):
+    async with serving(_settings(own_db, data)) as (gql, runtime):
         username, token = await Factory(runtime).staff(Permission.CUSTOMER_ADD)
         sent = data / "notifications.log"
         # The queue, the client and the worker hold connections to the server to be killed.
@@ -146,10 +163,10 @@ async def test_a_killed_embedded_redis_is_restarted_and_logged_and_all_still_wor
 
 
 async def test_with_redis_dead_login_works_on_the_fallback_and_shutdown_is_clean(
-    migrated: Settings, data: Path, caplog: pytest.LogCaptureFixture
+    own_db: Settings, data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A long interval: the owner does not restart Redis within this test.
-    settings = _settings(migrated, data, supervise_interval_seconds=60)
+    settings = _settings(own_db, data, supervise_interval_seconds=60)
     disposed: list[object] = []
     async with serving(settings) as (gql, runtime):
         username, _ = await Factory(runtime).staff()
@@ -182,9 +199,9 @@ async def test_with_redis_dead_login_works_on_the_fallback_and_shutdown_is_clean
 
 
 async def test_with_an_unreachable_redis_the_app_starts_and_login_works(
-    migrated: Settings, data: Path, caplog: pytest.LogCaptureFixture
+    own_db: Settings, data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = _settings(migrated, data, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
+    settings = _settings(own_db, data, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
     async with serving(settings) as (gql, runtime):
         assert messages(caplog, logging.WARNING, "Redis does not answer")
         username, _ = await Factory(runtime).staff()
@@ -198,9 +215,9 @@ async def test_with_an_unreachable_redis_the_app_starts_and_login_works(
 
 
 async def test_a_killed_worker_task_is_logged_restarted_and_not_ready_meanwhile(
-    migrated: Settings, data: Path, caplog: pytest.LogCaptureFixture
+    own_db: Settings, data: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with serving(_settings(migrated, data, supervise_interval_seconds=0.5)) as (gql, rt):
+    async with serving(_settings(own_db, data, supervise_interval_seconds=0.5)) as (gql, rt):
         worker = rt.worker
         assert worker is not None
         assert worker.task is not None
