@@ -13,7 +13,10 @@ from app.settings import Settings
 
 
 def retry_delay(attempt: int, retry_after: float | None, settings: Settings) -> float:
-    """Seconds until the next try of a transiently failed notification; the only such rule.
+    """Seconds until the next try of a transiently failed notification.
+
+    Webhook deliveries back off by a rule of their own (``app/services/webhooks/delivery.py``
+    ``backoff``: additive jitter); the two should become one module.
 
     Exponential backoff (base * 2**(attempt - 1), capped) with "equal jitter": half the delay is
     fixed, half random, so notifications that failed together (an SMTP server that went
