@@ -84,13 +84,14 @@ def _local_connect_ex(self: socket.socket, address: Any) -> int:
 socket.socket.connect = _local_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _local_connect_ex  # type: ignore[method-assign]
 
-# The settings row as migration 0004 creates it; each test starts from it.
+# The settings row as the migrations leave it (0004, 0012); each test starts from it.
 MIGRATED_SETTINGS = {
     "customer_search_first": "PHONE",
     "default_phone_region": "US",
     "points_per_currency_unit": Decimal("1.00"),
     "point_value": Decimal("0.01"),
-    "notification_scenarios": ["REGISTRATION"],
+    "email_scenarios": ["MARKETING", "PASSWORD_RESET", "REGISTRATION", "UNSUBSCRIBE"],
+    "sms_scenarios": ["MARKETING", "PASSWORD_RESET", "REGISTRATION", "UNSUBSCRIBE"],
     "points_validity_days": None,
     "sms_credit_warning_threshold": 100,
 }

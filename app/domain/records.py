@@ -185,7 +185,14 @@ class SearchFirst(enum.StrEnum):
 
 
 class NotificationScenario(enum.StrEnum):
+    """Why a message goes to a customer; each is switched on per channel (issue 10 §3)."""
+
+    # Service messages: sent to the addresses the customer gave, needing no marketing consent.
     REGISTRATION = "REGISTRATION"
+    UNSUBSCRIBE = "UNSUBSCRIBE"
+    PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 (a scenario name, not a password)
+    # Promotions and offers (seed 001 "willing to receive"): only to subscribers.
+    MARKETING = "MARKETING"
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -204,12 +211,23 @@ class BusinessSettingsRecord:
     default_phone_region: str
     points_per_currency_unit: Decimal
     point_value: Decimal
-    notification_scenarios: frozenset[NotificationScenario]
+    # The scenarios switched on for each channel (seed 003: SMS ones cost credits).
+    email_scenarios: frozenset[NotificationScenario]
+    sms_scenarios: frozenset[NotificationScenario]
     updated_at: datetime
     # Earned points expire after this many days; None: never.
     points_validity_days: int | None = None
     # Warn when available SMS credits fall below this (issue 10 §2); 0: never.
     sms_credit_warning_threshold: int = 0
+
+    @property
+    def notification_scenarios(self) -> frozenset[NotificationScenario]:
+        """The scenarios on in at least one channel."""
+        return self.email_scenarios | self.sms_scenarios
+
+    def scenario_on(self, scenario: NotificationScenario, channel: MarketingChannel) -> bool:
+        on = self.email_scenarios if channel is MarketingChannel.EMAIL else self.sms_scenarios
+        return scenario in on
 
 
 @dataclass(frozen=True, slots=True)

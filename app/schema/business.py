@@ -26,7 +26,15 @@ class BusinessSettings:
     )
     points_per_currency_unit: Decimal
     point_value: Decimal = strawberry.field(description="What one point is worth when redeemed.")
-    notification_scenarios: list[records.NotificationScenario]
+    notification_scenarios: list[records.NotificationScenario] = strawberry.field(
+        description="The scenarios on in at least one channel."
+    )
+    email_scenarios: list[records.NotificationScenario] = strawberry.field(
+        description="The scenarios sent by email."
+    )
+    sms_scenarios: list[records.NotificationScenario] = strawberry.field(
+        description="The scenarios sent by SMS (each SMS spends credits)."
+    )
     points_validity_days: int | None = strawberry.field(
         description="Earned points expire after this many days; null: never."
     )
@@ -43,6 +51,8 @@ class BusinessSettings:
             points_per_currency_unit=r.points_per_currency_unit,
             point_value=r.point_value,
             notification_scenarios=sorted(r.notification_scenarios),
+            email_scenarios=sorted(r.email_scenarios),
+            sms_scenarios=sorted(r.sms_scenarios),
             points_validity_days=r.points_validity_days,
             sms_credit_warning_threshold=r.sms_credit_warning_threshold,
             updated_at=r.updated_at,
@@ -55,7 +65,11 @@ class BusinessSettingsInput:
     default_phone_region: str | None = strawberry.UNSET
     points_per_currency_unit: Decimal | None = strawberry.UNSET
     point_value: Decimal | None = strawberry.UNSET
-    notification_scenarios: list[records.NotificationScenario] | None = strawberry.UNSET
+    notification_scenarios: list[records.NotificationScenario] | None = strawberry.field(
+        default=strawberry.UNSET, description="Sets the scenarios of both channels."
+    )
+    email_scenarios: list[records.NotificationScenario] | None = strawberry.UNSET
+    sms_scenarios: list[records.NotificationScenario] | None = strawberry.UNSET
     points_validity_days: int | None = strawberry.field(
         default=strawberry.UNSET, description="null makes points last forever."
     )
@@ -66,7 +80,10 @@ class BusinessSettingsInput:
         def given(value: object) -> object:
             return DOMAIN_UNSET if value is None or value is strawberry.UNSET else value
 
-        scenarios = given(self.notification_scenarios)
+        def scenarios(value: object) -> object:
+            chosen = given(value)
+            return frozenset(chosen) if isinstance(chosen, list) else chosen
+
         return SettingsChange(
             customer_search_first=given(self.customer_search_first),  # type: ignore[arg-type]
             default_phone_region=given(self.default_phone_region),  # type: ignore[arg-type]
@@ -79,9 +96,9 @@ class BusinessSettingsInput:
                 if self.points_validity_days is strawberry.UNSET
                 else self.points_validity_days
             ),
-            notification_scenarios=(
-                frozenset(scenarios) if isinstance(scenarios, list) else scenarios  # type: ignore[arg-type]
-            ),
+            notification_scenarios=scenarios(self.notification_scenarios),  # type: ignore[arg-type]
+            email_scenarios=scenarios(self.email_scenarios),  # type: ignore[arg-type]
+            sms_scenarios=scenarios(self.sms_scenarios),  # type: ignore[arg-type]
         )
 
 

@@ -28,7 +28,10 @@ class SettingsChange:
     default_phone_region: str | Unset = UNSET
     points_per_currency_unit: Decimal | Unset = UNSET
     point_value: Decimal | Unset = UNSET
+    # Sets both channels at once; email_scenarios / sms_scenarios set one each.
     notification_scenarios: frozenset[NotificationScenario] | Unset = UNSET
+    email_scenarios: frozenset[NotificationScenario] | Unset = UNSET
+    sms_scenarios: frozenset[NotificationScenario] | Unset = UNSET
     points_validity_days: int | Unset | None = UNSET
     sms_credit_warning_threshold: int | Unset = UNSET
 
@@ -39,10 +42,31 @@ def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
         "defaultPhoneRegion": record.default_phone_region,
         "pointsPerCurrencyUnit": str(record.points_per_currency_unit),
         "pointValue": str(record.point_value),
-        "notificationScenarios": sorted(s.value for s in record.notification_scenarios),
+        "emailScenarios": sorted(s.value for s in record.email_scenarios),
+        "smsScenarios": sorted(s.value for s in record.sms_scenarios),
         "pointsValidityDays": record.points_validity_days,
         "smsCreditWarningThreshold": record.sms_credit_warning_threshold,
     }
+
+
+def _scenario_values(change: SettingsChange) -> dict[str, list[str]]:
+    both = change.notification_scenarios
+    email, sms = change.email_scenarios, change.sms_scenarios
+    if not isinstance(both, Unset):
+        if not (isinstance(email, Unset) and isinstance(sms, Unset)):
+            raise reject(
+                ErrorCode.INVALID,
+                "Give notificationScenarios (both channels) or emailScenarios/smsScenarios.",
+                "input",
+                "notificationScenarios",
+            )
+        email = sms = both
+    values: dict[str, list[str]] = {}
+    if not isinstance(email, Unset):
+        values["email_scenarios"] = sorted(s.value for s in email)
+    if not isinstance(sms, Unset):
+        values["sms_scenarios"] = sorted(s.value for s in sms)
+    return values
 
 
 class BusinessSettingsService:
@@ -80,10 +104,7 @@ class BusinessSettingsService:
                 values["point_value"] = two_decimals(
                     change.point_value, upper=POINTS_MAX, field="pointValue"
                 )
-            if not isinstance(change.notification_scenarios, Unset):
-                values["notification_scenarios"] = sorted(
-                    s.value for s in change.notification_scenarios
-                )
+            values.update(_scenario_values(change))
             if not isinstance(change.points_validity_days, Unset):
                 days = change.points_validity_days
                 if days is not None and not 1 <= days <= POINTS_VALIDITY_MAX_DAYS:

@@ -9,10 +9,11 @@ import pytest
 from app.domain.permissions import Permission as P
 
 READ = """{ businessSettings { customerSearchFirst defaultPhoneRegion pointsPerCurrencyUnit
-  pointValue notificationScenarios } }"""
+  pointValue notificationScenarios emailScenarios smsScenarios } }"""
+ALL_SCENARIOS = ["MARKETING", "PASSWORD_RESET", "REGISTRATION", "UNSUBSCRIBE"]
 UPDATE = """mutation($input: BusinessSettingsInput!) { businessSettingsUpdate(input: $input) {
   businessSettings { customerSearchFirst defaultPhoneRegion pointsPerCurrencyUnit pointValue
-  notificationScenarios } errors { field code } } }"""
+  notificationScenarios emailScenarios smsScenarios } errors { field code } } }"""
 
 
 async def update(gql: Any, token: str, **fields: Any) -> dict[str, Any]:
@@ -26,8 +27,31 @@ async def test_defaults_are_readable_by_any_staff_or_till(gql, factory) -> None:
         "defaultPhoneRegion": "US",
         "pointsPerCurrencyUnit": "1.00",
         "pointValue": "0.01",
-        "notificationScenarios": ["REGISTRATION"],
+        "notificationScenarios": ALL_SCENARIOS,
+        "emailScenarios": ALL_SCENARIOS,
+        "smsScenarios": ALL_SCENARIOS,
     }
+
+
+async def test_scenarios_are_switched_per_channel(gql, factory) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE)
+    changed = await update(gql, token, smsScenarios=["REGISTRATION"])
+    assert changed["errors"] == []
+    assert changed["businessSettings"]["emailScenarios"] == ALL_SCENARIOS
+    assert changed["businessSettings"]["smsScenarios"] == ["REGISTRATION"]
+    assert changed["businessSettings"]["notificationScenarios"] == ALL_SCENARIOS
+    both = await update(gql, token, notificationScenarios=["PASSWORD_RESET"])
+    assert both["businessSettings"]["emailScenarios"] == ["PASSWORD_RESET"]
+    assert both["businessSettings"]["smsScenarios"] == ["PASSWORD_RESET"]
+
+
+async def test_both_channels_and_one_channel_at_once_is_refused(gql, factory) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE)
+    refused = await update(gql, token, notificationScenarios=[], emailScenarios=["MARKETING"])
+    assert refused["errors"] == [{"field": ["input", "notificationScenarios"], "code": "INVALID"}]
+    assert (await gql(READ, token=token))["data"]["businessSettings"]["emailScenarios"] == (
+        ALL_SCENARIOS
+    )
 
 
 async def test_partial_update_is_audited(gql, factory, raw_sql) -> None:

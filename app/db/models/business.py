@@ -24,7 +24,9 @@ class BusinessSettings(Base):
     point_value: Mapped[Decimal] = mapped_column(Money())
     # Earned points expire after this many days; None: they never do.
     points_validity_days: Mapped[int | None] = mapped_column(Integer)
-    notification_scenarios: Mapped[list[str]] = mapped_column(JSON)
+    # The notification scenarios switched on for each channel (issue 10 §3).
+    email_scenarios: Mapped[list[str]] = mapped_column(JSON)
+    sms_scenarios: Mapped[list[str]] = mapped_column(JSON)
     # Warn when available SMS credits fall below this (issue 10 §2); 0: never warn.
     sms_credit_warning_threshold: Mapped[int] = mapped_column(Integer, server_default="100")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -25,8 +25,11 @@ class BusinessSettingsRepository:
             default_phone_region=row.default_phone_region,
             points_per_currency_unit=row.points_per_currency_unit,
             point_value=row.point_value,
-            notification_scenarios=frozenset(
-                NotificationScenario(s) for s in row.notification_scenarios if s in known
+            email_scenarios=frozenset(
+                NotificationScenario(s) for s in row.email_scenarios if s in known
+            ),
+            sms_scenarios=frozenset(
+                NotificationScenario(s) for s in row.sms_scenarios if s in known
             ),
             updated_at=row.updated_at,
             points_validity_days=row.points_validity_days,
