@@ -16,6 +16,7 @@ from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
 from app.jobs.queue import ArqJobQueue, redis_settings
 from app.jobs.webhooks import deliver_webhook
+from app.services.auth import passwords_for
 from app.services.delivery_gateways import gateways_from_settings
 from app.services.gateways import MessageGateway
 from app.services.notifications import NotificationDelivery
@@ -54,7 +55,10 @@ def build_worker(
         queue = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["tx"] = Transactions(database, queue)
         ctx["delivery"] = NotificationDelivery(
-            database, gateway or gateways_from_settings(settings)
+            database,
+            gateway or gateways_from_settings(settings),
+            passwords=passwords_for(settings),
+            tx=ctx["tx"],
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:

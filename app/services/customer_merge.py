@@ -107,6 +107,7 @@ class CustomerMergeService:
                 "groups": [str(g) for g in await merge.move_groups(source_id, target_id)],
                 "consent": await merge.move_consent(source_id, target_id, addresses),
                 "otherPhones": await merge.move_phones(source_id, target_id),
+                "onlineAccount": await uow.online_accounts.fold(source_id, target_id, uow.now),
             }
             await merge.move_sales_stats(source_id, target_id)
             await merge.move_rest(source_id, target_id)

@@ -376,7 +376,7 @@ class CustomerService:
             # Seed 003: a registered customer is told at once, email preferred, where the
             # business turned the scenario on (seed 000's settings).
             if NotificationScenario.REGISTRATION in business.notification_scenarios:
-                await queue_registration(uow, customer)
+                await queue_registration(uow, customer, business)
             return customer
 
         return await self.tx.run(self.actor, work)

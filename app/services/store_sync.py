@@ -18,9 +18,10 @@ from app.db.repositories.paging import encode_cursor, number_cursor
 from app.db.repositories.stores import StoreRepository
 from app.db.repositories.sync import OfflineAnswer, SyncRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
-from app.domain.records import Actor, CustomerRecord
+from app.domain.records import Actor, CustomerRecord, NotificationScenario
 from app.services.customer_lookup import live_customer
 from app.services.customers import CustomerCreate, CustomerService, lock_numbers
+from app.services.notifications import queue_registration
 from app.services.phones import InvalidPhone, normalize_phone
 from app.services.store_scope import require_store, scoped_store
 from app.services.text import email_key
@@ -177,7 +178,8 @@ class StoreSyncService:
         earlier = await uow.sync.offline_answer(client_id)
         if earlier is not None:
             return _result(earlier)
-        region = (await uow.business.get()).default_phone_region
+        business = await uow.business.get()
+        region = business.default_phone_region
         # Before matching: a till sending the same customer meanwhile waits, then matches.
         await lock_numbers(uow, draft, region)
         candidates = await self._candidates(uow, draft, region)
@@ -207,6 +209,9 @@ class StoreSyncService:
                     uow, draft, region, customer_id=client_id
                 )
                 record |= {"status": "CREATED", "customer_id": created.id}
+                # Registered at a till that was offline: the same invitation as online.
+                if NotificationScenario.REGISTRATION in business.notification_scenarios:
+                    await queue_registration(uow, created, business)
                 # Its home store may be another; the till that made it keeps it anyway.
                 uow.hold_in_store(store, created.id)
             except Rejected as rejected:

@@ -24,6 +24,7 @@ from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.job_runs import JobRunRepository
 from app.db.repositories.loyalty import LoyaltyRepository
 from app.db.repositories.notifications import NotificationRepository
+from app.db.repositories.online_accounts import OnlineAccountRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.products import ProductRepository
 from app.db.repositories.sales import SaleRepository
@@ -84,6 +85,7 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.stores = StoreRepository(session)
         self.notifications = NotificationRepository(session)
+        self.online_accounts = OnlineAccountRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.sales = SaleRepository(session)
         self.sms_credits = SmsCreditRepository(session)

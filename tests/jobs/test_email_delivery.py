@@ -30,8 +30,9 @@ def smtp(port: int, scheme: str = "smtp", auth: str = "", query: str = "") -> di
 
 
 async def notification(raw_sql: Any) -> tuple[uuid.UUID, str, int, str | None]:
+    # The email; an SMS may follow a refused one (tests/jobs/test_registration_chain.py).
     [(notification_id, status, attempts, error)] = await raw_sql(
-        "SELECT id, status, attempts, error FROM notifications"
+        "SELECT id, status, attempts, error FROM notifications WHERE channel = 'EMAIL'"
     )
     return uuid.UUID(str(notification_id)), status, attempts, error
 

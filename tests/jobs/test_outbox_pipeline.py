@@ -197,13 +197,16 @@ async def test_a_gateway_failure_is_retried_and_a_permanent_one_recorded(
     outcome = await NotificationDelivery(runtime.db, final).deliver(message_id, attempt=2)
     assert outcome.status == "FAILED"
     assert not outcome.retry
-    assert await raw_sql("SELECT status, error FROM notifications") == [
-        ("FAILED", "mailbox does not exist")
+    assert await raw_sql("SELECT channel, status, error FROM notifications ORDER BY channel") == [
+        ("EMAIL", "FAILED", "mailbox does not exist"),
+        # Failed for good: the registration chain goes on by SMS.
+        ("SMS", "QUEUED", None),
     ]
     # Final: a later run of the job (an arq redelivery) does not try again.
     again = RecordingGateway()
     await NotificationDelivery(runtime.db, again).deliver(message_id, attempt=3)
     assert again.sent == []
+    assert await raw_sql("SELECT count(*) FROM notifications") == [(2,)]
 
 
 async def test_a_transient_failure_on_the_last_attempt_is_final(factory, runtime, raw_sql) -> None:
@@ -215,7 +218,9 @@ async def test_a_transient_failure_on_the_last_attempt_is_final(factory, runtime
     )
     assert outcome.status == "FAILED"
     assert not outcome.retry
-    assert await raw_sql("SELECT status, error FROM notifications") == [("FAILED", "timeout")]
+    assert await raw_sql("SELECT status, error FROM notifications WHERE channel = 'EMAIL'") == [
+        ("FAILED", "timeout")
+    ]
 
 
 async def test_a_gateway_that_breaks_is_retried_and_recorded_without_its_message(

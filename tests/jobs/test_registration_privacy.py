@@ -11,13 +11,14 @@ from typing import Any
 from app.services.customer_merge import CustomerMergeService
 from app.services.customers import CustomerCreate, CustomerUpdate
 from app.services.notifications import SHARED_ADDRESS
+from app.services.sms_credits import NO_SMS_CREDITS
 from tests.jobs.test_outbox_pipeline import RecordingGateway, outbox_rows, run_worker
 
 
 async def notifications(raw_sql: Any) -> list[tuple[str, str, str | None]]:
     rows = await raw_sql(
         "SELECT c.name, n.status, n.error FROM notifications n "
-        "JOIN customers c ON c.id = n.customer_id ORDER BY c.name"
+        "JOIN customers c ON c.id = n.customer_id ORDER BY c.name, n.channel"
     )
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -30,9 +31,11 @@ async def test_an_email_another_customer_has_gets_no_registration_message(
     await run_worker(runtime, gateway)
     await factory.customer(name="B Child", phone="+12125550102", email="Family@Example.com")
     await run_worker(runtime, gateway)
+    # The email skipped, the chain went on to the SMS (with no credits bought, skipped).
     assert await notifications(raw_sql) == [
         ("A Parent", "SENT", None),
         ("B Child", "SKIPPED", SHARED_ADDRESS),
+        ("B Child", "SKIPPED", NO_SMS_CREDITS),
     ]
     assert len(await outbox_rows(raw_sql)) == 1  # no job for the skipped one
     # Only the first owner of the address heard from us, about their own account.
@@ -60,6 +63,7 @@ async def test_an_address_shared_by_the_time_of_sending_gets_nothing(
     assert await notifications(raw_sql) == [
         ("A Other", "SENT", None),
         ("B New", "SKIPPED", SHARED_ADDRESS),
+        ("B New", "SKIPPED", NO_SMS_CREDITS),
     ]
 
 

@@ -17,6 +17,7 @@ from app.db.models.idempotency import IdempotencyKey
 from app.db.models.job_run import JobRun
 from app.db.models.loyalty import LoyaltyCard, PointsBalance, PointsEntry
 from app.db.models.notification import Notification, NotificationAttempt
+from app.db.models.online_account import CustomerToken, OnlineAccount
 from app.db.models.outbox import OutboxMessage
 from app.db.models.product import Product, ProductStock
 from app.db.models.sale import (
@@ -47,6 +48,7 @@ __all__ = [
     "CustomerNameWord",
     "CustomerPhone",
     "CustomerSalesStats",
+    "CustomerToken",
     "DiscountCode",
     "IdempotencyKey",
     "JobRun",
@@ -55,6 +57,7 @@ __all__ = [
     "Notification",
     "NotificationAttempt",
     "OfflineCustomer",
+    "OnlineAccount",
     "OutboxMessage",
     "PointsBalance",
     "PointsEntry",

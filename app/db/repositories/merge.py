@@ -48,6 +48,8 @@ FOLDED_TABLES = frozenset(
         "customer_phones",
         "notifications",
         "offline_customers",
+        "online_accounts",
+        "customer_tokens",
         "audit_entries",
     }
 )
