@@ -24,6 +24,7 @@ from app.runtime import Runtime
 from app.schema.context import Context
 from app.schema.schema import build_schema
 from app.services.auth import resolve_actor
+from app.services.online_accounts import CUSTOMER_TOKEN_PREFIX, resolve_customer_session
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ class PoscrmGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         runtime: Runtime = request.app.state.runtime
         token = _bearer(request)
-        actor = await resolve_actor(runtime.tx, token) if token else None
+        actor = customer = None
+        if token and token.startswith(CUSTOMER_TOKEN_PREFIX):
+            customer = await resolve_customer_session(runtime.tx, token)
+        elif token:
+            actor = await resolve_actor(runtime.tx, token)
         return Context(
             request=request,
             settings=runtime.settings,
@@ -55,6 +60,7 @@ class PoscrmGraphQL(GraphQL[Context, None]):
             actor=actor,
             request_id=request_id_var.get(),
             lookups=runtime.lookups,
+            customer_session=customer,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:

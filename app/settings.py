@@ -22,6 +22,8 @@ class Settings(BaseSettings):
 
     token_ttl_hours: int = Field(default=12, ge=1)
     device_token_ttl_days: int = Field(default=365, ge=1)
+    # A customer's session in the online store (issue 10 §3).
+    customer_token_ttl_hours: int = Field(default=720, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=300, ge=1)
     # Phone and email lookups per caller without CUSTOMER_VIEW_PII, per window (issue 9:

@@ -51,6 +51,10 @@ class ErrorCode(enum.StrEnum):
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
     WEBHOOK_URL_NOT_ALLOWED = "WEBHOOK_URL_NOT_ALLOWED"
     INVALID_CURSOR = "INVALID_CURSOR"
+    # Online-store accounts (issue 10 §3).
+    ACCOUNT_ACTIVE = "ACCOUNT_ACTIVE"
+    NO_MESSAGE_CHANNEL = "NO_MESSAGE_CHANNEL"
+    INVALID_RESET_CODE = "INVALID_RESET_CODE"
 
 
 @dataclass(frozen=True, slots=True)

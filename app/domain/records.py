@@ -34,6 +34,8 @@ class ConsentSource(enum.StrEnum):
     POS = "POS"
     BACK_OFFICE = "BACK_OFFICE"
     IMPORT = "IMPORT"
+    # The customer, signed in to the online store (customerMeConsentUpdate).
+    ONLINE_STORE = "ONLINE_STORE"
 
 
 class Gender(enum.StrEnum):
@@ -55,6 +57,10 @@ class ContactChannel(enum.StrEnum):
 class TokenKind(enum.StrEnum):
     SESSION = "SESSION"
     DEVICE = "DEVICE"
+    # A customer signed in to the online store (issue 10 §3). Such an actor only ever
+    # reaches the customer's own profile through OnlineAccountService: it is never the
+    # context's staff actor, so no staff operation sees it.
+    CUSTOMER = "CUSTOMER"
 
 
 @dataclass(frozen=True, slots=True)

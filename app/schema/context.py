@@ -7,6 +7,7 @@ from functools import cached_property
 
 from starlette.requests import Request
 
+from app.domain.accounts import CustomerSession
 from app.domain.records import Actor
 from app.schema.loaders import Loaders
 from app.services.appointments import AppointmentService
@@ -19,6 +20,7 @@ from app.services.groups import GroupService
 from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import LoyaltyService
 from app.services.notification_history import NotificationHistoryService
+from app.services.online_accounts import OnlineAccountService
 from app.services.products import ProductService
 from app.services.sale_reversals import SaleReversalService
 from app.services.sales import SaleService
@@ -40,6 +42,8 @@ class Context:
     actor: Actor | None
     request_id: str
     lookups: LookupLimit | None = None
+    # A customer signed in to the online store; never together with a staff actor.
+    customer_session: CustomerSession | None = None
 
     @cached_property
     def customers(self) -> CustomerService:
@@ -110,6 +114,16 @@ class Context:
         return NotificationHistoryService(self.tx)
 
     @cached_property
+    def online_accounts(self) -> OnlineAccountService:
+        return OnlineAccountService(
+            self.tx,
+            self.settings,
+            self.throttle,
+            actor=self.actor,
+            customer=self.customer_session,
+        )
+
+    @cached_property
     def loaders(self) -> Loaders:
         # Per request: a loader's cache must never show one caller another's data.
         return Loaders(
@@ -121,6 +135,7 @@ class Context:
             self.appointments,
             self.sales,
             self.notifications,
+            self.online_accounts,
         )
 
     @property

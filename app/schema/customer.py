@@ -16,6 +16,7 @@ from app.domain import records
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission
 from app.schema import masks
+from app.schema.account import OnlineAccount
 from app.schema.appointment import Appointment, AppointmentConnection
 from app.schema.discount import CustomerDiscount
 from app.schema.errors import UserError, user_errors
@@ -227,6 +228,13 @@ async def _discount(
     return CustomerDiscount.from_record(found) if found else None
 
 
+async def _online_account(
+    root: Customer, info: strawberry.Info[Context, None]
+) -> OnlineAccount | None:
+    found = await info.context.loaders.online_accounts.load(uuid.UUID(root.id))
+    return OnlineAccount.from_record(found) if found else None
+
+
 async def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
     found = await info.context.loaders.loyalty_cards.load(uuid.UUID(root.id))
     return LoyaltyCard.from_record(found) if found else None
@@ -374,6 +382,10 @@ class Customer:
         resolver=_audit_trail,
         description="Every change to this customer, newest first; null without AUDIT_VIEW.",
         extensions=[Requires(Permission.AUDIT_VIEW)],
+    )
+    online_account: OnlineAccount | None = strawberry.field(
+        resolver=_online_account,
+        description="The online-store sign-in (seed 003); null: never invited.",
     )
     # AUDIT_VIEW, nullable for the same reason as auditTrail: what the shop sent a
     # customer and how it went is part of the record of what happened to them.

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from app.domain.accounts import OnlineAccountRecord
 from app.domain.appointments import AppointmentRecord
 from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord
 from app.domain.notifications import NotificationAttemptRecord, NotificationRecord
@@ -38,6 +39,7 @@ from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
 from app.services.notification_history import NotificationHistoryService
+from app.services.online_accounts import OnlineAccountService
 from app.services.products import ProductService
 from app.services.sales import SaleService, SalesSummary
 
@@ -75,8 +77,13 @@ class Loaders:
         appointments: AppointmentService,
         sales: SaleService,
         notifications: NotificationHistoryService,
+        accounts: OnlineAccountService,
     ) -> None:
         self._notifications = notifications
+        self._accounts = accounts
+        self.online_accounts = DataLoader[uuid.UUID, OnlineAccountRecord | None](
+            self._load_online_accounts
+        )
         self.notification_pages_by_customer_id = DataLoader[PageKey, Page[NotificationRecord]](
             self._load_notification_pages
         )
@@ -127,6 +134,12 @@ class Loaders:
         self.consent_history = DataLoader[uuid.UUID, list[ConsentChangeRecord]](
             self._load_consent_history
         )
+
+    async def _load_online_accounts(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[OnlineAccountRecord | None]:
+        found = await self._accounts.accounts_for(list(ids))
+        return [found.get(i) for i in ids]
 
     async def _load_customers(self, ids: Sequence[uuid.UUID]) -> list[CustomerRecord | None]:
         found = await self._customers.get_many(list(ids))

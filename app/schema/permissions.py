@@ -84,6 +84,19 @@ class RequiresAny(Requires):
         return None
 
 
+class RequiresCustomer(Requires):
+    """Only a customer signed in to the online store (customerAccountLogin), for their own
+    profile; a staff or till token is no customer, and a customer token is no staff."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def _refusal(self, info: Info) -> UserError | None:
+        if info.context.customer_session is None:
+            return UserError(ErrorCode.UNAUTHENTICATED, "Sign in to the online store first.")
+        return None
+
+
 class MaskedWithout(FieldExtension):
     """Personal data shown only to roles holding ``permission``; others get ``mask(value)``.
 

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 
 from app.domain.permissions import Permission as P
 from app.resolvers import (
+    accounts,
     appointments,
     auth,
     business,
@@ -30,6 +31,13 @@ from app.resolvers import (
     staff,
     sync,
     webhooks,
+)
+from app.schema.account import (
+    CustomerLoginPayload,
+    CustomerLogoutPayload,
+    CustomerPasswordResetRequestPayload,
+    CustomerSelf,
+    CustomerSelfPayload,
 )
 from app.schema.appointment import Appointment, AppointmentConnection, AppointmentPayload
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
@@ -58,7 +66,7 @@ from app.schema.limits import (
     depth_limit,
 )
 from app.schema.notification import NotificationConnection
-from app.schema.permissions import Requires, RequiresAny
+from app.schema.permissions import Requires, RequiresAny, RequiresCustomer
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
 from app.schema.scalars import FiniteDecimal
@@ -92,6 +100,11 @@ from app.settings import Settings
 class Query:
     me: StaffUser | None = strawberry.field(resolver=auth.me, extensions=[Requires()])
     viewer: Viewer | None = strawberry.field(resolver=auth.viewer, extensions=[Requires()])
+    customer_me: CustomerSelf | None = strawberry.field(
+        resolver=accounts.customer_me,
+        description="The customer signed in to the online store (customerAccountLogin).",
+        extensions=[RequiresCustomer()],
+    )
     stores: list[Store] = strawberry.field(resolver=staff.stores, extensions=[Requires()])
     roles: list[Role] = strawberry.field(
         resolver=staff.roles, extensions=[Requires(P.STAFF_MANAGE)]
@@ -186,8 +199,39 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    # The one operation open to anonymous callers.
+    # Open to anonymous callers (PUBLIC_OPERATIONS).
     login: LoginPayload = strawberry.mutation(resolver=auth.login)
+    customer_account_login: CustomerLoginPayload = strawberry.mutation(
+        resolver=accounts.customer_account_login,
+        description="An online-store customer signs in with their email or phone; "
+        "the token reads and changes only their own profile (customerMe).",
+    )
+    customer_password_reset_request: CustomerPasswordResetRequestPayload = strawberry.mutation(
+        resolver=accounts.customer_password_reset_request,
+        description="Send a single-use reset code by email, or by SMS where there is no email. "
+        "The answer is the same whether or not the sign-in name exists.",
+    )
+    customer_password_reset: CustomerLoginPayload = strawberry.mutation(
+        resolver=accounts.customer_password_reset,
+        description="Set a new password with a reset code; signs the customer in.",
+    )
+    # The signed-in customer's own (RequiresCustomer): never a staff or till token.
+    customer_me_update: CustomerSelfPayload = strawberry.mutation(
+        resolver=accounts.customer_me_update, extensions=[RequiresCustomer()]
+    )
+    customer_me_consent_update: CustomerSelfPayload = strawberry.mutation(
+        resolver=accounts.customer_me_consent_update,
+        description="Subscribe to or unsubscribe from promotions on one channel.",
+        extensions=[RequiresCustomer()],
+    )
+    customer_logout: CustomerLogoutPayload = strawberry.mutation(
+        resolver=accounts.customer_logout, extensions=[RequiresCustomer()]
+    )
+    customer_account_invite: CustomerPayload = strawberry.mutation(
+        resolver=accounts.customer_account_invite,
+        description="(Re)send the registration message with a new initial password.",
+        extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
     logout: LogoutPayload = strawberry.mutation(resolver=auth.logout, extensions=[Requires()])
     store_create: StorePayload = strawberry.mutation(
         resolver=staff.store_create, extensions=[Requires(P.SETTINGS_MANAGE, chain_wide=True)]
@@ -415,7 +459,10 @@ class Mutation:
     )
 
 
-PUBLIC_OPERATIONS = frozenset({"login"})
+# Open to anonymous callers: sign-in, for staff and for online-store customers.
+PUBLIC_OPERATIONS = frozenset(
+    {"login", "customerAccountLogin", "customerPasswordResetRequest", "customerPasswordReset"}
+)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

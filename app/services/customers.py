@@ -305,11 +305,12 @@ class CustomerService:
         return Profile(tuple(addresses.get(customer_id, ())), tuple(phones.get(customer_id, ())))
 
     def _consent_source(self) -> ConsentSource:
-        return (
-            ConsentSource.POS
-            if self.actor and self.actor.kind is TokenKind.DEVICE
-            else ConsentSource.BACK_OFFICE
-        )
+        kind = self.actor.kind if self.actor else None
+        if kind is TokenKind.DEVICE:
+            return ConsentSource.POS
+        if kind is TokenKind.CUSTOMER:
+            return ConsentSource.ONLINE_STORE
+        return ConsentSource.BACK_OFFICE
 
     @staticmethod
     def _row_values(values: dict[str, Any], uow: UnitOfWork) -> dict[str, Any]:

@@ -71,6 +71,29 @@ def _days_ahead(days: int) -> str:
 # (test_table_inputs_succeed_with_the_permission proves it), and the permission it needs.
 MUTATIONS: dict[str, Op] = {
     "logout": Op("mutation { logout { revoked errors { code field } } }", _no_vars, None),
+    # The online-store customer's own (RequiresCustomer): tests/api/test_online_accounts.py
+    # shows staff tokens refused there too.
+    "customerLogout": Op(
+        "mutation { customerLogout { revoked errors { code field } } }", _no_vars, None
+    ),
+    "customerMeUpdate": Op(
+        "mutation($input: CustomerSelfInput!) { customerMeUpdate(input: $input) "
+        "{ me { id } errors { code field } } }",
+        lambda s: {"input": {"expectedVersion": 1, "name": "Me"}},
+        None,
+    ),
+    "customerMeConsentUpdate": Op(
+        "mutation { customerMeConsentUpdate(channel: EMAIL, subscribed: true) "
+        "{ me { id } errors { code field } } }",
+        _no_vars,
+        None,
+    ),
+    "customerAccountInvite": Op(
+        "mutation($id: ID!) { customerAccountInvite(customerId: $id) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"id": s.customer_id},
+        P.CUSTOMER_MODIFY,
+    ),
     "storeCreate": Op(
         "mutation($input: StoreInput!) { storeCreate(input: $input) "
         "{ store { id } errors { code field } } }",
@@ -463,6 +486,7 @@ PRICE_OVERRIDES: dict[str, tuple[Op, list[str]]] = {
 QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     "me": ("{ me { id } }", _no_vars, True),
     "viewer": ("{ viewer { kind } }", _no_vars, True),
+    "customerMe": ("{ customerMe { id } }", _no_vars, True),
     "stores": ("{ stores { id } }", _no_vars, False),
     "roles": ("{ roles { id } }", _no_vars, False),
     "mySessions": ("{ mySessions { id } }", _no_vars, False),
@@ -656,7 +680,7 @@ def _payload(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_the_mutation_table_covers_every_mutation() -> None:
     # A new mutation must be added to MUTATIONS (with its permission) or this fails.
-    assert set(MUTATIONS) | {"login"} == _graphql_fields("Mutation")
+    assert set(MUTATIONS) | PUBLIC_OPERATIONS == _graphql_fields("Mutation")
     assert set(MUTATIONS).isdisjoint(PUBLIC_OPERATIONS)
 
 
@@ -675,8 +699,13 @@ def test_the_mutation_table_matches_the_declared_permissions() -> None:
 # --- structural: every operation but login carries Requires --------------------------------
 
 
-def test_every_operation_but_login_requires_authentication() -> None:
-    assert frozenset({"login"}) == PUBLIC_OPERATIONS
+def test_every_operation_but_sign_in_requires_authentication() -> None:
+    assert PUBLIC_OPERATIONS == {
+        "login",
+        "customerAccountLogin",
+        "customerPasswordResetRequest",
+        "customerPasswordReset",
+    }
     for cls in (Query, Mutation):
         for name, field in _strawberry_fields(cls).items():
             guards = _requires(field)
