@@ -700,12 +700,12 @@ def test_the_mutation_table_matches_the_declared_permissions() -> None:
 
 
 def test_every_operation_but_sign_in_requires_authentication() -> None:
-    assert PUBLIC_OPERATIONS == {
+    assert {
         "login",
         "customerAccountLogin",
         "customerPasswordResetRequest",
         "customerPasswordReset",
-    }
+    } == PUBLIC_OPERATIONS
     for cls in (Query, Mutation):
         for name, field in _strawberry_fields(cls).items():
             guards = _requires(field)
