@@ -277,6 +277,24 @@ async def test_offline_customers_are_created_matched_or_kept_as_conflicts(
     assert [e["code"] for e in body["data"]["offlineCustomerResolve"]["errors"]] == ["NOT_FOUND"]
 
 
+async def test_a_customer_created_offline_is_invited_like_one_created_online(
+    gql: Any, factory: Any, stores: tuple[Any, Any], raw_sql: Any
+) -> None:
+    here, _ = stores
+    token = await factory.till(here.id, *TILL)
+    client_id = str(uuid.uuid4())
+    batch = [offline(client_id, name="Ola", phone="+1 646 555 0177", email="ola@example.com")]
+    body = await gql(OFFLINE, {"customers": batch}, token=token)
+    assert body["data"]["customerSyncOffline"]["results"][0]["status"] == "CREATED"
+    assert await raw_sql("SELECT channel, scenario, status FROM notifications") == [
+        ("EMAIL", "REGISTRATION", "QUEUED")
+    ]
+    assert await raw_sql("SELECT state FROM online_accounts") == [("INVITED",)]
+    # The batch again (a dropped connection): matched, not invited twice.
+    await gql(OFFLINE, {"customers": batch}, token=token)
+    assert await raw_sql("SELECT count(*) FROM notifications") == [(1,)]
+
+
 async def test_a_malformed_client_id_is_refused(gql: Any, factory: Any, stores: Any) -> None:
     token = await factory.till(stores[0].id, *TILL)
     body = await gql(
