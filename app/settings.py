@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     # The most fields one operation's answer may hold (app/schema/cost.py): the customer
     # screen costs 2,000, a 100-customer list about 5,000, GraphiQL's introspection about
-    # 10,000; a list of 100 customers with each group's 100 members costs over a million.
+    # 13,000; a list of 100 customers with each group's 100 members costs over a million.
     max_query_cost: int = Field(default=25_000, ge=1)
 
     # Jobs: the relay hands outbox rows that missed Redis to arq after this many

@@ -13,7 +13,7 @@ at most.
 - A list with no ``first`` of its own (``Customer.groups``, ``Sale.lines``) is counted
   as ``UNPAGED_LIST_SIZE`` items: nothing in the request bounds it.
 - ``__schema`` and ``__type`` cost as many fields as the full introspection of the
-  schema answers (about 10,000), counted once when the schema first serves: the answer
+  schema answers (about 13,000), counted once when the schema first serves: the answer
   comes from memory and is bounded by the schema, not by the request, but it is not free
   (about 45 ms), so 20 aliased introspections are refused like any other heavy query.
 - Fields of a nested object cost once per item of every list above them; fragments and

@@ -53,6 +53,11 @@ CUSTOMER_TOKEN_PREFIX = "pcc_"  # noqa: S105 (a prefix, not a secret)
 LOGIN_MAX = 320
 PASSWORD_MAX = 200
 WRONG_LOGIN = "Wrong sign-in name or password."
+# Reset messages per customer: one a minute, RESET_CAP an hour (notifications rows, so
+# every process counts the same, with or without Redis).
+RESET_RESEND_AFTER = timedelta(minutes=1)
+RESET_CAP = 5
+RESET_CAP_WINDOW = timedelta(hours=1)
 WRONG_CODE = "This code is wrong, used or expired; ask for a new one."
 
 
@@ -230,6 +235,8 @@ class OnlineAccountService:
             account = await uow.online_accounts.ensure(customer.id, uow.now)
             if account.state is OnlineAccountState.DISABLED:
                 return True
+            if await self._sent_too_often(uow, customer.id):
+                return True
             business = await uow.business.get()
             await queue_service_message(
                 uow, customer, NotificationScenario.PASSWORD_RESET, business
@@ -237,6 +244,16 @@ class OnlineAccountService:
             return True
 
         return await self.tx.run(None, work)
+
+    @staticmethod
+    async def _sent_too_often(uow: UnitOfWork, customer_id: uuid.UUID) -> bool:
+        """A cap per customer, whatever the addresses asking: the throttle counts per name
+        and address, so requests from many addresses could flood a customer's inbox and
+        spend the shop's SMS credits. Asking again resends at most once a minute."""
+        count, last = await uow.notifications.sent_since(
+            customer_id, NotificationScenario.PASSWORD_RESET.value, uow.now - RESET_CAP_WINDOW
+        )
+        return count >= RESET_CAP or (last is not None and uow.now - last < RESET_RESEND_AFTER)
 
     async def reset(self, login: str, code: str, new_password: str, client: str) -> Result[str]:
         """Set a new password with a reset code; the code works once. Signs the customer in."""

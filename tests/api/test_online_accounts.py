@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from app.db.base import Base
-from app.db.models import OnlineAccount
+from app.db.models import Notification, OnlineAccount
 from app.domain.permissions import Permission as P
 from app.services.account_secrets import RESET_CODE_MAX_FAILURES
 from app.services.customer_merge import CustomerMergeService
@@ -375,3 +375,25 @@ async def test_a_survivor_without_an_account_takes_the_merged_ones(
     assert result.errors == []
     rows = await raw_sql("SELECT customer_id, state FROM online_accounts")
     assert [(uuid.UUID(str(r[0])), r[1]) for r in rows] == [(survivor_id, "INVITED")]
+
+
+async def test_reset_requests_from_many_addresses_send_at_most_one_a_minute(
+    gql, factory, runtime, raw_sql
+) -> None:
+    await factory.customer(name="Nia", phone="+12125550118")
+    await run_worker(runtime, RecordingGateway())
+    for _ in range(2):
+        body = await gql(RESET_REQUEST, {"login": "+12125550118"})
+        assert body["data"]["customerPasswordResetRequest"] == {"errors": []}
+    resets = await raw_sql("SELECT count(*) FROM notifications WHERE scenario = 'PASSWORD_RESET'")
+    assert resets == [(1,)]
+    # A minute on, one more may go.
+    async with runtime.db.write() as session:
+        await session.execute(
+            update(Notification).values(created_at=datetime.now(UTC) - timedelta(minutes=2))
+        )
+    later = await gql(RESET_REQUEST, {"login": "+12125550118"})
+    assert later["data"]["customerPasswordResetRequest"] == {"errors": []}
+    assert await raw_sql(
+        "SELECT count(*) FROM notifications WHERE scenario = 'PASSWORD_RESET'"
+    ) == [(2,)]

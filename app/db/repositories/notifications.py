@@ -210,6 +210,22 @@ class NotificationRepository:
             .values(error=error)
         )
 
+    async def sent_since(
+        self, customer_id: uuid.UUID, scenario: str, since: datetime
+    ) -> tuple[int, datetime | None]:
+        """How many of a scenario's messages were queued for a customer since ``since``, and
+        when the last was (the customer's index, then a short range)."""
+        count, last = (
+            await self.session.execute(
+                select(func.count(), func.max(Notification.created_at)).where(
+                    Notification.customer_id == customer_id,
+                    Notification.scenario == scenario,
+                    Notification.created_at >= since,
+                )
+            )
+        ).one()
+        return int(count), last
+
     async def statuses_for_customer(self, customer_id: uuid.UUID) -> list[tuple[str, str, str]]:
         rows = await self.session.execute(
             select(Notification.scenario, Notification.channel, Notification.status)
