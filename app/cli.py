@@ -139,6 +139,40 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_create_admin(settings, args.username, args.password))
 
 
+async def _run_job(settings: Settings, name: str, day: str | None) -> int:
+    """Run one scheduled job now, for ``day``'s slot (default: now), through its run key."""
+    import json
+    from datetime import UTC, datetime, time
+
+    from app.db.engine import Database
+    from app.services.job_registry import SCHEDULED_JOBS
+    from app.services.unit_of_work import Transactions, utcnow
+
+    job = SCHEDULED_JOBS.get(name)
+    if job is None:
+        print(f"error: no job {name!r}; jobs: {', '.join(sorted(SCHEDULED_JOBS))}", file=sys.stderr)
+        return 2
+    try:
+        at = datetime.combine(datetime.fromisoformat(day).date(), time(), UTC) if day else utcnow()
+    except ValueError:
+        print(f"error: --for takes a date such as 2026-12-01, not {day!r}", file=sys.stderr)
+        return 2
+    db = Database(settings.effective_database_url)
+    try:
+        run = await job.run(Transactions(db, None), at)
+    finally:
+        await db.dispose()
+    if not run.claimed:
+        print(f"{name}: that slot was already done (see jobRuns)")
+        return 0
+    print(json.dumps({"job": name, **(run.result or {})}, default=str))
+    return 0
+
+
+def cmd_run_job(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run_job(settings, args.name, args.day))
+
+
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from app.demo import seed_demo
 
@@ -306,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("seed-demo", help="fill an empty database with a demo shop")
     demo.add_argument("--customers", type=int, default=300)
     demo.set_defaults(handler=cmd_seed_demo)
+
+    job = commands.add_parser("run-job", help="run one scheduled job now, under its run key")
+    job.add_argument("name", help="the job's name, as jobRuns lists it")
+    job.add_argument("--for", dest="day", help="the day whose slot to run (YYYY-MM-DD)")
+    job.set_defaults(handler=cmd_run_job)
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", default=str(SCHEMA_FILE))

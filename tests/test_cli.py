@@ -170,3 +170,17 @@ def test_import_products_upserts_reports_rejects_and_can_check_only(
     unknown = poscrm(fresh, "import-products", str(source), "--store", "NOPE")
     assert unknown.returncode == 2
     assert "No store NOPE" in unknown.stderr
+
+
+def test_run_job_runs_a_slot_once_and_names_the_jobs(fresh: Path) -> None:
+    ran = poscrm(fresh, "run-job", "expire_loyalty_points", "--for", "2026-11-30")
+    assert ran.returncode == 0, ran.stderr
+    assert '"job": "expire_loyalty_points"' in ran.stdout
+    again = poscrm(fresh, "run-job", "expire_loyalty_points", "--for", "2026-11-30")
+    assert again.returncode == 0, again.stderr
+    assert "already done" in again.stdout
+    unknown = poscrm(fresh, "run-job", "no_such_job")
+    assert unknown.returncode == 2
+    assert "expire_customer_discounts" in unknown.stderr
+    bad_day = poscrm(fresh, "run-job", "expire_loyalty_points", "--for", "yesterday")
+    assert bad_day.returncode == 2

@@ -289,6 +289,20 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class JobRunRecord:
+    """One run of a scheduled job, for operators (issue 11 §1)."""
+
+    id: uuid.UUID
+    job_name: str
+    scheduled_for: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    rows_touched: int | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
 class DiscountCodeRecord:
     id: uuid.UUID
     code: str

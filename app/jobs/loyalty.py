@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.services.loyalty import LoyaltyService
+from app.jobs.discounts import scheduled_time
+from app.services.job_registry import POINTS_EXPIRY_JOB, SCHEDULED_JOBS
 from app.services.unit_of_work import Transactions
 
 
-async def expire_loyalty_points(ctx: dict[str, Any]) -> dict[str, int]:
-    # No slot claim needed: an EXPIRE entry is itself a debit, and each customer is
-    # expired under their balance row's lock, so a second or concurrent run finds
-    # nothing left to expire.
+async def expire_loyalty_points(ctx: dict[str, Any]) -> dict[str, Any] | None:
     tx: Transactions = ctx["tx"]
-    report = await LoyaltyService(tx, None).expire_points()
-    return {"customers": report.customers, "points": report.points}
+    run = await SCHEDULED_JOBS[POINTS_EXPIRY_JOB].run(tx, scheduled_time(ctx))
+    return run.result

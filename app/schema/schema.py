@@ -22,6 +22,7 @@ from app.resolvers import (
     customers,
     discounts,
     groups,
+    jobs,
     loyalty,
     merge,
     notifications,
@@ -57,6 +58,7 @@ from app.schema.group import (
     CustomerGroupPayload,
 )
 from app.schema.introspection import IntrospectionNeedsLogin
+from app.schema.job_run import JobRunConnection
 from app.schema.limits import (
     MaskUnexpectedErrors,
     PageSizeLimit,
@@ -185,6 +187,12 @@ class Query:
     # §6); managers hold it, cashiers do not, and it needs no new grant (no migration).
     # CUSTOMER_VIEW too, as Customer.notifications has through its customer: each row
     # names a customer and (masked) their address.
+    job_runs: JobRunConnection = strawberry.field(
+        resolver=jobs.job_runs,
+        description="Scheduled job runs, newest slot first: what ran, when, what it touched, "
+        "and the error of a failed run.",
+        extensions=[Requires(P.AUDIT_VIEW)],
+    )
     notifications: NotificationConnection = strawberry.field(
         resolver=notifications.notifications,
         description="Emails and SMS to customers, newest first; filter by status, channel, "

@@ -288,6 +288,6 @@ async def expire_assignments(
             "discount_expire",
             [(g.customer_id, _assignment_snapshot(g), None) for g in gone],
         )
-        return {"expired": len(gone), "now": moment.isoformat()}
+        return {"rows": len(gone), "expired": len(gone), "now": moment.isoformat()}
 
     return await run_once(tx, EXPIRY_JOB, slot_of(scheduled_for, EXPIRY_EVERY), work)

@@ -487,6 +487,7 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     "me": ("{ me { id } }", _no_vars, True),
     "viewer": ("{ viewer { kind } }", _no_vars, True),
     "customerMe": ("{ customerMe { id } }", _no_vars, True),
+    "jobRuns": ("{ jobRuns { totalCount } }", _no_vars, False),
     "stores": ("{ stores { id } }", _no_vars, False),
     "roles": ("{ roles { id } }", _no_vars, False),
     "mySessions": ("{ mySessions { id } }", _no_vars, False),

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -24,3 +24,8 @@ class JobRun(Base):
     started_at: Mapped[datetime] = created_at()
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The result's "rows": what the run changed, for operators (jobRuns).
+    rows_touched: Mapped[int | None] = mapped_column(Integer)
+    # A failed run: its work rolled back, this row alone was written, and the slot may be
+    # taken again by the next run (JobRunRepository.claim).
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,40 @@
+"""Every scheduled job by name: what the worker schedules and `poscrm run-job NAME` runs.
+
+One entry per job, so the schedule, the command line and `jobRuns` agree on names, slots
+and run keys (issue 11 §1).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.services.discounts import EXPIRY_EVERY, EXPIRY_JOB, expire_assignments
+from app.services.loyalty import LoyaltyService
+from app.services.scheduled import ScheduledJob, ScheduledRun, run_once, slot_of
+from app.services.unit_of_work import Transactions, UnitOfWork
+
+POINTS_EXPIRY_JOB = "expire_loyalty_points"
+DAILY = timedelta(days=1)
+
+
+async def _expire_points(tx: Transactions, scheduled_for: datetime) -> ScheduledRun:
+    # The expiry is many short transactions (one per customer), so it cannot share one
+    # with its claim; it needs none (an EXPIRE entry is itself a debit, so a second run
+    # finds nothing left). The slot's row records that it ran, and what it did.
+    report = await LoyaltyService(tx, None).expire_points()
+    result: dict[str, Any] = {"rows": report.customers, "points": report.points}
+
+    async def record(_: UnitOfWork) -> dict[str, Any]:
+        return result
+
+    return await run_once(tx, POINTS_EXPIRY_JOB, slot_of(scheduled_for, DAILY), record)
+
+
+SCHEDULED_JOBS: dict[str, ScheduledJob] = {
+    job.name: job
+    for job in (
+        ScheduledJob(EXPIRY_JOB, EXPIRY_EVERY, expire_assignments),
+        ScheduledJob(POINTS_EXPIRY_JOB, DAILY, _expire_points),
+    )
+}
