@@ -221,6 +221,13 @@ SCOPED_QUERIES: dict[str, Scoped] = {
 # Not store-scoped, and why. A new operation must be put here or in a table above.
 CHAIN_WIDE_MUTATIONS = {
     "login": "anonymous; no store yet",
+    "customerAccountLogin": "an online-store customer; no store",
+    "customerPasswordResetRequest": "an online-store customer; no store",
+    "customerPasswordReset": "an online-store customer; no store",
+    "customerMeUpdate": "the signed-in customer's own profile",
+    "customerMeConsentUpdate": "the signed-in customer's own consent",
+    "customerLogout": "the signed-in customer's own session",
+    "customerAccountInvite": "customers and their accounts are chain-wide",
     "logout": "ends the caller's own session",
     "tillCreate": "staff management; its store rule is tested in test_staff_management",
     "staffUserUpdate": "staff management; its store rule is tested in test_staff_management",
@@ -253,6 +260,8 @@ CHAIN_WIDE_MUTATIONS = {
 }
 CHAIN_WIDE_QUERIES = {
     "me": "the caller",
+    "customerMe": "the signed-in customer",
+    "jobRuns": "the chain's scheduled jobs; AUDIT_VIEW",
     "viewer": "the caller",
     "stores": "names and codes of the chain's stores",
     "roles": "roles are chain-wide",
