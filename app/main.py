@@ -25,6 +25,7 @@ from app.schema.context import Context
 from app.schema.schema import build_schema
 from app.services.auth import resolve_actor
 from app.settings import Settings
+from app.unsubscribe_page import unsubscribe_form, unsubscribe_submit
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            Route("/unsubscribe", unsubscribe_form, methods=["GET"]),
+            Route("/unsubscribe", unsubscribe_submit, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,

@@ -51,6 +51,9 @@ class ErrorCode(enum.StrEnum):
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
     WEBHOOK_URL_NOT_ALLOWED = "WEBHOOK_URL_NOT_ALLOWED"
     INVALID_CURSOR = "INVALID_CURSOR"
+    INSUFFICIENT_SMS_CREDITS = "INSUFFICIENT_SMS_CREDITS"
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a password)
+    SCENARIO_OFF = "SCENARIO_OFF"
 
 
 @dataclass(frozen=True, slots=True)

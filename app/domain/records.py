@@ -34,6 +34,8 @@ class ConsentSource(enum.StrEnum):
     POS = "POS"
     BACK_OFFICE = "BACK_OFFICE"
     IMPORT = "IMPORT"
+    # The link in a marketing message (issue 10 §4): the customer's own act, no staff.
+    UNSUBSCRIBE_LINK = "UNSUBSCRIBE_LINK"
 
 
 class Gender(enum.StrEnum):

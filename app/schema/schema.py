@@ -22,6 +22,7 @@ from app.resolvers import (
     discounts,
     groups,
     loyalty,
+    marketing,
     merge,
     notifications,
     products,
@@ -57,6 +58,7 @@ from app.schema.limits import (
     Schema,
     depth_limit,
 )
+from app.schema.marketing import MarketingMessagePayload, MarketingUnsubscribePayload
 from app.schema.notification import NotificationConnection
 from app.schema.permissions import Requires, RequiresAny
 from app.schema.product import Product, ProductConnection, ProductPayload
@@ -186,8 +188,13 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    # The one operation open to anonymous callers.
+    # The operations open to anonymous callers (PUBLIC_OPERATIONS).
     login: LoginPayload = strawberry.mutation(resolver=auth.login)
+    # The customer's own link (issue 10 §4): the signed token is the authority.
+    marketing_unsubscribe: MarketingUnsubscribePayload = strawberry.mutation(
+        resolver=marketing.marketing_unsubscribe,
+        description="Unsubscribe with the token of a marketing message's link; anonymous.",
+    )
     logout: LogoutPayload = strawberry.mutation(resolver=auth.logout, extensions=[Requires()])
     store_create: StorePayload = strawberry.mutation(
         resolver=staff.store_create, extensions=[Requires(P.SETTINGS_MANAGE, chain_wide=True)]
@@ -408,6 +415,14 @@ class Mutation:
         description="Remove an endpoint with its delivery history; queued deliveries stop.",
         extensions=[Requires(P.WEBHOOK_MANAGE, chain_wide=True)],
     )
+    # SETTINGS_MANAGE (DESIGN.md §3b), chain-wide: a send reaches every store's
+    # customers and spends the chain's SMS credits, so a store-bound manager may not.
+    marketing_message_send: MarketingMessagePayload = strawberry.mutation(
+        resolver=marketing.marketing_message_send,
+        description="Queue the shop's message to its subscribers on a channel, or a group of "
+        "them; SMS credits for all recipients are reserved at once.",
+        extensions=[Requires(P.SETTINGS_MANAGE, chain_wide=True)],
+    )
     sms_credits_add: SmsCreditsPayload = strawberry.mutation(
         resolver=sms_credits.sms_credits_add,
         description="Top up SMS credits by amount segments; reference: what paid for them.",
@@ -415,7 +430,7 @@ class Mutation:
     )
 
 
-PUBLIC_OPERATIONS = frozenset({"login"})
+PUBLIC_OPERATIONS = frozenset({"login", "marketingUnsubscribe"})
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

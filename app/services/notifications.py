@@ -22,8 +22,10 @@ from app.domain.records import (
 from app.domain.sms import segment_count
 from app.services import sms_credits
 from app.services.gateways import DeliveryFailed, MessageGateway, OutgoingMessage, gateway_name
+from app.services.marketing.messages import COMPOSED_HERE, MarketingMessages
 from app.services.text import email_key
 from app.services.unit_of_work import UnitOfWork, utcnow
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +142,17 @@ def _html_page(subject: str, markup: str) -> str:
 
 
 class NotificationDelivery:
-    def __init__(self, db: Database, gateway: MessageGateway) -> None:
+    def __init__(
+        self,
+        db: Database,
+        gateway: MessageGateway,
+        marketing: MarketingMessages | None = None,
+    ) -> None:
         self.db = db
         self.gateway = gateway
+        # Marketing and its unsubscribe confirmation compose from their campaign, with a
+        # link to this server's public address (issue 10 §4).
+        self.marketing = marketing or MarketingMessages(db, Settings().public_url)
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
         """Send the notification an outbox row names, once; a re-run after success does nothing.
@@ -164,7 +174,15 @@ class NotificationDelivery:
             # Checked again at send time: addresses are read then, and may have changed.
             await self._finish(outbox_id, notification_id, "SKIPPED", SHARED_ADDRESS)
             return DeliveryOutcome("SKIPPED")
-        outgoing = _compose(item)
+        outgoing: OutgoingMessage | None
+        if item.scenario in COMPOSED_HERE:
+            composed = await self.marketing.compose(item)
+            if isinstance(composed, str):
+                await self._finish(outbox_id, notification_id, "SKIPPED", composed)
+                return DeliveryOutcome("SKIPPED")
+            outgoing = composed
+        else:
+            outgoing = _compose(item)
         if outgoing is None:
             await self._finish(outbox_id, notification_id, "SKIPPED", "no address for this channel")
             return DeliveryOutcome("SKIPPED")

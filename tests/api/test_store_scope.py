@@ -188,6 +188,11 @@ SCOPED_MUTATIONS: dict[str, Scoped] = {
         "webhookEndpointDelete", "$id: ID!|id: $id", lambda o: {"id": o.webhook_endpoint_id}
     ),
     "smsCreditsAdd": _mutation("smsCreditsAdd", '|amount: 5, reference: "INV-1"', lambda o: {}),
+    "marketingMessageSend": _mutation(
+        "marketingMessageSend",
+        '|input: {channel: EMAIL, subject: "Sale", body: "All -20%"}',
+        lambda o: {},
+    ),
 }
 
 # A staff user naming another store's till: the till decides the store.
@@ -221,6 +226,7 @@ SCOPED_QUERIES: dict[str, Scoped] = {
 # Not store-scoped, and why. A new operation must be put here or in a table above.
 CHAIN_WIDE_MUTATIONS = {
     "login": "anonymous; no store yet",
+    "marketingUnsubscribe": "anonymous: the customer's own link",
     "logout": "ends the caller's own session",
     "tillCreate": "staff management; its store rule is tested in test_staff_management",
     "staffUserUpdate": "staff management; its store rule is tested in test_staff_management",

@@ -28,6 +28,10 @@ class Notification(Base):
     # SMS credits (segments) held for this message since it was queued (issue 10 §2); 0
     # once they are spent or released, and always 0 for email.
     sms_credits: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The marketing campaign this message belongs to (issue 10 §4); its text is there.
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("marketing_campaigns.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
