@@ -25,7 +25,7 @@ from app.services.gateways import DeliveryFailed, MessageGateway, OutgoingMessag
 from app.services.marketing.messages import COMPOSED_HERE, MarketingMessages
 from app.services.text import email_key
 from app.services.unit_of_work import UnitOfWork, utcnow
-from app.settings import Settings
+from app.settings import DEFAULT_PUBLIC_URL
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class NotificationDelivery:
         self.gateway = gateway
         # Marketing and its unsubscribe confirmation compose from their campaign, with a
         # link to this server's public address (issue 10 §4).
-        self.marketing = marketing or MarketingMessages(db, Settings().public_url)
+        self.marketing = marketing or MarketingMessages(db, DEFAULT_PUBLIC_URL)
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
         """Send the notification an outbox row names, once; a re-run after success does nothing.
