@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -160,7 +161,7 @@ async def test_too_few_sms_credits_refuse_the_send_and_change_nothing(
 
 
 async def test_an_sms_send_reserves_every_recipient_s_credits_at_once(
-    gql, factory, raw_sql
+    gql, factory, raw_sql, caplog
 ) -> None:
     token = await factory.token(P.SETTINGS_MANAGE)
     for _ in range(4):
@@ -168,9 +169,13 @@ async def test_an_sms_send_reserves_every_recipient_s_credits_at_once(
     await factory.sms_credits(100)
     segments = segment_count(sms_marketing_text("Offer", "http://127.0.0.1:8000"))
 
-    payload = await send(gql, token, channel="SMS", body="Offer")
+    with caplog.at_level(logging.WARNING, logger="app.services.sms_credits"):
+        payload = await send(gql, token, channel="SMS", body="Offer")
 
     assert payload["recipients"] == 4
+    # 100 was the warning threshold: the campaign's reservation crossed it, and says so once.
+    warnings = [r.message for r in caplog.records if "warning threshold" in r.message]
+    assert len(warnings) == 1
     assert await raw_sql("SELECT available, reserved FROM sms_credit_balance") == [
         (100 - 4 * segments, 4 * segments)
     ]

@@ -27,6 +27,7 @@ from app.domain.marketing import (
 )
 from app.domain.records import Actor, MarketingChannel, NotificationScenario
 from app.domain.sms import segment_count
+from app.services import sms_credits
 from app.services.idempotency import Operation, replay_or_reserve, request_hash
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -160,7 +161,16 @@ async def _reserve(uow: UnitOfWork, campaign_id: uuid.UUID, total: int) -> None:
     """
     if not total:
         return
-    if not await uow.sms_credits.reserve(total, uow.now):
+    if not await sms_credits.reserve(
+        uow.sms_credits,
+        uow.business,
+        None,
+        total,
+        uow.now,
+        reference=f"marketing campaign {campaign_id}",
+        actor_id=uow.actor_id,
+        actor_label=uow.actor_label,
+    ):
         available = (await uow.sms_credits.get()).available
         raise reject(
             ErrorCode.INSUFFICIENT_SMS_CREDITS,
@@ -169,11 +179,3 @@ async def _reserve(uow: UnitOfWork, campaign_id: uuid.UUID, total: int) -> None:
             "input",
             "channel",
         )
-    await uow.sms_credits.record(
-        "RESERVE",
-        total,
-        uow.now,
-        reference=f"marketing campaign {campaign_id}",
-        actor_id=uow.actor_id,
-        actor_label=uow.actor_label,
-    )
