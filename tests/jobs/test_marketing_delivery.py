@@ -16,6 +16,8 @@ from app.domain.records import MarketingChannel
 from app.domain.sms import segment_count
 from app.services.marketing.fan_out import fan_out
 from app.services.unit_of_work import utcnow
+from tests.gateway_servers import SmtpHandler, smtp_server
+from tests.gateway_servers import run_worker as run_smtp_worker
 from tests.jobs.test_outbox_pipeline import RecordingGateway, run_worker
 from tests.marketing_helpers import (
     SEND,
@@ -373,3 +375,30 @@ async def test_the_one_click_post_of_rfc_8058_unsubscribes(
 
     assert response.status_code == 200
     assert await raw_sql("SELECT state FROM marketing_consents") == [("UNSUBSCRIBED",)]
+
+
+async def test_through_smtp_the_email_carries_the_one_click_headers_and_the_public_url(
+    gql, factory, runtime
+) -> None:
+    await factory.customer(email="ada@example.com", email_marketing=True)
+    await send(gql, factory, channel="EMAIL", subject="Sale", body="Come <in>")
+    handler = SmtpHandler()
+    with smtp_server(handler) as port:
+        await run_smtp_worker(
+            runtime,
+            smtp_url=f"smtp://127.0.0.1:{port}",
+            smtp_from="Corner Shop <shop@example.com>",
+            public_url="https://shop.example/crm/",
+        )
+
+    [message] = handler.received
+    text = message.get_body(("plain",))
+    markup = message.get_body(("html",))
+    assert text is not None
+    assert markup is not None
+    token = token_in(text.get_content())
+    url = f"https://shop.example/crm/unsubscribe?token={token}"
+    assert message["List-Unsubscribe"] == f"<{url}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert url in text.get_content()
+    assert "Come &lt;in&gt;" in markup.get_content()
