@@ -98,6 +98,10 @@ def verify_token(key: bytes, token: str) -> uuid.UUID | None:
         raw = base64.urlsafe_b64decode(token + "=")
     except (binascii.Error, ValueError):
         return None
+    # The last character carries two spare bits: four spellings decode alike. Only the
+    # one we hand out is a token, so one message has exactly one.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != token:
+        return None
     notification_id = uuid.UUID(bytes=raw[:16])
     expected = hmac.new(key, _PURPOSE + raw[:16], hashlib.sha256).digest()[:_MAC_BYTES]
     return notification_id if hmac.compare_digest(expected, raw[16:]) else None
