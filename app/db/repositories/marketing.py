@@ -151,11 +151,14 @@ class MarketingRepository:
         """One QUEUED notification per recipient, as one executemany (no ORM per row)."""
         if not customer_ids:
             return
+        # Ids in ascending order: the rows then go into the primary key and the campaign
+        # index at their right-hand end instead of at random places.
+        ids = sorted(uuid.uuid4() for _ in customer_ids)
         await self.session.execute(
             insert(table_of(Notification)),
             [
                 {
-                    "id": uuid.uuid4(),
+                    "id": notification_id,
                     "customer_id": customer_id,
                     "channel": channel.value,
                     "scenario": NotificationScenario.MARKETING.value,
@@ -165,22 +168,28 @@ class MarketingRepository:
                     "campaign_id": campaign_id,
                     "created_at": now,
                 }
-                for customer_id in customer_ids
+                for notification_id, customer_id in zip(ids, customer_ids, strict=True)
             ],
         )
 
     # -- fan-out ----------------------------------------------------------------------
 
     async def queue_deliveries(
-        self, campaign_id: uuid.UUID, limit: int, now: datetime
+        self,
+        campaign_id: uuid.UUID,
+        limit: int,
+        now: datetime,
+        after: uuid.UUID | None = None,
     ) -> list[uuid.UUID]:
         """Write delivery outbox rows for up to ``limit`` of the campaign's notifications
         that have none yet; the outbox ids written.
 
         The outbox row's id is the notification's own: a re-run (a crash between batches,
         arq delivering the fan-out twice) finds the rows it wrote and never writes a
-        second one, so no recipient is lost or sent to twice.
+        second one, so no recipient is lost or sent to twice. ``after``: the last id of the
+        previous batch, so each batch is a range of ``ix_notifications_campaign_id``.
         """
+        conditions = [Notification.id > after] if after is not None else []
         pending = (
             await self.session.scalars(
                 select(Notification.id)
@@ -189,6 +198,7 @@ class MarketingRepository:
                     Notification.campaign_id == campaign_id,
                     Notification.status == "QUEUED",
                     OutboxMessage.id.is_(None),
+                    *conditions,
                 )
                 .order_by(Notification.id)
                 .limit(limit)

@@ -26,13 +26,15 @@ async def fan_out(tx: Transactions, outbox_id: uuid.UUID, batch: int = FAN_OUT_B
         return 0
     campaign_id = uuid.UUID(message[1]["campaign_id"])
     handed = 0
+    after: uuid.UUID | None = None
     while True:
         async with tx.db.write() as session:
             written = await MarketingRepository(session).queue_deliveries(
-                campaign_id, batch, utcnow()
+                campaign_id, batch, utcnow(), after
             )
         if not written:
             break
+        after = written[-1]
         await tx.dispatch([(DELIVERY_JOB, str(message_id)) for message_id in written])
         handed += len(written)
     async with tx.db.write() as session:

@@ -65,9 +65,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("campaign_id", sa.Uuid(), nullable=True))
-        batch_op.create_index(
-            batch_op.f("ix_notifications_campaign_id"), ["campaign_id"], unique=False
-        )
+        batch_op.create_index("ix_notifications_campaign_id", ["campaign_id", "id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_notifications_campaign_id_marketing_campaigns"),
             "marketing_campaigns",
@@ -85,7 +83,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_notifications_campaign_id_marketing_campaigns"), type_="foreignkey"
         )
-        batch_op.drop_index(batch_op.f("ix_notifications_campaign_id"))
+        batch_op.drop_index("ix_notifications_campaign_id")
         batch_op.drop_column("campaign_id")
     op.drop_table("marketing_signing_key")
     op.drop_table("marketing_campaigns")
