@@ -26,6 +26,7 @@ from app.schema.schema import build_schema
 from app.services.auth import resolve_actor
 from app.services.online_accounts import CUSTOMER_TOKEN_PREFIX, resolve_customer_session
 from app.settings import Settings
+from app.unsubscribe_page import unsubscribe_form, unsubscribe_submit
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            Route("/unsubscribe", unsubscribe_form, methods=["GET"]),
+            Route("/unsubscribe", unsubscribe_submit, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSCRM_", extra="ignore")
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
     # seconds, so it never races the post-commit enqueue of a live request.
     outbox_relay_grace_seconds: int = 10
     notification_outbox_file: str = "notifications.log"
+    # Where customers reach this server from outside: the unsubscribe link in every
+    # marketing message points here (issue 10 §4), so behind a proxy it is the public name.
+    public_url: str = DEFAULT_PUBLIC_URL
 
     # Real gateways (README "Sending real email and SMS"); unset, a channel's messages go
     # to ``notification_outbox_file``. Secrets: pydantic keeps them out of every repr.

@@ -55,6 +55,9 @@ class ErrorCode(enum.StrEnum):
     ACCOUNT_ACTIVE = "ACCOUNT_ACTIVE"
     NO_MESSAGE_CHANNEL = "NO_MESSAGE_CHANNEL"
     INVALID_RESET_CODE = "INVALID_RESET_CODE"
+    INSUFFICIENT_SMS_CREDITS = "INSUFFICIENT_SMS_CREDITS"
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a password)
+    SCENARIO_OFF = "SCENARIO_OFF"
 
 
 @dataclass(frozen=True, slots=True)

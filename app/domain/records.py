@@ -36,6 +36,8 @@ class ConsentSource(enum.StrEnum):
     IMPORT = "IMPORT"
     # The customer, signed in to the online store (customerMeConsentUpdate).
     ONLINE_STORE = "ONLINE_STORE"
+    # The link in a marketing message (issue 10 §4): the customer's own act, no staff.
+    UNSUBSCRIBE_LINK = "UNSUBSCRIBE_LINK"
 
 
 class Gender(enum.StrEnum):

@@ -12,6 +12,7 @@ from arq import Worker, cron, func
 from app.db.engine import Database
 from app.jobs.discounts import EXPIRY_MINUTES, expire_customer_discounts
 from app.jobs.loyalty import expire_loyalty_points
+from app.jobs.marketing import fan_out_marketing
 from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
 from app.jobs.queue import ArqJobQueue, redis_settings
@@ -19,6 +20,7 @@ from app.jobs.webhooks import deliver_webhook
 from app.services.auth import passwords_for
 from app.services.delivery_gateways import gateways_from_settings
 from app.services.gateways import MessageGateway
+from app.services.marketing.messages import MarketingMessages
 from app.services.notifications import NotificationDelivery
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
@@ -32,6 +34,9 @@ FUNCTIONS = [
     # The delivery row counts attempts and ends the retries (webhook_max_attempts);
     # arq's own limit is only a backstop.
     func(deliver_webhook, keep_result=0, max_tries=100, timeout=60),
+    # 10,000 recipients are ten batches and ~5 s of enqueues; a run cut short by the
+    # timeout is retried and carries on where it stopped.
+    func(fan_out_marketing, keep_result=0, max_tries=10, timeout=600),
 ]
 
 
@@ -59,6 +64,7 @@ def build_worker(
             gateway or gateways_from_settings(settings),
             passwords=passwords_for(settings),
             tx=ctx["tx"],
+            marketing=MarketingMessages(database, settings.public_url),
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import LoyaltyService
+from app.services.marketing.campaigns import MarketingService
+from app.services.marketing.unsubscribe import UnsubscribeService
 from app.services.notification_history import NotificationHistoryService
 from app.services.online_accounts import OnlineAccountService
 from app.services.products import ProductService
@@ -56,6 +58,14 @@ class Context:
     @cached_property
     def sms_credits(self) -> SmsCreditService:
         return SmsCreditService(self.tx, self.actor)
+
+    @cached_property
+    def marketing(self) -> MarketingService:
+        return MarketingService(self.tx, self.settings.public_url, self.actor)
+
+    @cached_property
+    def unsubscribe(self) -> UnsubscribeService:
+        return UnsubscribeService(self.tx)
 
     @cached_property
     def groups(self) -> GroupService:

@@ -24,6 +24,7 @@ from app.resolvers import (
     groups,
     jobs,
     loyalty,
+    marketing,
     merge,
     notifications,
     products,
@@ -67,6 +68,7 @@ from app.schema.limits import (
     Schema,
     depth_limit,
 )
+from app.schema.marketing import MarketingMessagePayload, MarketingUnsubscribePayload
 from app.schema.notification import NotificationConnection
 from app.schema.permissions import Requires, RequiresAny, RequiresCustomer
 from app.schema.product import Product, ProductConnection, ProductPayload
@@ -222,6 +224,11 @@ class Mutation:
     customer_password_reset: CustomerLoginPayload = strawberry.mutation(
         resolver=accounts.customer_password_reset,
         description="Set a new password with a reset code; signs the customer in.",
+    )
+    # The customer's own link (issue 10 §4): the signed token is the authority.
+    marketing_unsubscribe: MarketingUnsubscribePayload = strawberry.mutation(
+        resolver=marketing.marketing_unsubscribe,
+        description="Unsubscribe with the token of a marketing message's link; anonymous.",
     )
     # The signed-in customer's own (RequiresCustomer): never a staff or till token.
     customer_me_update: CustomerSelfPayload = strawberry.mutation(
@@ -460,6 +467,14 @@ class Mutation:
         description="Remove an endpoint with its delivery history; queued deliveries stop.",
         extensions=[Requires(P.WEBHOOK_MANAGE, chain_wide=True)],
     )
+    # SETTINGS_MANAGE (DESIGN.md §3b), chain-wide: a send reaches every store's
+    # customers and spends the chain's SMS credits, so a store-bound manager may not.
+    marketing_message_send: MarketingMessagePayload = strawberry.mutation(
+        resolver=marketing.marketing_message_send,
+        description="Queue the shop's message to its subscribers on a channel, or a group of "
+        "them; SMS credits for all recipients are reserved at once.",
+        extensions=[Requires(P.SETTINGS_MANAGE, chain_wide=True)],
+    )
     sms_credits_add: SmsCreditsPayload = strawberry.mutation(
         resolver=sms_credits.sms_credits_add,
         description="Top up SMS credits by amount segments; reference: what paid for them.",
@@ -467,9 +482,16 @@ class Mutation:
     )
 
 
-# Open to anonymous callers: sign-in, for staff and for online-store customers.
+# Open to anonymous callers: sign-in, for staff and for online-store customers, and the
+# unsubscribe link of a marketing message (its signed token is the authority).
 PUBLIC_OPERATIONS = frozenset(
-    {"login", "customerAccountLogin", "customerPasswordResetRequest", "customerPasswordReset"}
+    {
+        "login",
+        "customerAccountLogin",
+        "customerPasswordResetRequest",
+        "customerPasswordReset",
+        "marketingUnsubscribe",
+    }
 )
 
 

@@ -30,6 +30,8 @@ class OutgoingMessage:
     body: str
     # The HTML part of an email; None sends the text alone (SMS never has one).
     html: str | None = None
+    # Extra email headers, e.g. List-Unsubscribe on marketing (RFC 8058); SMS ignores them.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class DeliveryFailed(Exception):
@@ -113,6 +115,7 @@ class FileGateway:
                 "to": message.recipient,
                 "subject": message.subject,
                 "body": message.body,
+                **({"headers": dict(message.headers)} if message.headers else {}),
             }
         )
         await asyncio.to_thread(self._append, line)

@@ -44,6 +44,7 @@ class Operation(enum.StrEnum):
     LOYALTY_POINTS_ADJUST = "loyaltyPointsAdjust"
     DISCOUNT_CODE_CREATE = "discountCodeCreate"
     CUSTOMER_GROUP_CREATE = "customerGroupCreate"
+    MARKETING_MESSAGE_SEND = "marketingMessageSend"
 
 
 def _plain(value: object) -> str:

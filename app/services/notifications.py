@@ -31,9 +31,10 @@ from app.domain.sms import segment_count
 from app.services import account_secrets, sms_credits
 from app.services.auth import Passwords, passwords_for
 from app.services.gateways import DeliveryFailed, MessageGateway, OutgoingMessage, gateway_name
+from app.services.marketing.messages import COMPOSED_HERE, MarketingMessages
 from app.services.text import email_key
 from app.services.unit_of_work import Transactions, UnitOfWork, utcnow
-from app.settings import Settings
+from app.settings import DEFAULT_PUBLIC_URL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +250,16 @@ class NotificationDelivery:
         *,
         passwords: Passwords | None = None,
         tx: Transactions | None = None,
+        marketing: MarketingMessages | None = None,
     ) -> None:
         self.db = db
         self.gateway = gateway
         self.passwords = passwords or passwords_for(Settings())
         # Hands a fallback SMS to the queue after its commit; without it the relay does.
         self.tx = tx
+        # Marketing and its unsubscribe confirmation compose from their campaign, with a
+        # link to this server's public address (issue 10 §4).
+        self.marketing = marketing or MarketingMessages(db, DEFAULT_PUBLIC_URL)
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
         """Send the notification an outbox row names, once; a re-run after success does nothing.
@@ -276,8 +281,16 @@ class NotificationDelivery:
             # Checked again at send time: addresses are read then, and may have changed.
             await self._finish(outbox_id, item, "SKIPPED", SHARED_ADDRESS)
             return DeliveryOutcome("SKIPPED")
-        secret, secret_hash = await self._new_secret(item.scenario)
-        outgoing = _compose(item, secret)
+        outgoing: OutgoingMessage | None
+        if item.scenario in COMPOSED_HERE:
+            composed = await self.marketing.compose(item)
+            if isinstance(composed, str):
+                await self._finish(outbox_id, item, "SKIPPED", composed)
+                return DeliveryOutcome("SKIPPED")
+            outgoing, secret_hash = composed, None
+        else:
+            secret, secret_hash = await self._new_secret(item.scenario)
+            outgoing = _compose(item, secret)
         if outgoing is None:
             await self._finish(outbox_id, item, "SKIPPED", "no address for this channel")
             return DeliveryOutcome("SKIPPED")

@@ -53,18 +53,31 @@ async def read_credits(
 async def reserve(
     credits: SmsCreditRepository,
     business: BusinessSettingsRepository,
-    notification_id: uuid.UUID,
+    notification_id: uuid.UUID | None,
     segments: int,
     now: datetime,
+    *,
+    reference: str | None = None,
+    actor_id: str | None = None,
+    actor_label: str = "system",
 ) -> bool:
     """Hold ``segments`` for a notification, in the caller's transaction; False: too few left.
 
-    The caller notes the hold on the notification (``sms_credits``).
+    The caller notes the hold on the notification (``sms_credits``). A marketing campaign
+    reserves for all its notifications at once: no ``notification_id``, a ``reference``.
     """
     if not await credits.reserve(segments, now):
         log.warning("no SMS credits for a message", extra={"segments": segments})
         return False
-    await credits.record("RESERVE", segments, now, notification_id=notification_id)
+    await credits.record(
+        "RESERVE",
+        segments,
+        now,
+        notification_id=notification_id,
+        reference=reference,
+        actor_id=actor_id,
+        actor_label=actor_label,
+    )
     after = await read_credits(credits, business)
     # Logged once, by the reservation that crosses the line; counts only, no personal data.
     if after.low_balance and after.available + segments >= after.warning_threshold:

@@ -80,6 +80,8 @@ def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
     email_message["Date"] = email.utils.formatdate(localtime=False)
     domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "poscrm.invalid"
     email_message["Message-ID"] = f"<{message.notification_id}@{domain}>"
+    for name, value in message.headers:
+        email_message[name] = value
     email_message.set_content(message.body)
     if message.html is not None:
         email_message.add_alternative(message.html, subtype="html")

@@ -434,6 +434,12 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"id": s.webhook_endpoint_id},
         P.WEBHOOK_MANAGE,
     ),
+    "marketingMessageSend": Op(
+        "mutation($input: MarketingMessageInput!) { marketingMessageSend(input: $input) "
+        "{ campaignId recipients skipped errors { code field } } }",
+        lambda s: {"input": {"channel": "EMAIL", "subject": "Sale", "body": "All -20%"}},
+        P.SETTINGS_MANAGE,
+    ),
     "smsCreditsAdd": Op(
         'mutation { smsCreditsAdd(amount: 10, reference: "INV-1") '
         "{ smsCredits { available } errors { code field } } }",
@@ -701,11 +707,13 @@ def test_the_mutation_table_matches_the_declared_permissions() -> None:
 
 
 def test_every_operation_but_sign_in_requires_authentication() -> None:
+    # marketingUnsubscribe: the customer's link, whose signed token is the authority.
     assert {
         "login",
         "customerAccountLogin",
         "customerPasswordResetRequest",
         "customerPasswordReset",
+        "marketingUnsubscribe",
     } == PUBLIC_OPERATIONS
     for cls in (Query, Mutation):
         for name, field in _strawberry_fields(cls).items():

@@ -188,6 +188,11 @@ SCOPED_MUTATIONS: dict[str, Scoped] = {
         "webhookEndpointDelete", "$id: ID!|id: $id", lambda o: {"id": o.webhook_endpoint_id}
     ),
     "smsCreditsAdd": _mutation("smsCreditsAdd", '|amount: 5, reference: "INV-1"', lambda o: {}),
+    "marketingMessageSend": _mutation(
+        "marketingMessageSend",
+        '|input: {channel: EMAIL, subject: "Sale", body: "All -20%"}',
+        lambda o: {},
+    ),
 }
 
 # A staff user naming another store's till: the till decides the store.
@@ -228,6 +233,7 @@ CHAIN_WIDE_MUTATIONS = {
     "customerMeConsentUpdate": "the signed-in customer's own consent",
     "customerLogout": "the signed-in customer's own session",
     "customerAccountInvite": "customers and their accounts are chain-wide",
+    "marketingUnsubscribe": "anonymous: the customer's own link",
     "logout": "ends the caller's own session",
     "tillCreate": "staff management; its store rule is tested in test_staff_management",
     "staffUserUpdate": "staff management; its store rule is tested in test_staff_management",

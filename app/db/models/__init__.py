@@ -16,6 +16,7 @@ from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
 from app.db.models.job_run import JobRun
 from app.db.models.loyalty import LoyaltyCard, PointsBalance, PointsEntry
+from app.db.models.marketing import MarketingCampaign, MarketingSigningKey
 from app.db.models.notification import Notification, NotificationAttempt
 from app.db.models.online_account import CustomerToken, OnlineAccount
 from app.db.models.outbox import OutboxMessage
@@ -53,7 +54,9 @@ __all__ = [
     "IdempotencyKey",
     "JobRun",
     "LoyaltyCard",
+    "MarketingCampaign",
     "MarketingConsent",
+    "MarketingSigningKey",
     "Notification",
     "NotificationAttempt",
     "OfflineCustomer",

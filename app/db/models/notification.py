@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -13,6 +13,8 @@ from app.db.types import UTCDateTime
 
 class Notification(Base):
     __tablename__ = "notifications"
+    # A campaign's notifications in id order: the fan-out walks them in keyset batches.
+    __table_args__ = (Index("ix_notifications_campaign_id", "campaign_id", "id"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -28,6 +30,10 @@ class Notification(Base):
     # SMS credits (segments) held for this message since it was queued (issue 10 §2); 0
     # once they are spent or released, and always 0 for email.
     sms_credits: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The marketing campaign this message belongs to (issue 10 §4); its text is there.
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("marketing_campaigns.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -2,7 +2,7 @@
 customer sessions
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-06 21:10:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
