@@ -100,25 +100,23 @@ class FindingFilter:
 
 # MAD times this estimates the standard deviation of normal data (Iglewicz and Hoaglin).
 MAD_TO_SIGMA = 1.4826
-# Mean absolute deviation times this, when more than half the peers share one value and
-# the MAD is 0 (IBM SPSS's modified z-score does the same).
-MEAN_AD_TO_SIGMA = 1.253314
 
 
-def robust_z_scores(values: Sequence[float]) -> list[float]:
+def robust_z_scores(values: Sequence[float], floors: Sequence[float] | None = None) -> list[float]:
     """Each value's distance from the median in robust standard deviations.
 
     Median and MAD, not mean and standard deviation: the cashier being judged is among
     the peers, and one extreme value inflates a standard deviation enough to hide itself.
-    All values equal: every score is 0.
+    ``floors`` bound each value's spread from below: for rates of rare events (voids after a
+    discount) most peers sit at 0 and the MAD is 0, and a rate is never judged against a
+    spread smaller than its own sampling noise. No spread at all: every score is 0.
     """
     if not values:
         return []
     centre = median(values)
-    deviations = [abs(v - centre) for v in values]
-    spread = MAD_TO_SIGMA * median(deviations)
-    if spread == 0:
-        spread = MEAN_AD_TO_SIGMA * sum(deviations) / len(deviations)
-    if spread == 0:
-        return [0.0 for _ in values]
-    return [(v - centre) / spread for v in values]
+    spread = MAD_TO_SIGMA * median(abs(v - centre) for v in values)
+    scores = []
+    for i, v in enumerate(values):
+        own = max(spread, floors[i] if floors else 0.0)
+        scores.append((v - centre) / own if own > 0 else 0.0)
+    return scores

@@ -12,6 +12,7 @@ do not judge it.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -430,12 +431,17 @@ class _Tally:
     discount_amount: Decimal = Decimal("0.00")
     voided_amount: Decimal = Decimal("0.00")
 
-    def rate(self, metric: CashierMetric) -> float:
+    def counts(self, metric: CashierMetric) -> tuple[int, int]:
+        """(events, out of) for the metric."""
         if metric is CashierMetric.DISCOUNT_RATE:
-            return self.discounted / self.completed if self.completed else 0.0
+            return self.discounted, self.completed
         if metric is CashierMetric.PRICE_OVERRIDE_RATE:
-            return self.price_cuts / self.sales
-        return self.voided_discounted / self.sales
+            return self.price_cuts, self.sales
+        return self.voided_discounted, self.sales
+
+    def rate(self, metric: CashierMetric) -> float:
+        events, of = self.counts(metric)
+        return events / of if of else 0.0
 
     def amount(self, metric: CashierMetric) -> Decimal | None:
         if metric is CashierMetric.DISCOUNT_RATE:
@@ -450,6 +456,15 @@ METRIC_WORDS = {
     CashierMetric.PRICE_OVERRIDE_RATE: "sales with a price cut below list",
     CashierMetric.VOID_AFTER_DISCOUNT_RATE: "sales voided after a discount",
 }
+
+
+def _sampling_noise(metric: CashierMetric, tallies: Sequence[_Tally]) -> list[float]:
+    """Each cashier's binomial standard error at the store's pooled rate: what their rate
+    would wander by through chance alone, over their own number of sales."""
+    counts = [t.counts(metric) for t in tallies]
+    events, of = sum(e for e, _ in counts), sum(n for _, n in counts)
+    pooled = events / of if of else 0.0
+    return [math.sqrt(pooled * (1 - pooled) / n) if n else 0.0 for _, n in counts]
 
 
 async def cashier_outliers(
@@ -489,9 +504,8 @@ async def cashier_outliers(
             for metric in CashierMetric:
                 rates = [t.rate(metric) for _, t in peers]
                 middle = median(rates)
-                for (cashier, tally), rate, z in zip(
-                    peers, rates, robust_z_scores(rates), strict=True
-                ):
+                scores = robust_z_scores(rates, _sampling_noise(metric, [t for _, t in peers]))
+                for (cashier, tally), rate, z in zip(peers, rates, scores, strict=True):
                     if z <= limits.outlier_z or rate - middle < limits.outlier_min_gap:
                         continue
                     why = (
