@@ -21,12 +21,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from app.db.engine import Database
 from app.db.models import (
     AuditEntry,
     Customer,
+    DiscountAuditFinding,
     Product,
     Role,
     Sale,
@@ -35,7 +36,13 @@ from app.db.models import (
     StaffUser,
     Store,
 )
-from app.domain.discount_audit import CashierMetric
+from app.db.repositories.discount_audit import DiscountAuditRepository
+from app.domain.discount_audit import (
+    CashierMetric,
+    FindingRule,
+    FindingSeverity,
+    NewFinding,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WEEK = timedelta(days=7)
@@ -506,3 +513,41 @@ async def build_world(db: Database, seed: int = 11, days: int = 14) -> World:
         cashiers=cashiers,
         sales=len(b.rows[Sale]),
     )
+
+
+async def finding(
+    db: Database,
+    *,
+    store_id: uuid.UUID | None = None,
+    sale_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    rule: FindingRule = FindingRule.INVALID_CODE,
+    severity: FindingSeverity = FindingSeverity.HIGH,
+    detected_at: datetime | None = None,
+) -> uuid.UUID:
+    """One finding as the scan writes it, for tests of reading and triage."""
+    subject = f"test:{uuid.uuid4()}"
+    async with db.write() as session:
+        repo = DiscountAuditRepository(session)
+        await repo.insert_findings(
+            [
+                NewFinding(
+                    rule=rule,
+                    subject=subject,
+                    severity=severity,
+                    explanation="planted for a test",
+                    sale_id=sale_id,
+                    customer_id=customer_id,
+                    cashier_id=None,
+                    store_id=store_id,
+                    amount=Decimal("1.50"),
+                    details={},
+                )
+            ],
+            detected_at or datetime.now(UTC),
+        )
+        found = await session.scalar(
+            select(DiscountAuditFinding.id).where(DiscountAuditFinding.subject == subject)
+        )
+    assert found is not None
+    return found
