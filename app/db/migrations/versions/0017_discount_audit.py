@@ -1,4 +1,4 @@
-"""discount-usage audit (issue 11 §6): findings and the scan's watermark
+"""discount-usage audit (issue 11 §6): findings, the scan's watermark, sales by completion
 
 Revision ID: 0017
 Revises: 0015
@@ -75,6 +75,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_discount_audit_findings_cashier_id"), ["cashier_id"], unique=False
         )
+    # The scan reads sales completed since its watermark, every hour.
+    with op.batch_alter_table("sales", schema=None) as batch_op:
+        batch_op.create_index("ix_sales_completed", ["completed_at"], unique=False)
     op.create_table(
         "discount_audit_watermark",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -85,4 +88,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("discount_audit_watermark")
+    with op.batch_alter_table("sales", schema=None) as batch_op:
+        batch_op.drop_index("ix_sales_completed")
     op.drop_table("discount_audit_findings")
