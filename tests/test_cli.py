@@ -55,6 +55,8 @@ def test_seed_demo_fills_once(fresh: Path) -> None:
     first = poscrm(fresh, "seed-demo", "--customers", "40")
     assert first.returncode == 0, first.stderr
     assert "40 customers" in first.stdout
+    # Each pattern the services can make, planted once or more, and each found.
+    assert "discount audit: 8 abuse cases planted, 8 findings" in first.stdout
     again = poscrm(fresh, "seed-demo")
     assert again.returncode == 0
     assert "already there" in again.stdout
