@@ -64,7 +64,7 @@ async def judge(
         *rules.invalid_codes(sales, events),
         *rules.self_granted(sales, events, limits),
         *rules.adjusted_points_redeemed(sales, events, limits),
-        *await rules.frequent_use(repo, sales, limits),
+        *await rules.frequent_use(repo, sales, through, limits),
         *await rules.repeated_reactivation(repo, sales, events, limits),
         *await rules.cashier_outliers(repo, after, through, limits),
     ]

@@ -285,10 +285,16 @@ def _day_start(at: datetime) -> datetime:
 
 
 async def frequent_use(
-    repo: DiscountAuditRepository, sales: Sequence[AuditedSale], limits: AuditThresholds
+    repo: DiscountAuditRepository,
+    sales: Sequence[AuditedSale],
+    through: datetime,
+    limits: AuditThresholds,
 ) -> list[NewFinding]:
     """A customer with ``daily_discounted_visits`` or more discounted sales in one UTC day,
-    at any stores: one finding per customer and day, on the sale that reached the count."""
+    at any stores: one finding per customer and day, on the sale that reached the count.
+
+    The day is read as it stood at ``through``: a later sale is the next scan's, so a
+    finding's figures do not depend on when the scan happened to run."""
     touched = {
         (s.customer_id, _day_start(_when(s))) for s in sales if s.discounted and s.customer_id
     }
@@ -299,7 +305,7 @@ async def frequent_use(
     end = max(d for _, d in touched) + DAY
     days: dict[tuple[uuid.UUID, datetime], list[AuditedSale]] = defaultdict(list)
     for sale in await repo.customers_sales_completed(customers, start, end):
-        if sale.discounted and sale.customer_id is not None:
+        if sale.discounted and sale.customer_id is not None and _when(sale) <= through:
             days[(sale.customer_id, _day_start(_when(sale)))].append(sale)
     found = []
     for (customer, day), visits in sorted(days.items(), key=lambda kv: (kv[0][1], str(kv[0][0]))):
