@@ -227,9 +227,18 @@ class _Builder:
         return self.start + timedelta(days=day, hours=9, minutes=self.rng.randrange(0, 600))
 
 
-async def build_world(db: Database, seed: int = 11, days: int = 14) -> World:
-    """Three stores of six cashiers trading ``days`` days (two closed outlier windows of a
-    week), with each pattern planted several times."""
+async def build_world(
+    db: Database,
+    seed: int = 11,
+    days: int = 14,
+    *,
+    store_count: int = 3,
+    cashier_count: int = 6,
+    per_day: tuple[int, int] = (6, 10),
+) -> World:
+    """``store_count`` stores of ``cashier_count`` cashiers (and a manager) trading ``days``
+    days (14: two closed outlier windows of a week), each cashier ringing up ``per_day``
+    sales a day, with each pattern planted several times among the first three stores."""
     start = EPOCH + ((datetime(2026, 10, 1, tzinfo=UTC) - EPOCH) // WEEK) * WEEK
     b = _Builder(seed, start, days)
     rng = b.rng
@@ -242,12 +251,12 @@ async def build_world(db: Database, seed: int = 11, days: int = 14) -> World:
     cashiers: dict[uuid.UUID, list[uuid.UUID]] = {}
     managers: dict[uuid.UUID, uuid.UUID] = {}
     n = 0
-    for s in range(3):
+    for s in range(store_count):
         store = uuid.uuid4()
         stores.append(store)
         b.rows[Store].append({"id": store, "code": f"W{seed}-{s}", "name": f"Store {s}"})
         cashiers[store] = []
-        for c in range(7):
+        for c in range(cashier_count + 1):
             n += 1
             user = uuid.uuid4()
             b.rows[StaffUser].append(
@@ -265,10 +274,13 @@ async def build_world(db: Database, seed: int = 11, days: int = 14) -> World:
                 cashiers[store].append(user)
 
     # Customers and what the back office gave them, weeks before.
+    # Each customer visits about once a week, whatever the volume: a store with busier
+    # tills has more customers, not the same ones more often.
+    customers_per_store = round(20 * cashier_count * max(1.0, sum(per_day) / 2 / 8))
     held: dict[uuid.UUID, Entitlements] = {}
     pool: dict[uuid.UUID, list[uuid.UUID]] = {s: [] for s in stores}
     for store in stores:
-        for _ in range(120):
+        for _ in range(customers_per_store):
             cid = b.customer(store)
             pool[store].append(cid)
             e = Entitlements()
@@ -312,7 +324,7 @@ async def build_world(db: Database, seed: int = 11, days: int = 14) -> World:
     for day in range(days):
         for store in stores:
             for cashier in cashiers[store]:
-                for _ in range(rng.randrange(6, 10)):
+                for _ in range(rng.randrange(*per_day)):
                     at = b.moment(day)
                     # The discount outlier serves discounted customers on most sales; the
                     # void outlier on some, and voids most of those (cash pocketed).
