@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.domain.discount_audit import FindingRule, FindingSeverity
 from app.domain.permissions import Permission as P
+from app.services.auth import resolve_actor
 from tests.discount_audit_world import finding
 
 FINDINGS = """query($f: DiscountAuditFilter, $after: String) {
@@ -60,6 +61,14 @@ async def test_findings_newest_first_filtered_and_paged(gql, factory, runtime) -
     assert await only({"from": (T0 + timedelta(minutes=30)).isoformat(),
                        "to": (T0 + timedelta(hours=2)).isoformat()}) == [str(ids[1])]  # fmt: skip
     assert await only({"status": "CONFIRMED"}) == []
+    cashier = await resolve_actor(runtime.tx, await factory.token(P.SALE_CREATE))
+    assert cashier is not None
+    theirs = await finding(runtime.db, store_id=branch.id, cashier_id=cashier.staff_user_id,
+                           detected_at=T0)  # fmt: skip
+    assert await only({"cashierId": str(cashier.staff_user_id)}) == [str(theirs)]
+    body = await gql(FINDINGS, {"f": {"cashierId": str(cashier.staff_user_id)}}, token=token)
+    [edge] = body["data"]["discountAuditFindings"]["edges"]
+    assert edge["node"]["cashier"] == {"id": str(cashier.staff_user_id)}
 
 
 async def test_triage_confirms_with_a_note_and_is_audited(gql, factory, runtime, raw_sql) -> None:
