@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from app.db.engine import Database
 from app.db.repositories.stores import StoreRepository
+from app.demo_audit import plant_discount_abuse, staff_actor
 from app.domain.permissions import Permission
 from app.domain.sales import PaymentMethod
 from app.services.auth import AuthService
@@ -116,14 +117,17 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
         assert manager
         assert cashier
         assert all(stores)
+        actors = {}
         for username, role, store in (
             ("manager", manager, stores[0]),
             ("cashier.dt", cashier, stores[0]),
             ("cashier.hb", cashier, stores[1]),
         ):
-            await auth.create_staff_user(
+            user = await auth.create_staff_user(
                 username, DEMO_PASSWORD, role.id, store.id if store else None
             )
+            assert user.value, user.errors
+            actors[username] = staff_actor(user.value, role)
         for store in stores:
             assert store is not None
             await auth.create_till(store.id, "Till 1", cashier.id)
@@ -160,6 +164,14 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
             f"demo shop: 2 stores, 3 staff (password {DEMO_PASSWORD!r}), "
             f"{customers} customers, {len(CATALOG)} products, {sales} sales, "
             f"{DEMO_SMS_CREDITS} SMS credits"
+        )
+        abuse = await plant_discount_abuse(
+            tx, settings, manager=actors["manager"], cashier=actors["cashier.dt"],
+            stores=[s.id for s in stores if s],
+        )  # fmt: skip
+        print(
+            f"discount audit: {abuse.planted} abuse cases planted, "
+            f"{abuse.findings} findings (discountAuditFindings)"
         )
         return 0
     finally:

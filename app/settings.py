@@ -111,6 +111,34 @@ class Settings(BaseSettings):
     # service manager restarts it); `serve`'s in-process worker never gives up.
     worker_restart_limit: int = Field(default=5, ge=0)
 
+    # Discount-usage audit (issue 11 §6, docs/analytics.md "Discount-usage audit").
+    # Sales completed this long ago or more are scanned: a write transaction commits
+    # within the write timeout, so none is still uncommitted behind the watermark.
+    audit_settle_minutes: int = Field(default=5, ge=1)
+    # The first scan of a database looks back this far (later ones start at the watermark).
+    audit_first_scan_days: int = Field(default=30, ge=1)
+    # Rule SELF_GRANTED_DISCOUNT: a group, card or code given this shortly before the
+    # discounted sale by the cashier who rang it up.
+    audit_grant_window_minutes: int = Field(default=120, ge=1)
+    # Rule CASHIER_OUTLIER: windows of this many days; a cashier needs this many sales in
+    # one and the store this many cashiers with that volume; flagged above this robust z.
+    audit_outlier_window_days: int = Field(default=7, ge=1)
+    audit_outlier_min_sales: int = Field(default=30, ge=1)
+    audit_outlier_min_peers: int = Field(default=4, ge=3)
+    audit_outlier_z: float = Field(default=3.5, gt=0)
+    # ...and only when the rate is this far above the store's median (0.05: 5 points), so
+    # that one void among peers with none is not an "outlier" of a tiny spread.
+    audit_outlier_min_gap: float = Field(default=0.05, ge=0)
+    # Rule FREQUENT_DISCOUNT_USE: discounted visits by one customer in one UTC day, any store.
+    audit_daily_discounted_visits: int = Field(default=4, ge=2)
+    # Rule ADJUSTED_POINTS_REDEEMED: a manual points credit redeemed within this many hours
+    # on a sale rung up by whoever credited them.
+    audit_points_window_hours: int = Field(default=72, ge=1)
+    # Rule REPEATED_REACTIVATION: this many reactivated-and-discounted sales by one cashier
+    # within this many days.
+    audit_reactivations: int = Field(default=3, ge=2)
+    audit_reactivation_window_days: int = Field(default=30, ge=1)
+
     log_level: str = "INFO"
 
     @cached_property

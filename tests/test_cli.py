@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,6 +55,8 @@ def test_seed_demo_fills_once(fresh: Path) -> None:
     first = poscrm(fresh, "seed-demo", "--customers", "40")
     assert first.returncode == 0, first.stderr
     assert "40 customers" in first.stdout
+    # Each pattern the services can make, planted once or more, and each found.
+    assert "discount audit: 8 abuse cases planted, 8 findings" in first.stdout
     again = poscrm(fresh, "seed-demo")
     assert again.returncode == 0
     assert "already there" in again.stdout
@@ -184,3 +187,14 @@ def test_run_job_runs_a_slot_once_and_names_the_jobs(fresh: Path) -> None:
     assert "expire_customer_discounts" in unknown.stderr
     bad_day = poscrm(fresh, "run-job", "expire_loyalty_points", "--for", "yesterday")
     assert bad_day.returncode == 2
+
+
+def test_run_job_audits_discount_usage_up_to_now(fresh: Path) -> None:
+    ran = poscrm(fresh, "run-job", "audit_discount_usage")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert (result["job"], result["rows"], result["sales"]) == ("audit_discount_usage", 0, 0)
+    # The watermark moved: the next slot scans from where this one stopped.
+    again = poscrm(fresh, "run-job", "audit_discount_usage", "--for", "2026-11-30")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["from"] == result["through"]

@@ -10,6 +10,7 @@ from typing import Any
 from arq import Worker, cron, func
 
 from app.db.engine import Database
+from app.jobs.discount_audit import audit_discounts
 from app.jobs.discounts import EXPIRY_MINUTES, expire_customer_discounts
 from app.jobs.loyalty import expire_loyalty_points
 from app.jobs.marketing import fan_out_marketing
@@ -91,6 +92,17 @@ def build_worker(
                 unique=True,
                 keep_result=0,
                 timeout=300,
+            ),
+            # Hourly; the watermark, not the slot, says what is new, so a late or missed
+            # run leaves nothing unjudged, and the job_runs row keeps two workers apart.
+            cron(
+                audit_discounts,
+                minute=20,
+                second=0,
+                run_at_startup=True,
+                unique=True,
+                keep_result=0,
+                timeout=1800,
             ),
             # Daily, in the quiet hours; run_at_startup catches up after downtime.
             cron(

@@ -15,6 +15,7 @@ from app.services.auth import AuthService
 from app.services.business import BusinessSettingsService
 from app.services.customer_merge import CustomerMergeService
 from app.services.customers import CustomerService
+from app.services.discount_audit import DiscountAuditService
 from app.services.discounts import DiscountService
 from app.services.groups import GroupService
 from app.services.lookup_limit import LookupLimit
@@ -82,6 +83,10 @@ class Context:
     @cached_property
     def products(self) -> ProductService:
         return ProductService(self.tx, self.actor)
+
+    @cached_property
+    def discount_audit(self) -> DiscountAuditService:
+        return DiscountAuditService(self.tx, self.actor)
 
     @cached_property
     def sales(self) -> SaleService:

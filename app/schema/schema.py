@@ -20,6 +20,7 @@ from app.resolvers import (
     auth,
     business,
     customers,
+    discount_audit,
     discounts,
     groups,
     jobs,
@@ -52,6 +53,7 @@ from app.schema.customer import (
     DuplicateCandidate,
 )
 from app.schema.discount import DiscountCodeConnection, DiscountCodePayload
+from app.schema.discount_audit import DiscountAuditFindingConnection, DiscountAuditFindingPayload
 from app.schema.group import (
     CustomerGroup,
     CustomerGroupConnection,
@@ -189,6 +191,12 @@ class Query:
     # §6); managers hold it, cashiers do not, and it needs no new grant (no migration).
     # CUSTOMER_VIEW too, as Customer.notifications has through its customer: each row
     # names a customer and (masked) their address.
+    # AUDIT_VIEW (DESIGN.md §3b); a store-bound caller sees only their store's findings.
+    discount_audit_findings: DiscountAuditFindingConnection = strawberry.field(
+        resolver=discount_audit.discount_audit_findings,
+        description="What the discount-usage audit found, newest first (docs/analytics.md).",
+        extensions=[Requires(P.AUDIT_VIEW)],
+    )
     job_runs: JobRunConnection = strawberry.field(
         resolver=jobs.job_runs,
         description="Scheduled job runs, newest slot first: what ran, when, what it touched, "
@@ -382,6 +390,11 @@ class Mutation:
         resolver=loyalty.loyalty_card_replace,
         description="Replace a lost card: the old number stops working, the points stay.",
         extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+    discount_audit_finding_update: DiscountAuditFindingPayload = strawberry.mutation(
+        resolver=discount_audit.discount_audit_finding_update,
+        description="Triage a finding: CONFIRMED, DISMISSED or back to OPEN, with a note.",
+        extensions=[Requires(P.AUDIT_VIEW)],
     )
     # LOYALTY_ADJUST, not CUSTOMER_MODIFY: points are worth money at the till.
     loyalty_points_adjust: CustomerPayload = strawberry.mutation(

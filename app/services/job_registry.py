@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.services.discount_audit import AUDIT_EVERY, AUDIT_JOB, audit_discount_usage
 from app.services.discounts import EXPIRY_EVERY, EXPIRY_JOB, expire_assignments
 from app.services.loyalty import LoyaltyService
 from app.services.scheduled import ScheduledJob, ScheduledRun, run_once, slot_of
@@ -36,5 +37,7 @@ SCHEDULED_JOBS: dict[str, ScheduledJob] = {
     for job in (
         ScheduledJob(EXPIRY_JOB, EXPIRY_EVERY, expire_assignments),
         ScheduledJob(POINTS_EXPIRY_JOB, DAILY, _expire_points),
+        # No catch-up: the watermark already makes the next run scan everything missed.
+        ScheduledJob(AUDIT_JOB, AUDIT_EVERY, audit_discount_usage),
     )
 }

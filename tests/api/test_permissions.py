@@ -21,6 +21,7 @@ from app.services.groups import GroupService
 from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
 from app.services.webhooks.endpoints import WebhookEndpointService
+from tests.discount_audit_world import finding as audit_finding
 
 P = Permission
 
@@ -50,6 +51,7 @@ class Seed:
     staff_user_id: str
     till_id: str
     webhook_endpoint_id: str
+    finding_id: str
 
 
 @dataclass(frozen=True)
@@ -446,6 +448,12 @@ MUTATIONS: dict[str, Op] = {
         _no_vars,
         P.SETTINGS_MANAGE,
     ),
+    "discountAuditFindingUpdate": Op(
+        "mutation($id: ID!) { discountAuditFindingUpdate(id: $id, status: CONFIRMED, "
+        'note: "seen") { finding { id status } errors { code field } } }',
+        lambda s: {"id": s.finding_id},
+        P.AUDIT_VIEW,
+    ),
     "webhookEndpointDelete": Op(
         "mutation($id: ID!) { webhookEndpointDelete(id: $id) { deletedId errors { code field } } }",
         lambda s: {"id": s.webhook_endpoint_id},
@@ -494,6 +502,11 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     "viewer": ("{ viewer { kind } }", _no_vars, True),
     "customerMe": ("{ customerMe { id } }", _no_vars, True),
     "jobRuns": ("{ jobRuns { totalCount } }", _no_vars, False),
+    "discountAuditFindings": (
+        "{ discountAuditFindings { totalCount edges { node { id rule sale { id } } } } }",
+        _no_vars,
+        False,
+    ),
     "stores": ("{ stores { id } }", _no_vars, False),
     "roles": ("{ roles { id } }", _no_vars, False),
     "mySessions": ("{ mySessions { id } }", _no_vars, False),
@@ -635,7 +648,12 @@ async def _seed(factory: Any) -> Seed:
         "http://127.0.0.1:9/never", ["consent.changed"]
     )
     assert endpoint.value
+    # A finding to triage (discountAuditFindingUpdate), on the completed sale.
+    finding_id = await audit_finding(
+        factory.runtime.db, store_id=completed.store_id, sale_id=completed.id
+    )
     return Seed(
+        finding_id=str(finding_id),
         webhook_endpoint_id=str(endpoint.value.id),
         debtor_id=str(debtor.id),
         staff_user_id=str(staff_user.value.id),

@@ -24,6 +24,7 @@ from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
 from app.services.webhooks.endpoints import WebhookEndpointService
 from tests.api.test_permissions import _snapshot
+from tests.discount_audit_world import finding as audit_finding
 
 P = Permission
 # A public address written as a literal: the guard accepts it without a DNS query; the
@@ -50,6 +51,7 @@ class Other:
     role_id: str
     spare_role_id: str
     webhook_endpoint_id: str
+    finding_id: str
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,11 @@ SCOPED_MUTATIONS: dict[str, Scoped] = {
     "webhookEndpointDelete": _mutation(
         "webhookEndpointDelete", "$id: ID!|id: $id", lambda o: {"id": o.webhook_endpoint_id}
     ),
+    "discountAuditFindingUpdate": _mutation(
+        "discountAuditFindingUpdate",
+        "$id: ID!|id: $id, status: DISMISSED",
+        lambda o: {"id": o.finding_id},
+    ),
     "smsCreditsAdd": _mutation("smsCreditsAdd", '|amount: 5, reference: "INV-1"', lambda o: {}),
     "marketingMessageSend": _mutation(
         "marketingMessageSend",
@@ -205,6 +212,10 @@ TILL_OF_ANOTHER_STORE = Scoped(
 )
 
 SCOPED_QUERIES: dict[str, Scoped] = {
+    "discountAuditFindings": Scoped(
+        "query($s: ID!) { discountAuditFindings(filter: {storeId: $s}) { totalCount } }",
+        lambda o: {"s": o.store_id},
+    ),
     "sales": Scoped(
         "query($s: ID!) { sales(filter: {storeId: $s}) { totalCount } }",
         lambda o: {"s": o.store_id},
@@ -340,7 +351,9 @@ async def other(factory: Any) -> Other:
         "http://127.0.0.1:9/never", ["consent.changed"]
     )
     assert endpoint.value
+    finding = await audit_finding(factory.runtime.db, store_id=dt.id, sale_id=completed.id)
     return Other(
+        finding_id=str(finding),
         store_id=str(dt.id),
         till_id=str(till.value.till.id),
         customer_id=str(customer.id),
