@@ -17,21 +17,30 @@ from app.jobs.outbox import relay_outbox
 from app.jobs.queue import ArqJobQueue, redis_settings
 from app.jobs.webhooks import deliver_webhook
 from app.services.delivery_gateways import gateways_from_settings
-from app.services.gateways import MessageGateway
+from app.services.gateways import MessageGateway, close_gateway
 from app.services.notifications import NotificationDelivery
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FUNCTIONS = [
-    # keep_result=0: the database row is the record, and a kept result would block
-    # re-enqueueing the same job id (STYLE.md).
-    func(deliver_notification, keep_result=0, max_tries=6, timeout=60),
-    # The delivery row counts attempts and ends the retries (webhook_max_attempts);
-    # arq's own limit is only a backstop.
-    func(deliver_webhook, keep_result=0, max_tries=100, timeout=60),
-]
+WEBHOOK_JOB_TIMEOUT_SECONDS = 60
+
+
+def functions(settings: Settings) -> list[Any]:
+    return [
+        # keep_result=0: the database row is the record, and a kept result would block
+        # re-enqueueing the same job id (STYLE.md).
+        func(
+            deliver_notification,
+            keep_result=0,
+            max_tries=6,
+            timeout=settings.notification_job_timeout_seconds,
+        ),
+        # The delivery row counts attempts and ends the retries (webhook_max_attempts);
+        # arq's own limit is only a backstop.
+        func(deliver_webhook, keep_result=0, max_tries=100, timeout=WEBHOOK_JOB_TIMEOUT_SECONDS),
+    ]
 
 
 def build_worker(
@@ -53,16 +62,19 @@ def build_worker(
         ctx["settings"] = settings
         queue = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["tx"] = Transactions(database, queue)
+        # A gateway built here is this worker's to close (its kept-open connections).
+        ctx["own_gateway"] = gateway is None
         ctx["delivery"] = NotificationDelivery(
             database, gateway or gateways_from_settings(settings)
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await close_own_gateway(ctx)
         if ctx.get("own_db"):
             await ctx["db"].dispose()
 
-    return Worker(
-        functions=FUNCTIONS,
+    worker = Worker(
+        functions=functions(settings),
         cron_jobs=[
             cron(
                 relay_outbox,
@@ -103,6 +115,26 @@ def build_worker(
         max_jobs=100,
         handle_signals=handle_signals,
     )
+    # arq marks a started job "in progress" in Redis for its longest function timeout plus
+    # 10 s, and no worker runs the job again until the mark expires: with the hour-long
+    # points expiry that was an hour before a killed worker's notification was sent. The
+    # crons need no mark this long (a job_runs row guards each slot, app/services/
+    # scheduled.py); deliveries need it as long as one delivery may run.
+    worker.in_progress_timeout_s = (
+        max(settings.notification_job_timeout_seconds, WEBHOOK_JOB_TIMEOUT_SECONDS) + 10
+    )
+    return worker
+
+
+async def close_own_gateway(ctx: dict[str, Any]) -> None:
+    """Close the gateway the worker built (kept-open SMTP and HTTP connections); never raises."""
+    delivery = ctx.get("delivery")
+    if not ctx.pop("own_gateway", False) or delivery is None:
+        return
+    try:
+        await close_gateway(delivery.gateway)
+    except Exception:
+        log.warning("closing the notification gateways failed", exc_info=True)
 
 
 async def run_worker(
@@ -137,6 +169,8 @@ async def close_worker(worker: Worker) -> None:
         task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=10)
+    # arq's on_shutdown runs only from its own close, which this replaces.
+    await close_own_gateway(worker.ctx)
     # arq's ``pool`` property hides whether it ever connected; ``_pool`` says.
     pool, worker._pool = worker._pool, None
     if pool is None:

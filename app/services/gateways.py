@@ -30,6 +30,9 @@ class OutgoingMessage:
     body: str
     # The HTML part of an email; None sends the text alone (SMS never has one).
     html: str | None = None
+    # The notification_attempts number this send records, sent where a gateway can carry
+    # it (the SMS provider's X-Attempt header).
+    attempt: int | None = None
 
 
 class DeliveryFailed(Exception):
@@ -69,6 +72,18 @@ class ChannelGateways:
 
     async def send(self, message: OutgoingMessage) -> None:
         await self.by_channel[message.channel].send(message)
+
+    async def aclose(self) -> None:
+        # One gateway may carry both channels (the file gateway): closed once.
+        for gateway in {id(g): g for g in self.by_channel.values()}.values():
+            await close_gateway(gateway)
+
+
+async def close_gateway(gateway: object) -> None:
+    """Release what a gateway keeps open (connections), if it keeps anything."""
+    aclose = getattr(gateway, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 _EMAIL_LIKE = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")

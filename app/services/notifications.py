@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.db.engine import Database
 from app.db.repositories.business import BusinessSettingsRepository
@@ -178,7 +178,7 @@ class NotificationDelivery:
             # that run sends, and settles the row.
             return DeliveryOutcome("QUEUED")
         try:
-            await self.gateway.send(outgoing)
+            await self.gateway.send(replace(outgoing, attempt=number))
         except DeliveryFailed as failure:
             return await self._failed(outbox_id, item.id, number, attempt, failure, gateway)
         except Exception:
