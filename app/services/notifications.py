@@ -7,6 +7,8 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.db.engine import Database
 from app.db.repositories.business import BusinessSettingsRepository
 from app.db.repositories.customers import CustomerRepository
@@ -139,6 +141,16 @@ def _html_page(subject: str, markup: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A notification whose attempt is claimed (and committed): what the send needs."""
+
+    item: NotificationToSend
+    outgoing: OutgoingMessage
+    number: int
+    gateway: str
+
+
 class NotificationDelivery:
     def __init__(self, db: Database, gateway: MessageGateway) -> None:
         self.db = db
@@ -150,6 +162,13 @@ class NotificationDelivery:
         One attempt per call, recorded as a ``notification_attempts`` row; ``attempt`` is
         arq's try number. A transient failure answers ``retry`` (the job defers it), a
         permanent one or the last attempt settles the notification as FAILED.
+
+        Three transactions a delivery (each costs more than a statement on SQLite, see
+        bench/notifications.py): the reads; the claim of the attempt (committed before
+        the send); the outcome. The reads stay out of the claim's transaction: two runs
+        of one job that read the same attempt count race on one conditional update, and
+        only one sends (SQLite would serialize a read-and-claim transaction, and the
+        second run would see the first's claim as an attempt cut short).
         """
         async with self.db.read() as session:
             message = await OutboxRepository(session).get(outbox_id)
@@ -157,43 +176,70 @@ class NotificationDelivery:
                 return DeliveryOutcome("MISSING")
             notification_id = uuid.UUID(message[1]["notification_id"])
             item = await NotificationRepository(session).get_for_sending(notification_id)
-        if item is None or item.status != "QUEUED":
-            await self._finish(outbox_id, notification_id, None, None)
-            return DeliveryOutcome(item.status if item else "MISSING")
-        if await self._shared(item):
             # Checked again at send time: addresses are read then, and may have changed.
-            await self._finish(outbox_id, notification_id, "SKIPPED", SHARED_ADDRESS)
-            return DeliveryOutcome("SKIPPED")
-        outgoing = _compose(item)
-        if outgoing is None:
-            await self._finish(outbox_id, notification_id, "SKIPPED", "no address for this channel")
-            return DeliveryOutcome("SKIPPED")
-        if item.channel == "SMS" and not await self._hold_what_it_costs(item, outgoing.body):
-            await self._finish(outbox_id, notification_id, "SKIPPED", sms_credits.NO_SMS_CREDITS)
-            return DeliveryOutcome("SKIPPED")
-        gateway = gateway_name(self.gateway, item.channel)
-        number = await self._begin(item, gateway)
-        if number is None:
-            # Another run of this job (arq redelivers after a timeout) claimed the attempt:
-            # that run sends, and settles the row.
-            return DeliveryOutcome("QUEUED")
+            shared = item is not None and item.status == "QUEUED" and await _shared(session, item)
+        async with self.db.write() as session:
+            ready = await self._claim(session, outbox_id, notification_id, item, shared)
+        if isinstance(ready, DeliveryOutcome):
+            return ready
+        item, number, gateway = ready.item, ready.number, ready.gateway
         try:
-            await self.gateway.send(replace(outgoing, attempt=number))
+            await self.gateway.send(replace(ready.outgoing, attempt=number))
         except DeliveryFailed as failure:
-            return await self._failed(outbox_id, item.id, number, attempt, failure, gateway)
+            return await self._failed(outbox_id, item, number, attempt, failure, gateway)
         except Exception:
             # A gateway's bug, not the provider's answer: recorded and retried like a
             # transient failure, so the notification neither hangs QUEUED nor loops forever.
             log.exception("notification gateway raised", extra={"gateway": gateway})
             broken = DeliveryFailed("internal error in the gateway")
-            return await self._failed(outbox_id, item.id, number, attempt, broken, gateway)
-        await self._end(outbox_id, item.id, number, AttemptOutcome.SENT, None)
+            return await self._failed(outbox_id, item, number, attempt, broken, gateway)
+        await self._end(outbox_id, item, number, AttemptOutcome.SENT, None)
         return DeliveryOutcome("SENT")
+
+    async def _claim(
+        self,
+        session: AsyncSession,
+        outbox_id: uuid.UUID,
+        notification_id: uuid.UUID,
+        item: NotificationToSend | None,
+        shared: bool,
+    ) -> _Ready | DeliveryOutcome:
+        """Claim the attempt in the caller's transaction, or settle a notification that is
+        not to be sent (the outcome then says why)."""
+        if item is None or item.status != "QUEUED":
+            await _finish(session, outbox_id, notification_id, None, None)
+            return DeliveryOutcome(item.status if item else "MISSING")
+        if shared:
+            await _finish(session, outbox_id, notification_id, "SKIPPED", SHARED_ADDRESS)
+            return DeliveryOutcome("SKIPPED")
+        outgoing = _compose(item)
+        if outgoing is None:
+            await _finish(
+                session, outbox_id, notification_id, "SKIPPED", "no address for this channel"
+            )
+            return DeliveryOutcome("SKIPPED")
+        if item.channel == "SMS" and not await _hold_what_it_costs(session, item, outgoing.body):
+            await _finish(
+                session, outbox_id, notification_id, "SKIPPED", sms_credits.NO_SMS_CREDITS
+            )
+            return DeliveryOutcome("SKIPPED")
+        gateway = gateway_name(self.gateway, item.channel)
+        # Committed before the send (the caller's transaction ends first): a worker killed
+        # mid-send leaves an attempt with no outcome, and the next run numbers its own
+        # attempt after it.
+        number = await NotificationRepository(session).begin_attempt(
+            item.id, seen_attempts=item.attempts, gateway=gateway, started_at=utcnow()
+        )
+        if number is None:
+            # Another run of this job (arq redelivers after a timeout) claimed the attempt:
+            # that run sends, and settles the row.
+            return DeliveryOutcome("QUEUED")
+        return _Ready(item, outgoing, number, gateway)
 
     async def _failed(
         self,
         outbox_id: uuid.UUID,
-        notification_id: uuid.UUID,
+        item: NotificationToSend,
         number: int,
         attempt: int,
         failure: DeliveryFailed,
@@ -201,14 +247,12 @@ class NotificationDelivery:
     ) -> DeliveryOutcome:
         reason = str(failure)
         if failure.permanent:
-            await self._end(outbox_id, notification_id, number, AttemptOutcome.PERMANENT, reason)
+            await self._end(outbox_id, item, number, AttemptOutcome.PERMANENT, reason)
             return DeliveryOutcome("FAILED")
         # The larger of arq's count and ours: arq counts runs a crash cut short, ours counts
         # sends started, and neither alone may let a notification try forever.
         final = max(attempt, number) >= MAX_ATTEMPTS
-        await self._end(
-            outbox_id, notification_id, number, AttemptOutcome.TRANSIENT, reason, final=final
-        )
+        await self._end(outbox_id, item, number, AttemptOutcome.TRANSIENT, reason, final=final)
         if final:
             return DeliveryOutcome("FAILED")
         log.warning(
@@ -217,35 +261,10 @@ class NotificationDelivery:
         )
         return DeliveryOutcome("QUEUED", retry=True, retry_after=failure.retry_after)
 
-    async def _hold_what_it_costs(self, item: NotificationToSend, body: str) -> bool:
-        """Make the credits held match the text about to be sent; False: too few left.
-
-        The hold was counted on the text composed at queue time (or is 0 for an SMS queued
-        before credits existed); the text sent now may differ, so the difference is
-        reserved, or given back, before the send.
-        """
-        async with self.db.write() as session:
-            return await sms_credits.adjust_hold(
-                SmsCreditRepository(session),
-                BusinessSettingsRepository(session),
-                item.id,
-                held=item.sms_credits,
-                needed=segment_count(body),
-                now=utcnow(),
-            )
-
-    async def _begin(self, item: NotificationToSend, gateway: str) -> int | None:
-        # Committed before the send: a worker killed mid-send leaves an attempt with no
-        # outcome, and the next run numbers its own attempt after it.
-        async with self.db.write() as session:
-            return await NotificationRepository(session).begin_attempt(
-                item.id, seen_attempts=item.attempts, gateway=gateway, started_at=utcnow()
-            )
-
     async def _end(
         self,
         outbox_id: uuid.UUID,
-        notification_id: uuid.UUID,
+        item: NotificationToSend,
         number: int,
         outcome: AttemptOutcome,
         error: str | None,
@@ -253,6 +272,10 @@ class NotificationDelivery:
         final: bool = True,
     ) -> None:
         """Close the attempt and, in the same transaction, the notification when it is final."""
+        notification_id = item.id
+        # Only an SMS holds credits (reserved at queue time, adjusted before the send); an
+        # email's settlement would be a read that finds none.
+        holds_credits = item.channel == "SMS" or bool(item.sms_credits)
         async with self.db.write() as session:
             now = utcnow()
             notifications = NotificationRepository(session)
@@ -262,42 +285,54 @@ class NotificationDelivery:
             credits = SmsCreditRepository(session)
             if outcome is AttemptOutcome.SENT:
                 await notifications.settle(notification_id, status="SENT", error=None, sent_at=now)
-                await sms_credits.settle(credits, notification_id, sent=True, now=now)
+                if holds_credits:
+                    await sms_credits.settle(credits, notification_id, sent=True, now=now)
             elif final:
                 await notifications.settle(notification_id, status="FAILED", error=error)
-                await sms_credits.settle(credits, notification_id, sent=False, now=now)
+                if holds_credits:
+                    await sms_credits.settle(credits, notification_id, sent=False, now=now)
             else:
                 assert error is not None
                 await notifications.note_error(notification_id, error)
                 return
             await OutboxRepository(session).claim(outbox_id, now)
 
-    async def _shared(self, item: NotificationToSend) -> bool:
-        if item.scenario not in PERSONAL_SCENARIOS or item.customer_id is None:
-            return False
-        async with self.db.read() as session:
-            return await address_is_shared(
-                CustomerRepository(session),
-                item.customer_id,
-                item.recipient_email,
-                item.recipient_phone,
-            )
 
-    async def _finish(
-        self,
-        outbox_id: uuid.UUID,
-        notification_id: uuid.UUID,
-        status: str | None,
-        error: str | None,
-    ) -> None:
-        """Settle a notification that no gateway saw (skipped), and close its outbox row."""
-        async with self.db.write() as session:
-            now = utcnow()
-            if status is not None:
-                await NotificationRepository(session).settle(
-                    notification_id, status=status, error=error
-                )
-                await sms_credits.settle(
-                    SmsCreditRepository(session), notification_id, sent=False, now=now
-                )
-            await OutboxRepository(session).claim(outbox_id, now)
+async def _hold_what_it_costs(session: AsyncSession, item: NotificationToSend, body: str) -> bool:
+    """Make the credits held match the text about to be sent; False: too few left.
+
+    The hold was counted on the text composed at queue time (or is 0 for an SMS queued
+    before credits existed); the text sent now may differ, so the difference is
+    reserved, or given back, before the send.
+    """
+    return await sms_credits.adjust_hold(
+        SmsCreditRepository(session),
+        BusinessSettingsRepository(session),
+        item.id,
+        held=item.sms_credits,
+        needed=segment_count(body),
+        now=utcnow(),
+    )
+
+
+async def _shared(session: AsyncSession, item: NotificationToSend) -> bool:
+    if item.scenario not in PERSONAL_SCENARIOS or item.customer_id is None:
+        return False
+    return await address_is_shared(
+        CustomerRepository(session), item.customer_id, item.recipient_email, item.recipient_phone
+    )
+
+
+async def _finish(
+    session: AsyncSession,
+    outbox_id: uuid.UUID,
+    notification_id: uuid.UUID,
+    status: str | None,
+    error: str | None,
+) -> None:
+    """Settle a notification that no gateway saw (skipped), and close its outbox row."""
+    now = utcnow()
+    if status is not None:
+        await NotificationRepository(session).settle(notification_id, status=status, error=error)
+        await sms_credits.settle(SmsCreditRepository(session), notification_id, sent=False, now=now)
+    await OutboxRepository(session).claim(outbox_id, now)
