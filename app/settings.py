@@ -79,9 +79,10 @@ class Settings(BaseSettings):
     notification_retry_base_seconds: float = Field(default=15, gt=0)
     notification_retry_cap_seconds: float = Field(default=300, gt=0)
     notification_retry_after_cap_seconds: float = Field(default=900, gt=0)
-    # arq's time limit on one delivery run. A worker killed mid-send leaves the job marked
-    # in progress for this long plus arq's 10 s; only then does another worker re-run it.
-    notification_job_timeout_seconds: float = Field(default=60, gt=0)
+    # arq's time limit on one run of a delivery job (a notification, a webhook). A worker
+    # killed mid-send leaves its job marked in progress for this long plus arq's 10 s;
+    # only then does another worker run it again.
+    delivery_job_timeout_seconds: float = Field(default=60, gt=0)
     # Webhooks (issue 10 §5). URLs that resolve to loopback, private or link-local
     # addresses are refused unless this is on: for a self-hosted integration on the
     # shop's own network, and for tests, which send only to servers on 127.0.0.1.

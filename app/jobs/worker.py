@@ -24,8 +24,6 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_JOB_TIMEOUT_SECONDS = 60
-
 
 def functions(settings: Settings) -> list[Any]:
     return [
@@ -35,11 +33,16 @@ def functions(settings: Settings) -> list[Any]:
             deliver_notification,
             keep_result=0,
             max_tries=6,
-            timeout=settings.notification_job_timeout_seconds,
+            timeout=settings.delivery_job_timeout_seconds,
         ),
         # The delivery row counts attempts and ends the retries (webhook_max_attempts);
         # arq's own limit is only a backstop.
-        func(deliver_webhook, keep_result=0, max_tries=100, timeout=WEBHOOK_JOB_TIMEOUT_SECONDS),
+        func(
+            deliver_webhook,
+            keep_result=0,
+            max_tries=100,
+            timeout=settings.delivery_job_timeout_seconds,
+        ),
     ]
 
 
@@ -120,9 +123,7 @@ def build_worker(
     # points expiry that was an hour before a killed worker's notification was sent. The
     # crons need no mark this long (a job_runs row guards each slot, app/services/
     # scheduled.py); deliveries need it as long as one delivery may run.
-    worker.in_progress_timeout_s = (
-        max(settings.notification_job_timeout_seconds, WEBHOOK_JOB_TIMEOUT_SECONDS) + 10
-    )
+    worker.in_progress_timeout_s = settings.delivery_job_timeout_seconds + 10
     return worker
 
 
