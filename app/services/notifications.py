@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,10 +155,75 @@ class _Ready:
     gateway: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """An attempt's outcome, to be recorded."""
+
+    outbox_id: uuid.UUID
+    item: NotificationToSend
+    number: int
+    outcome: AttemptOutcome
+    error: str | None
+    final: bool
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Batches(Generic[T, R]):
+    """Group commit: what callers submit while a batch runs goes into the next batch.
+
+    ``run`` answers one result per item, in order; an exception in the list is raised to
+    that item's caller alone. One caller alone is a batch of one, at no extra wait.
+    """
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | Exception]]]) -> None:
+        self._run = run
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._draining is None or self._draining.done():
+            # A task of its own: a caller cancelled meanwhile (arq's timeout) must not
+            # cancel the batch the other callers wait on.
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await self._run([item for item, _ in batch])
+            except Exception as error:
+                results = [error] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():  # its caller was cancelled
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
 class NotificationDelivery:
+    """Delivers notifications, many jobs' worth of database work in few transactions.
+
+    The jobs a worker runs at once submit their claims, and then their outcomes, to a
+    batch: one read session and one transaction claim the attempts of every job waiting
+    (committed before any of them sends), and one transaction records the outcomes. Each
+    job still makes one attempt, sends on its own and answers its own outcome; a batch
+    that fails is done again one job at a time, so one bad row fails only its own job.
+    A transaction costs several statements' time on SQLite (bench/notifications.py).
+    """
+
     def __init__(self, db: Database, gateway: MessageGateway) -> None:
         self.db = db
         self.gateway = gateway
+        self._claims: _Batches[uuid.UUID, _Ready | DeliveryOutcome] = _Batches(self._claim_all)
+        self._outcomes: _Batches[_Ended, None] = _Batches(self._end_all)
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
         """Send the notification an outbox row names, once; a re-run after success does nothing.
@@ -162,24 +231,8 @@ class NotificationDelivery:
         One attempt per call, recorded as a ``notification_attempts`` row; ``attempt`` is
         arq's try number. A transient failure answers ``retry`` (the job defers it), a
         permanent one or the last attempt settles the notification as FAILED.
-
-        Three transactions a delivery (each costs more than a statement on SQLite, see
-        bench/notifications.py): the reads; the claim of the attempt (committed before
-        the send); the outcome. The reads stay out of the claim's transaction: two runs
-        of one job that read the same attempt count race on one conditional update, and
-        only one sends (SQLite would serialize a read-and-claim transaction, and the
-        second run would see the first's claim as an attempt cut short).
         """
-        async with self.db.read() as session:
-            message = await OutboxRepository(session).get(outbox_id)
-            if message is None:
-                return DeliveryOutcome("MISSING")
-            notification_id = uuid.UUID(message[1]["notification_id"])
-            item = await NotificationRepository(session).get_for_sending(notification_id)
-            # Checked again at send time: addresses are read then, and may have changed.
-            shared = item is not None and item.status == "QUEUED" and await _shared(session, item)
-        async with self.db.write() as session:
-            ready = await self._claim(session, outbox_id, notification_id, item, shared)
+        ready = await self._claims.submit(outbox_id)
         if isinstance(ready, DeliveryOutcome):
             return ready
         item, number, gateway = ready.item, ready.number, ready.gateway
@@ -196,16 +249,85 @@ class NotificationDelivery:
         await self._end(outbox_id, item, number, AttemptOutcome.SENT, None)
         return DeliveryOutcome("SENT")
 
-    async def _claim(
+    async def _claim_all(
+        self, outbox_ids: list[uuid.UUID]
+    ) -> list[_Ready | DeliveryOutcome | Exception]:
+        try:
+            return list(await self._claim(outbox_ids))
+        except Exception as error:
+            if len(outbox_ids) == 1:
+                return [error]
+            log.warning("claiming a batch of notifications failed; one at a time", exc_info=True)
+            return [(await self._claim_all([outbox_id]))[0] for outbox_id in outbox_ids]
+
+    async def _claim(self, outbox_ids: list[uuid.UUID]) -> list[_Ready | DeliveryOutcome]:
+        """Read, check and claim the attempt of each outbox row's notification.
+
+        The reads stay out of the claim's transaction: two runs of one job that read the
+        same attempt count race on one conditional update, and only one sends (SQLite
+        would serialize a read-and-claim transaction, and the second run would take the
+        first's claim for an attempt cut short). Two runs of one job in one batch: the
+        first claims, the second answers as a run that lost the race.
+        """
+        async with self.db.read() as session:
+            payloads = await OutboxRepository(session).get_many(list(set(outbox_ids)))
+            notification_ids = {
+                outbox_id: uuid.UUID(payload["notification_id"])
+                for outbox_id, payload in payloads.items()
+            }
+            items = await NotificationRepository(session).get_many_for_sending(
+                list(set(notification_ids.values()))
+            )
+            # Checked again at send time: addresses are read then, and may have changed.
+            shared = await _shared(
+                session, [item for item in items.values() if item.status == "QUEUED"]
+            )
+        results: list[_Ready | DeliveryOutcome] = []
+        async with self.db.write() as session:
+            first_run: dict[uuid.UUID, int] = {}
+            to_claim: dict[uuid.UUID, tuple[NotificationToSend, OutgoingMessage, str]] = {}
+            for index, outbox_id in enumerate(outbox_ids):
+                if outbox_id in first_run:
+                    earlier = results[first_run[outbox_id]]
+                    results.append(earlier if isinstance(earlier, DeliveryOutcome) else _LOST)
+                    continue
+                first_run[outbox_id] = index
+                notification_id = notification_ids.get(outbox_id)
+                if notification_id is None:
+                    results.append(DeliveryOutcome("MISSING"))
+                    continue
+                item = items.get(notification_id)
+                checked = await self._check(
+                    session, outbox_id, notification_id, item, notification_id in shared
+                )
+                if isinstance(checked, DeliveryOutcome):
+                    results.append(checked)
+                    continue
+                assert item is not None
+                to_claim[outbox_id] = (item, *checked)
+                results.append(_LOST)  # until the claim below says otherwise
+            # Committed before the send (this transaction ends before any job sends): a
+            # worker killed mid-send leaves an attempt with no outcome, and the next run
+            # numbers its own attempt after it.
+            claimed = await NotificationRepository(session).begin_attempts(
+                [(item.id, item.attempts, gateway) for item, _, gateway in to_claim.values()],
+                started_at=utcnow(),
+            )
+        for outbox_id, (item, outgoing, gateway) in to_claim.items():
+            if item.id in claimed:
+                results[first_run[outbox_id]] = _Ready(item, outgoing, item.attempts + 1, gateway)
+        return results
+
+    async def _check(
         self,
         session: AsyncSession,
         outbox_id: uuid.UUID,
         notification_id: uuid.UUID,
         item: NotificationToSend | None,
         shared: bool,
-    ) -> _Ready | DeliveryOutcome:
-        """Claim the attempt in the caller's transaction, or settle a notification that is
-        not to be sent (the outcome then says why)."""
+    ) -> tuple[OutgoingMessage, str] | DeliveryOutcome:
+        """The message and gateway of a notification that may go, or, settled here in the
+        caller's transaction, why it does not."""
         if item is None or item.status != "QUEUED":
             await _finish(session, outbox_id, notification_id, None, None)
             return DeliveryOutcome(item.status if item else "MISSING")
@@ -223,18 +345,7 @@ class NotificationDelivery:
                 session, outbox_id, notification_id, "SKIPPED", sms_credits.NO_SMS_CREDITS
             )
             return DeliveryOutcome("SKIPPED")
-        gateway = gateway_name(self.gateway, item.channel)
-        # Committed before the send (the caller's transaction ends first): a worker killed
-        # mid-send leaves an attempt with no outcome, and the next run numbers its own
-        # attempt after it.
-        number = await NotificationRepository(session).begin_attempt(
-            item.id, seen_attempts=item.attempts, gateway=gateway, started_at=utcnow()
-        )
-        if number is None:
-            # Another run of this job (arq redelivers after a timeout) claimed the attempt:
-            # that run sends, and settles the row.
-            return DeliveryOutcome("QUEUED")
-        return _Ready(item, outgoing, number, gateway)
+        return outgoing, gateway_name(self.gateway, item.channel)
 
     async def _failed(
         self,
@@ -272,30 +383,64 @@ class NotificationDelivery:
         final: bool = True,
     ) -> None:
         """Close the attempt and, in the same transaction, the notification when it is final."""
-        notification_id = item.id
-        # Only an SMS holds credits (reserved at queue time, adjusted before the send); an
-        # email's settlement would be a read that finds none.
-        holds_credits = item.channel == "SMS" or bool(item.sms_credits)
-        async with self.db.write() as session:
-            now = utcnow()
-            notifications = NotificationRepository(session)
-            await notifications.finish_attempt(
-                notification_id, number, outcome=outcome.value, error=error, finished_at=now
-            )
-            credits = SmsCreditRepository(session)
-            if outcome is AttemptOutcome.SENT:
-                await notifications.settle(notification_id, status="SENT", error=None, sent_at=now)
-                if holds_credits:
-                    await sms_credits.settle(credits, notification_id, sent=True, now=now)
-            elif final:
-                await notifications.settle(notification_id, status="FAILED", error=error)
-                if holds_credits:
-                    await sms_credits.settle(credits, notification_id, sent=False, now=now)
-            else:
-                assert error is not None
-                await notifications.note_error(notification_id, error)
-                return
-            await OutboxRepository(session).claim(outbox_id, now)
+        await self._outcomes.submit(_Ended(outbox_id, item, number, outcome, error, final))
+
+    async def _end_all(self, ended: list[_Ended]) -> list[Exception | None]:
+        try:
+            async with self.db.write() as session:
+                await _record(session, ended, utcnow())
+        except Exception as error:
+            if len(ended) == 1:
+                return [error]
+            log.warning("recording a batch of outcomes failed; one at a time", exc_info=True)
+            return [(await self._end_all([one]))[0] for one in ended]
+        return [None] * len(ended)
+
+
+# What a run answers when another run of its job holds the attempt: that run sends, and
+# settles the row.
+_LOST = DeliveryOutcome("QUEUED")
+
+
+async def _record(session: AsyncSession, ended: list[_Ended], now: datetime) -> None:
+    """Record outcomes in the caller's transaction: the common one (sent, no credits to
+    settle) for all at once, any other one by one."""
+    # Only an SMS holds credits (reserved at queue time, adjusted before the send); an
+    # email's settlement would be a read that finds none.
+    plain = [
+        e
+        for e in ended
+        if e.outcome is AttemptOutcome.SENT and e.item.channel != "SMS" and not e.item.sms_credits
+    ]
+    if plain:
+        await NotificationRepository(session).finish_sent(
+            [(e.item.id, e.number) for e in plain], at=now
+        )
+        await OutboxRepository(session).claim_many([e.outbox_id for e in plain], now)
+    done = {id(e) for e in plain}
+    for e in ended:
+        if id(e) not in done:
+            await _record_one(session, e, now)
+
+
+async def _record_one(session: AsyncSession, e: _Ended, now: datetime) -> None:
+    notification_id = e.item.id
+    notifications = NotificationRepository(session)
+    await notifications.finish_attempt(
+        notification_id, e.number, outcome=e.outcome.value, error=e.error, finished_at=now
+    )
+    credits = SmsCreditRepository(session)
+    if e.outcome is AttemptOutcome.SENT:
+        await notifications.settle(notification_id, status="SENT", error=None, sent_at=now)
+        await sms_credits.settle(credits, notification_id, sent=True, now=now)
+    elif e.final:
+        await notifications.settle(notification_id, status="FAILED", error=e.error)
+        await sms_credits.settle(credits, notification_id, sent=False, now=now)
+    else:
+        assert e.error is not None
+        await notifications.note_error(notification_id, e.error)
+        return
+    await OutboxRepository(session).claim(e.outbox_id, now)
 
 
 async def _hold_what_it_costs(session: AsyncSession, item: NotificationToSend, body: str) -> bool:
@@ -315,12 +460,28 @@ async def _hold_what_it_costs(session: AsyncSession, item: NotificationToSend, b
     )
 
 
-async def _shared(session: AsyncSession, item: NotificationToSend) -> bool:
-    if item.scenario not in PERSONAL_SCENARIOS or item.customer_id is None:
-        return False
-    return await address_is_shared(
-        CustomerRepository(session), item.customer_id, item.recipient_email, item.recipient_phone
+async def _shared(session: AsyncSession, items: list[NotificationToSend]) -> set[uuid.UUID]:
+    """The ids of the notifications, among ``items``, meant for one person whose address
+    another customer has too."""
+    personal = [
+        item
+        for item in items
+        if item.scenario in PERSONAL_SCENARIOS and item.customer_id is not None
+    ]
+    if not personal:
+        return set()
+    holders = {
+        item.customer_id: (
+            email_key(item.recipient_email) if item.recipient_email else None,
+            item.recipient_phone,
+        )
+        for item in personal
+        if item.customer_id is not None
+    }
+    shared = await CustomerRepository(session).addresses_held_by_others(
+        [(customer_id, key, phone) for customer_id, (key, phone) in holders.items()]
     )
+    return {item.id for item in personal if item.customer_id in shared}
 
 
 async def _finish(
