@@ -58,7 +58,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def noop_rate(redis_url: str, n: int) -> float:
+async def noop_rate(redis_url: str, n: int) -> tuple[float, float]:
+    """Jobs per second, and this process's CPU seconds per job."""
     queue = f"bench-noop-{os.getpid()}"
     pool = await create_pool(redis_settings(redis_url))
     try:
@@ -74,13 +75,14 @@ async def noop_rate(redis_url: str, n: int) -> float:
             keep_result=0,
             handle_signals=False,
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await worker.main()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         await worker.close()
         if worker.jobs_complete != n:
             raise RuntimeError(f"no-op: {worker.jobs_complete} of {n} jobs ran")
-        return n / elapsed
+        return n / elapsed, cpu / n
     finally:
         await pool.aclose()
 
@@ -98,8 +100,9 @@ async def create_customers(runtime: Runtime, n: int, series: str) -> None:
 
 async def deliver_all(
     runtime: Runtime, settings: Settings, n: int, series: str
-) -> tuple[float, float, dict[str, int]]:
-    """Deliveries per second, statements per delivery, and what the gateway saw."""
+) -> tuple[float, float, dict[str, float]]:
+    """Deliveries per second, statements per delivery, and what the gateway and the
+    worker's process (CPU ms per delivery, its database threads included) spent."""
     await create_customers(runtime, n, series)
     queued = await runtime.queue.pool.zcard(settings.queue_name)
     if queued < n:
@@ -114,9 +117,10 @@ async def deliver_all(
         event.listen(engine.sync_engine, "before_cursor_execute", count)
     worker = build_worker(settings, runtime.redis_url, db=db, burst=True, poll_delay=POLL_DELAY)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await worker.main()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
     finally:
         gateway = worker.ctx["delivery"].gateway.by_channel["EMAIL"]
         await worker.close()
@@ -130,7 +134,7 @@ async def deliver_all(
         ).scalar_one()
     if unsettled or open_rows:
         raise RuntimeError(f"{series}: {unsettled} not SENT, {open_rows} outbox rows open")
-    seen = {"connections": getattr(gateway, "connects", 0)}
+    seen = {"connections": getattr(gateway, "connects", 0), "cpu_ms": cpu / n * 1000}
     per_delivery = sum(statements.values()) / n
     print(
         f"  statements per delivery: {per_delivery:.1f} "
@@ -151,14 +155,8 @@ async def run(n: int, smtp_port: int) -> None:
         try:
             backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
             print(f"{backend}, {n} notifications per series, one worker (max_jobs 100)")
-            rate_noop = await noop_rate(runtime.redis_url, n)
-            print(f"arq no-op jobs:            {rate_noop:8.0f} jobs/s")
-            rates: dict[str, float] = {}
-            rates["file"], _, _ = await deliver_all(runtime, base, n, "file")
-            print(
-                f"file gateway:              {rates['file']:8.0f} deliveries/s"
-                f"   {rates['file'] / rate_noop:5.0%} of the no-op rate"
-            )
+            noop_before, noop_cpu = await noop_rate(runtime.redis_url, n)
+            rate_file, _, file_seen = await deliver_all(runtime, base, n, "file")
             await wait_for_port(smtp_port)
             smtp_settings = base.model_copy(
                 update={
@@ -166,17 +164,28 @@ async def run(n: int, smtp_port: int) -> None:
                     "smtp_from": SENDER,
                 }
             )
-            rates["smtp"], _, seen = await deliver_all(runtime, smtp_settings, n, "smtp")
+            rate_smtp, _, smtp_seen = await deliver_all(runtime, smtp_settings, n, "smtp")
+            noop_after, _ = await noop_rate(runtime.redis_url, n)
+            # The machine drifts over a run: the deliveries are compared with the mean of
+            # the no-op rates measured before and after them.
+            noop = (noop_before + noop_after) / 2
             print(
-                f"SMTP (aiosmtpd, local):    {rates['smtp']:8.0f} deliveries/s"
-                f"   {rates['smtp'] / rate_noop:5.0%} of the no-op rate"
-                f"   ({seen['connections']} SMTP connections)"
+                f"arq no-op jobs:          {noop:6.0f} jobs/s (before {noop_before:.0f}, "
+                f"after {noop_after:.0f}), {noop_cpu * 1000:.2f} ms CPU a job"
             )
-            rate_noop_after = await noop_rate(runtime.redis_url, n)
-            print(
-                f"arq no-op jobs, again:     {rate_noop_after:8.0f} jobs/s "
-                "(the machine's drift over the run)"
-            )
+            for label, rate, seen in (
+                ("file gateway:", rate_file, file_seen),
+                ("SMTP (aiosmtpd, local):", rate_smtp, smtp_seen),
+            ):
+                print(
+                    f"{label:24s}{rate:6.0f} deliveries/s, {rate / noop:4.0%} of the no-op "
+                    f"rate, {seen['cpu_ms']:.2f} ms CPU a delivery"
+                    + (
+                        f", {seen['connections']:.0f} SMTP connections"
+                        if seen["connections"]
+                        else ""
+                    )
+                )
         finally:
             await runtime.close()
 
