@@ -178,8 +178,15 @@ class _Batches(Generic[T, R]):
     that item's caller alone. One caller alone is a batch of one, at no extra wait.
     """
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | Exception]]]) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[list[R | Exception]]],
+        *,
+        drop_cancelled: bool,
+    ) -> None:
         self._run = run
+        # Whether an item whose caller was cancelled before its batch began is left out.
+        self._drop_cancelled = drop_cancelled
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._draining: asyncio.Task[None] | None = None
 
@@ -195,6 +202,10 @@ class _Batches(Generic[T, R]):
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
+            if self._drop_cancelled:
+                batch = [(item, future) for item, future in batch if not future.done()]
+                if not batch:
+                    continue
             try:
                 results = await self._run([item for item, _ in batch])
             except Exception as error:
@@ -222,8 +233,13 @@ class NotificationDelivery:
     def __init__(self, db: Database, gateway: MessageGateway) -> None:
         self.db = db
         self.gateway = gateway
-        self._claims: _Batches[uuid.UUID, _Ready | DeliveryOutcome] = _Batches(self._claim_all)
-        self._outcomes: _Batches[_Ended, None] = _Batches(self._end_all)
+        # A job cancelled (arq's timeout) before its claim began claims nothing; one
+        # cancelled after its send still has its outcome recorded, or the next run would
+        # send again.
+        self._claims: _Batches[uuid.UUID, _Ready | DeliveryOutcome] = _Batches(
+            self._claim_all, drop_cancelled=True
+        )
+        self._outcomes: _Batches[_Ended, None] = _Batches(self._end_all, drop_cancelled=False)
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
         """Send the notification an outbox row names, once; a re-run after success does nothing.
