@@ -188,6 +188,12 @@ class SmtpGateway:
                     # After an error the session's state is unknown: never reused.
                     self._discard(client)
                 raise _classified(failure, recipient, self.config.host) from None
+            except BaseException:
+                # Cancelled mid-session (arq's timeout, shutdown), or a bug: the session is
+                # in an unknown state, and closed rather than left open unowned.
+                if client is not None:
+                    self._discard(client)
+                raise
             self._give_back(client)
 
     async def _transfer(self, client: _Client, email_message: EmailMessage) -> None:

@@ -384,3 +384,34 @@ async def test_idle_connections_are_closed_after_a_while_and_at_shutdown() -> No
         assert later.transport is None
     with pytest.raises(DeliveryFailed):
         await gateway.send(outgoing(3))
+
+
+async def test_a_send_cancelled_mid_session_closes_its_connection_and_the_next_uses_a_new_one() -> (
+    None
+):
+    class SlowOnce(SmtpHandler):
+        stalled = False
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            if not self.stalled:
+                self.stalled = True
+                await asyncio.sleep(5)  # in the server's own thread and loop
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = SlowOnce()
+    with smtp_server(handler) as port:
+        gateway = smtp_gateway(port)
+        try:
+            # arq's timeout cancels a job mid-send.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(gateway.send(outgoing(1)), 0.5)
+            [cut] = handler.sessions
+            for _ in range(100):
+                if cut.transport is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert cut.transport is None  # not left open, owned by no one
+            await gateway.send(outgoing(2))
+        finally:
+            await gateway.aclose()
+    assert gateway.connects == 2
