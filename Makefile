@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/query_cost.py
 	$(BIN)/python bench/supervision_tick.py
 	$(BIN)/python bench/slowloris.py
+	$(BIN)/python bench/notifications.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     smtp_url: SecretStr = SecretStr("")
     smtp_from: str = ""
     smtp_timeout_seconds: float = Field(default=10, gt=0)
+    # SMTP connections kept open and reused (each carries one message at a time), and how
+    # long one may sit unused before it is closed.
+    smtp_connections: int = Field(default=4, ge=1)
+    smtp_idle_seconds: float = Field(default=30, gt=0)
     # The SMS provider's HTTP endpoint: JSON posted with a bearer token.
     sms_gateway_url: str = ""
     sms_gateway_token: SecretStr = SecretStr("")
@@ -82,6 +86,10 @@ class Settings(BaseSettings):
     notification_retry_base_seconds: float = Field(default=15, gt=0)
     notification_retry_cap_seconds: float = Field(default=300, gt=0)
     notification_retry_after_cap_seconds: float = Field(default=900, gt=0)
+    # arq's time limit on one run of a delivery job (a notification, a webhook). A worker
+    # killed mid-send leaves its job marked in progress for this long plus arq's 10 s;
+    # only then does another worker run it again.
+    delivery_job_timeout_seconds: float = Field(default=60, gt=0)
     # Webhooks (issue 10 §5). URLs that resolve to loopback, private or link-local
     # addresses are refused unless this is on: for a self-hosted integration on the
     # shop's own network, and for tests, which send only to servers on 127.0.0.1.

@@ -9,6 +9,7 @@ import email
 import email.policy
 import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +66,31 @@ class SmtpHandler:
     received: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     logins: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # The client's (host, port) of each message received: one port, one connection.
+    peers: list[tuple[str, int]] = field(default_factory=list)
+    # Every session that said EHLO (the server side of each connection).
+    sessions: list[Any] = field(default_factory=list)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if server not in self.sessions:
+            self.sessions.append(server)
+        return responses
+
+    def drop_connections(self) -> None:
+        """Close every connection from the server's side, and return once it is done."""
+        done = threading.Event()
+
+        def close() -> None:
+            for server in self.sessions:
+                if server.transport is not None:
+                    server.transport.close()
+            done.set()
+
+        self.sessions[0].loop.call_soon_threadsafe(close)
+        assert done.wait(5)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -79,6 +105,7 @@ class SmtpHandler:
         assert isinstance(parsed, EmailMessage)
         self.received.append(parsed)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.peers.append(tuple(session.peer[:2]))
         return "250 Message accepted"
 
     def authenticate(
@@ -174,6 +201,8 @@ class SmsRequest:
     headers: dict[str, str]
     json: dict[str, Any]
     at: float
+    # The client's port: requests from one port came over one connection.
+    client_port: int | None = None
 
 
 @dataclass
@@ -187,7 +216,12 @@ class SmsProvider:
     async def receive(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(
-            SmsRequest(dict(request.headers), body, asyncio.get_running_loop().time())
+            SmsRequest(
+                dict(request.headers),
+                body,
+                asyncio.get_running_loop().time(),
+                request.client.port if request.client else None,
+            )
         )
         reply = self.replies.pop(0) if self.replies else SmsReply()
         if reply.delay:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from app.db.migrate import upgrade
 from app.domain.permissions import Permission
@@ -35,6 +35,7 @@ from app.runtime import Runtime
 from app.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import Factory
+from tests.gateway_servers import SmsReply, sms_provider
 from tests.test_cli import ROOT, poscrm
 
 LOGIN = """mutation($username: String!, $password: String!) {
@@ -380,3 +381,111 @@ def test_a_worker_process_that_keeps_dying_exits_non_zero(tmp_path: Path) -> Non
     assert text.count("arq worker died: ") == 2
     assert "arq worker died 2 times in a row; giving up" in text
     assert "exiting with status 1" in text
+
+
+async def test_a_worker_killed_mid_send_leaves_the_job_to_the_next_worker_without_a_duplicate(
+    own_db: Settings, data: Path, runtime: Runtime, tmp_path: Path
+) -> None:
+    """SIGKILL a `poscrm worker` while the SMS provider holds its request; another finishes.
+
+    The provider stalls on the first request, so the kill lands mid-send: the attempt is
+    committed, its outcome never is. The job stays in arq's queue, marked in progress
+    until the delivery job timeout (short here, through settings) plus arq's 10 s.
+    """
+    async with sms_provider() as provider:
+        provider.replies = [SmsReply(delay=60)]
+        settings = _settings(
+            own_db,
+            data,
+            redis_url=runtime.redis_url,
+            sms_gateway_url=provider.url,
+            delivery_job_timeout_seconds=2,
+        )
+        env = {
+            "POSCRM_DATABASE_URL": settings.database_url,
+            "POSCRM_REDIS_URL": settings.redis_url,
+            "POSCRM_REDIS_PREFIX": settings.redis_prefix,
+            "POSCRM_SMS_GATEWAY_URL": provider.url,
+            "POSCRM_DELIVERY_JOB_TIMEOUT_SECONDS": "2",
+        }
+        app = await Runtime.start(settings)
+        try:
+            factory = Factory(app)
+            await factory.sms_credits(10)
+            customer = await factory.customer(name="Bo", phone="+12125550177")
+            first = _start(data, tmp_path / "first.log", "worker", **env)
+            try:
+                await eventually(lambda: len(provider.requests) == 1, 30)
+                async with app.db.read() as session:
+                    [(number, finished)] = (
+                        await session.execute(
+                            text("SELECT number, finished_at FROM notification_attempts")
+                        )
+                    ).all()
+                assert (number, finished) == (1, None)  # recorded before the send
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+            finally:
+                if first.poll() is None:
+                    first.kill()
+                    first.wait()
+
+            second = _start(data, tmp_path / "second.log", "worker", **env)
+            try:
+                await eventually(lambda: len(provider.requests) == 2, 60)
+
+                async def settled() -> tuple[Any, ...]:
+                    async with app.db.read() as session:
+                        return tuple(
+                            (
+                                await session.execute(
+                                    text("SELECT id, status, attempts FROM notifications")
+                                )
+                            ).one()
+                        )
+
+                deadline = time.monotonic() + 30
+                while (found := await settled())[1] != "SENT":
+                    assert time.monotonic() < deadline, found
+                    await asyncio.sleep(0.05)
+                second.send_signal(signal.SIGTERM)
+                assert second.wait(30) == 0, (tmp_path / "second.log").read_text()
+            finally:
+                if second.poll() is None:
+                    second.kill()
+                    second.wait()
+
+            notification_id, status, attempts = found
+            assert (status, attempts) == ("SENT", 2)
+            async with app.db.read() as session:
+                rows = (
+                    await session.execute(
+                        text(
+                            "SELECT number, outcome, finished_at IS NULL "
+                            "FROM notification_attempts ORDER BY number"
+                        )
+                    )
+                ).all()
+                [(processed,)] = (
+                    await session.execute(text("SELECT processed_at IS NOT NULL FROM outbox"))
+                ).all()
+                credits = sorted(
+                    (
+                        await session.execute(text("SELECT kind, segments FROM sms_credit_ledger"))
+                    ).all()
+                )
+            # The killed attempt stays open on record; the next one was sent.
+            assert [tuple(r) for r in rows] == [(1, None, True), (2, "SENT", False)]
+            assert processed
+            # One key for the notification, one request per attempt: no attempt was sent
+            # twice, and a provider that honours the key sends one SMS.
+            key = str(uuid.UUID(str(notification_id)))
+            sent = [
+                (r.headers["idempotency-key"], r.headers["x-attempt"]) for r in provider.requests
+            ]
+            assert sent == [(key, "1"), (key, "2")]
+            assert {r.json["to"] for r in provider.requests} == {customer.phone}
+            # Spent once, for the attempt that went out.
+            assert [kind for kind, _ in credits].count("SPEND") == 1
+        finally:
+            await app.close()

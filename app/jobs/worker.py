@@ -20,7 +20,7 @@ from app.jobs.queue import ArqJobQueue, redis_settings
 from app.jobs.webhooks import deliver_webhook
 from app.services.auth import passwords_for
 from app.services.delivery_gateways import gateways_from_settings
-from app.services.gateways import MessageGateway
+from app.services.gateways import MessageGateway, close_gateway
 from app.services.marketing.messages import MarketingMessages
 from app.services.notifications import NotificationDelivery
 from app.services.unit_of_work import Transactions
@@ -28,17 +28,30 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FUNCTIONS = [
-    # keep_result=0: the database row is the record, and a kept result would block
-    # re-enqueueing the same job id (STYLE.md).
-    func(deliver_notification, keep_result=0, max_tries=6, timeout=60),
-    # The delivery row counts attempts and ends the retries (webhook_max_attempts);
-    # arq's own limit is only a backstop.
-    func(deliver_webhook, keep_result=0, max_tries=100, timeout=60),
-    # 10,000 recipients are ten batches and ~5 s of enqueues; a run cut short by the
-    # timeout is retried and carries on where it stopped.
-    func(fan_out_marketing, keep_result=0, max_tries=10, timeout=600),
-]
+
+def functions(settings: Settings) -> list[Any]:
+    return [
+        # keep_result=0: the database row is the record, and a kept result would block
+        # re-enqueueing the same job id (STYLE.md).
+        func(
+            deliver_notification,
+            keep_result=0,
+            max_tries=6,
+            timeout=settings.delivery_job_timeout_seconds,
+        ),
+        # The delivery row counts attempts and ends the retries (webhook_max_attempts);
+        # arq's own limit is only a backstop.
+        func(
+            deliver_webhook,
+            keep_result=0,
+            max_tries=100,
+            timeout=settings.delivery_job_timeout_seconds,
+        ),
+        # 10,000 recipients are ten batches and ~5 s of enqueues; a run cut short by the
+        # timeout is retried and carries on where it stopped, and a second start (after
+        # the in-progress mark below lapses) enqueues only what is not yet queued.
+        func(fan_out_marketing, keep_result=0, max_tries=10, timeout=600),
+    ]
 
 
 def build_worker(
@@ -60,6 +73,8 @@ def build_worker(
         ctx["settings"] = settings
         queue = ArqJobQueue(ctx["redis"], settings.queue_name)
         ctx["tx"] = Transactions(database, queue)
+        # A gateway built here is this worker's to close (its kept-open connections).
+        ctx["own_gateway"] = gateway is None
         ctx["delivery"] = NotificationDelivery(
             database,
             gateway or gateways_from_settings(settings),
@@ -69,11 +84,12 @@ def build_worker(
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await close_own_gateway(ctx)
         if ctx.get("own_db"):
             await ctx["db"].dispose()
 
-    return Worker(
-        functions=FUNCTIONS,
+    worker = Worker(
+        functions=functions(settings),
         cron_jobs=[
             cron(
                 relay_outbox,
@@ -125,6 +141,24 @@ def build_worker(
         max_jobs=100,
         handle_signals=handle_signals,
     )
+    # arq marks a started job "in progress" in Redis for its longest function timeout plus
+    # 10 s, and no worker runs the job again until the mark expires: with the hour-long
+    # points expiry that was an hour before a killed worker's notification was sent. The
+    # crons need no mark this long (a job_runs row guards each slot, app/services/
+    # scheduled.py); deliveries need it as long as one delivery may run.
+    worker.in_progress_timeout_s = settings.delivery_job_timeout_seconds + 10
+    return worker
+
+
+async def close_own_gateway(ctx: dict[str, Any]) -> None:
+    """Close the gateway the worker built (kept-open SMTP and HTTP connections); never raises."""
+    delivery = ctx.get("delivery")
+    if not ctx.pop("own_gateway", False) or delivery is None:
+        return
+    try:
+        await close_gateway(delivery.gateway)
+    except Exception:
+        log.warning("closing the notification gateways failed", exc_info=True)
 
 
 async def run_worker(
@@ -159,6 +193,8 @@ async def close_worker(worker: Worker) -> None:
         task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=10)
+    # arq's on_shutdown runs only from its own close, which this replaces.
+    await close_own_gateway(worker.ctx)
     # arq's ``pool`` property hides whether it ever connected; ``_pool`` says.
     pool, worker._pool = worker._pool, None
     if pool is None:

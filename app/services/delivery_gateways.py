@@ -22,7 +22,11 @@ def gateways_from_settings(settings: Settings) -> ChannelGateways:
         if not settings.smtp_from:
             raise ValueError("POSCRM_SMTP_FROM is required with POSCRM_SMTP_URL")
         email = SmtpGateway(
-            SmtpConfig.from_url(smtp_url), settings.smtp_from, timeout=settings.smtp_timeout_seconds
+            SmtpConfig.from_url(smtp_url),
+            settings.smtp_from,
+            timeout=settings.smtp_timeout_seconds,
+            connections=settings.smtp_connections,
+            idle_seconds=settings.smtp_idle_seconds,
         )
     if settings.sms_gateway_url:
         if not settings.sms_gateway_url.startswith(("http://", "https://")):

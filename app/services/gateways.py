@@ -32,6 +32,9 @@ class OutgoingMessage:
     html: str | None = None
     # Extra email headers, e.g. List-Unsubscribe on marketing (RFC 8058); SMS ignores them.
     headers: tuple[tuple[str, str], ...] = ()
+    # The notification_attempts number this send records, sent where a gateway can carry
+    # it (the SMS provider's X-Attempt header).
+    attempt: int | None = None
 
 
 class DeliveryFailed(Exception):
@@ -71,6 +74,18 @@ class ChannelGateways:
 
     async def send(self, message: OutgoingMessage) -> None:
         await self.by_channel[message.channel].send(message)
+
+    async def aclose(self) -> None:
+        # One gateway may carry both channels (the file gateway): closed once.
+        for gateway in {id(g): g for g in self.by_channel.values()}.values():
+            await close_gateway(gateway)
+
+
+async def close_gateway(gateway: object) -> None:
+    """Release what a gateway keeps open (connections), if it keeps anything."""
+    aclose = getattr(gateway, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 _EMAIL_LIKE = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")

@@ -6,9 +6,10 @@ import asyncio
 import html
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,7 @@ from app.db.repositories.notifications import NotificationRepository, Notificati
 from app.db.repositories.online_accounts import OnlineAccountRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.sms_credits import SmsCreditRepository
+from app.domain.accounts import OnlineAccountState
 from app.domain.records import (
     AttemptOutcome,
     BusinessSettingsRecord,
@@ -38,15 +40,8 @@ from app.settings import DEFAULT_PUBLIC_URL, Settings
 
 log = logging.getLogger(__name__)
 
-# _begin's answer when the account no longer takes the secret this send would carry: the
-# customer chose a password meanwhile (no initial one over it), or the account is disabled.
-ACCOUNT_TAKEN = -1
-
-
-class _AccountTaken(Exception):
-    pass
-
-
+# A registration message whose account was claimed meanwhile (the customer chose a
+# password): no initial password may replace theirs, so nothing is sent.
 ACCOUNT_IN_USE = "the online account is no longer waiting for this message; nothing was sent"
 
 # Attempts before a notification that keeps failing transiently is FAILED; with the job's
@@ -242,7 +237,101 @@ def _html_page(subject: str, markup: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A notification whose attempt is claimed (and committed): what the send needs."""
+
+    item: NotificationToSend
+    outgoing: OutgoingMessage
+    number: int
+    gateway: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Composed:
+    """A message composed before the claim: its text, or why it cannot go, and the hash of
+    the secret it carries (an initial password, a reset code) to store with the claim."""
+
+    outgoing: OutgoingMessage | None
+    skipped: str | None = None
+    secret_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """An attempt's outcome, to be recorded."""
+
+    outbox_id: uuid.UUID
+    item: NotificationToSend
+    number: int
+    outcome: AttemptOutcome
+    error: str | None
+    final: bool
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Batches(Generic[T, R]):
+    """Group commit: what callers submit while a batch runs goes into the next batch.
+
+    ``run`` answers one result per item, in order; an exception in the list is raised to
+    that item's caller alone. One caller alone is a batch of one, at no extra wait.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[list[R | Exception]]],
+        *,
+        drop_cancelled: bool,
+    ) -> None:
+        self._run = run
+        # Whether an item whose caller was cancelled before its batch began is left out.
+        self._drop_cancelled = drop_cancelled
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._draining is None or self._draining.done():
+            # A task of its own: a caller cancelled meanwhile (arq's timeout) must not
+            # cancel the batch the other callers wait on.
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            if self._drop_cancelled:
+                batch = [(item, future) for item, future in batch if not future.done()]
+                if not batch:
+                    continue
+            try:
+                results = await self._run([item for item, _ in batch])
+            except Exception as error:
+                results = [error] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():  # its caller was cancelled
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
 class NotificationDelivery:
+    """Delivers notifications, many jobs' worth of database work in few transactions.
+
+    The jobs a worker runs at once submit their claims, and then their outcomes, to a
+    batch: one read session and one transaction claim the attempts of every job waiting
+    (committed before any of them sends), and one transaction records the outcomes. Each
+    job still makes one attempt, sends on its own and answers its own outcome; a batch
+    that fails is done again one job at a time, so one bad row fails only its own job.
+    A transaction costs several statements' time on SQLite (bench/notifications.py).
+    """
+
     def __init__(
         self,
         db: Database,
@@ -260,6 +349,13 @@ class NotificationDelivery:
         # Marketing and its unsubscribe confirmation compose from their campaign, with a
         # link to this server's public address (issue 10 §4).
         self.marketing = marketing or MarketingMessages(db, DEFAULT_PUBLIC_URL)
+        # A job cancelled (arq's timeout) before its claim began claims nothing; one
+        # cancelled after its send still has its outcome recorded, or the next run would
+        # send again.
+        self._claims: _Batches[uuid.UUID, _Ready | DeliveryOutcome] = _Batches(
+            self._claim_all, drop_cancelled=True
+        )
+        self._outcomes: _Batches[_Ended, None] = _Batches(self._end_all, drop_cancelled=False)
 
     async def deliver(self, outbox_id: uuid.UUID, attempt: int) -> DeliveryOutcome:
         """Send the notification an outbox row names, once; a re-run after success does nothing.
@@ -268,46 +364,12 @@ class NotificationDelivery:
         arq's try number. A transient failure answers ``retry`` (the job defers it), a
         permanent one or the last attempt settles the notification as FAILED.
         """
-        async with self.db.read() as session:
-            message = await OutboxRepository(session).get(outbox_id)
-            if message is None:
-                return DeliveryOutcome("MISSING")
-            notification_id = uuid.UUID(message[1]["notification_id"])
-            item = await NotificationRepository(session).get_for_sending(notification_id)
-        if item is None or item.status != "QUEUED":
-            await self._finish(outbox_id, None, None, None)
-            return DeliveryOutcome(item.status if item else "MISSING")
-        if await self._shared(item):
-            # Checked again at send time: addresses are read then, and may have changed.
-            await self._finish(outbox_id, item, "SKIPPED", SHARED_ADDRESS)
-            return DeliveryOutcome("SKIPPED")
-        outgoing: OutgoingMessage | None
-        if item.scenario in COMPOSED_HERE:
-            composed = await self.marketing.compose(item)
-            if isinstance(composed, str):
-                await self._finish(outbox_id, item, "SKIPPED", composed)
-                return DeliveryOutcome("SKIPPED")
-            outgoing, secret_hash = composed, None
-        else:
-            secret, secret_hash = await self._new_secret(item.scenario)
-            outgoing = _compose(item, secret)
-        if outgoing is None:
-            await self._finish(outbox_id, item, "SKIPPED", "no address for this channel")
-            return DeliveryOutcome("SKIPPED")
-        if item.channel == "SMS" and not await self._hold_what_it_costs(item, outgoing.body):
-            await self._finish(outbox_id, item, "SKIPPED", sms_credits.NO_SMS_CREDITS)
-            return DeliveryOutcome("SKIPPED")
-        gateway = gateway_name(self.gateway, item.channel)
-        number = await self._begin(item, gateway, secret_hash)
-        if number is None:
-            # Another run of this job (arq redelivers after a timeout) claimed the attempt:
-            # that run sends, and settles the row.
-            return DeliveryOutcome("QUEUED")
-        if number == ACCOUNT_TAKEN:
-            await self._finish(outbox_id, item, "SKIPPED", ACCOUNT_IN_USE)
-            return DeliveryOutcome("SKIPPED")
+        ready = await self._claims.submit(outbox_id)
+        if isinstance(ready, DeliveryOutcome):
+            return ready
+        item, number, gateway = ready.item, ready.number, ready.gateway
         try:
-            await self.gateway.send(outgoing)
+            await self.gateway.send(replace(ready.outgoing, attempt=number))
         except DeliveryFailed as failure:
             return await self._failed(outbox_id, item, number, attempt, failure, gateway)
         except Exception:
@@ -319,6 +381,118 @@ class NotificationDelivery:
         await self._end(outbox_id, item, number, AttemptOutcome.SENT, None)
         return DeliveryOutcome("SENT")
 
+    async def _claim_all(
+        self, outbox_ids: list[uuid.UUID]
+    ) -> list[_Ready | DeliveryOutcome | Exception]:
+        try:
+            return list(await self._claim(outbox_ids))
+        except Exception as error:
+            if len(outbox_ids) == 1:
+                return [error]
+            log.warning("claiming a batch of notifications failed; one at a time", exc_info=True)
+            return [(await self._claim_all([outbox_id]))[0] for outbox_id in outbox_ids]
+
+    async def _claim(self, outbox_ids: list[uuid.UUID]) -> list[_Ready | DeliveryOutcome]:
+        """Read, check and claim the attempt of each outbox row's notification.
+
+        The reads stay out of the claim's transaction: two runs of one job that read the
+        same attempt count race on one conditional update, and only one sends (SQLite
+        would serialize a read-and-claim transaction, and the second run would take the
+        first's claim for an attempt cut short). Two runs of one job in one batch: the
+        first claims, the second answers as a run that lost the race.
+        """
+        async with self.db.read() as session:
+            payloads = await OutboxRepository(session).get_many(list(set(outbox_ids)))
+            notification_ids = {
+                outbox_id: uuid.UUID(payload["notification_id"])
+                for outbox_id, payload in payloads.items()
+            }
+            items = await NotificationRepository(session).get_many_for_sending(
+                list(set(notification_ids.values()))
+            )
+            # Checked again at send time: addresses are read then, and may have changed.
+            shared = await _shared(
+                session, [item for item in items.values() if item.status == "QUEUED"]
+            )
+        # Composed outside the claim's transaction: a campaign's text is read, and a secret
+        # is hashed (argon2, tens of milliseconds), neither while holding the write lock.
+        composed = {
+            item.id: await self._compose(item)
+            for item in items.values()
+            if item.status == "QUEUED" and item.id not in shared
+        }
+        results: list[_Ready | DeliveryOutcome] = []
+        fallback: list[tuple[str, str]] = []
+        async with self.db.write() as session:
+            first_run: dict[uuid.UUID, int] = {}
+            to_claim: dict[uuid.UUID, tuple[NotificationToSend, OutgoingMessage, str]] = {}
+            for index, outbox_id in enumerate(outbox_ids):
+                if outbox_id in first_run:
+                    earlier = results[first_run[outbox_id]]
+                    results.append(earlier if isinstance(earlier, DeliveryOutcome) else _LOST)
+                    continue
+                first_run[outbox_id] = index
+                notification_id = notification_ids.get(outbox_id)
+                if notification_id is None:
+                    results.append(DeliveryOutcome("MISSING"))
+                    continue
+                item = items.get(notification_id)
+                checked = await self._check(
+                    session,
+                    outbox_id,
+                    notification_id,
+                    item,
+                    notification_id in shared,
+                    composed.get(notification_id),
+                    fallback,
+                )
+                if isinstance(checked, DeliveryOutcome):
+                    results.append(checked)
+                    continue
+                assert item is not None
+                to_claim[outbox_id] = (item, *checked)
+                results.append(_LOST)  # until the claim below says otherwise
+            # Committed before the send (this transaction ends before any job sends): a
+            # worker killed mid-send leaves an attempt with no outcome, and the next run
+            # numbers its own attempt after it.
+            now = utcnow()
+            claimed = await NotificationRepository(session).begin_attempts(
+                [(item.id, item.attempts, gateway) for item, _, gateway in to_claim.values()],
+                started_at=now,
+            )
+            # The secret's hash is stored only by the run that claimed the attempt, in the
+            # claim's transaction: a run that lost the race must not replace the hash of
+            # the secret the winner sends.
+            for outbox_id, (item, _, _) in to_claim.items():
+                secret_hash = composed[item.id].secret_hash
+                if item.id not in claimed or secret_hash is None:
+                    continue
+                if not await _store_secret(session, item, secret_hash, now):
+                    claimed.discard(item.id)
+                    await NotificationRepository(session).finish_attempt(
+                        item.id,
+                        item.attempts + 1,
+                        outcome=AttemptOutcome.PERMANENT.value,
+                        error=ACCOUNT_IN_USE,
+                        finished_at=now,
+                    )
+                    fallback += await _finish(session, outbox_id, item, "SKIPPED", ACCOUNT_IN_USE)
+                    results[first_run[outbox_id]] = DeliveryOutcome("SKIPPED")
+        await self._dispatch(fallback)
+        for outbox_id, (item, outgoing, gateway) in to_claim.items():
+            if item.id in claimed:
+                results[first_run[outbox_id]] = _Ready(item, outgoing, item.attempts + 1, gateway)
+        return results
+
+    async def _compose(self, item: NotificationToSend) -> _Composed:
+        if item.scenario in COMPOSED_HERE:
+            message = await self.marketing.compose(item)
+            if isinstance(message, str):
+                return _Composed(None, skipped=message)
+            return _Composed(message)
+        secret, secret_hash = await self._new_secret(item.scenario)
+        return _Composed(_compose(item, secret), secret_hash=secret_hash)
+
     async def _new_secret(self, scenario: str) -> tuple[str | None, str | None]:
         """A new initial password or reset code for this send, and its argon2 hash."""
         if scenario == NotificationScenario.REGISTRATION.value:
@@ -329,6 +503,43 @@ class NotificationDelivery:
             return None, None
         # argon2 takes tens of milliseconds of CPU: off the event loop, like staff login.
         return secret, await asyncio.to_thread(self.passwords.hash, secret)
+
+    async def _dispatch(self, messages: list[tuple[str, str]]) -> None:
+        if messages and self.tx is not None:
+            await self.tx.dispatch(messages)
+
+    async def _check(
+        self,
+        session: AsyncSession,
+        outbox_id: uuid.UUID,
+        notification_id: uuid.UUID,
+        item: NotificationToSend | None,
+        shared: bool,
+        composed: _Composed | None,
+        fallback: list[tuple[str, str]],
+    ) -> tuple[OutgoingMessage, str] | DeliveryOutcome:
+        """The message and gateway of a notification that may go, or, settled here in the
+        caller's transaction, why it does not (and any SMS the chain goes on with)."""
+        if item is None or item.status != "QUEUED":
+            fallback += await _finish(session, outbox_id, None, None, None)
+            return DeliveryOutcome(item.status if item else "MISSING")
+        reason = None
+        if shared:
+            reason = SHARED_ADDRESS
+        elif composed is not None and composed.skipped is not None:
+            reason = composed.skipped
+        elif composed is None or composed.outgoing is None:
+            reason = "no address for this channel"
+        elif composed.secret_hash is not None and not await _account_waits(session, item):
+            reason = ACCOUNT_IN_USE
+        elif item.channel == "SMS" and not await _hold_what_it_costs(
+            session, item, composed.outgoing.body
+        ):
+            reason = sms_credits.NO_SMS_CREDITS
+        if reason is not None or composed is None or composed.outgoing is None:
+            fallback += await _finish(session, outbox_id, item, "SKIPPED", reason)
+            return DeliveryOutcome("SKIPPED")
+        return composed.outgoing, gateway_name(self.gateway, item.channel)
 
     async def _failed(
         self,
@@ -355,55 +566,6 @@ class NotificationDelivery:
         )
         return DeliveryOutcome("QUEUED", retry=True, retry_after=failure.retry_after)
 
-    async def _hold_what_it_costs(self, item: NotificationToSend, body: str) -> bool:
-        """Make the credits held match the text about to be sent; False: too few left.
-
-        The hold was counted on the text composed at queue time (or is 0 for an SMS queued
-        before credits existed); the text sent now may differ, so the difference is
-        reserved, or given back, before the send.
-        """
-        async with self.db.write() as session:
-            return await sms_credits.adjust_hold(
-                SmsCreditRepository(session),
-                BusinessSettingsRepository(session),
-                item.id,
-                held=item.sms_credits,
-                needed=segment_count(body),
-                now=utcnow(),
-            )
-
-    async def _begin(
-        self, item: NotificationToSend, gateway: str, secret_hash: str | None
-    ) -> int | None:
-        """Number this attempt and store the hash of the secret it carries, in one commit.
-
-        Committed before the send: a worker killed mid-send leaves an attempt with no
-        outcome, and the next run numbers its own attempt after it. None: another run
-        claimed this attempt; ACCOUNT_TAKEN: the account no longer takes this secret.
-        """
-        try:
-            async with self.db.write() as session:
-                now = utcnow()
-                number = await NotificationRepository(session).begin_attempt(
-                    item.id, seen_attempts=item.attempts, gateway=gateway, started_at=now
-                )
-                if number is None or secret_hash is None or item.customer_id is None:
-                    return number
-                accounts = OnlineAccountRepository(session)
-                if item.scenario == NotificationScenario.REGISTRATION.value:
-                    stored = await accounts.set_initial_password(item.customer_id, secret_hash, now)
-                else:
-                    expires = now + timedelta(minutes=account_secrets.RESET_CODE_TTL_MINUTES)
-                    stored = await accounts.set_reset_code(
-                        item.customer_id, secret_hash, expires, now
-                    )
-                if not stored:
-                    # Rolled back: nothing is sent, so no attempt is kept.
-                    raise _AccountTaken
-                return number
-        except _AccountTaken:
-            return ACCOUNT_TAKEN
-
     async def _end(
         self,
         outbox_id: uuid.UUID,
@@ -415,84 +577,179 @@ class NotificationDelivery:
         final: bool = True,
     ) -> None:
         """Close the attempt and, in the same transaction, the notification when it is final."""
-        notification_id = item.id
-        fallback: list[tuple[str, str]] = []
-        async with self.db.write() as session:
-            now = utcnow()
-            notifications = NotificationRepository(session)
-            await notifications.finish_attempt(
-                notification_id, number, outcome=outcome.value, error=error, finished_at=now
-            )
-            credits = SmsCreditRepository(session)
-            if outcome is AttemptOutcome.SENT:
-                await notifications.settle(notification_id, status="SENT", error=None, sent_at=now)
-                await sms_credits.settle(credits, notification_id, sent=True, now=now)
-            elif final:
-                await notifications.settle(notification_id, status="FAILED", error=error)
-                await sms_credits.settle(credits, notification_id, sent=False, now=now)
-                fallback = await self._fall_back(session, item)
-            else:
-                assert error is not None
-                await notifications.note_error(notification_id, error)
-                return
-            await OutboxRepository(session).claim(outbox_id, now)
+        await self._outcomes.submit(_Ended(outbox_id, item, number, outcome, error, final))
+
+    async def _end_all(self, ended: list[_Ended]) -> list[Exception | None]:
+        try:
+            async with self.db.write() as session:
+                fallback = await _record(session, ended, utcnow())
+        except Exception as error:
+            if len(ended) == 1:
+                return [error]
+            log.warning("recording a batch of outcomes failed; one at a time", exc_info=True)
+            return [(await self._end_all([one]))[0] for one in ended]
         await self._dispatch(fallback)
+        return [None] * len(ended)
 
-    async def _shared(self, item: NotificationToSend) -> bool:
-        if item.scenario not in PERSONAL_SCENARIOS or item.customer_id is None:
-            return False
-        async with self.db.read() as session:
-            return await address_is_shared(
-                CustomerRepository(session),
-                item.customer_id,
-                item.recipient_email,
-                item.recipient_phone,
-            )
 
-    async def _finish(
-        self,
-        outbox_id: uuid.UUID,
-        item: NotificationToSend | None,
-        status: str | None,
-        error: str | None,
-    ) -> None:
-        """Settle a notification that no gateway saw (skipped), and close its outbox row."""
-        fallback: list[tuple[str, str]] = []
-        async with self.db.write() as session:
-            now = utcnow()
-            if status is not None and item is not None:
-                await NotificationRepository(session).settle(item.id, status=status, error=error)
-                await sms_credits.settle(SmsCreditRepository(session), item.id, sent=False, now=now)
-                fallback = await self._fall_back(session, item)
-            await OutboxRepository(session).claim(outbox_id, now)
-        await self._dispatch(fallback)
+# What a run answers when another run of its job holds the attempt: that run sends, and
+# settles the row.
+_LOST = DeliveryOutcome("QUEUED")
 
-    async def _fall_back(
-        self, session: AsyncSession, item: NotificationToSend
-    ) -> list[tuple[str, str]]:
-        """After an email of a chained scenario fails for good or is skipped, the SMS.
 
-        Queued in the transaction that settles the email, so the chain cannot stop between
-        the two; answers the outbox rows to hand to the queue after the commit.
-        """
-        if (
-            item.channel != MarketingChannel.EMAIL.value
-            or item.scenario not in CHAINED_SCENARIOS
-            or item.customer_id is None
-        ):
-            return []
-        uow = UnitOfWork(session, None)
-        customer = await uow.customers.get(item.customer_id)
-        if customer is None or customer.status != CustomerStatus.ACTIVE:
-            return []
-        scenario = NotificationScenario(item.scenario)
-        business = await uow.business.get()
-        if customer.phone and business.scenario_on(scenario, MarketingChannel.SMS):
-            await queue_service_message(
-                uow, customer, scenario, business, channels=[MarketingChannel.SMS]
-            )
-        return uow.outbox_messages
+async def _record(
+    session: AsyncSession, ended: list[_Ended], now: datetime
+) -> list[tuple[str, str]]:
+    """Record outcomes in the caller's transaction: the common one (sent, no credits to
+    settle) for all at once, any other one by one. Answers the outbox rows of the SMS that
+    failed emails' chains go on with."""
+    # Only an SMS holds credits (reserved at queue time, adjusted before the send); an
+    # email's settlement would be a read that finds none.
+    plain = [
+        e
+        for e in ended
+        if e.outcome is AttemptOutcome.SENT and e.item.channel != "SMS" and not e.item.sms_credits
+    ]
+    if plain:
+        await NotificationRepository(session).finish_sent(
+            [(e.item.id, e.number) for e in plain], at=now
+        )
+        await OutboxRepository(session).claim_many([e.outbox_id for e in plain], now)
+    done = {id(e) for e in plain}
+    fallback: list[tuple[str, str]] = []
+    for e in ended:
+        if id(e) not in done:
+            fallback += await _record_one(session, e, now)
+    return fallback
 
-    async def _dispatch(self, messages: list[tuple[str, str]]) -> None:
-        if messages and self.tx is not None:
-            await self.tx.dispatch(messages)
+
+async def _record_one(session: AsyncSession, e: _Ended, now: datetime) -> list[tuple[str, str]]:
+    notification_id = e.item.id
+    notifications = NotificationRepository(session)
+    await notifications.finish_attempt(
+        notification_id, e.number, outcome=e.outcome.value, error=e.error, finished_at=now
+    )
+    credits = SmsCreditRepository(session)
+    if e.outcome is AttemptOutcome.SENT:
+        await notifications.settle(notification_id, status="SENT", error=None, sent_at=now)
+        await sms_credits.settle(credits, notification_id, sent=True, now=now)
+    elif e.final:
+        await notifications.settle(notification_id, status="FAILED", error=e.error)
+        await sms_credits.settle(credits, notification_id, sent=False, now=now)
+        await OutboxRepository(session).claim(e.outbox_id, now)
+        return await _fall_back(session, e.item)
+    else:
+        assert e.error is not None
+        await notifications.note_error(notification_id, e.error)
+        return []
+    await OutboxRepository(session).claim(e.outbox_id, now)
+    return []
+
+
+async def _hold_what_it_costs(session: AsyncSession, item: NotificationToSend, body: str) -> bool:
+    """Make the credits held match the text about to be sent; False: too few left.
+
+    The hold was counted on the text composed at queue time (or is 0 for an SMS queued
+    before credits existed); the text sent now may differ, so the difference is
+    reserved, or given back, before the send.
+    """
+    return await sms_credits.adjust_hold(
+        SmsCreditRepository(session),
+        BusinessSettingsRepository(session),
+        item.id,
+        held=item.sms_credits,
+        needed=segment_count(body),
+        now=utcnow(),
+    )
+
+
+async def _shared(session: AsyncSession, items: list[NotificationToSend]) -> set[uuid.UUID]:
+    """The ids of the notifications, among ``items``, meant for one person whose address
+    another customer has too."""
+    personal = [
+        item
+        for item in items
+        if item.scenario in PERSONAL_SCENARIOS and item.customer_id is not None
+    ]
+    if not personal:
+        return set()
+    holders = {
+        item.customer_id: (
+            email_key(item.recipient_email) if item.recipient_email else None,
+            item.recipient_phone,
+        )
+        for item in personal
+        if item.customer_id is not None
+    }
+    shared = await CustomerRepository(session).addresses_held_by_others(
+        [(customer_id, key, phone) for customer_id, (key, phone) in holders.items()]
+    )
+    return {item.id for item in personal if item.customer_id in shared}
+
+
+async def _finish(
+    session: AsyncSession,
+    outbox_id: uuid.UUID,
+    item: NotificationToSend | None,
+    status: str | None,
+    error: str | None,
+) -> list[tuple[str, str]]:
+    """Settle a notification that no gateway saw (skipped), and close its outbox row;
+    answers the outbox rows of the SMS a skipped email's chain goes on with."""
+    now = utcnow()
+    fallback: list[tuple[str, str]] = []
+    if status is not None and item is not None:
+        await NotificationRepository(session).settle(item.id, status=status, error=error)
+        await sms_credits.settle(SmsCreditRepository(session), item.id, sent=False, now=now)
+        fallback = await _fall_back(session, item)
+    await OutboxRepository(session).claim(outbox_id, now)
+    return fallback
+
+
+async def _account_waits(session: AsyncSession, item: NotificationToSend) -> bool:
+    """Whether the online account still takes the secret this message would carry: an
+    initial password only while INVITED, a reset code unless DISABLED."""
+    if item.customer_id is None:
+        return False
+    account = await OnlineAccountRepository(session).get(item.customer_id)
+    if account is None:
+        return False
+    if item.scenario == NotificationScenario.REGISTRATION.value:
+        return account.state is OnlineAccountState.INVITED
+    return account.state is not OnlineAccountState.DISABLED
+
+
+async def _store_secret(
+    session: AsyncSession, item: NotificationToSend, secret_hash: str, now: datetime
+) -> bool:
+    assert item.customer_id is not None
+    accounts = OnlineAccountRepository(session)
+    if item.scenario == NotificationScenario.REGISTRATION.value:
+        return await accounts.set_initial_password(item.customer_id, secret_hash, now)
+    expires = now + timedelta(minutes=account_secrets.RESET_CODE_TTL_MINUTES)
+    return await accounts.set_reset_code(item.customer_id, secret_hash, expires, now)
+
+
+async def _fall_back(session: AsyncSession, item: NotificationToSend) -> list[tuple[str, str]]:
+    """After an email of a chained scenario fails for good or is skipped, the SMS.
+
+    Queued in the transaction that settles the email, so the chain cannot stop between
+    the two; answers the outbox rows to hand to the queue after the commit.
+    """
+    if (
+        item.channel != MarketingChannel.EMAIL.value
+        or item.scenario not in CHAINED_SCENARIOS
+        or item.customer_id is None
+    ):
+        return []
+    uow = UnitOfWork(session, None)
+    customer = await uow.customers.get(item.customer_id)
+    if customer is None or customer.status != CustomerStatus.ACTIVE:
+        return []
+    scenario = NotificationScenario(item.scenario)
+    business = await uow.business.get()
+    if customer.phone and business.scenario_on(scenario, MarketingChannel.SMS):
+        await queue_service_message(
+            uow, customer, scenario, business, channels=[MarketingChannel.SMS]
+        )
+    return uow.outbox_messages

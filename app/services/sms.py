@@ -40,19 +40,39 @@ class HttpSmsGateway:
         self.url = url
         self.token = token
         self.timeout = timeout
+        # One client for the gateway's life: its pool keeps connections (and TLS sessions)
+        # open between messages. Made at the first send, inside the worker's event loop.
+        self._client: httpx.AsyncClient | None = None
+        self._closed = False
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False)
+        return self._client
+
+    async def aclose(self) -> None:
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     async def send(self, message: OutgoingMessage) -> None:
+        if self._closed:
+            raise DeliveryFailed("SMS gateway: the gateway is shut down")
         key = str(message.notification_id)
         headers = {"Idempotency-Key": key}
+        if message.attempt is not None:
+            # Which of our attempts this is: a provider's log (or a test) can tell a retry
+            # from a duplicate of one attempt.
+            headers["X-Attempt"] = str(message.attempt)
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, trust_env=False) as client:
-                response = await client.post(
-                    self.url,
-                    json={"to": message.recipient, "text": message.body, "reference": key},
-                    headers=headers,
-                )
+            response = await self._http().post(
+                self.url,
+                json={"to": message.recipient, "text": message.body, "reference": key},
+                headers=headers,
+            )
         except httpx.TransportError as failure:
             # Timeouts, refused connections, dropped connections, TLS: try again later.
             detail = redact(f"SMS gateway: {type(failure).__name__}: {failure}", message.recipient)

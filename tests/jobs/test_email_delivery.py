@@ -8,10 +8,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from app.services.delivery_gateways import gateways_from_settings
+from app.services.gateways import DeliveryFailed, OutgoingMessage
 from app.services.notifications import MAX_ATTEMPTS, NotificationDelivery
+from app.services.smtp import SmtpConfig, SmtpGateway
 from tests.gateway_servers import (
     SmtpHandler,
     free_port,
@@ -247,3 +250,169 @@ async def test_a_server_down_for_good_fails_after_the_last_attempt(
         (n, "TRANSIENT") for n in range(1, MAX_ATTEMPTS + 1)
     ]
     assert await raw_sql("SELECT count(*) FROM outbox WHERE processed_at IS NULL") == [(0,)]
+
+
+# --- connection reuse -------------------------------------------------------------------
+
+
+def outgoing(n: int) -> OutgoingMessage:
+    return OutgoingMessage(
+        notification_id=uuid.uuid4(),
+        channel="EMAIL",
+        recipient=f"customer{n}@example.com",
+        subject="Welcome",
+        body=f"Hello {n}",
+    )
+
+
+def smtp_gateway(port: int, **options: Any) -> SmtpGateway:
+    return SmtpGateway(
+        SmtpConfig.from_url(f"smtp://127.0.0.1:{port}"), SENDER, timeout=5, **options
+    )
+
+
+async def test_the_worker_sends_many_emails_over_one_connection(factory, runtime, raw_sql) -> None:
+    for n in range(3):
+        await factory.customer(name=f"Ada {n}", email=f"ada{n}@example.com")
+    handler = SmtpHandler()
+    with smtp_server(handler) as port:
+        await run_worker(runtime, **smtp(port), smtp_connections=1)
+
+    assert await raw_sql("SELECT status, count(*) FROM notifications GROUP BY status") == [
+        ("SENT", 3)
+    ]
+    assert len(handler.received) == 3
+    assert len(set(handler.peers)) == 1
+    assert len(handler.sessions) == 1
+
+
+async def test_concurrent_sends_share_at_most_the_configured_connections() -> None:
+    handler = SmtpHandler()
+    with smtp_server(handler) as port:
+        gateway = smtp_gateway(port, connections=2)
+        try:
+            await asyncio.gather(*(gateway.send(outgoing(n)) for n in range(10)))
+        finally:
+            await gateway.aclose()
+    assert len(handler.received) == 10
+    assert gateway.connects == len(set(handler.peers)) == 2
+
+
+async def test_a_connection_the_server_dropped_unnoticed_is_replaced_before_the_message() -> None:
+    handler = SmtpHandler()
+    with smtp_server(handler) as port:
+        gateway = smtp_gateway(port)
+        try:
+            await gateway.send(outgoing(1))
+            # Closed from the server's side while our event loop does not run: the kept
+            # connection still looks open when the next message takes it.
+            handler.drop_connections()
+            await gateway.send(outgoing(2))
+        finally:
+            await gateway.aclose()
+    assert [m["To"] for m in handler.received] == ["customer1@example.com", "customer2@example.com"]
+    assert gateway.connects == len(set(handler.peers)) == 2
+
+
+async def test_a_connection_closed_while_idle_is_replaced() -> None:
+    handler = SmtpHandler()
+    with smtp_server(handler) as port:
+        gateway = smtp_gateway(port)
+        try:
+            await gateway.send(outgoing(1))
+            handler.drop_connections()
+            await asyncio.sleep(0.2)  # the client sees the close
+            await gateway.send(outgoing(2))
+        finally:
+            await gateway.aclose()
+    assert len(handler.received) == 2
+    assert gateway.connects == 2
+
+
+async def test_a_server_restarted_between_messages_gets_the_second_one() -> None:
+    first, second = SmtpHandler(), SmtpHandler()
+    port = free_port()
+    gateway = smtp_gateway(port)
+    try:
+        with smtp_server(first, port):
+            await gateway.send(outgoing(1))
+        with smtp_server(second, port):
+            await gateway.send(outgoing(2))
+    finally:
+        await gateway.aclose()
+    assert (len(first.received), len(second.received)) == (1, 1)
+
+
+async def test_a_drop_during_the_message_is_a_transient_failure_not_a_resend() -> None:
+    # The server may have the message: sending it again at once could make a duplicate,
+    # so the job's retry decides (the same Message-ID), not the gateway.
+    class DropAtData(SmtpHandler):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await super().handle_DATA(server, session, envelope)
+            server.transport.close()
+            return "250 never heard"
+
+    handler = DropAtData()
+    with smtp_server(handler) as port:
+        gateway = smtp_gateway(port)
+        try:
+            with pytest.raises(DeliveryFailed) as failure:
+                await gateway.send(outgoing(1))
+        finally:
+            await gateway.aclose()
+    assert not failure.value.permanent
+    assert len(handler.received) == 1
+
+
+async def test_idle_connections_are_closed_after_a_while_and_at_shutdown() -> None:
+    handler = SmtpHandler()
+    with smtp_server(handler) as port:
+        gateway = smtp_gateway(port, idle_seconds=0.2)
+        await gateway.send(outgoing(1))
+        [server] = handler.sessions
+        for _ in range(100):
+            if server.transport is None:
+                break
+            await asyncio.sleep(0.05)
+        assert server.transport is None  # the idle connection was closed
+        await gateway.send(outgoing(2))
+        await gateway.aclose()
+        [_, later] = handler.sessions
+        for _ in range(100):
+            if later.transport is None:
+                break
+            await asyncio.sleep(0.05)
+        assert later.transport is None
+    with pytest.raises(DeliveryFailed):
+        await gateway.send(outgoing(3))
+
+
+async def test_a_send_cancelled_mid_session_closes_its_connection_and_the_next_uses_a_new_one() -> (
+    None
+):
+    class SlowOnce(SmtpHandler):
+        stalled = False
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            if not self.stalled:
+                self.stalled = True
+                await asyncio.sleep(5)  # in the server's own thread and loop
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = SlowOnce()
+    with smtp_server(handler) as port:
+        gateway = smtp_gateway(port)
+        try:
+            # arq's timeout cancels a job mid-send.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(gateway.send(outgoing(1)), 0.5)
+            [cut] = handler.sessions
+            for _ in range(100):
+                if cut.transport is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert cut.transport is None  # not left open, owned by no one
+            await gateway.send(outgoing(2))
+        finally:
+            await gateway.aclose()
+    assert gateway.connects == 2

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
 from arq import Retry
 from arq.connections import ArqRedis
+from sqlalchemy import text
 
 from app.domain.permissions import Permission
 from app.jobs.notifications import deliver_notification
@@ -239,3 +241,42 @@ async def test_a_gateway_that_breaks_is_retried_and_recorded_without_its_message
     assert await raw_sql("SELECT number, gateway, outcome FROM notification_attempts") == [
         (1, "RecordingGateway", "TRANSIENT")
     ]
+
+
+async def test_jobs_run_together_are_claimed_and_settled_together_and_a_broken_row_fails_alone(
+    factory, runtime, raw_sql
+) -> None:
+    for n in range(3):
+        await factory.customer(name=f"Ada {n}", phone=f"212555011{n}", email=f"ada{n}@example.com")
+    outbox_ids = [uuid.UUID(str(row[0])) for row in await raw_sql("SELECT id FROM outbox")]
+    broken = outbox_ids[1]
+    async with runtime.db.write() as session:
+        # A row whose payload names no notification, as a bug elsewhere might write it.
+        await session.execute(
+            text("UPDATE outbox SET payload = :payload WHERE id = :id"),
+            {"payload": "{}", "id": broken if runtime.db.dialect != "sqlite" else broken.hex},
+        )
+    gateway = RecordingGateway()
+    delivery = NotificationDelivery(runtime.db, gateway)
+    # At once, as a worker runs them: one batch, which fails on the broken row and is
+    # then done one job at a time.
+    outcomes = await asyncio.gather(
+        *(delivery.deliver(outbox_id, attempt=1) for outbox_id in outbox_ids),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], KeyError)
+    assert [o.status for o in (outcomes[0], outcomes[2]) if not isinstance(o, BaseException)] == [
+        "SENT",
+        "SENT",
+    ]
+    assert len({m.recipient for m in gateway.sent}) == len(gateway.sent) == 2
+    assert sorted(await raw_sql("SELECT status, attempts FROM notifications")) == [
+        ("QUEUED", 0),
+        ("SENT", 1),
+        ("SENT", 1),
+    ]
+    assert await raw_sql("SELECT number, outcome FROM notification_attempts") == [
+        (1, "SENT"),
+        (1, "SENT"),
+    ]
+    assert await raw_sql("SELECT count(*) FROM outbox WHERE processed_at IS NULL") == [(1,)]

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.services.delivery_gateways import gateways_from_settings
+from app.services.gateways import OutgoingMessage
 from app.services.notifications import NotificationDelivery
 from tests.gateway_servers import SmsReply, free_port, run_worker, sms_provider
 
@@ -49,9 +50,12 @@ async def deliver_once(runtime: Any, raw_sql: Any, **settings: Any) -> Any:
         for key, value in settings.items()
     }
     gateways = gateways_from_settings(runtime.settings.model_copy(update=changed))
-    return await NotificationDelivery(runtime.db, gateways).deliver(
-        uuid.UUID(str(outbox_id)), attempt=1
-    )
+    try:
+        return await NotificationDelivery(runtime.db, gateways).deliver(
+            uuid.UUID(str(outbox_id)), attempt=1
+        )
+    finally:
+        await gateways.aclose()
 
 
 async def test_an_sms_is_posted_as_json_with_the_notification_id_as_idempotency_key(
@@ -71,6 +75,31 @@ async def test_an_sms_is_posted_as_json_with_the_notification_id_as_idempotency_
     assert request.json["to"] == PHONE
     assert request.json["reference"] == str(notification_id)
     assert request.json["text"].startswith("Hello Bo, you are now registered")
+    assert request.headers["x-attempt"] == "1"
+
+
+async def test_the_worker_posts_many_sms_over_kept_connections(factory, runtime, raw_sql) -> None:
+    for n in range(6):
+        await factory.customer(name=f"Bo {n}", phone=f"+1212555010{n}")
+    async with sms_provider() as provider:
+        await run_worker(runtime, **provider_settings(provider.url))
+        # Sequential sends on one gateway: one connection, kept between them.
+        gateways = gateways_from_settings(
+            runtime.settings.model_copy(update={"sms_gateway_url": provider.url})
+        )
+        sms = gateways.by_channel["SMS"]
+        before = len(provider.requests)
+        try:
+            for n in range(3):
+                await sms.send(
+                    OutgoingMessage(uuid.uuid4(), "SMS", f"+1212555020{n}", "", f"Hi {n}")
+                )
+        finally:
+            await gateways.aclose()
+    assert await raw_sql("SELECT status, count(*) FROM notifications GROUP BY status") == [
+        ("SENT", 6)
+    ]
+    assert len({r.client_port for r in provider.requests[before:]}) == 1
 
 
 async def test_a_server_error_is_retried_with_the_same_idempotency_key(

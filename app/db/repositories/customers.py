@@ -14,6 +14,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -294,6 +295,42 @@ class CustomerRepository:
                 )
             )
         return bool(held) and bool(await self.session.scalar(select(or_(*held))))
+
+    async def addresses_held_by_others(
+        self, holders: list[tuple[uuid.UUID, str | None, str | None]]
+    ) -> set[uuid.UUID]:
+        """``address_held_by_another`` for many (customer id, email key, phone) at once: the
+        customer ids whose email or number another customer row has. One statement of
+        index lookups; the rows found are matched here."""
+        keys = {key for _, key, _ in holders if key}
+        phones = {phone for _, _, phone in holders if phone}
+        if not keys and not phones:
+            return set()
+        parts = []
+        if keys:
+            parts.append(
+                select(literal("e"), Customer.email_key, Customer.id).where(
+                    Customer.email_key.in_(keys)
+                )
+            )
+        if phones:
+            parts.append(
+                select(literal("p"), Customer.phone, Customer.id).where(Customer.phone.in_(phones))
+            )
+            parts.append(
+                select(literal("p"), CustomerPhone.phone, CustomerPhone.customer_id).where(
+                    CustomerPhone.phone.in_(phones)
+                )
+            )
+        holding: dict[tuple[str, str | None], set[uuid.UUID]] = defaultdict(set)
+        for kind, value, holder in await self.session.execute(union_all(*parts)):
+            holding[(kind, value)].add(holder)
+        return {
+            customer_id
+            for customer_id, key, phone in holders
+            if (key and holding[("e", key)] - {customer_id})
+            or (phone and holding[("p", phone)] - {customer_id})
+        }
 
     async def ids_by_email_key(self, key: str) -> list[uuid.UUID]:
         return list(

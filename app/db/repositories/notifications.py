@@ -5,7 +5,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Customer, Notification, NotificationAttempt
@@ -109,28 +120,31 @@ class NotificationRepository:
         return row.id
 
     async def get_for_sending(self, notification_id: uuid.UUID) -> NotificationToSend | None:
-        found = (
-            await self.session.execute(
-                select(Notification, Customer.email, Customer.phone, Customer.name)
-                .outerjoin(Customer, Customer.id == Notification.customer_id)
-                .where(Notification.id == notification_id)
-            )
-        ).one_or_none()
-        if found is None:
-            return None
-        row, email, phone, name = found
-        return NotificationToSend(
-            id=row.id,
-            customer_id=row.customer_id,
-            channel=row.channel,
-            scenario=row.scenario,
-            status=row.status,
-            attempts=row.attempts,
-            recipient_email=email,
-            recipient_phone=phone,
-            customer_name=name,
-            sms_credits=row.sms_credits,
+        return (await self.get_many_for_sending([notification_id])).get(notification_id)
+
+    async def get_many_for_sending(
+        self, notification_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, NotificationToSend]:
+        found = await self.session.execute(
+            select(Notification, Customer.email, Customer.phone, Customer.name)
+            .outerjoin(Customer, Customer.id == Notification.customer_id)
+            .where(Notification.id.in_(notification_ids))
         )
+        return {
+            row.id: NotificationToSend(
+                id=row.id,
+                customer_id=row.customer_id,
+                channel=row.channel,
+                scenario=row.scenario,
+                status=row.status,
+                attempts=row.attempts,
+                recipient_email=email,
+                recipient_phone=phone,
+                customer_name=name,
+                sms_credits=row.sms_credits,
+            )
+            for row, email, phone, name in found.all()
+        }
 
     async def begin_attempt(
         self,
@@ -167,6 +181,66 @@ class NotificationRepository:
         )
         await self.session.flush()
         return number
+
+    async def begin_attempts(
+        self, claims: list[tuple[uuid.UUID, int, str]], *, started_at: datetime
+    ) -> set[uuid.UUID]:
+        """``begin_attempt`` for many (id, seen attempts, gateway) at once: the ids claimed.
+
+        One conditional update per distinct attempt count seen (usually one: first tries),
+        then the attempt rows in one insert. Each id at most once.
+        """
+        claimed: set[uuid.UUID] = set()
+        seen_counts: dict[int, list[uuid.UUID]] = {}
+        for notification_id, seen, _ in claims:
+            seen_counts.setdefault(seen, []).append(notification_id)
+        for seen, ids in seen_counts.items():
+            result = await self.session.execute(
+                update(Notification)
+                .where(
+                    Notification.id.in_(ids),
+                    Notification.status == "QUEUED",
+                    Notification.attempts == seen,
+                )
+                .values(attempts=Notification.attempts + 1)
+                .returning(Notification.id)
+            )
+            claimed.update(result.scalars())
+        rows = [
+            {
+                "notification_id": notification_id,
+                "number": seen + 1,
+                "gateway": gateway,
+                "started_at": started_at,
+            }
+            for notification_id, seen, gateway in claims
+            if notification_id in claimed
+        ]
+        if rows:
+            await self.session.execute(insert(NotificationAttempt), rows)
+        return claimed
+
+    async def finish_sent(self, sent: list[tuple[uuid.UUID, int]], *, at: datetime) -> None:
+        """Close many attempts as SENT and settle their notifications SENT, in two statements."""
+        # The table, not the mapped class: a Core executemany (one statement, many rows).
+        attempts = cast(Table, NotificationAttempt.__table__)
+        await self.session.execute(
+            update(attempts)
+            .where(
+                attempts.c.notification_id == bindparam("b_id"),
+                attempts.c.number == bindparam("b_number"),
+            )
+            .values(outcome="SENT", error=None, finished_at=at),
+            [{"b_id": notification_id, "b_number": number} for notification_id, number in sent],
+        )
+        await self.session.execute(
+            update(Notification)
+            .where(
+                Notification.id.in_([notification_id for notification_id, _ in sent]),
+                Notification.status == "QUEUED",
+            )
+            .values(status="SENT", error=None, sent_at=at)
+        )
 
     async def finish_attempt(
         self,

@@ -24,6 +24,21 @@ class OutboxRepository:
         row = await self.session.get(OutboxMessage, message_id)
         return (row.job_name, row.payload) if row else None
 
+    async def get_many(self, message_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        """The payloads of the messages that exist, by id."""
+        rows = await self.session.execute(
+            select(OutboxMessage.id, OutboxMessage.payload).where(OutboxMessage.id.in_(message_ids))
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def claim_many(self, message_ids: list[uuid.UUID], now: datetime) -> None:
+        """``claim`` for many messages in one statement."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.processed_at.is_(None))
+            .values(processed_at=now)
+        )
+
     async def mark_enqueued(self, message_ids: list[uuid.UUID], now: datetime) -> None:
         await self.session.execute(
             update(OutboxMessage)
