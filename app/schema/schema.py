@@ -21,6 +21,7 @@ from app.resolvers import (
     business,
     customers,
     discounts,
+    forecasts,
     groups,
     jobs,
     loyalty,
@@ -52,6 +53,7 @@ from app.schema.customer import (
     DuplicateCandidate,
 )
 from app.schema.discount import DiscountCodeConnection, DiscountCodePayload
+from app.schema.forecast import DemandForecast, ReorderSuggestionConnection
 from app.schema.group import (
     CustomerGroup,
     CustomerGroupConnection,
@@ -189,6 +191,20 @@ class Query:
     # §6); managers hold it, cashiers do not, and it needs no new grant (no migration).
     # CUSTOMER_VIEW too, as Customer.notifications has through its customer: each row
     # names a customer and (masked) their address.
+    # Analysts' reports (issue 11 §5); a store-bound caller sees its own store only.
+    demand_forecast: DemandForecast | None = strawberry.field(
+        resolver=forecasts.demand_forecast,
+        description="Last night's daily forecast of a product at a store, next `days` (1-28) "
+        "days, with its backtest; null before the first nightly run or for a product the "
+        "store never sold or stocked.",
+        extensions=[Requires(P.REPORT_VIEW)],
+    )
+    reorder_suggestions: ReorderSuggestionConnection = strawberry.field(
+        resolver=forecasts.reorder_suggestions,
+        description="Products to order (suggested quantity above 0) from last night's "
+        "forecasts, by store then product; all stores, or one.",
+        extensions=[Requires(P.REPORT_VIEW)],
+    )
     job_runs: JobRunConnection = strawberry.field(
         resolver=jobs.job_runs,
         description="Scheduled job runs, newest slot first: what ran, when, what it touched, "

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.services.discounts import EXPIRY_EVERY, EXPIRY_JOB, expire_assignments
+from app.services.forecasts import FORECAST_JOB, refresh_forecasts
 from app.services.loyalty import LoyaltyService
 from app.services.scheduled import ScheduledJob, ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Transactions, UnitOfWork
@@ -36,5 +37,7 @@ SCHEDULED_JOBS: dict[str, ScheduledJob] = {
     for job in (
         ScheduledJob(EXPIRY_JOB, EXPIRY_EVERY, expire_assignments),
         ScheduledJob(POINTS_EXPIRY_JOB, DAILY, _expire_points),
+        # Only the latest night matters: a missed night is caught up by tonight's run.
+        ScheduledJob(FORECAST_JOB, DAILY, refresh_forecasts),
     )
 }

@@ -12,6 +12,7 @@ from app.db.models.customer import (
     MarketingConsent,
 )
 from app.db.models.discount import CustomerDiscount, DiscountCode
+from app.db.models.forecast import DemandForecast
 from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
 from app.db.models.job_run import JobRun
@@ -50,6 +51,7 @@ __all__ = [
     "CustomerPhone",
     "CustomerSalesStats",
     "CustomerToken",
+    "DemandForecast",
     "DiscountCode",
     "IdempotencyKey",
     "JobRun",
