@@ -186,3 +186,34 @@ async def test_suggestions_page_across_stores(gql, factory, runtime) -> None:
         "P1",
         "P1",
     ]
+
+
+SERVICE_LEVEL = """mutation($level: Float) {
+  businessSettingsUpdate(input: {forecastServiceLevel: $level}) {
+    businessSettings { forecastServiceLevel } errors { field code } } }"""
+
+
+async def test_the_service_level_is_a_setting_the_nightly_run_plans_for(
+    gql, factory, runtime
+) -> None:
+    store = await factory.store("SL")
+    await factory.product("OAT", "2.00", stock={store.id: 0})
+    await _history(factory, runtime, "OAT", store.id, 6 * 7)
+    token = await factory.token(P.SETTINGS_MANAGE, P.REPORT_VIEW)
+    refused = await gql(SERVICE_LEVEL, {"level": 1.0}, token=token)
+    assert refused["data"]["businessSettingsUpdate"]["errors"] == [
+        {"field": ["input", "forecastServiceLevel"], "code": "INVALID"}
+    ]
+    safety = {}
+    for n, level in enumerate((0.8, 0.99)):
+        body = await gql(SERVICE_LEVEL, {"level": level}, token=token)
+        assert body["data"]["businessSettingsUpdate"] == {
+            "businessSettings": {"forecastServiceLevel": level},
+            "errors": [],
+        }
+        run = await SCHEDULED_JOBS[FORECAST_JOB].run(runtime.tx, TODAY + timedelta(days=7 * n))
+        assert run.result["serviceLevel"] == level
+        listed = await gql(SUGGESTIONS, {"s": str(store.id)}, token=token)
+        [edge] = listed["data"]["reorderSuggestions"]["edges"]
+        safety[level] = edge["node"]["safetyStock"]
+    assert safety[0.99] > safety[0.8]
