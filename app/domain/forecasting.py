@@ -510,7 +510,9 @@ def reorder(
         raise ValueError("forecast shorter than lead time plus review period")
     mask = np.arange(daily_mean.shape[1])[None, :] < protect[:, None]
     demand = (daily_mean * mask).sum(axis=1)
-    per_review = daily_mean[:, :review_days].sum(axis=1)
+    # The days this order serves: after it arrives, until the next one does.
+    served = (np.arange(daily_mean.shape[1])[None, :] >= lead[:, None]) & mask
+    per_review = (daily_mean * served).sum(axis=1)
     error = np.take_along_axis(np.asarray(sum_sigma), (protect - 1)[:, None], axis=1)[:, 0]
     safety = fill_rate_z(service_level, per_review, error) * error
     if min_stock is not None:
