@@ -23,6 +23,9 @@ class ProductRecord:
     active: bool
     created_at: datetime
     updated_at: datetime | None
+    # Days from ordering to the shelf, and a floor under safety stock (issue 11 §5).
+    lead_time_days: int = 7
+    min_stock: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,6 +227,8 @@ class BusinessSettingsRecord:
     points_validity_days: int | None = None
     # Warn when available SMS credits fall below this (issue 10 §2); 0: never.
     sms_credit_warning_threshold: int = 0
+    # The fill rate reorder suggestions plan for (issue 11 §5).
+    forecast_service_level: float = 0.95
 
     @property
     def notification_scenarios(self) -> frozenset[NotificationScenario]:

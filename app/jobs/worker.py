@@ -12,6 +12,7 @@ from arq import Worker, cron, func
 from app.db.engine import Database
 from app.jobs.discount_audit import audit_discounts
 from app.jobs.discounts import EXPIRY_MINUTES, expire_customer_discounts
+from app.jobs.forecasts import refresh_demand_forecasts
 from app.jobs.loyalty import expire_loyalty_points
 from app.jobs.marketing import fan_out_marketing
 from app.jobs.notifications import deliver_notification
@@ -121,6 +122,18 @@ def build_worker(
                 timeout=1800,
             ),
             # Daily, in the quiet hours; run_at_startup catches up after downtime.
+            # After midnight UTC, once the day's sales are in; run_at_startup catches up
+            # a night missed while no worker ran (a done slot is skipped before any work).
+            cron(
+                refresh_demand_forecasts,
+                hour=2,
+                minute=20,
+                second=0,
+                run_at_startup=True,
+                unique=True,
+                keep_result=0,
+                timeout=3600,
+            ),
             cron(
                 expire_loyalty_points,
                 hour=3,

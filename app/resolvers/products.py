@@ -40,7 +40,14 @@ async def products(
 
 
 async def product_create(info: Info, input: ProductInput) -> ProductPayload:
-    result = await info.context.products.create(input.sku, input.name, input.price, input.category)
+    result = await info.context.products.create(
+        input.sku,
+        input.name,
+        input.price,
+        input.category,
+        lead_time_days=input.lead_time_days,
+        min_stock=input.min_stock,
+    )
     return ProductPayload.from_result(result)
 
 

@@ -41,6 +41,10 @@ class BusinessSettings:
     sms_credit_warning_threshold: int = strawberry.field(
         description="smsCredits.lowBalance when available credits fall below this; 0: never."
     )
+    forecast_service_level: float = strawberry.field(
+        description="Reorder suggestions plan for this share of units wanted to be on the "
+        "shelf (fill rate); safety stock grows with it. Default 0.95."
+    )
     updated_at: datetime
 
     @classmethod
@@ -55,6 +59,7 @@ class BusinessSettings:
             sms_scenarios=sorted(r.sms_scenarios),
             points_validity_days=r.points_validity_days,
             sms_credit_warning_threshold=r.sms_credit_warning_threshold,
+            forecast_service_level=r.forecast_service_level,
             updated_at=r.updated_at,
         )
 
@@ -74,6 +79,9 @@ class BusinessSettingsInput:
         default=strawberry.UNSET, description="null makes points last forever."
     )
     sms_credit_warning_threshold: int | None = strawberry.UNSET
+    forecast_service_level: float | None = strawberry.field(
+        default=strawberry.UNSET, description="0.5 to 0.999."
+    )
 
     def to_change(self) -> SettingsChange:
         # Every setting always has a value: null, like absent, leaves it as it is.
@@ -90,6 +98,7 @@ class BusinessSettingsInput:
             points_per_currency_unit=given(self.points_per_currency_unit),  # type: ignore[arg-type]
             point_value=given(self.point_value),  # type: ignore[arg-type]
             sms_credit_warning_threshold=given(self.sms_credit_warning_threshold),  # type: ignore[arg-type]
+            forecast_service_level=given(self.forecast_service_level),  # type: ignore[arg-type]
             # Unlike the others, null is a value here: points that never expire.
             points_validity_days=(
                 DOMAIN_UNSET

@@ -17,6 +17,7 @@ from app.services.customer_merge import CustomerMergeService
 from app.services.customers import CustomerService
 from app.services.discount_audit import DiscountAuditService
 from app.services.discounts import DiscountService
+from app.services.forecasts import ForecastService
 from app.services.groups import GroupService
 from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import LoyaltyService
@@ -79,6 +80,10 @@ class Context:
     @cached_property
     def loyalty(self) -> LoyaltyService:
         return LoyaltyService(self.tx, self.actor)
+
+    @cached_property
+    def forecasts(self) -> ForecastService:
+        return ForecastService(self.tx, self.actor)
 
     @cached_property
     def products(self) -> ProductService:

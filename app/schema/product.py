@@ -62,6 +62,12 @@ class Product:
     active: bool = strawberry.field(description="Only active products can be sold.")
     created_at: datetime
     updated_at: datetime | None
+    lead_time_days: int = strawberry.field(
+        description="Days from ordering to the shelf; reorder suggestions cover it."
+    )
+    min_stock: int | None = strawberry.field(
+        description="Never plan to go below this on the shelf; a floor under safety stock."
+    )
 
     @classmethod
     def from_record(cls, r: products.ProductRecord) -> Product:
@@ -74,6 +80,8 @@ class Product:
             active=r.active,
             created_at=r.created_at,
             updated_at=r.updated_at,
+            lead_time_days=r.lead_time_days,
+            min_stock=r.min_stock,
         )
 
     stock: int = strawberry.field(
@@ -93,6 +101,8 @@ class ProductInput:
     name: str
     price: Decimal = strawberry.field(description="0 to 99999999.99, two decimals.")
     category: str | None = None
+    lead_time_days: int = strawberry.field(default=7, description="0 to 365 days.")
+    min_stock: int | None = None
 
 
 @strawberry.input(
@@ -104,6 +114,10 @@ class ProductUpdateInput:
     price: Decimal | None = strawberry.UNSET
     category: str | None = strawberry.UNSET
     active: bool | None = strawberry.UNSET
+    lead_time_days: int | None = strawberry.UNSET
+    min_stock: int | None = strawberry.field(
+        default=strawberry.UNSET, description="null: no floor under safety stock."
+    )
 
     def to_change(self) -> ProductChange:
         def given(value: object) -> object:
@@ -116,6 +130,8 @@ class ProductUpdateInput:
             price=given(self.price),  # type: ignore[arg-type]
             category=category,
             active=given(self.active),  # type: ignore[arg-type]
+            lead_time_days=given(self.lead_time_days),  # type: ignore[arg-type]
+            min_stock=DOMAIN_UNSET if self.min_stock is strawberry.UNSET else self.min_stock,
         )
 
 

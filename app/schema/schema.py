@@ -22,6 +22,7 @@ from app.resolvers import (
     customers,
     discount_audit,
     discounts,
+    forecasts,
     groups,
     jobs,
     loyalty,
@@ -54,6 +55,7 @@ from app.schema.customer import (
 )
 from app.schema.discount import DiscountCodeConnection, DiscountCodePayload
 from app.schema.discount_audit import DiscountAuditFindingConnection, DiscountAuditFindingPayload
+from app.schema.forecast import DemandForecast, ReorderSuggestionConnection
 from app.schema.group import (
     CustomerGroup,
     CustomerGroupConnection,
@@ -196,6 +198,20 @@ class Query:
         resolver=discount_audit.discount_audit_findings,
         description="What the discount-usage audit found, newest first (docs/analytics.md).",
         extensions=[Requires(P.AUDIT_VIEW)],
+    )
+    # Analysts' reports (issue 11 §5); a store-bound caller sees its own store only.
+    demand_forecast: DemandForecast | None = strawberry.field(
+        resolver=forecasts.demand_forecast,
+        description="Last night's daily forecast of a product at a store, next `days` (1-28) "
+        "days, with its backtest; null before the first nightly run or for a product the "
+        "store never sold or stocked.",
+        extensions=[Requires(P.REPORT_VIEW)],
+    )
+    reorder_suggestions: ReorderSuggestionConnection = strawberry.field(
+        resolver=forecasts.reorder_suggestions,
+        description="Products to order (suggested quantity above 0) from last night's "
+        "forecasts, by store then product; all stores, or one.",
+        extensions=[Requires(P.REPORT_VIEW)],
     )
     job_runs: JobRunConnection = strawberry.field(
         resolver=jobs.job_runs,

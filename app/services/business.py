@@ -34,6 +34,7 @@ class SettingsChange:
     sms_scenarios: frozenset[NotificationScenario] | Unset = UNSET
     points_validity_days: int | Unset | None = UNSET
     sms_credit_warning_threshold: int | Unset = UNSET
+    forecast_service_level: float | Unset = UNSET
 
 
 def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
@@ -46,6 +47,7 @@ def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
         "smsScenarios": sorted(s.value for s in record.sms_scenarios),
         "pointsValidityDays": record.points_validity_days,
         "smsCreditWarningThreshold": record.sms_credit_warning_threshold,
+        "forecastServiceLevel": record.forecast_service_level,
     }
 
 
@@ -125,6 +127,18 @@ class BusinessSettingsService:
                         "smsCreditWarningThreshold",
                     )
                 values["sms_credit_warning_threshold"] = threshold
+            if not isinstance(change.forecast_service_level, Unset):
+                level = change.forecast_service_level
+                # Below half the forecast alone would do; at 100% no buffer is ever enough.
+                if not 0.5 <= level <= 0.999:
+                    raise reject(
+                        ErrorCode.INVALID,
+                        "The service level is from 0.5 to 0.999 (the share of units wanted "
+                        "that should be on the shelf).",
+                        "input",
+                        "forecastServiceLevel",
+                    )
+                values["forecast_service_level"] = level
             if values:
                 await uow.business.update({**values, "updated_at": uow.now})
             updated = await uow.business.get()

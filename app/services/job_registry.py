@@ -11,6 +11,7 @@ from typing import Any
 
 from app.services.discount_audit import AUDIT_EVERY, AUDIT_JOB, audit_discount_usage
 from app.services.discounts import EXPIRY_EVERY, EXPIRY_JOB, expire_assignments
+from app.services.forecasts import FORECAST_JOB, refresh_forecasts
 from app.services.loyalty import LoyaltyService
 from app.services.scheduled import ScheduledJob, ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Transactions, UnitOfWork
@@ -39,5 +40,7 @@ SCHEDULED_JOBS: dict[str, ScheduledJob] = {
         ScheduledJob(POINTS_EXPIRY_JOB, DAILY, _expire_points),
         # No catch-up: the watermark already makes the next run scan everything missed.
         ScheduledJob(AUDIT_JOB, AUDIT_EVERY, audit_discount_usage),
+        # Only the latest night matters: a missed night is caught up by tonight's run.
+        ScheduledJob(FORECAST_JOB, DAILY, refresh_forecasts),
     )
 }

@@ -36,6 +36,8 @@ PRICE_MAX = Decimal("99999999.99")
 # Far above any shelf, far below the 32-bit column (and GraphQL's Int): a typo is caught.
 STOCK_MAX = 1_000_000_000
 REASON_MAX = 200
+# A year: a lead time beyond it is a typo, and forecasts would have to reach that far.
+LEAD_TIME_MAX = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class ProductChange:
     price: Decimal | Unset = UNSET
     category: str | Unset | None = UNSET
     active: bool | Unset = UNSET
+    lead_time_days: int | Unset = UNSET
+    min_stock: int | Unset | None = UNSET
 
 
 def _sku(raw: str) -> str:
@@ -71,6 +75,26 @@ def _category(raw: str | None) -> str | None:
             "category",
         )
     return text or None
+
+
+def _lead_time(value: int) -> int:
+    if not 0 <= value <= LEAD_TIME_MAX:
+        raise reject(
+            ErrorCode.INVALID, f"Must be from 0 to {LEAD_TIME_MAX} days.", "input", "leadTimeDays"
+        )
+    return value
+
+
+def _min_stock(value: int | None) -> int | None:
+    if value is not None and not 0 <= value <= STOCK_MAX:
+        raise reject(ErrorCode.INVALID, f"Must be from 0 to {STOCK_MAX:,}.", "input", "minStock")
+    return value
+
+
+def check_planning(lead_time_days: int, min_stock: int | None) -> dict[str, Any]:
+    """The reordering columns of a product, or ``Rejected`` with every reason."""
+    lead, minimum = _all_of(lambda: _lead_time(lead_time_days), lambda: _min_stock(min_stock))
+    return {"lead_time_days": lead, "min_stock": minimum}
 
 
 def _all_of(*checks: Callable[[], Any]) -> list[Any]:
@@ -113,6 +137,11 @@ def check_change(change: ProductChange) -> dict[str, Any]:
         checks["category"] = lambda: _category(category)
     if not isinstance(active, Unset):
         checks["active"] = lambda: active
+    lead, minimum = change.lead_time_days, change.min_stock
+    if not isinstance(lead, Unset):
+        checks["lead_time_days"] = lambda: _lead_time(lead)
+    if not isinstance(minimum, Unset):
+        checks["min_stock"] = lambda: _min_stock(minimum)
     return dict(zip(checks, _all_of(*checks.values()), strict=True))
 
 
@@ -123,6 +152,8 @@ def snapshot(product: ProductRecord) -> dict[str, Any]:
         "price": str(product.price),
         "category": product.category,
         "active": product.active,
+        "leadTimeDays": product.lead_time_days,
+        "minStock": product.min_stock,
     }
 
 
@@ -197,14 +228,24 @@ class ProductService:
     # -- products ------------------------------------------------------------------
 
     async def create(
-        self, sku: str, name: str, price: Decimal, category: str | None = None
+        self,
+        sku: str,
+        name: str,
+        price: Decimal,
+        category: str | None = None,
+        lead_time_days: int = 7,
+        min_stock: int | None = None,
     ) -> Result[ProductRecord]:
         """A new product; SKU_TAKEN if its SKU (in any case) is another product's."""
 
         async def work(uow: UnitOfWork) -> ProductRecord:
             # A concurrent create of the same SKU fails the unique constraint; the run is
             # retried once and this check then answers SKU_TAKEN.
-            return await _create(uow, check_new(sku, name, price, category))
+            fields = _all_of(
+                lambda: check_new(sku, name, price, category),
+                lambda: check_planning(lead_time_days, min_stock),
+            )
+            return await _create(uow, {**fields[0], **fields[1]})
 
         return await self.tx.run(self.actor, work)
 

@@ -561,6 +561,12 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         False,
     ),
     "notifications": ("{ notifications { totalCount } }", _no_vars, False),
+    "demandForecast": (
+        "query($p: ID!, $s: ID!) { demandForecast(productId: $p, storeId: $s) { method } }",
+        lambda s: {"p": s.product_id, "s": s.store_id},
+        True,
+    ),
+    "reorderSuggestions": ("{ reorderSuggestions { totalCount } }", _no_vars, False),
 }
 
 # Query fields any one of several permissions opens (RequiresAny); the rest need all theirs.

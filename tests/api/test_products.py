@@ -94,6 +94,8 @@ async def test_create_cleans_input_and_is_audited(gql, token, raw_sql) -> None:
         "price": "4.50",
         "category": "Drinks",
         "active": True,
+        "leadTimeDays": 7,
+        "minStock": None,
     }
     assert await raw_sql("SELECT sku_key FROM products") == [("TEA-01/B.X_Y",)]
 

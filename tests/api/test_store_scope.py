@@ -232,6 +232,14 @@ SCOPED_QUERIES: dict[str, Scoped] = {
         "query($s: ID!) { customerChanges(storeId: $s) { endCursor } }",
         lambda o: {"s": o.store_id},
     ),
+    "demandForecast": Scoped(
+        "query($p: ID!, $s: ID!) { demandForecast(productId: $p, storeId: $s) { method } }",
+        lambda o: {"p": o.product_id, "s": o.store_id},
+    ),
+    "reorderSuggestions": Scoped(
+        "query($s: ID!) { reorderSuggestions(storeId: $s) { totalCount } }",
+        lambda o: {"s": o.store_id},
+    ),
 }
 
 # Not store-scoped, and why. A new operation must be put here or in a table above.

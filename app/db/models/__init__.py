@@ -13,6 +13,7 @@ from app.db.models.customer import (
 )
 from app.db.models.discount import CustomerDiscount, DiscountCode
 from app.db.models.discount_audit import DiscountAuditFinding, DiscountAuditWatermark
+from app.db.models.forecast import DemandForecast
 from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
 from app.db.models.job_run import JobRun
@@ -51,6 +52,7 @@ __all__ = [
     "CustomerPhone",
     "CustomerSalesStats",
     "CustomerToken",
+    "DemandForecast",
     "DiscountAuditFinding",
     "DiscountAuditWatermark",
     "DiscountCode",

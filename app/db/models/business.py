@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -29,4 +29,7 @@ class BusinessSettings(Base):
     sms_scenarios: Mapped[list[str]] = mapped_column(JSON)
     # Warn when available SMS credits fall below this (issue 10 §2); 0: never warn.
     sms_credit_warning_threshold: Mapped[int] = mapped_column(Integer, server_default="100")
+    # The fill rate reorder suggestions plan for (issue 11 §5): share of units wanted on
+    # the shelf. Float, not Money: it is a probability, never summed into accounts.
+    forecast_service_level: Mapped[float] = mapped_column(Float, server_default="0.95")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

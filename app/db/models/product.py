@@ -24,6 +24,9 @@ class Product(Base):
     category: Mapped[str | None] = mapped_column(String(100), index=True)
     price: Mapped[Decimal] = mapped_column(Money())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Days from ordering to the shelf, and a floor under safety stock (issue 11 §5).
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    min_stock: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

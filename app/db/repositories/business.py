@@ -34,6 +34,7 @@ class BusinessSettingsRepository:
             updated_at=row.updated_at,
             points_validity_days=row.points_validity_days,
             sms_credit_warning_threshold=row.sms_credit_warning_threshold,
+            forecast_service_level=row.forecast_service_level,
         )
 
     async def update(self, values: dict[str, Any]) -> None:

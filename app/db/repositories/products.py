@@ -26,6 +26,8 @@ def _product(row: Product) -> ProductRecord:
         active=row.active,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        lead_time_days=row.lead_time_days,
+        min_stock=row.min_stock,
     )
 
 
