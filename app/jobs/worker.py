@@ -19,7 +19,7 @@ from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
 from app.jobs.queue import ArqJobQueue, redis_settings
 from app.jobs.webhooks import deliver_webhook
-from app.services.auth import passwords_for
+from app.services.auth import generated_secrets_for
 from app.services.delivery_gateways import gateways_from_settings
 from app.services.gateways import MessageGateway, close_gateway
 from app.services.marketing.messages import MarketingMessages
@@ -79,7 +79,7 @@ def build_worker(
         ctx["delivery"] = NotificationDelivery(
             database,
             gateway or gateways_from_settings(settings),
-            passwords=passwords_for(settings),
+            passwords=generated_secrets_for(settings),
             tx=ctx["tx"],
             marketing=MarketingMessages(database, settings.public_url),
         )

@@ -48,10 +48,8 @@ def hash_token(token: str) -> str:
 class Passwords:
     """argon2id hashing with the configured cost."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.hasher = PasswordHasher(
-            time_cost=settings.password_time_cost, memory_cost=settings.password_memory_kib
-        )
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
         # Verified against when the username is unknown, so a miss costs as much as a hit.
         self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
@@ -71,11 +69,32 @@ class Passwords:
 _passwords: dict[tuple[int, int], Passwords] = {}
 
 
-def passwords_for(settings: Settings) -> Passwords:
-    key = (settings.password_time_cost, settings.password_memory_kib)
+def _hasher(time_cost: int, memory_kib: int) -> Passwords:
+    key = (time_cost, memory_kib)
     if key not in _passwords:
-        _passwords[key] = Passwords(settings)
+        _passwords[key] = Passwords(time_cost, memory_kib)
     return _passwords[key]
+
+
+def passwords_for(settings: Settings) -> Passwords:
+    return _hasher(settings.password_time_cost, settings.password_memory_kib)
+
+
+# Secrets we make ourselves (an online store's initial password: 58 random bits; a reset
+# code: dead after 15 minutes or five wrong guesses) are not guessed the way chosen
+# passwords are, so argon2's lightest cost protects them as well: the delivery job makes
+# one per registration or reset message, and at the standard cost (~60 ms of CPU) a worker
+# would send ~15 such messages a second. A customer's first sign-in with an initial
+# password rehashes it at the standard cost (Passwords.needs_rehash).
+GENERATED_SECRET_TIME_COST = 1
+GENERATED_SECRET_MEMORY_KIB = 8192
+
+
+def generated_secrets_for(settings: Settings) -> Passwords:
+    return _hasher(
+        min(settings.password_time_cost, GENERATED_SECRET_TIME_COST),
+        min(settings.password_memory_kib, GENERATED_SECRET_MEMORY_KIB),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from app.domain.records import (
 )
 from app.domain.sms import segment_count
 from app.services import account_secrets, sms_credits
-from app.services.auth import Passwords, passwords_for
+from app.services.auth import Passwords, generated_secrets_for
 from app.services.gateways import DeliveryFailed, MessageGateway, OutgoingMessage, gateway_name
 from app.services.marketing.messages import COMPOSED_HERE, MarketingMessages
 from app.services.text import email_key
@@ -343,7 +343,7 @@ class NotificationDelivery:
     ) -> None:
         self.db = db
         self.gateway = gateway
-        self.passwords = passwords or passwords_for(Settings())
+        self.passwords = passwords or generated_secrets_for(Settings())
         # Hands a fallback SMS to the queue after its commit; without it the relay does.
         self.tx = tx
         # Marketing and its unsubscribe confirmation compose from their campaign, with a
