@@ -1,5 +1,14 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from app.db.models.analytics import (
+    CustomerDaily,
+    CustomerSegmentRow,
+    SalesDaily,
+    SalesDailyDiscount,
+    SalesDailyMix,
+    SalesDirtyDay,
+    SegmentCuts,
+)
 from app.db.models.appointment import Appointment
 from app.db.models.audit import AuditEntry
 from app.db.models.business import BusinessSettings
@@ -35,6 +44,13 @@ from app.db.models.sync import OfflineCustomer, StoreCustomer, SyncCounter
 from app.db.models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "SegmentCuts",
+    "SalesDirtyDay",
+    "SalesDailyMix",
+    "SalesDailyDiscount",
+    "SalesDaily",
+    "CustomerSegmentRow",
+    "CustomerDaily",
     "Appointment",
     "AuditEntry",
     "AuthToken",

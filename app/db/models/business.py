@@ -29,4 +29,11 @@ class BusinessSettings(Base):
     sms_scenarios: Mapped[list[str]] = mapped_column(JSON)
     # Warn when available SMS credits fall below this (issue 10 §2); 0: never warn.
     sms_credit_warning_threshold: Mapped[int] = mapped_column(Integer, server_default="100")
+    # Customer segments (issue 11 §3, docs/analytics.md): frequency and spend are counted
+    # over the window; no purchase for at_risk days makes a repeat customer AT_RISK, for
+    # lapsed days anyone LAPSED; LOYAL needs both quintiles at least loyal_quintile.
+    segment_window_days: Mapped[int] = mapped_column(Integer, server_default="365")
+    segment_at_risk_days: Mapped[int] = mapped_column(Integer, server_default="90")
+    segment_lapsed_days: Mapped[int] = mapped_column(Integer, server_default="180")
+    segment_loyal_quintile: Mapped[int] = mapped_column(Integer, server_default="4")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
