@@ -55,6 +55,8 @@ class ErrorCode(enum.StrEnum):
     ACCOUNT_ACTIVE = "ACCOUNT_ACTIVE"
     NO_MESSAGE_CHANNEL = "NO_MESSAGE_CHANNEL"
     INVALID_RESET_CODE = "INVALID_RESET_CODE"
+    # A sales report crossing product and sale dimensions no aggregate holds together.
+    REPORT_DIMENSIONS_INCOMPATIBLE = "REPORT_DIMENSIONS_INCOMPATIBLE"
 
 
 @dataclass(frozen=True, slots=True)

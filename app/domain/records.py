@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from app.domain.permissions import Permission
+from app.domain.segments import SegmentRules
 
 
 class CustomerStatus(enum.StrEnum):
@@ -225,6 +226,7 @@ class BusinessSettingsRecord:
     points_validity_days: int | None = None
     # Warn when available SMS credits fall below this (issue 10 §2); 0: never.
     sms_credit_warning_threshold: int = 0
+    segment_rules: SegmentRules = field(default_factory=SegmentRules)
 
     @property
     def notification_scenarios(self) -> frozenset[NotificationScenario]:

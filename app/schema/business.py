@@ -41,6 +41,18 @@ class BusinessSettings:
     sms_credit_warning_threshold: int = strawberry.field(
         description="smsCredits.lowBalance when available credits fall below this; 0: never."
     )
+    segment_window_days: int = strawberry.field(
+        description="Customer segments count purchase days and spend over this many days."
+    )
+    segment_at_risk_days: int = strawberry.field(
+        description="A repeat customer with no purchase for this many days is AT_RISK."
+    )
+    segment_lapsed_days: int = strawberry.field(
+        description="Any customer with no purchase for this many days is LAPSED."
+    )
+    segment_loyal_quintile: int = strawberry.field(
+        description="LOYAL: frequency and spend quintiles (1-5, in the chain) at least this."
+    )
     updated_at: datetime
 
     @classmethod
@@ -55,6 +67,10 @@ class BusinessSettings:
             sms_scenarios=sorted(r.sms_scenarios),
             points_validity_days=r.points_validity_days,
             sms_credit_warning_threshold=r.sms_credit_warning_threshold,
+            segment_window_days=r.segment_rules.window_days,
+            segment_at_risk_days=r.segment_rules.at_risk_days,
+            segment_lapsed_days=r.segment_rules.lapsed_days,
+            segment_loyal_quintile=r.segment_rules.loyal_quintile,
             updated_at=r.updated_at,
         )
 
@@ -74,6 +90,10 @@ class BusinessSettingsInput:
         default=strawberry.UNSET, description="null makes points last forever."
     )
     sms_credit_warning_threshold: int | None = strawberry.UNSET
+    segment_window_days: int | None = strawberry.UNSET
+    segment_at_risk_days: int | None = strawberry.UNSET
+    segment_lapsed_days: int | None = strawberry.UNSET
+    segment_loyal_quintile: int | None = strawberry.UNSET
 
     def to_change(self) -> SettingsChange:
         # Every setting always has a value: null, like absent, leaves it as it is.
@@ -90,6 +110,10 @@ class BusinessSettingsInput:
             points_per_currency_unit=given(self.points_per_currency_unit),  # type: ignore[arg-type]
             point_value=given(self.point_value),  # type: ignore[arg-type]
             sms_credit_warning_threshold=given(self.sms_credit_warning_threshold),  # type: ignore[arg-type]
+            segment_window_days=given(self.segment_window_days),  # type: ignore[arg-type]
+            segment_at_risk_days=given(self.segment_at_risk_days),  # type: ignore[arg-type]
+            segment_lapsed_days=given(self.segment_lapsed_days),  # type: ignore[arg-type]
+            segment_loyal_quintile=given(self.segment_loyal_quintile),  # type: ignore[arg-type]
             # Unlike the others, null is a value here: points that never expire.
             points_validity_days=(
                 DOMAIN_UNSET

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.services.discounts import EXPIRY_EVERY, EXPIRY_JOB, expire_assignments
 from app.services.loyalty import LoyaltyService
+from app.services.sales_aggregates import AGGREGATES_JOB, CATCH_UP_NIGHTS, run_nightly
 from app.services.scheduled import ScheduledJob, ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Transactions, UnitOfWork
 
@@ -36,5 +37,7 @@ SCHEDULED_JOBS: dict[str, ScheduledJob] = {
     for job in (
         ScheduledJob(EXPIRY_JOB, EXPIRY_EVERY, expire_assignments),
         ScheduledJob(POINTS_EXPIRY_JOB, DAILY, _expire_points),
+        # The run of day D's slot aggregates day D-1 (docs/analytics.md).
+        ScheduledJob(AGGREGATES_JOB, DAILY, run_nightly, catch_up=CATCH_UP_NIGHTS),
     )
 }

@@ -28,7 +28,7 @@ class SalesDaily(Base):
 
     __tablename__ = "sales_daily"
     __table_args__ = (
-        # A forecast reads one product × store series over all its days.
+        # A forecast reads one product x store series over all its days.
         Index("ix_sales_daily_series", "product_id", "store_id", "day"),
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import app.db.types  # noqa: F401  (custom column types, when the migration uses them)
+import app.db.types
 
 revision = "0016"
 down_revision = "0015"

@@ -1,0 +1,279 @@
+"""The daily aggregates' SQL: recompute (day, store) slices from sales, and dirty-day marks.
+
+Each table is written by one ``INSERT … SELECT … GROUP BY`` per slice, so a recompute
+costs about what reading the same ``GROUP BY`` costs, on both dialects. Money is summed
+as whole cents (``_cents``): SQLite holds money as TEXT, which it would sum as floats.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Integer,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import table_of
+from app.db.models import (
+    CustomerDaily,
+    Sale,
+    SaleDiscount,
+    SaleLine,
+    SalesDaily,
+    SalesDailyDiscount,
+    SalesDailyMix,
+    SalesDirtyDay,
+)
+
+COMPLETED = "COMPLETED"
+ONE_DAY = timedelta(days=1)
+AGGREGATE_TABLES = (SalesDaily, SalesDailyMix, SalesDailyDiscount, CustomerDaily)
+
+
+def cents_of(dialect: str, column: Any) -> ColumnElement[int]:
+    """A money column as whole cents, per value (summing TEXT money would sum floats)."""
+    # A literal, not a parameter: a bound 100 would take the column's Money type.
+    hundred: ColumnElement[int] = literal_column("100")
+    if dialect == "sqlite":
+        return cast(func.round(column * hundred), Integer)
+    return cast(column * hundred, BigInteger)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+class SalesAggregateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    # -- dialect helpers -------------------------------------------------------------
+
+    def _day(self) -> ColumnElement[Any]:
+        """The UTC calendar day of a sale's completion."""
+        if self.dialect == "sqlite":
+            # Stored as naive UTC text ('2026-12-06 21:08:11.169843'): its date part.
+            return func.date(Sale.completed_at)
+        return cast(func.timezone("UTC", Sale.completed_at), Date)
+
+    def _cents(self, column: Any) -> ColumnElement[int]:
+        return cents_of(self.dialect, column)
+
+    # -- recomputing ---------------------------------------------------------------
+
+    def _where(self, start: date | None, end: date | None, store_id: uuid.UUID | None) -> list[Any]:
+        # A sale has its day from completion; one written without it has no day to count on.
+        conditions: list[Any] = [Sale.status == COMPLETED, Sale.completed_at.is_not(None)]
+        if start is not None:
+            conditions.append(Sale.completed_at >= day_start(start))
+        if end is not None:
+            conditions.append(Sale.completed_at < day_start(end))
+        if store_id is not None:
+            conditions.append(Sale.store_id == store_id)
+        return conditions
+
+    async def recompute(
+        self, start: date | None = None, end: date | None = None, store_id: uuid.UUID | None = None
+    ) -> int:
+        """Delete and rewrite every aggregate of days [start, end) (None: unbounded) at
+        ``store_id`` (None: all stores); the number of product x store x day rows."""
+        for model in AGGREGATE_TABLES:
+            table = table_of(model)
+            conditions = []
+            if start is not None:
+                conditions.append(table.c.day >= start)
+            if end is not None:
+                conditions.append(table.c.day < end)
+            if store_id is not None:
+                conditions.append(table.c.store_id == store_id)
+            await self.session.execute(delete(table).where(*conditions))
+        where = self._where(start, end, store_id)
+        day = self._day().label("day")
+        products = await self.session.execute(
+            insert(table_of(SalesDaily)).from_select(
+                [
+                    "day",
+                    "store_id",
+                    "product_id",
+                    "units",
+                    "revenue_cents",
+                    "discount_cents",
+                    "sales",
+                    "returned_units",
+                    "returned_cents",
+                ],
+                select(
+                    day,
+                    Sale.store_id,
+                    SaleLine.product_id,
+                    func.sum(SaleLine.quantity),
+                    func.sum(self._cents(SaleLine.total)),
+                    func.sum(self._cents(SaleLine.discount)),
+                    # Distinct: one product on two lines of a sale is one sale of it.
+                    func.count(SaleLine.sale_id.distinct()),
+                    func.sum(SaleLine.returned_quantity),
+                    func.sum(self._cents(SaleLine.returned_value)),
+                )
+                .select_from(Sale)
+                .join(SaleLine, SaleLine.sale_id == Sale.id)
+                .where(*where)
+                .group_by(day, Sale.store_id, SaleLine.product_id),
+            )
+        )
+        # Sales first (their units summed from their lines), then the mix of them: one
+        # pass over the lines, as for the product table.
+        per_sale = (
+            select(
+                day,
+                Sale.store_id,
+                Sale.cashier_id,
+                func.coalesce(Sale.payment, literal("CASH")).label("payment"),
+                Sale.customer_segment,
+                Sale.total,
+                Sale.discount_total,
+                Sale.points_redeemed,
+                Sale.returned_value,
+                func.sum(SaleLine.quantity).label("units"),
+            )
+            .select_from(Sale)
+            .join(SaleLine, SaleLine.sale_id == Sale.id)
+            .where(*where)
+            # Grouping by the key: PostgreSQL then allows the sale's other columns.
+            .group_by(Sale.id)
+            .subquery()
+        )
+        s = per_sale.c
+        await self.session.execute(
+            insert(table_of(SalesDailyMix)).from_select(
+                [
+                    "day",
+                    "store_id",
+                    "cashier_id",
+                    "payment",
+                    "segment",
+                    "sales",
+                    "units",
+                    "revenue_cents",
+                    "discount_cents",
+                    "points_redeemed",
+                    "returned_cents",
+                ],
+                select(
+                    s.day,
+                    s.store_id,
+                    s.cashier_id,
+                    s.payment,
+                    s.customer_segment,
+                    func.count(),
+                    func.sum(s.units),
+                    func.sum(self._cents(s.total)),
+                    func.sum(self._cents(s.discount_total)),
+                    func.sum(s.points_redeemed),
+                    func.sum(self._cents(s.returned_value)),
+                ).group_by(s.day, s.store_id, s.cashier_id, s.payment, s.customer_segment),
+            )
+        )
+        await self.session.execute(
+            insert(table_of(SalesDailyDiscount)).from_select(
+                ["day", "store_id", "cashier_id", "source", "sales", "discount_cents"],
+                select(
+                    day,
+                    Sale.store_id,
+                    Sale.cashier_id,
+                    SaleDiscount.source,
+                    func.count(),
+                    func.sum(self._cents(SaleDiscount.amount)),
+                )
+                .select_from(Sale)
+                .join(SaleDiscount, SaleDiscount.sale_id == Sale.id)
+                .where(*where, SaleDiscount.applied.is_(True))
+                .group_by(day, Sale.store_id, Sale.cashier_id, SaleDiscount.source),
+            )
+        )
+        await self.session.execute(
+            insert(table_of(CustomerDaily)).from_select(
+                ["customer_id", "day", "store_id", "sales", "revenue_cents", "returned_cents"],
+                select(
+                    Sale.customer_id,
+                    day,
+                    Sale.store_id,
+                    func.count(),
+                    func.sum(self._cents(Sale.total)),
+                    func.sum(self._cents(Sale.returned_value)),
+                )
+                .where(*where, Sale.customer_id.is_not(None))
+                .group_by(Sale.customer_id, day, Sale.store_id),
+            )
+        )
+        return int(getattr(products, "rowcount", 0) or 0)
+
+    # -- dirty days ----------------------------------------------------------------
+
+    async def mark(self, day: date, store_id: uuid.UUID, now: datetime) -> None:
+        """Mark (day, store) stale; a new ``mark`` each time, even if already marked."""
+        table = table_of(SalesDirtyDay)
+        stmt = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        stmt = stmt.values(day=day, store_id=store_id, mark=uuid.uuid4(), marked_at=now)
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["day", "store_id"],
+                set_={"mark": stmt.excluded.mark, "marked_at": stmt.excluded.marked_at},
+            )
+        )
+
+    async def mark_customer_days(self, customer_id: uuid.UUID, now: datetime) -> None:
+        """Mark every (day, store) with a completed sale of the customer (a merge moves them)."""
+        day = self._day().label("day")
+        rows = await self.session.execute(
+            select(day, Sale.store_id)
+            .where(
+                Sale.customer_id == customer_id,
+                Sale.status == COMPLETED,
+                Sale.completed_at.is_not(None),
+            )
+            .group_by(day, Sale.store_id)
+        )
+        for found_day, store_id in rows.all():
+            await self.mark(_as_date(found_day), store_id, now)
+
+    async def dirty(self) -> list[tuple[date, uuid.UUID, uuid.UUID]]:
+        """Every mark: (day, store, mark), oldest day first."""
+        rows = await self.session.execute(
+            select(SalesDirtyDay.day, SalesDirtyDay.store_id, SalesDirtyDay.mark).order_by(
+                SalesDirtyDay.day, SalesDirtyDay.store_id
+            )
+        )
+        return [(d, s, m) for d, s, m in rows.all()]
+
+    async def clear(self, marks: Sequence[tuple[date, uuid.UUID, uuid.UUID]]) -> None:
+        """Delete the marks done; one re-marked since (another ``mark``) stays for next time."""
+        if marks:
+            await self.session.execute(
+                delete(SalesDirtyDay).where(
+                    tuple_(SalesDirtyDay.day, SalesDirtyDay.store_id, SalesDirtyDay.mark).in_(
+                        list(marks)
+                    )
+                )
+            )
+
+
+def _as_date(value: Any) -> date:
+    # SQLite's date() answers text.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
