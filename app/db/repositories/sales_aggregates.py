@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
+    Select,
     cast,
     delete,
     func,
@@ -29,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import table_of
+from app.db.base import Base, table_of
 from app.db.models import (
     CustomerDaily,
     Sale,
@@ -94,8 +95,8 @@ class SalesAggregateRepository:
     ) -> int:
         """Delete and rewrite every aggregate of days [start, end) (None: unbounded) at
         ``store_id`` (None: all stores); the number of product x store x day rows."""
-        for model in AGGREGATE_TABLES:
-            table = table_of(model)
+        for aggregate in AGGREGATE_TABLES:
+            table = table_of(aggregate)
             conditions = []
             if start is not None:
                 conditions.append(table.c.day >= start)
@@ -104,44 +105,45 @@ class SalesAggregateRepository:
             if store_id is not None:
                 conditions.append(table.c.store_id == store_id)
             await self.session.execute(delete(table).where(*conditions))
-        where = self._where(start, end, store_id)
-        day = self._day().label("day")
-        products = await self.session.execute(
-            insert(table_of(SalesDaily)).from_select(
-                [
-                    "day",
-                    "store_id",
-                    "product_id",
-                    "units",
-                    "revenue_cents",
-                    "discount_cents",
-                    "sales",
-                    "returned_units",
-                    "returned_cents",
-                ],
-                select(
-                    day,
-                    Sale.store_id,
-                    SaleLine.product_id,
-                    func.sum(SaleLine.quantity),
-                    func.sum(self._cents(SaleLine.total)),
-                    func.sum(self._cents(SaleLine.discount)),
-                    # Distinct: one product on two lines of a sale is one sale of it.
-                    func.count(SaleLine.sale_id.distinct()),
-                    func.sum(SaleLine.returned_quantity),
-                    func.sum(self._cents(SaleLine.returned_value)),
-                )
-                .select_from(Sale)
-                .join(SaleLine, SaleLine.sale_id == Sale.id)
-                .where(*where)
-                .group_by(day, Sale.store_id, SaleLine.product_id),
+        written = 0
+        for model, query in self.selects(start, end, store_id).items():
+            result = await self.session.execute(
+                insert(table_of(model)).from_select(list(query.selected_columns.keys()), query)
             )
+            if model is SalesDaily:
+                written = int(getattr(result, "rowcount", 0) or 0)
+        return written
+
+    def selects(
+        self, start: date | None = None, end: date | None = None, store_id: uuid.UUID | None = None
+    ) -> dict[type[Base], Select[Any]]:
+        """Each aggregate table's rows of days [start, end) at ``store_id``, as one GROUP BY
+        each, labelled by column: what ``recompute`` inserts (and the bench reads bare)."""
+        where = self._where(start, end, store_id)
+        day = self._day()
+        products = (
+            select(
+                day.label("day"),
+                Sale.store_id.label("store_id"),
+                SaleLine.product_id.label("product_id"),
+                func.sum(SaleLine.quantity).label("units"),
+                func.sum(self._cents(SaleLine.total)).label("revenue_cents"),
+                func.sum(self._cents(SaleLine.discount)).label("discount_cents"),
+                # Distinct: one product on two lines of a sale is one sale of it.
+                func.count(SaleLine.sale_id.distinct()).label("sales"),
+                func.sum(SaleLine.returned_quantity).label("returned_units"),
+                func.sum(self._cents(SaleLine.returned_value)).label("returned_cents"),
+            )
+            .select_from(Sale)
+            .join(SaleLine, SaleLine.sale_id == Sale.id)
+            .where(*where)
+            .group_by(day, Sale.store_id, SaleLine.product_id)
         )
         # Sales first (their units summed from their lines), then the mix of them: one
         # pass over the lines, as for the product table.
         per_sale = (
             select(
-                day,
+                day.label("day"),
                 Sale.store_id,
                 Sale.cashier_id,
                 func.coalesce(Sale.payment, literal("CASH")).label("payment"),
@@ -160,69 +162,51 @@ class SalesAggregateRepository:
             .subquery()
         )
         s = per_sale.c
-        await self.session.execute(
-            insert(table_of(SalesDailyMix)).from_select(
-                [
-                    "day",
-                    "store_id",
-                    "cashier_id",
-                    "payment",
-                    "segment",
-                    "sales",
-                    "units",
-                    "revenue_cents",
-                    "discount_cents",
-                    "points_redeemed",
-                    "returned_cents",
-                ],
-                select(
-                    s.day,
-                    s.store_id,
-                    s.cashier_id,
-                    s.payment,
-                    s.customer_segment,
-                    func.count(),
-                    func.sum(s.units),
-                    func.sum(self._cents(s.total)),
-                    func.sum(self._cents(s.discount_total)),
-                    func.sum(s.points_redeemed),
-                    func.sum(self._cents(s.returned_value)),
-                ).group_by(s.day, s.store_id, s.cashier_id, s.payment, s.customer_segment),
+        mix = select(
+            s.day,
+            s.store_id,
+            s.cashier_id,
+            s.payment,
+            s.customer_segment.label("segment"),
+            func.count().label("sales"),
+            func.sum(s.units).label("units"),
+            func.sum(self._cents(s.total)).label("revenue_cents"),
+            func.sum(self._cents(s.discount_total)).label("discount_cents"),
+            func.sum(s.points_redeemed).label("points_redeemed"),
+            func.sum(self._cents(s.returned_value)).label("returned_cents"),
+        ).group_by(s.day, s.store_id, s.cashier_id, s.payment, s.customer_segment)
+        discounts = (
+            select(
+                day.label("day"),
+                Sale.store_id.label("store_id"),
+                Sale.cashier_id.label("cashier_id"),
+                SaleDiscount.source.label("source"),
+                func.count().label("sales"),
+                func.sum(self._cents(SaleDiscount.amount)).label("discount_cents"),
             )
+            .select_from(Sale)
+            .join(SaleDiscount, SaleDiscount.sale_id == Sale.id)
+            .where(*where, SaleDiscount.applied.is_(True))
+            .group_by(day, Sale.store_id, Sale.cashier_id, SaleDiscount.source)
         )
-        await self.session.execute(
-            insert(table_of(SalesDailyDiscount)).from_select(
-                ["day", "store_id", "cashier_id", "source", "sales", "discount_cents"],
-                select(
-                    day,
-                    Sale.store_id,
-                    Sale.cashier_id,
-                    SaleDiscount.source,
-                    func.count(),
-                    func.sum(self._cents(SaleDiscount.amount)),
-                )
-                .select_from(Sale)
-                .join(SaleDiscount, SaleDiscount.sale_id == Sale.id)
-                .where(*where, SaleDiscount.applied.is_(True))
-                .group_by(day, Sale.store_id, Sale.cashier_id, SaleDiscount.source),
+        customers = (
+            select(
+                Sale.customer_id.label("customer_id"),
+                day.label("day"),
+                Sale.store_id.label("store_id"),
+                func.count().label("sales"),
+                func.sum(self._cents(Sale.total)).label("revenue_cents"),
+                func.sum(self._cents(Sale.returned_value)).label("returned_cents"),
             )
+            .where(*where, Sale.customer_id.is_not(None))
+            .group_by(Sale.customer_id, day, Sale.store_id)
         )
-        await self.session.execute(
-            insert(table_of(CustomerDaily)).from_select(
-                ["customer_id", "day", "store_id", "sales", "revenue_cents", "returned_cents"],
-                select(
-                    Sale.customer_id,
-                    day,
-                    Sale.store_id,
-                    func.count(),
-                    func.sum(self._cents(Sale.total)),
-                    func.sum(self._cents(Sale.returned_value)),
-                )
-                .where(*where, Sale.customer_id.is_not(None))
-                .group_by(Sale.customer_id, day, Sale.store_id),
-            )
-        )
-        return int(getattr(products, "rowcount", 0) or 0)
+        return {
+            SalesDaily: products,
+            SalesDailyMix: mix,
+            SalesDailyDiscount: discounts,
+            CustomerDaily: customers,
+        }
 
     # -- dirty days ----------------------------------------------------------------
 
