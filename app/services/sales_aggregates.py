@@ -14,7 +14,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.db.repositories.sales_aggregates import SalesAggregateRepository
+from app.db.repositories.sales_aggregates import SalesAggregateRepository, Span
 from app.db.repositories.segments import SegmentRepository
 from app.services.scheduled import ScheduledRun, run_once, slot_of
 from app.services.segments import refresh_segments
@@ -47,10 +47,16 @@ async def refresh_days(uow: UnitOfWork, day: date) -> dict[str, Any]:
     """Recompute ``day`` for every store, then every dirty (day, store); then segments."""
     aggregates = SalesAggregateRepository(uow.session)
     marks = await aggregates.dirty()
-    rows = await aggregates.recompute(day, day + DAILY)
+    # The day whole, and each dirty day at its dirty stores, in one statement per table:
+    # the work grows with the days touched, not the statements.
+    stale: dict[date, list[uuid.UUID]] = {}
     for dirty_day, store_id, _ in marks:
         if dirty_day != day:
-            rows += await aggregates.recompute(dirty_day, dirty_day + DAILY, store_id)
+            stale.setdefault(dirty_day, []).append(store_id)
+    spans = [Span(day, day + DAILY)] + [
+        Span(d, d + DAILY, tuple(stores)) for d, stores in sorted(stale.items())
+    ]
+    rows = await aggregates.recompute(spans)
     await aggregates.clear(marks)
     segments = await refresh_segments(uow, day + DAILY)
     return {"rows": rows, "day": day.isoformat(), "dirtyDays": len(marks), **segments}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,13 +19,17 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
+    and_,
     cast,
     delete,
+    false,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
+    true,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,6 +61,15 @@ def cents_of(dialect: str, column: Any) -> ColumnElement[int]:
     return cast(column * hundred, BigInteger)
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Days [start, end) at ``store_ids`` (None: every store)."""
+
+    start: date
+    end: date
+    store_ids: tuple[uuid.UUID, ...] | None = None
+
+
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
@@ -74,39 +88,65 @@ class SalesAggregateRepository:
             return func.date(Sale.completed_at)
         return cast(func.timezone("UTC", Sale.completed_at), Date)
 
+    def _not_indexed(self, column: Any) -> Any:
+        """``column`` as SQLite's planner cannot use an index of (``+column``), so that a day
+        of one store is found by the completion-time index, not by all the store's sales."""
+        if self.dialect == "sqlite":
+            return literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
+        return column
+
     def _cents(self, column: Any) -> ColumnElement[int]:
         return cents_of(self.dialect, column)
 
     # -- recomputing ---------------------------------------------------------------
 
-    def _where(self, start: date | None, end: date | None, store_id: uuid.UUID | None) -> list[Any]:
+    def _where(self, spans: Sequence[Span] | None) -> list[Any]:
         # A sale has its day from completion; one written without it has no day to count on.
         conditions: list[Any] = [Sale.status == COMPLETED, Sale.completed_at.is_not(None)]
-        if start is not None:
-            conditions.append(Sale.completed_at >= day_start(start))
-        if end is not None:
-            conditions.append(Sale.completed_at < day_start(end))
-        if store_id is not None:
-            conditions.append(Sale.store_id == store_id)
+        if spans is not None:
+            conditions.append(
+                or_(
+                    false(),
+                    *(
+                        and_(
+                            Sale.completed_at >= day_start(span.start),
+                            Sale.completed_at < day_start(span.end),
+                            true()
+                            if span.store_ids is None
+                            else self._not_indexed(Sale.store_id).in_(span.store_ids),
+                        )
+                        for span in spans
+                    ),
+                )
+            )
         return conditions
 
-    async def recompute(
-        self, start: date | None = None, end: date | None = None, store_id: uuid.UUID | None = None
-    ) -> int:
-        """Delete and rewrite every aggregate of days [start, end) (None: unbounded) at
-        ``store_id`` (None: all stores); the number of product x store x day rows."""
+    async def recompute(self, spans: Sequence[Span] | None = None) -> int:
+        """Delete and rewrite every aggregate of ``spans`` (None: of all days and stores), in
+        one statement per table however many spans; the number of product x store x day
+        rows written."""
         for aggregate in AGGREGATE_TABLES:
             table = table_of(aggregate)
             conditions = []
-            if start is not None:
-                conditions.append(table.c.day >= start)
-            if end is not None:
-                conditions.append(table.c.day < end)
-            if store_id is not None:
-                conditions.append(table.c.store_id == store_id)
+            if spans is not None:
+                conditions.append(
+                    or_(
+                        false(),
+                        *(
+                            and_(
+                                table.c.day >= span.start,
+                                table.c.day < span.end,
+                                true()
+                                if span.store_ids is None
+                                else table.c.store_id.in_(span.store_ids),
+                            )
+                            for span in spans
+                        ),
+                    )
+                )
             await self.session.execute(delete(table).where(*conditions))
         written = 0
-        for model, query in self.selects(start, end, store_id).items():
+        for model, query in self.selects(spans).items():
             result = await self.session.execute(
                 insert(table_of(model)).from_select(list(query.selected_columns.keys()), query)
             )
@@ -114,12 +154,10 @@ class SalesAggregateRepository:
                 written = int(getattr(result, "rowcount", 0) or 0)
         return written
 
-    def selects(
-        self, start: date | None = None, end: date | None = None, store_id: uuid.UUID | None = None
-    ) -> dict[type[Base], Select[Any]]:
-        """Each aggregate table's rows of days [start, end) at ``store_id``, as one GROUP BY
+    def selects(self, spans: Sequence[Span] | None = None) -> dict[type[Base], Select[Any]]:
+        """Each aggregate table's rows of ``spans`` (None: all), as one GROUP BY
         each, labelled by column: what ``recompute`` inserts (and the bench reads bare)."""
-        where = self._where(start, end, store_id)
+        where = self._where(spans)
         day = self._day()
         products = (
             select(
@@ -139,8 +177,14 @@ class SalesAggregateRepository:
             .where(*where)
             .group_by(day, Sale.store_id, SaleLine.product_id)
         )
-        # Sales first (their units summed from their lines), then the mix of them: one
-        # pass over the lines, as for the product table.
+        # Each sale with its units (an index probe of its lines), then the mix of them. Not
+        # a join grouped by sale id: SQLite would then scan all sales in id order.
+        units = (
+            select(func.sum(SaleLine.quantity))
+            .where(SaleLine.sale_id == Sale.id)
+            .correlate(Sale)
+            .scalar_subquery()
+        )
         per_sale = (
             select(
                 day.label("day"),
@@ -152,13 +196,9 @@ class SalesAggregateRepository:
                 Sale.discount_total,
                 Sale.points_redeemed,
                 Sale.returned_value,
-                func.sum(SaleLine.quantity).label("units"),
+                func.coalesce(units, 0).label("units"),
             )
-            .select_from(Sale)
-            .join(SaleLine, SaleLine.sale_id == Sale.id)
             .where(*where)
-            # Grouping by the key: PostgreSQL then allows the sale's other columns.
-            .group_by(Sale.id)
             .subquery()
         )
         s = per_sale.c
@@ -185,7 +225,9 @@ class SalesAggregateRepository:
                 func.sum(self._cents(SaleDiscount.amount)).label("discount_cents"),
             )
             .select_from(Sale)
-            .join(SaleDiscount, SaleDiscount.sale_id == Sale.id)
+            # Sales first, their discounts by sale: SQLite would otherwise read every
+            # discount ever applied and look up its sale.
+            .join(SaleDiscount, SaleDiscount.sale_id == self._not_indexed(Sale.id))
             .where(*where, SaleDiscount.applied.is_(True))
             .group_by(day, Sale.store_id, Sale.cashier_id, SaleDiscount.source)
         )
@@ -198,8 +240,10 @@ class SalesAggregateRepository:
                 func.sum(self._cents(Sale.total)).label("revenue_cents"),
                 func.sum(self._cents(Sale.returned_value)).label("returned_cents"),
             )
-            .where(*where, Sale.customer_id.is_not(None))
-            .group_by(Sale.customer_id, day, Sale.store_id)
+            # Not by the customer index: it would read every customer's sales of all days.
+            .where(*where, self._not_indexed(Sale.customer_id).is_not(None))
+            # Day first: grouped by customer first, SQLite would read the customer index whole.
+            .group_by(day, Sale.store_id, Sale.customer_id)
         )
         return {
             SalesDaily: products,
