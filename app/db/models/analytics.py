@@ -86,13 +86,13 @@ class CustomerDaily(Base):
     """A customer's purchases at one store on one day: the input of segmentation."""
 
     __tablename__ = "customer_daily"
-    __table_args__ = (Index("ix_customer_daily_day_store", "day", "store_id"),)
 
+    # Day first: written a (day, store) slice at a time, read by a window of days.
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stores.id"), primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    store_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stores.id"), primary_key=True)
     sales: Mapped[int] = mapped_column(Integer)
     revenue_cents: Mapped[int] = mapped_column(BigInteger)
     returned_cents: Mapped[int] = mapped_column(BigInteger)

@@ -119,9 +119,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "customer_daily",
-        sa.Column("customer_id", sa.Uuid(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("store_id", sa.Uuid(), nullable=False),
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
         sa.Column("sales", sa.Integer(), nullable=False),
         sa.Column("revenue_cents", sa.BigInteger(), nullable=False),
         sa.Column("returned_cents", sa.BigInteger(), nullable=False),
@@ -134,10 +134,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["store_id"], ["stores.id"], name=op.f("fk_customer_daily_store_id_stores")
         ),
-        sa.PrimaryKeyConstraint("customer_id", "day", "store_id", name=op.f("pk_customer_daily")),
+        sa.PrimaryKeyConstraint("day", "store_id", "customer_id", name=op.f("pk_customer_daily")),
     )
-    with op.batch_alter_table("customer_daily", schema=None) as batch_op:
-        batch_op.create_index("ix_customer_daily_day_store", ["day", "store_id"], unique=False)
 
     op.create_table(
         "customer_segments",
@@ -191,9 +189,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_customer_segments_segment")
 
     op.drop_table("customer_segments")
-    with op.batch_alter_table("customer_daily", schema=None) as batch_op:
-        batch_op.drop_index("ix_customer_daily_day_store")
-
     op.drop_table("customer_daily")
     op.drop_table("sales_dirty_days")
     with op.batch_alter_table("sales_daily_mix", schema=None) as batch_op:
