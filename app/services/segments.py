@@ -49,9 +49,9 @@ async def refresh_segments(uow: UnitOfWork, today: date) -> dict[str, Any]:
         seen.add(customer_id)
         if current.get(customer_id) != segment.value:
             changed[customer_id] = segment
-    await repository.put(changed, uow.now)
+    await repository.put(changed, uow.now, keep_newer=True)
     gone = [c for c in current if c not in seen]
-    await repository.remove(gone)
+    await repository.remove(gone, written_by=uow.now)
     return {"customers": len(seen), "segmentsChanged": len(changed) + len(gone)}
 
 

@@ -197,3 +197,41 @@ async def test_segment_counts_and_revenue_chain_wide_and_per_store(runtime, gql,
     cashier = await factory.token(P.SALE_CREATE)
     denied = await gql(COUNTS, token=cashier)
     assert [e["extensions"]["code"] for e in denied["errors"]] == ["FORBIDDEN"]
+
+
+async def test_a_refresh_never_overwrites_a_segment_the_till_wrote_after_it_began(
+    runtime, factory
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.db.repositories.segments import SegmentRepository
+
+    customer = await factory.customer()
+    began = datetime(2026, 12, 6, 2, 20, tzinfo=UTC)
+    at_the_till = began + timedelta(seconds=30)
+
+    async def write(segment: CustomerSegment, now: datetime, keep_newer: bool) -> None:
+        async def work(uow):  # type: ignore[no-untyped-def]
+            await SegmentRepository(uow.session).put(
+                {customer.id: segment}, now, keep_newer=keep_newer
+            )
+
+        await runtime.tx.run(None, work)
+
+    async def read():  # type: ignore[no-untyped-def]
+        async with runtime.db.read() as session:
+            return (await SegmentRepository(session).get([customer.id])).get(customer.id)
+
+    await write(CustomerSegment.NEW, at_the_till, keep_newer=False)
+    # The refresh's snapshot predates the sale: its older answer is dropped...
+    await write(CustomerSegment.LAPSED, began, keep_newer=True)
+    assert await read() == CustomerSegment.NEW
+    # ...and the next night's, newer, applies.
+    await write(CustomerSegment.REPEAT, began + timedelta(days=1), keep_newer=True)
+    assert await read() == CustomerSegment.REPEAT
+
+    async def forget(uow):  # type: ignore[no-untyped-def]
+        await SegmentRepository(uow.session).remove([customer.id], written_by=began)
+
+    await runtime.tx.run(None, forget)
+    assert await read() == CustomerSegment.REPEAT
