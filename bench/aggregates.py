@@ -366,12 +366,17 @@ async def main(args: argparse.Namespace) -> None:
             async with db.write() as session:
                 repository = SalesAggregateRepository(session)
                 query = repository.selects()[next(iter(selects))]
+                table = table_of(next(iter(selects)))
+                connection = await session.connection()
+                # As recompute() rebuilds: the series index built once, after the rows.
                 await session.execute(text("DELETE FROM sales_daily"))
+                for index in table.indexes:
+                    await connection.run_sync(index.drop)
                 await session.execute(
-                    insert(table_of(next(iter(selects)))).from_select(
-                        list(query.selected_columns.keys()), query
-                    )
+                    insert(table).from_select(list(query.selected_columns.keys()), query)
                 )
+                for index in table.indexes:
+                    await connection.run_sync(index.create)
 
         async def rebuild_all() -> int:
             async with db.write() as session:

@@ -145,6 +145,16 @@ class SalesAggregateRepository:
                     )
                 )
             await self.session.execute(delete(table).where(*conditions))
+        # A full rebuild writes every row: secondary indexes are built once afterwards
+        # (one sort) rather than kept up row by row in another order than the rows come.
+        connection = await self.session.connection()
+        indexes = (
+            [i for model in AGGREGATE_TABLES for i in table_of(model).indexes]
+            if spans is None
+            else []
+        )
+        for index in indexes:
+            await connection.run_sync(index.drop)
         written = 0
         for model, query in self.selects(spans).items():
             result = await self.session.execute(
@@ -152,6 +162,8 @@ class SalesAggregateRepository:
             )
             if model is SalesDaily:
                 written = int(getattr(result, "rowcount", 0) or 0)
+        for index in indexes:
+            await connection.run_sync(index.create)
         return written
 
     def selects(self, spans: Sequence[Span] | None = None) -> dict[type[Base], Select[Any]]:
