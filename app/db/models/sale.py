@@ -40,8 +40,10 @@ class Sale(Base):
         Index("ix_sales_created", "created_at", "id"),
         Index("ix_sales_customer_created", "customer_id", "created_at", "id"),
         Index("ix_sales_store_created", "store_id", "created_at", "id"),
-        # The daily aggregates recompute a day of sales: a range of completion times.
+        # The daily aggregates recompute a day of sales (a range of completion times), and
+        # a late return's day at one store (the same range within that store).
         Index("ix_sales_completed", "completed_at"),
+        Index("ix_sales_store_completed", "store_id", "completed_at"),
         CheckConstraint("total >= 0", name="total_not_negative"),
     )
 

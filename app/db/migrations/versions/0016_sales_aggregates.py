@@ -172,10 +172,14 @@ def upgrade() -> None:
     with op.batch_alter_table("sales", schema=None) as batch_op:
         batch_op.add_column(sa.Column("customer_segment", sa.String(length=8), nullable=True))
         batch_op.create_index("ix_sales_completed", ["completed_at"], unique=False)
+        batch_op.create_index(
+            "ix_sales_store_completed", ["store_id", "completed_at"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sales", schema=None) as batch_op:
+        batch_op.drop_index("ix_sales_store_completed")
         batch_op.drop_index("ix_sales_completed")
         batch_op.drop_column("customer_segment")
 
