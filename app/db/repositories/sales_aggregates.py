@@ -187,30 +187,37 @@ class SalesAggregateRepository:
             .where(*where)
             .group_by(day, Sale.store_id, SaleLine.product_id)
         )
-        # Each sale with its units (an index probe of its lines), then the mix of them. Not
-        # a join grouped by sale id: SQLite would then scan all sales in id order.
-        units = (
-            select(func.sum(SaleLine.quantity))
-            .where(SaleLine.sale_id == Sale.id)
-            .correlate(Sale)
-            .scalar_subquery()
-        )
-        per_sale = (
-            select(
-                day.label("day"),
-                Sale.store_id,
-                Sale.cashier_id,
-                func.coalesce(Sale.payment, literal("CASH")).label("payment"),
-                Sale.customer_segment,
-                Sale.total,
-                Sale.discount_total,
-                Sale.points_redeemed,
-                Sale.returned_value,
-                func.coalesce(units, 0).label("units"),
+        columns = [
+            day.label("day"),
+            Sale.store_id,
+            Sale.cashier_id,
+            func.coalesce(Sale.payment, literal("CASH")).label("payment"),
+            Sale.customer_segment,
+            Sale.total,
+            Sale.discount_total,
+            Sale.points_redeemed,
+            Sale.returned_value,
+        ]
+        if self.dialect == "sqlite":
+            # Each sale with its units by an index probe of its lines: grouped by sale id,
+            # SQLite would read all sales in id order to avoid sorting.
+            units = (
+                select(func.sum(SaleLine.quantity))
+                .where(SaleLine.sale_id == Sale.id)
+                .correlate(Sale)
+                .scalar_subquery()
             )
-            .where(*where)
-            .subquery()
-        )
+            sales = select(*columns, func.coalesce(units, 0).label("units")).where(*where)
+        else:
+            # One hash join and aggregate; grouped by the key, the other columns are allowed.
+            sales = (
+                select(*columns, func.sum(SaleLine.quantity).label("units"))
+                .select_from(Sale)
+                .join(SaleLine, SaleLine.sale_id == Sale.id)
+                .where(*where)
+                .group_by(Sale.id)
+            )
+        per_sale = sales.subquery()
         s = per_sale.c
         mix = select(
             s.day,
