@@ -51,9 +51,9 @@ FOLDED_TABLES = frozenset(
         "online_accounts",
         "customer_tokens",
         "audit_entries",
-        # Not moved row by row: the merge marks the moved sales' days dirty and drops the
-        # merged customer's segment (app/services/sales_aggregates.py), and the nightly
-        # recompute writes the survivor's rows.
+        # Not moved row by row: the merge drops the merged customer's segment and marks
+        # the moved sales' days dirty (app/services/sales_aggregates.py), so the nightly
+        # recompute rewrites customer_daily for the survivor.
         "customer_daily",
         "customer_segments",
     }

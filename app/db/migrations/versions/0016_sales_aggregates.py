@@ -42,12 +42,6 @@ def upgrade() -> None:
         sa.Column("sales", sa.Integer(), nullable=False),
         sa.Column("returned_units", sa.Integer(), nullable=False),
         sa.Column("returned_cents", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_sales_daily_product_id_products")
-        ),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_sales_daily_store_id_stores")
-        ),
         sa.PrimaryKeyConstraint("day", "store_id", "product_id", name=op.f("pk_sales_daily")),
     )
     with op.batch_alter_table("sales_daily", schema=None) as batch_op:
@@ -69,9 +63,6 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("sales", sa.Integer(), nullable=False),
         sa.Column("discount_cents", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_sales_daily_discounts_store_id_stores")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_daily_discounts")),
     )
     with op.batch_alter_table("sales_daily_discounts", schema=None) as batch_op:
@@ -98,9 +89,6 @@ def upgrade() -> None:
         sa.Column("discount_cents", sa.BigInteger(), nullable=False),
         sa.Column("points_redeemed", sa.BigInteger(), nullable=False),
         sa.Column("returned_cents", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_sales_daily_mix_store_id_stores")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_daily_mix")),
     )
     with op.batch_alter_table("sales_daily_mix", schema=None) as batch_op:
@@ -125,15 +113,6 @@ def upgrade() -> None:
         sa.Column("sales", sa.Integer(), nullable=False),
         sa.Column("revenue_cents", sa.BigInteger(), nullable=False),
         sa.Column("returned_cents", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_customer_daily_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_customer_daily_store_id_stores")
-        ),
         sa.PrimaryKeyConstraint("day", "store_id", "customer_id", name=op.f("pk_customer_daily")),
     )
 
