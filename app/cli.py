@@ -173,6 +173,26 @@ def cmd_run_job(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_run_job(settings, args.name, args.day))
 
 
+async def _rebuild_aggregates(settings: Settings) -> int:
+    import json
+
+    from app.db.engine import Database
+    from app.services.sales_aggregates import rebuild
+    from app.services.unit_of_work import Transactions
+
+    db = Database(settings.effective_database_url)
+    try:
+        result = await rebuild(Transactions(db, None))
+    finally:
+        await db.dispose()
+    print(json.dumps({"rebuilt": result}))
+    return 0
+
+
+def cmd_rebuild_aggregates(settings: Settings, _: argparse.Namespace) -> int:
+    return asyncio.run(_rebuild_aggregates(settings))
+
+
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from app.demo import seed_demo
 
@@ -345,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("name", help="the job's name, as jobRuns lists it")
     job.add_argument("--for", dest="day", help="the day whose slot to run (YYYY-MM-DD)")
     job.set_defaults(handler=cmd_run_job)
+
+    commands.add_parser(
+        "rebuild-aggregates",
+        help="recompute every daily aggregate and customer segment from all sales",
+    ).set_defaults(handler=cmd_rebuild_aggregates)
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", default=str(SCHEMA_FILE))

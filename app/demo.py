@@ -10,6 +10,7 @@ from decimal import Decimal
 from app.db.engine import Database
 from app.db.repositories.stores import StoreRepository
 from app.demo_audit import plant_discount_abuse, staff_actor
+from app.demo_history import add_sales_history
 from app.domain.permissions import Permission
 from app.domain.sales import PaymentMethod
 from app.services.auth import AuthService
@@ -17,6 +18,7 @@ from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
 from app.services.products import ProductService
 from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
+from app.services.sales_aggregates import rebuild
 from app.services.sms_credits import SmsCreditService
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Transactions, UnitOfWork
@@ -160,9 +162,11 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
         # customer registered with only a phone shows the SMS path and the balance moving.
         await SmsCreditService(tx, None).add(DEMO_SMS_CREDITS, "demo shop top-up")
         sales = await _sell(tx, rng, [s.id for s in stores if s], ids)
+        # Reports read the daily aggregates: fill them now rather than at tonight's run.
+        await rebuild(tx)
         print(
             f"demo shop: 2 stores, 3 staff (password {DEMO_PASSWORD!r}), "
-            f"{customers} customers, {len(CATALOG)} products, {sales} sales, "
+            f"{customers} customers, {len(CATALOG)} products, {sales} sales over a year, "
             f"{DEMO_SMS_CREDITS} SMS credits"
         )
         abuse = await plant_discount_abuse(
@@ -181,7 +185,8 @@ async def seed_demo(settings: Settings, *, customers: int = 300) -> int:
 async def _sell(
     tx: Transactions, rng: random.Random, stores: list[uuid.UUID], customers: list[uuid.UUID]
 ) -> int:
-    """A catalogue, two discount groups, some cards, then real sales by the till's rules."""
+    """A catalogue, two discount groups, some cards, a year of history, then real sales by
+    the till's rules today."""
     products = ProductService(tx, None)
     for sku, name, category, price in CATALOG:
         created = await products.create(sku, name, Decimal(price), category)
@@ -198,8 +203,9 @@ async def _sell(
     loyalty = LoyaltyService(tx, None)
     for n, customer_id in enumerate(customers[:60]):
         await loyalty.issue_card(customer_id, f"DEMO{n + 1:06d}", Decimal("0"))
+    # The past year first: today's sales then see their customers' history (segments).
+    count = await add_sales_history(tx, rng, stores, customers)
     sales = SaleService(tx, None, loyalty)
-    count = 0
     for n, customer_id in enumerate(customers):
         for _ in range(rng.randint(0, 3)):
             lines = tuple(

@@ -94,6 +94,10 @@ MIGRATED_SETTINGS = {
     "sms_scenarios": ["MARKETING", "PASSWORD_RESET", "REGISTRATION", "UNSUBSCRIBE"],
     "points_validity_days": None,
     "sms_credit_warning_threshold": 100,
+    "segment_window_days": 365,
+    "segment_at_risk_days": 90,
+    "segment_lapsed_days": 180,
+    "segment_loyal_quintile": 4,
 }
 
 BACKEND = os.environ.get("POSCRM_TEST_DATABASE", "sqlite")

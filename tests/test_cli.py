@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,16 @@ def test_seed_demo_fills_once(fresh: Path) -> None:
     assert "40 customers" in first.stdout
     # Each pattern the services can make, planted once or more, and each found.
     assert "discount audit: 8 abuse cases planted, 8 findings" in first.stdout
+    # A year of history, already aggregated and segmented for the analyst's tour.
+    db = sqlite3.connect(fresh / "poscrm.db")
+    [(days, months)] = db.execute(
+        "SELECT COUNT(DISTINCT day), COUNT(DISTINCT substr(day, 1, 7)) FROM sales_daily_mix"
+    ).fetchall()
+    assert days > 300
+    assert months >= 12
+    [(segmented,)] = db.execute("SELECT COUNT(*) FROM customer_segments").fetchall()
+    assert segmented > 20
+    db.close()
     again = poscrm(fresh, "seed-demo")
     assert again.returncode == 0
     assert "already there" in again.stdout

@@ -58,6 +58,8 @@ class ErrorCode(enum.StrEnum):
     INSUFFICIENT_SMS_CREDITS = "INSUFFICIENT_SMS_CREDITS"
     INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a password)
     SCENARIO_OFF = "SCENARIO_OFF"
+    # A sales report crossing product and sale dimensions no aggregate holds together.
+    REPORT_DIMENSIONS_INCOMPATIBLE = "REPORT_DIMENSIONS_INCOMPATIBLE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from app.domain.permissions import Permission
+from app.domain.segments import SegmentRules
 
 
 class CustomerStatus(enum.StrEnum):
@@ -229,6 +230,7 @@ class BusinessSettingsRecord:
     sms_credit_warning_threshold: int = 0
     # The fill rate reorder suggestions plan for (issue 11 §5).
     forecast_service_level: float = 0.95
+    segment_rules: SegmentRules = field(default_factory=SegmentRules)
 
     @property
     def notification_scenarios(self) -> frozenset[NotificationScenario]:

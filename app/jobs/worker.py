@@ -10,6 +10,7 @@ from typing import Any
 from arq import Worker, cron, func
 
 from app.db.engine import Database
+from app.jobs.analytics import refresh_sales_aggregates
 from app.jobs.discount_audit import audit_discounts
 from app.jobs.discounts import EXPIRY_MINUTES, expire_customer_discounts
 from app.jobs.forecasts import refresh_demand_forecasts
@@ -138,6 +139,17 @@ def build_worker(
                 expire_loyalty_points,
                 hour=3,
                 minute=10,
+                second=0,
+                run_at_startup=True,
+                unique=True,
+                keep_result=0,
+                timeout=3600,
+            ),
+            # After midnight UTC, when yesterday's sales are all in (a day is a UTC day).
+            cron(
+                refresh_sales_aggregates,
+                hour=2,
+                minute=20,
                 second=0,
                 run_at_startup=True,
                 unique=True,

@@ -45,6 +45,18 @@ class BusinessSettings:
         description="Reorder suggestions plan for this share of units wanted to be on the "
         "shelf (fill rate); safety stock grows with it. Default 0.95."
     )
+    segment_window_days: int = strawberry.field(
+        description="Customer segments count purchase days and spend over this many days."
+    )
+    segment_at_risk_days: int = strawberry.field(
+        description="A repeat customer with no purchase for this many days is AT_RISK."
+    )
+    segment_lapsed_days: int = strawberry.field(
+        description="Any customer with no purchase for this many days is LAPSED."
+    )
+    segment_loyal_quintile: int = strawberry.field(
+        description="LOYAL: frequency and spend quintiles (1-5, in the chain) at least this."
+    )
     updated_at: datetime
 
     @classmethod
@@ -60,6 +72,10 @@ class BusinessSettings:
             points_validity_days=r.points_validity_days,
             sms_credit_warning_threshold=r.sms_credit_warning_threshold,
             forecast_service_level=r.forecast_service_level,
+            segment_window_days=r.segment_rules.window_days,
+            segment_at_risk_days=r.segment_rules.at_risk_days,
+            segment_lapsed_days=r.segment_rules.lapsed_days,
+            segment_loyal_quintile=r.segment_rules.loyal_quintile,
             updated_at=r.updated_at,
         )
 
@@ -82,6 +98,10 @@ class BusinessSettingsInput:
     forecast_service_level: float | None = strawberry.field(
         default=strawberry.UNSET, description="0.5 to 0.999."
     )
+    segment_window_days: int | None = strawberry.UNSET
+    segment_at_risk_days: int | None = strawberry.UNSET
+    segment_lapsed_days: int | None = strawberry.UNSET
+    segment_loyal_quintile: int | None = strawberry.UNSET
 
     def to_change(self) -> SettingsChange:
         # Every setting always has a value: null, like absent, leaves it as it is.
@@ -99,6 +119,10 @@ class BusinessSettingsInput:
             point_value=given(self.point_value),  # type: ignore[arg-type]
             sms_credit_warning_threshold=given(self.sms_credit_warning_threshold),  # type: ignore[arg-type]
             forecast_service_level=given(self.forecast_service_level),  # type: ignore[arg-type]
+            segment_window_days=given(self.segment_window_days),  # type: ignore[arg-type]
+            segment_at_risk_days=given(self.segment_at_risk_days),  # type: ignore[arg-type]
+            segment_lapsed_days=given(self.segment_lapsed_days),  # type: ignore[arg-type]
+            segment_loyal_quintile=given(self.segment_loyal_quintile),  # type: ignore[arg-type]
             # Unlike the others, null is a value here: points that never expire.
             points_validity_days=(
                 DOMAIN_UNSET

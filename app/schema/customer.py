@@ -25,6 +25,7 @@ from app.schema.loyalty import LoyaltyCard, PointsEntry
 from app.schema.notification import Notification, NotificationConnection
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
 from app.schema.permissions import MaskedWithout, Requires
+from app.schema.segment import CustomerSegment
 from app.services import customer_merge
 from app.services.customers import (
     AddressDraft,
@@ -240,6 +241,10 @@ async def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) ->
     return LoyaltyCard.from_record(found) if found else None
 
 
+async def _segment(root: Customer, info: strawberry.Info[Context, None]) -> CustomerSegment | None:
+    return await info.context.loaders.segments.load(uuid.UUID(root.id))
+
+
 async def _loyalty_points(root: Customer, info: strawberry.Info[Context, None]) -> int:
     return await info.context.loaders.points.load(uuid.UUID(root.id))
 
@@ -367,6 +372,10 @@ class Customer:
         resolver=_loyalty_card, description="The working card; null when none was issued."
     )
     loyalty_points: int = strawberry.field(resolver=_loyalty_points, description="The balance.")
+    segment: CustomerSegment | None = strawberry.field(
+        resolver=_segment,
+        description="Null: never bought. Set at once by a sale, refreshed nightly.",
+    )
     points_ledger: Connection[PointsEntry] = strawberry.field(
         resolver=_points_ledger, description="Every movement of points, newest first."
     )
@@ -409,6 +418,7 @@ class CustomerFilter:
     status: records.CustomerStatus | None = None
     home_store_id: strawberry.ID | None = None
     group_id: strawberry.ID | None = None
+    segment: CustomerSegment | None = None
 
     def to_query(self, search: str | None) -> CustomerQuery:
         return CustomerQuery(
@@ -416,6 +426,7 @@ class CustomerFilter:
             status=self.status,
             home_store_id=parse_id(self.home_store_id) if self.home_store_id else None,
             group_id=parse_id(self.group_id) if self.group_id else None,
+            segment=self.segment,
         )
 
 

@@ -33,6 +33,7 @@ from app.domain.sales import (
     SaleReturnLineRecord,
     SaleReturnRecord,
 )
+from app.domain.segments import CustomerSegment
 from app.services.appointments import AppointmentService
 from app.services.customers import CustomerService
 from app.services.discounts import DiscountService
@@ -42,6 +43,7 @@ from app.services.notification_history import NotificationHistoryService
 from app.services.online_accounts import OnlineAccountService
 from app.services.products import ProductService
 from app.services.sales import SaleService, SalesSummary
+from app.services.segments import segments_of
 
 # (product, store); store None: the caller's store, else head office.
 StockKey = tuple[uuid.UUID, uuid.UUID | None]
@@ -119,6 +121,7 @@ class Loaders:
             self._load_loyalty_cards
         )
         self.points = DataLoader[uuid.UUID, int](self._load_points)
+        self.segments = DataLoader[uuid.UUID, CustomerSegment | None](self._load_segments)
         self.ledger_pages = DataLoader[PageKey, Page[PointsEntryRecord]](self._load_ledger_pages)
         self.groups = DataLoader[uuid.UUID, list[CustomerGroupRecord]](self._load_groups)
         self.members_by_group_id = DataLoader[PageKey, Page[CustomerRecord]](
@@ -202,6 +205,10 @@ class Loaders:
 
     async def _load_loyalty_cards(self, ids: Sequence[uuid.UUID]) -> list[LoyaltyCardRecord | None]:
         found = await self._loyalty.cards_for(list(ids))
+        return [found.get(i) for i in ids]
+
+    async def _load_segments(self, ids: Sequence[uuid.UUID]) -> list[CustomerSegment | None]:
+        found = await segments_of(self._customers.tx, list(ids))
         return [found.get(i) for i in ids]
 
     async def _load_points(self, ids: Sequence[uuid.UUID]) -> list[int]:

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from app.domain.permissions import Permission as P
 from app.resolvers import (
     accounts,
+    analytics,
     appointments,
     auth,
     business,
@@ -42,6 +43,13 @@ from app.schema.account import (
     CustomerPasswordResetRequestPayload,
     CustomerSelf,
     CustomerSelfPayload,
+)
+from app.schema.analytics import (
+    ConsentRate,
+    DiscountUsageRow,
+    PointsLiability,
+    SalesReportRow,
+    SegmentCount,
 )
 from app.schema.appointment import Appointment, AppointmentConnection, AppointmentPayload
 from app.schema.business import BusinessSettings, BusinessSettingsPayload
@@ -224,6 +232,30 @@ class Query:
         description="Emails and SMS to customers, newest first; filter by status, channel, "
         "scenario or customer.",
         extensions=[Requires(P.AUDIT_VIEW, P.CUSTOMER_VIEW)],
+    )
+    # Reports (issue 11 §4) read the daily aggregates; a store-bound caller gets their store.
+    sales_report: list[SalesReportRow] = strawberry.field(
+        resolver=analytics.sales_report,
+        description="Sales from the daily aggregates, days `from` to `to` (both included), "
+        "one row per combination of the dimensions in groupBy (none: one total row).",
+        extensions=[Requires(P.REPORT_VIEW)],
+    )
+    customer_segments: list[SegmentCount] = strawberry.field(
+        resolver=analytics.customer_segments,
+        description="Customers and revenue per segment; with storeId, those who bought there.",
+        extensions=[Requires(P.REPORT_VIEW)],
+    )
+    discount_usage: list[DiscountUsageRow] = strawberry.field(
+        resolver=analytics.discount_usage,
+        description="Discounts applied on days `from` to `to`, by source and cashier.",
+        extensions=[Requires(P.REPORT_VIEW)],
+    )
+    # Chain-wide figures: points and consent belong to customers, who shop anywhere.
+    points_liability: PointsLiability = strawberry.field(
+        resolver=analytics.points_liability, extensions=[Requires(P.REPORT_VIEW, chain_wide=True)]
+    )
+    consent_rates: list[ConsentRate] = strawberry.field(
+        resolver=analytics.consent_rates, extensions=[Requires(P.REPORT_VIEW, chain_wide=True)]
     )
     # SETTINGS_MANAGE, as DESIGN.md §3b says: buying credits is the shop's set-up.
     sms_credits: SmsCredits = strawberry.field(

@@ -11,6 +11,7 @@ import phonenumbers
 from app.db.repositories.business import BusinessSettingsRepository
 from app.domain.errors import ErrorCode, reject
 from app.domain.records import Actor, BusinessSettingsRecord, NotificationScenario, SearchFirst
+from app.domain.segments import SegmentRules
 from app.domain.values import UNSET, Unset
 from app.services.checks import two_decimals
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -20,6 +21,42 @@ POINTS_MAX = Decimal(1000)
 
 POINTS_VALIDITY_MAX_DAYS = 3650
 SMS_CREDIT_WARNING_MAX = 1_000_000
+SEGMENT_DAYS_MAX = 3650
+
+
+def _segment_values(change: SettingsChange, current: SegmentRules) -> dict[str, int]:
+    """The segment thresholds given, checked together with those kept (issue 11 §3)."""
+    given = {
+        "segment_window_days": (change.segment_window_days, current.window_days),
+        "segment_at_risk_days": (change.segment_at_risk_days, current.at_risk_days),
+        "segment_lapsed_days": (change.segment_lapsed_days, current.lapsed_days),
+        "segment_loyal_quintile": (change.segment_loyal_quintile, current.loyal_quintile),
+    }
+    values = {k: v for k, (v, _) in given.items() if not isinstance(v, Unset)}
+    if not values:
+        return {}
+    merged = {k: values.get(k, kept) for k, (_, kept) in given.items()}
+    for name in ("segment_window_days", "segment_at_risk_days", "segment_lapsed_days"):
+        if not 1 <= merged[name] <= SEGMENT_DAYS_MAX:
+            raise reject(
+                ErrorCode.INVALID, f"Give 1 to {SEGMENT_DAYS_MAX} days.", "input", _camel(name)
+            )
+    if merged["segment_lapsed_days"] <= merged["segment_at_risk_days"]:
+        raise reject(
+            ErrorCode.INVALID,
+            "A customer is at risk before they lapse: segmentLapsedDays must exceed "
+            "segmentAtRiskDays.",
+            "input",
+            "segmentLapsedDays",
+        )
+    if not 1 <= merged["segment_loyal_quintile"] <= 5:
+        raise reject(ErrorCode.INVALID, "A quintile is 1 to 5.", "input", "segmentLoyalQuintile")
+    return values
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +72,10 @@ class SettingsChange:
     points_validity_days: int | Unset | None = UNSET
     sms_credit_warning_threshold: int | Unset = UNSET
     forecast_service_level: float | Unset = UNSET
+    segment_window_days: int | Unset = UNSET
+    segment_at_risk_days: int | Unset = UNSET
+    segment_lapsed_days: int | Unset = UNSET
+    segment_loyal_quintile: int | Unset = UNSET
 
 
 def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
@@ -48,6 +89,10 @@ def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
         "pointsValidityDays": record.points_validity_days,
         "smsCreditWarningThreshold": record.sms_credit_warning_threshold,
         "forecastServiceLevel": record.forecast_service_level,
+        "segmentWindowDays": record.segment_rules.window_days,
+        "segmentAtRiskDays": record.segment_rules.at_risk_days,
+        "segmentLapsedDays": record.segment_rules.lapsed_days,
+        "segmentLoyalQuintile": record.segment_rules.loyal_quintile,
     }
 
 
@@ -139,6 +184,7 @@ class BusinessSettingsService:
                         "forecastServiceLevel",
                     )
                 values["forecast_service_level"] = level
+            values.update(_segment_values(change, current.segment_rules))
             if values:
                 await uow.business.update({**values, "updated_at": uow.now})
             updated = await uow.business.get()

@@ -12,6 +12,7 @@ from app.db.repositories.merge import MergeRepository
 from app.domain.errors import ErrorCode, reject
 from app.domain.records import Actor, CustomerRecord, CustomerStatus
 from app.services.customer_lookup import live_customer
+from app.services.sales_aggregates import customer_sales_moved
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -98,6 +99,8 @@ class CustomerMergeService:
             target = await live_customer(uow, target_id, "targetId")
             merge = MergeRepository(uow.session)
             addresses = {"SMS"} | ({"EMAIL"} if target.email else set())
+            # Marked before the move, while the sales still name the merged customer.
+            await customer_sales_moved(uow, source_id)
             moved = {
                 "sales": await merge.move_sales(source_id, target_id),
                 "appointments": await merge.move_appointments(source_id, target_id),

@@ -37,6 +37,7 @@ from app.domain.records import (
     PhoneRecord,
     TokenKind,
 )
+from app.domain.segments import CustomerSegment
 from app.domain.values import UNSET, Unset
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
 from app.services.customer_lookup import live_customer
@@ -139,6 +140,7 @@ class CustomerQuery:
     status: CustomerStatus | None = None
     home_store_id: uuid.UUID | None = None
     group_id: uuid.UUID | None = None
+    segment: CustomerSegment | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -630,7 +632,10 @@ class CustomerService:
         """A page of customers; ``Rejected`` TOO_MANY_LOOKUPS for a caller who sees personal
         data masked and looked up more phones or emails than the limit allows."""
         spec = CustomerFilterSpec(
-            status=query.status, home_store_id=query.home_store_id, group_id=query.group_id
+            status=query.status,
+            home_store_id=query.home_store_id,
+            group_id=query.group_id,
+            segment=query.segment,
         )
         term = (query.search or "").strip()
         await self._count_lookup(term)

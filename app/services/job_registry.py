@@ -13,6 +13,7 @@ from app.services.discount_audit import AUDIT_EVERY, AUDIT_JOB, audit_discount_u
 from app.services.discounts import EXPIRY_EVERY, EXPIRY_JOB, expire_assignments
 from app.services.forecasts import FORECAST_JOB, refresh_forecasts
 from app.services.loyalty import LoyaltyService
+from app.services.sales_aggregates import AGGREGATES_JOB, CATCH_UP_NIGHTS, run_nightly
 from app.services.scheduled import ScheduledJob, ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Transactions, UnitOfWork
 
@@ -42,5 +43,7 @@ SCHEDULED_JOBS: dict[str, ScheduledJob] = {
         ScheduledJob(AUDIT_JOB, AUDIT_EVERY, audit_discount_usage),
         # Only the latest night matters: a missed night is caught up by tonight's run.
         ScheduledJob(FORECAST_JOB, DAILY, refresh_forecasts),
+        # The run of day D's slot aggregates day D-1 (docs/analytics.md).
+        ScheduledJob(AGGREGATES_JOB, DAILY, run_nightly, catch_up=CATCH_UP_NIGHTS),
     )
 }

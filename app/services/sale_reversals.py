@@ -19,6 +19,7 @@ from app.domain.webhooks import WebhookEventType, sale_event, sale_returned_even
 from app.services.idempotency import Operation, earlier_result, remember, request_hash
 from app.services.loyalty import LoyaltyService
 from app.services.sales import claim_sale, require_sale, units_by_product
+from app.services.sales_aggregates import sale_changed
 from app.services.store_scope import require_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -77,6 +78,7 @@ class SaleReversalService:
                         "saleId",
                     )
                 unrecovered = await self._undo(uow, sale)
+                await sale_changed(uow, sale.store_id, sale.completed_at)
             await uow.sales.update(
                 sale_id,
                 {"status": SaleStatus.VOIDED.value, "voided_at": uow.now, "void_reason": text},
@@ -258,6 +260,8 @@ class SaleReversalService:
                 reason=text,
                 created_at=uow.now,
             )
+            # Returns count on the sale's day (docs/analytics.md), which may be long past.
+            await sale_changed(uow, sale.store_id, sale.completed_at)
             await uow.sales.update(
                 sale_id,
                 {

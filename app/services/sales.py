@@ -57,6 +57,7 @@ from app.services.idempotency import (
     request_hash,
 )
 from app.services.loyalty import POINTS_MAX, LoyaltyService
+from app.services.segments import classify_at_sale
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 
@@ -691,6 +692,13 @@ class SaleService:
                     "completed_at": uow.now,
                 },
             )
+            if customer is not None:
+                # After the sale counts as completed: the till's next screen shows the
+                # customer's segment with this sale ("first visit" for a first one).
+                segment = await classify_at_sale(uow, customer.id, business)
+                await uow.sales.update(
+                    sale_id, {"customer_segment": segment.value if segment else None}
+                )
             await remember(uow, Operation.SALE_COMPLETE, cmd.idempotency_key, digest, str(sale_id))
             completed = await require_sale(uow, sale_id)
             uow.emit_webhook(sale_event(WebhookEventType.SALE_COMPLETED, completed, uow.now))

@@ -567,6 +567,19 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
         True,
     ),
     "reorderSuggestions": ("{ reorderSuggestions { totalCount } }", _no_vars, False),
+    "salesReport": (
+        '{ salesReport(from: "2026-01-01", to: "2026-01-31", groupBy: [DAY]) { sales } }',
+        _no_vars,
+        False,
+    ),
+    "customerSegments": ("{ customerSegments { segment customers } }", _no_vars, False),
+    "discountUsage": (
+        '{ discountUsage(from: "2026-01-01", to: "2026-01-31") { source } }',
+        _no_vars,
+        False,
+    ),
+    "pointsLiability": ("{ pointsLiability { points } }", _no_vars, False),
+    "consentRates": ("{ consentRates { channel rate } }", _no_vars, False),
 }
 
 # Query fields any one of several permissions opens (RequiresAny); the rest need all theirs.

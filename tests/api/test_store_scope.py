@@ -216,6 +216,20 @@ SCOPED_QUERIES: dict[str, Scoped] = {
         "query($s: ID!) { discountAuditFindings(filter: {storeId: $s}) { totalCount } }",
         lambda o: {"s": o.store_id},
     ),
+    "salesReport": Scoped(
+        'query($s: ID!) { salesReport(from: "2026-01-01", to: "2026-01-31", groupBy: [STORE], '
+        "filter: {storeId: $s}) { sales } }",
+        lambda o: {"s": o.store_id},
+    ),
+    "customerSegments": Scoped(
+        "query($s: ID!) { customerSegments(storeId: $s) { customers } }",
+        lambda o: {"s": o.store_id},
+    ),
+    "discountUsage": Scoped(
+        'query($s: ID!) { discountUsage(from: "2026-01-01", to: "2026-01-31", storeId: $s) '
+        "{ sales } }",
+        lambda o: {"s": o.store_id},
+    ),
     "sales": Scoped(
         "query($s: ID!) { sales(filter: {storeId: $s}) { totalCount } }",
         lambda o: {"s": o.store_id},
@@ -306,6 +320,8 @@ CHAIN_WIDE_QUERIES = {
     "webhookEndpoints": "integrations are chain-wide set-up",
     "webhookDeliveries": "integrations are chain-wide set-up",
     "notifications": "customers are chain-wide, and their messages with them",
+    "pointsLiability": "a chain-wide figure; store-bound callers are refused (chain_wide)",
+    "consentRates": "a chain-wide figure; store-bound callers are refused (chain_wide)",
 }
 
 

@@ -1,5 +1,14 @@
 """ORM models; importing this package registers every table on ``Base.metadata``."""
 
+from app.db.models.analytics import (
+    CustomerDaily,
+    CustomerSegmentRow,
+    SalesDaily,
+    SalesDailyDiscount,
+    SalesDailyMix,
+    SalesDirtyDay,
+    SegmentCuts,
+)
 from app.db.models.appointment import Appointment
 from app.db.models.audit import AuditEntry
 from app.db.models.business import BusinessSettings
@@ -45,12 +54,14 @@ __all__ = [
     "ConsentChange",
     "Customer",
     "CustomerAddress",
+    "CustomerDaily",
     "CustomerDiscount",
     "CustomerGroup",
     "CustomerGroupMember",
     "CustomerNameWord",
     "CustomerPhone",
     "CustomerSalesStats",
+    "CustomerSegmentRow",
     "CustomerToken",
     "DemandForecast",
     "DiscountAuditFinding",
@@ -77,6 +88,11 @@ __all__ = [
     "SaleLine",
     "SaleReturn",
     "SaleReturnLine",
+    "SalesDaily",
+    "SalesDailyDiscount",
+    "SalesDailyMix",
+    "SalesDirtyDay",
+    "SegmentCuts",
     "SmsCreditBalance",
     "SmsCreditEntry",
     "StaffUser",

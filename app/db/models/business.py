@@ -32,4 +32,11 @@ class BusinessSettings(Base):
     # The fill rate reorder suggestions plan for (issue 11 §5): share of units wanted on
     # the shelf. Float, not Money: it is a probability, never summed into accounts.
     forecast_service_level: Mapped[float] = mapped_column(Float, server_default="0.95")
+    # Customer segments (issue 11 §3, docs/analytics.md): frequency and spend are counted
+    # over the window; no purchase for at_risk days makes a repeat customer AT_RISK, for
+    # lapsed days anyone LAPSED; LOYAL needs both quintiles at least loyal_quintile.
+    segment_window_days: Mapped[int] = mapped_column(Integer, server_default="365")
+    segment_at_risk_days: Mapped[int] = mapped_column(Integer, server_default="90")
+    segment_lapsed_days: Mapped[int] = mapped_column(Integer, server_default="180")
+    segment_loyal_quintile: Mapped[int] = mapped_column(Integer, server_default="4")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -40,8 +40,10 @@ class Sale(Base):
         Index("ix_sales_created", "created_at", "id"),
         Index("ix_sales_customer_created", "customer_id", "created_at", "id"),
         Index("ix_sales_store_created", "store_id", "created_at", "id"),
-        # The discount audit reads what was completed since its watermark.
+        # The daily aggregates recompute a day of sales (a range of completion times), and
+        # a late return's day at one store (the same range within that store).
         Index("ix_sales_completed", "completed_at"),
+        Index("ix_sales_store_completed", "store_id", "completed_at"),
         CheckConstraint("total >= 0", name="total_not_negative"),
     )
 
@@ -77,6 +79,9 @@ class Sale(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The customer's segment with this sale (a first purchase: NEW), for sales reports by
+    # segment: a report of March keeps March's segments whatever customers became since.
+    customer_segment: Mapped[str | None] = mapped_column(String(8))
     void_reason: Mapped[str | None] = mapped_column(Text)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BusinessSettings
 from app.domain.records import BusinessSettingsRecord, NotificationScenario, SearchFirst
+from app.domain.segments import SegmentRules
 
 SETTINGS_ROW = 1
 
@@ -35,6 +36,12 @@ class BusinessSettingsRepository:
             points_validity_days=row.points_validity_days,
             sms_credit_warning_threshold=row.sms_credit_warning_threshold,
             forecast_service_level=row.forecast_service_level,
+            segment_rules=SegmentRules(
+                window_days=row.segment_window_days,
+                at_risk_days=row.segment_at_risk_days,
+                lapsed_days=row.segment_lapsed_days,
+                loyal_quintile=row.segment_loyal_quintile,
+            ),
         )
 
     async def update(self, values: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from app.db.models import (
     CustomerGroupMember,
     CustomerNameWord,
     CustomerPhone,
+    CustomerSegmentRow,
     LoyaltyCard,
     PointsEntry,
     Sale,
@@ -49,6 +50,7 @@ from app.domain.records import (
     Page,
     PhoneRecord,
 )
+from app.domain.segments import CustomerSegment
 
 # The advisory lock key standing for "all phone numbers" (any fixed bigint will do).
 ALL_PHONES = 0x706F7363726D0001
@@ -140,6 +142,7 @@ class CustomerFilterSpec:
     status: CustomerStatus | None = None
     home_store_id: uuid.UUID | None = None
     group_id: uuid.UUID | None = None
+    segment: CustomerSegment | None = None
 
 
 class CustomerRepository:
@@ -457,6 +460,14 @@ class CustomerRepository:
                 Customer.id.in_(
                     select(CustomerGroupMember.customer_id).where(
                         CustomerGroupMember.group_id == spec.group_id
+                    )
+                )
+            )
+        if spec.segment is not None:
+            conditions.append(
+                Customer.id.in_(
+                    select(CustomerSegmentRow.customer_id).where(
+                        CustomerSegmentRow.segment == spec.segment.value
                     )
                 )
             )

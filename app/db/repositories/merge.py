@@ -53,6 +53,11 @@ FOLDED_TABLES = frozenset(
         "discount_audit_findings",
         "customer_tokens",
         "audit_entries",
+        # Not moved row by row: the merge drops the merged customer's segment and marks
+        # the moved sales' days dirty (app/services/sales_aggregates.py), so the nightly
+        # recompute rewrites customer_daily for the survivor.
+        "customer_daily",
+        "customer_segments",
     }
 )
 KEPT_TABLES = frozenset({"customer_name_words", "customer_addresses", "store_customers"})

@@ -400,6 +400,34 @@ class SaleRepository:
             .on_conflict_do_nothing(index_elements=["customer_id"])
         )
 
+    async def add_history(
+        self, customer_id: uuid.UUID, visits: int, cents: int, first: datetime, last: datetime
+    ) -> None:
+        """Take in past sales written straight into the tables (the demo's year of history),
+        all older than any sale recorded through the till."""
+        stats = CustomerSalesStats
+        await self.session.execute(
+            self._upsert()(stats)
+            .values(
+                customer_id=customer_id,
+                visits=visits,
+                spent_cents=cents,
+                credit_cents=0,
+                first_purchase_at=first,
+                last_purchase_at=last,
+            )
+            .on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={
+                    "visits": stats.visits + visits,
+                    "spent_cents": stats.spent_cents + cents,
+                    # History is older than any sale recorded through the till.
+                    "first_purchase_at": first,
+                    "last_purchase_at": func.coalesce(stats.last_purchase_at, last),
+                },
+            )
+        )
+
     async def add_visit(self, customer_id: uuid.UUID, cents: int, at: datetime) -> None:
         stats = CustomerSalesStats
         await self.session.execute(

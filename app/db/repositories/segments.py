@@ -1,0 +1,201 @@
+"""Customer segments' SQL: activity for classifying, the segment rows, the chain's cuts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import table_of
+from app.db.models import CustomerDaily, CustomerSalesStats, CustomerSegmentRow, Sale, SegmentCuts
+from app.db.repositories.sales_aggregates import cents_of
+from app.domain.segments import CustomerSegment, Cuts
+
+CUTS_ID = 1
+WRITE_BATCH = 1000
+
+
+class SegmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    def _insert(self, model: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
+            table_of(model)
+        )
+
+    async def chain_activity(
+        self, window_start: date
+    ) -> list[tuple[uuid.UUID, int, datetime | None, int, int]]:
+        """Every customer who ever bought: (id, purchases, last purchase, purchase days in
+        the window, spend in the window net of returns, in cents), from the aggregates."""
+        window = (
+            select(
+                CustomerDaily.customer_id,
+                func.count(CustomerDaily.day.distinct()).label("frequency"),
+                func.sum(CustomerDaily.revenue_cents - CustomerDaily.returned_cents).label(
+                    "monetary"
+                ),
+            )
+            .where(CustomerDaily.day >= window_start)
+            .group_by(CustomerDaily.customer_id)
+            .subquery()
+        )
+        stats = CustomerSalesStats
+        rows = await self.session.execute(
+            select(
+                stats.customer_id,
+                stats.visits,
+                stats.last_purchase_at,
+                func.coalesce(window.c.frequency, 0),
+                func.coalesce(window.c.monetary, 0),
+            )
+            .outerjoin(window, window.c.customer_id == stats.customer_id)
+            .where(stats.visits > 0)
+        )
+        return [(c, v, last, int(f), int(m)) for c, v, last, f, m in rows.all()]
+
+    async def customer_activity(
+        self, customer_id: uuid.UUID, since: datetime
+    ) -> tuple[int, datetime | None, int, int]:
+        """One customer's (purchases, last purchase, purchase days, spend in cents) since
+        ``since``, from their sales: at the till, today is not in the aggregates yet."""
+        stats = await self.session.execute(
+            select(CustomerSalesStats.visits, CustomerSalesStats.last_purchase_at).where(
+                CustomerSalesStats.customer_id == customer_id
+            )
+        )
+        found = stats.first()
+        if found is None:
+            return 0, None, 0, 0
+        visits, last = found
+        if self.dialect == "sqlite":
+            day: Any = func.date(Sale.completed_at)
+        else:
+            day = func.date(func.timezone("UTC", Sale.completed_at))
+        spend = cents_of(self.dialect, Sale.total) - cents_of(self.dialect, Sale.returned_value)
+        window = await self.session.execute(
+            select(func.count(day.distinct()), func.coalesce(func.sum(spend), 0)).where(
+                Sale.customer_id == customer_id,
+                Sale.status == "COMPLETED",
+                Sale.completed_at >= since,
+            )
+        )
+        frequency, monetary = window.one()
+        return int(visits), last, int(frequency), int(monetary)
+
+    # -- segments ------------------------------------------------------------------
+
+    async def current(self) -> dict[uuid.UUID, str]:
+        rows = await self.session.execute(
+            select(CustomerSegmentRow.customer_id, CustomerSegmentRow.segment)
+        )
+        return {row.customer_id: row.segment for row in rows}
+
+    async def get(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, CustomerSegment]:
+        rows = await self.session.execute(
+            select(CustomerSegmentRow.customer_id, CustomerSegmentRow.segment).where(
+                CustomerSegmentRow.customer_id.in_(customer_ids)
+            )
+        )
+        return {c: CustomerSegment(s) for c, s in rows.all()}
+
+    async def put(
+        self,
+        segments: dict[uuid.UUID, CustomerSegment],
+        now: datetime,
+        *,
+        keep_newer: bool = False,
+    ) -> None:
+        """Write segments; ``keep_newer``: not over one written after ``now`` (a sale
+        completed while the nightly refresh ran knows better than the refresh's snapshot)."""
+        rows = [
+            {"customer_id": c, "segment": s.value, "updated_at": now} for c, s in segments.items()
+        ]
+        table = table_of(CustomerSegmentRow)
+        for start in range(0, len(rows), WRITE_BATCH):
+            stmt = self._insert(CustomerSegmentRow)
+            await self.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["customer_id"],
+                    set_={"segment": stmt.excluded.segment, "updated_at": stmt.excluded.updated_at},
+                    where=(table.c.updated_at <= stmt.excluded.updated_at) if keep_newer else None,
+                ),
+                rows[start : start + WRITE_BATCH],
+            )
+
+    async def remove(
+        self, customer_ids: list[uuid.UUID], *, written_by: datetime | None = None
+    ) -> None:
+        """Delete segments; with ``written_by``, only those written no later (as ``put``)."""
+        newer = [] if written_by is None else [CustomerSegmentRow.updated_at <= written_by]
+        for start in range(0, len(customer_ids), WRITE_BATCH):
+            await self.session.execute(
+                delete(CustomerSegmentRow).where(
+                    CustomerSegmentRow.customer_id.in_(customer_ids[start : start + WRITE_BATCH]),
+                    *newer,
+                )
+            )
+
+    async def customer_ids(self, segment: CustomerSegment) -> list[uuid.UUID]:
+        rows = await self.session.execute(
+            select(CustomerSegmentRow.customer_id)
+            .where(CustomerSegmentRow.segment == segment.value)
+            .order_by(CustomerSegmentRow.customer_id)
+        )
+        return list(rows.scalars())
+
+    async def counts(
+        self, window_start: date, store_id: uuid.UUID | None
+    ) -> list[tuple[str, int, int]]:
+        """(segment, customers, revenue in cents over the window) per segment.
+
+        With a store: the customers who bought there in the window and what they spent
+        there; without: every customer with a segment and what they spent chain-wide.
+        """
+        spend = select(
+            CustomerDaily.customer_id,
+            func.sum(CustomerDaily.revenue_cents - CustomerDaily.returned_cents).label("cents"),
+        ).where(CustomerDaily.day >= window_start)
+        if store_id is not None:
+            spend = spend.where(CustomerDaily.store_id == store_id)
+        window = spend.group_by(CustomerDaily.customer_id).subquery()
+        seg = CustomerSegmentRow
+        query = select(seg.segment, func.count(), func.coalesce(func.sum(window.c.cents), 0))
+        if store_id is not None:
+            query = query.join(window, window.c.customer_id == seg.customer_id)
+        else:
+            query = query.outerjoin(window, window.c.customer_id == seg.customer_id)
+        rows = await self.session.execute(query.group_by(seg.segment))
+        return [(s, int(n), int(c)) for s, n, c in rows.all()]
+
+    # -- cuts ----------------------------------------------------------------------
+
+    async def cuts(self) -> Cuts:
+        row = await self.session.get(SegmentCuts, CUTS_ID, populate_existing=True)
+        if row is None:
+            return Cuts()
+        return Cuts(tuple(row.frequency), tuple(row.monetary_cents))
+
+    async def put_cuts(self, cuts: Cuts, now: datetime) -> None:
+        stmt = self._insert(SegmentCuts).values(
+            id=CUTS_ID,
+            frequency=list(cuts.frequency),
+            monetary_cents=list(cuts.monetary_cents),
+            computed_at=now,
+        )
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["id"],
+                set_={
+                    "frequency": stmt.excluded.frequency,
+                    "monetary_cents": stmt.excluded.monetary_cents,
+                    "computed_at": stmt.excluded.computed_at,
+                },
+            )
+        )

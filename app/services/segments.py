@@ -1,0 +1,99 @@
+"""Customer segments (issue 11 §3): nightly for the chain, at the till for one customer.
+
+The rule itself is app/domain/segments.py. The nightly refresh ranks the chain's
+customers from ``customer_daily`` and keeps the quintile cuts it found, so a sale's
+completion classifies its customer at once with the same cuts ("first visit" on the
+till's next screen), without ranking the chain again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.db.repositories.business import BusinessSettingsRepository
+from app.db.repositories.segments import SegmentRepository
+from app.domain.money import from_cents
+from app.domain.records import Actor, BusinessSettingsRecord
+from app.domain.segments import Activity, CustomerSegment, Cuts, classify, quintile_cuts
+from app.services.store_scope import scoped_store
+from app.services.unit_of_work import Transactions, UnitOfWork, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCount:
+    segment: CustomerSegment
+    customers: int
+    revenue: Decimal
+
+
+async def refresh_segments(uow: UnitOfWork, today: date) -> dict[str, Any]:
+    """Classify every customer who ever bought, as of ``today``; write only the changes."""
+    rules = (await uow.business.get()).segment_rules
+    repository = SegmentRepository(uow.session)
+    activity = await repository.chain_activity(today - timedelta(days=rules.window_days))
+    active = [(f, m) for _, _, _, f, m in activity if f > 0]
+    cuts = Cuts(quintile_cuts([f for f, _ in active]), quintile_cuts([m for _, m in active]))
+    await repository.put_cuts(cuts, uow.now)
+    current = await repository.current()
+    changed: dict[uuid.UUID, CustomerSegment] = {}
+    seen: set[uuid.UUID] = set()
+    for customer_id, purchases, last, frequency, monetary in activity:
+        since = (today - last.date()).days if last is not None else rules.lapsed_days
+        segment = classify(Activity(purchases, max(0, since), frequency, monetary), cuts, rules)
+        if segment is None:
+            continue
+        seen.add(customer_id)
+        if current.get(customer_id) != segment.value:
+            changed[customer_id] = segment
+    await repository.put(changed, uow.now, keep_newer=True)
+    gone = [c for c in current if c not in seen]
+    await repository.remove(gone, written_by=uow.now)
+    return {"customers": len(seen), "segmentsChanged": len(changed) + len(gone)}
+
+
+async def classify_at_sale(
+    uow: UnitOfWork, customer_id: uuid.UUID, business: BusinessSettingsRecord
+) -> CustomerSegment | None:
+    """The customer's segment with the sale just completed in ``uow``, written at once."""
+    rules = business.segment_rules
+    repository = SegmentRepository(uow.session)
+    purchases, _, frequency, monetary = await repository.customer_activity(
+        customer_id, uow.now - timedelta(days=rules.window_days)
+    )
+    segment = classify(Activity(purchases, 0, frequency, monetary), await repository.cuts(), rules)
+    if segment is None:
+        await repository.remove([customer_id])
+    else:
+        await repository.put({customer_id: segment}, uow.now)
+    return segment
+
+
+async def segment_customer_ids(tx: Transactions, segment: CustomerSegment) -> list[uuid.UUID]:
+    """The customers now in ``segment``: what a marketing send to a segment targets."""
+    async with tx.db.read() as session:
+        return await SegmentRepository(session).customer_ids(segment)
+
+
+async def segments_of(
+    tx: Transactions, customer_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, CustomerSegment]:
+    async with tx.db.read() as session:
+        return await SegmentRepository(session).get(customer_ids)
+
+
+async def segment_counts(
+    tx: Transactions, actor: Actor | None, store_id: uuid.UUID | None
+) -> list[SegmentCount]:
+    """Customers and their revenue over the segment window, per segment, every segment
+    listed (0 when empty); a store-bound caller gets their own store's."""
+    store = scoped_store(actor, store_id, "storeId")
+    async with tx.db.read() as session:
+        rules = (await BusinessSettingsRepository(session).get()).segment_rules
+        start = utcnow().date() - timedelta(days=rules.window_days)
+        found = {s: (n, c) for s, n, c in await SegmentRepository(session).counts(start, store)}
+    counts = [(s, *found.get(s.value, (0, 0))) for s in CustomerSegment]
+    return [SegmentCount(s, n, from_cents(c)) for s, n, c in counts]
