@@ -9,6 +9,7 @@ from app.domain.errors import UserError as DomainUserError
 from app.domain.marketing import CampaignRecord
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
+from app.schema.segment import CustomerSegment
 from app.services.marketing.campaigns import MarketingMessageSend
 from app.services.marketing.unsubscribe import UnsubscribeRecord
 from app.services.unit_of_work import Result
@@ -29,6 +30,10 @@ class MarketingMessageInput:
         description="Only this group's members; left out: every customer subscribed on "
         "the channel.",
     )
+    segment: CustomerSegment | None = strawberry.field(
+        default=None,
+        description="Only the customers of this segment (as last classified); not with groupId.",
+    )
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="A retry with the same key answers the first send and sends nothing again.",
@@ -40,6 +45,7 @@ class MarketingMessageInput:
             body=self.body,
             subject=self.subject,
             group_id=parse_id(self.group_id) if self.group_id is not None else None,
+            segment=self.segment,
             idempotency_key=self.idempotency_key,
         )
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from app.db.models import CustomerSegmentRow
 from app.domain.marketing import sms_marketing_text
 from app.domain.permissions import Permission
 from app.domain.sms import segment_count
@@ -105,6 +107,48 @@ async def test_a_group_send_reaches_its_subscribed_members_and_counts_the_rest(
     assert payload["errors"] == []
     assert (payload["recipients"], payload["skipped"]) == (1, 2)
     assert await marketing_rows(raw_sql) == [(_hex(ada), "SMS", "QUEUED")]
+
+
+async def test_a_segment_send_reaches_that_segments_subscribers(
+    gql, factory, runtime, raw_sql
+) -> None:
+    token = await factory.token(P.SETTINGS_MANAGE)
+    loyal = await subscriber(factory, email="loyal@example.com")
+    lapsed = await subscriber(factory, email="lapsed@example.com")
+    quiet = await factory.customer(email="quiet@example.com")  # loyal, not subscribed
+    await subscriber(factory, email="never@example.com")  # never bought: no segment
+    async with runtime.db.write() as session:
+        for customer, segment in ((loyal, "LOYAL"), (lapsed, "LAPSED"), (quiet, "LOYAL")):
+            session.add(
+                CustomerSegmentRow(
+                    customer_id=customer.id, segment=segment, updated_at=datetime.now(UTC)
+                )
+            )
+
+    payload = await send(
+        gql, token, channel="EMAIL", subject="Thanks", body="For you", segment="LOYAL"
+    )
+
+    assert payload["errors"] == []
+    assert (payload["recipients"], payload["skipped"]) == (1, 1)
+    assert await marketing_rows(raw_sql) == [(_hex(loyal), "EMAIL", "QUEUED")]
+    assert await raw_sql("SELECT segment FROM marketing_campaigns") == [("LOYAL",)]
+    group = await factory.group("Both")
+    both = await gql(
+        SEND,
+        {
+            "input": {
+                "channel": "EMAIL",
+                "subject": "x",
+                "body": "y",
+                "segment": "LOYAL",
+                "groupId": str(group.id),
+            }
+        },
+        token=token,
+    )
+    [error] = both["data"]["marketingMessageSend"]["errors"]
+    assert (error["field"], error["code"]) == (["input", "segment"], "INVALID")
 
 
 async def test_an_unknown_group_is_not_found(gql, factory, raw_sql) -> None:

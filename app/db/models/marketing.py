@@ -27,6 +27,8 @@ class MarketingCampaign(Base):
     group_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("customer_groups.id", ondelete="SET NULL")
     )
+    # The customer segment targeted instead (issue 11 §3), as it stood at the send.
+    segment: Mapped[str | None] = mapped_column(String(8))
     subject: Mapped[str | None] = mapped_column(String(150))
     body: Mapped[str] = mapped_column(Text)
     recipients: Mapped[int] = mapped_column(Integer)

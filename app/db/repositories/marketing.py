@@ -13,6 +13,7 @@ from app.db.base import table_of
 from app.db.models import (
     Customer,
     CustomerGroupMember,
+    CustomerSegmentRow,
     MarketingCampaign,
     MarketingConsent,
     MarketingSigningKey,
@@ -21,6 +22,7 @@ from app.db.models import (
 )
 from app.domain.marketing import CampaignRecord
 from app.domain.records import ConsentState, CustomerStatus, MarketingChannel, NotificationScenario
+from app.domain.segments import CustomerSegment
 
 KEY_ROW = 1
 DELIVERY_JOB = "deliver_notification"
@@ -68,11 +70,17 @@ class MarketingRepository:
 
     # -- the audience -----------------------------------------------------------------
 
-    async def audience(self, channel: MarketingChannel, group_id: uuid.UUID | None) -> Audience:
+    async def audience(
+        self,
+        channel: MarketingChannel,
+        group_id: uuid.UUID | None,
+        segment: CustomerSegment | None = None,
+    ) -> Audience:
         """One statement: every targeted customer, and whether they can be sent to.
 
-        Targeted: the group's members, or without a group every customer subscribed on
-        the channel. MERGED pointers are not customers and are never counted.
+        Targeted: the group's members, the segment's customers (as last classified), or
+        without either every customer subscribed on the channel. MERGED pointers are not
+        customers and are never counted.
         """
         subscribed = and_(
             MarketingConsent.customer_id == Customer.id,
@@ -87,7 +95,15 @@ class MarketingRepository:
         query = select(Customer.id, sendable.label("sendable")).where(
             Customer.merged_into_id.is_(None), Customer.status != CustomerStatus.MERGED.value
         )
-        if group_id is None:
+        if segment is not None:
+            query = query.join(
+                CustomerSegmentRow,
+                and_(
+                    CustomerSegmentRow.customer_id == Customer.id,
+                    CustomerSegmentRow.segment == segment.value,
+                ),
+            ).outerjoin(MarketingConsent, subscribed)
+        elif group_id is None:
             query = query.join(MarketingConsent, subscribed)
         else:
             query = query.join(
@@ -110,6 +126,7 @@ class MarketingRepository:
         *,
         channel: MarketingChannel,
         group_id: uuid.UUID | None,
+        segment: CustomerSegment | None = None,
         subject: str | None,
         body: str,
         recipients: int,
@@ -124,6 +141,7 @@ class MarketingRepository:
                 id=campaign_id,
                 channel=channel.value,
                 group_id=group_id,
+                segment=segment.value if segment else None,
                 subject=subject,
                 body=body,
                 recipients=recipients,

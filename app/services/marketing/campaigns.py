@@ -26,6 +26,7 @@ from app.domain.marketing import (
     subject_problem,
 )
 from app.domain.records import Actor, MarketingChannel, NotificationScenario
+from app.domain.segments import CustomerSegment
 from app.domain.sms import segment_count
 from app.services import sms_credits
 from app.services.idempotency import Operation, replay_or_reserve, request_hash
@@ -40,8 +41,10 @@ class MarketingMessageSend:
     body: str
     # Email only; an SMS carries no subject.
     subject: str | None = None
-    # None: every customer subscribed on the channel.
+    # None (and no segment): every customer subscribed on the channel.
     group_id: uuid.UUID | None = None
+    # A customer segment (issue 11 §3) instead of a group.
+    segment: CustomerSegment | None = None
     idempotency_key: str | None = None
 
 
@@ -109,9 +112,13 @@ class MarketingService:
                     "input",
                     "channel",
                 )
+            if cmd.group_id is not None and cmd.segment is not None:
+                raise reject(
+                    ErrorCode.INVALID, "Target a group or a segment, not both.", "input", "segment"
+                )
             if cmd.group_id is not None and await uow.groups.get(cmd.group_id) is None:
                 raise reject(ErrorCode.NOT_FOUND, "No such customer group.", "input", "groupId")
-            audience = await campaigns.audience(cmd.channel, cmd.group_id)
+            audience = await campaigns.audience(cmd.channel, cmd.group_id, cmd.segment)
             segments = 0
             if cmd.channel is MarketingChannel.SMS:
                 segments = segment_count(sms_marketing_text(body, self.public_url))
@@ -119,6 +126,7 @@ class MarketingService:
                 campaign_id,
                 channel=cmd.channel,
                 group_id=cmd.group_id,
+                segment=cmd.segment,
                 subject=subject,
                 body=body,
                 recipients=len(audience.recipients),
@@ -139,6 +147,7 @@ class MarketingService:
                 after={
                     "channel": cmd.channel.value,
                     "groupId": str(cmd.group_id) if cmd.group_id else None,
+                    "segment": cmd.segment.value if cmd.segment else None,
                     "recipients": len(audience.recipients),
                     "skipped": audience.skipped,
                     "smsSegments": segments,
