@@ -25,6 +25,7 @@ from app.domain import forecasting
 from app.domain.errors import ErrorCode, reject
 from app.domain.products import ProductRecord
 from app.domain.records import Actor, Page, StoreRecord
+from app.services.sales_aggregates import run_nightly
 from app.services.scheduled import ScheduledRun, run_once, slot_of
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Transactions, UnitOfWork, utcnow
@@ -124,8 +125,13 @@ def plan_rows(
 
 
 async def refresh_forecasts(tx: Transactions, scheduled_for: datetime) -> ScheduledRun:
-    """Forecast from the days before the slot's day, once per slot."""
+    """Forecast from the days before the slot's day, once per slot.
+
+    The night's aggregates first (a claimed slot: nothing if their job already ran), so
+    yesterday's sales are in the history whichever job a worker starts first.
+    """
     slot = slot_of(scheduled_for, DAILY)
+    await run_nightly(tx, scheduled_for)
     async with tx.db.read() as session:
         last = await JobRunRepository(session).last_slot(FORECAST_JOB)
         if last is not None and last >= slot:

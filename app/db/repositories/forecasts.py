@@ -1,16 +1,16 @@
 """Demand history and the nightly forecasts (issue 11 §5).
 
-``daily_units`` / ``daily_units_batch`` are the one place forecasts read history from.
-Until the daily aggregate table (issue 11 §2, branch analytics-reports) is on main they
-sum completed sales minus returns per day from the sale lines; at merge only these two
-functions change, to read the aggregate.
+``daily_units`` / ``daily_units_batch`` are the one place forecasts read history from: the
+daily aggregate ``sales_daily`` (issue 11 §2), never the sale lines. A day's demand is its
+units sold less those returned from the same sales (a return counts on its sale's day,
+the aggregates' rule): goods that came back were not demand.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, union
@@ -21,15 +21,11 @@ from app.db.models import (
     DemandForecast,
     Product,
     ProductStock,
-    Sale,
-    SaleLine,
-    SaleReturn,
-    SaleReturnLine,
+    SalesDaily,
 )
 from app.db.repositories.paging import encode_cursor, key_and_id_cursor
 from app.domain.errors import InvalidCursor
 from app.domain.records import Page
-from app.domain.sales import SaleStatus
 
 DEFAULT_SERVICE_LEVEL = 0.95
 
@@ -87,65 +83,24 @@ class ForecastRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _day(self, column: Any) -> Any:
-        """The UTC calendar day of a timestamp column, on either dialect."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            return func.date(func.timezone("UTC", column))
-        return func.date(column)
-
     async def daily_units_batch(
         self, start: date, end: date, store_id: uuid.UUID | None = None
     ) -> dict[tuple[uuid.UUID, uuid.UUID], dict[date, float]]:
-        """Units sold minus units returned per (product, store) and UTC day, start..end.
-
-        A return counts on its own day and at its own store: that is when and where the
-        shelf got the goods back. Voided and open sales count nothing.
-        """
-        sold_day = self._day(Sale.completed_at)
-        sold = (
-            select(
-                SaleLine.product_id,
-                Sale.store_id,
-                sold_day.label("day"),
-                func.sum(SaleLine.quantity).label("units"),
-            )
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .where(
-                Sale.status == SaleStatus.COMPLETED.value,
-                *self._window(Sale.completed_at, start, end),
-                *([Sale.store_id == store_id] if store_id else []),
-            )
-            .group_by(SaleLine.product_id, Sale.store_id, sold_day)
-        )
-        back_day = self._day(SaleReturn.created_at)
-        returned = (
-            select(
-                SaleLine.product_id,
-                SaleReturn.store_id,
-                back_day.label("day"),
-                func.sum(SaleReturnLine.quantity).label("units"),
-            )
-            .join(SaleReturn, SaleReturn.id == SaleReturnLine.return_id)
-            .join(SaleLine, SaleLine.id == SaleReturnLine.sale_line_id)
-            .where(
-                *self._window(SaleReturn.created_at, start, end),
-                *([SaleReturn.store_id == store_id] if store_id else []),
-            )
-            .group_by(SaleLine.product_id, SaleReturn.store_id, back_day)
+        """Net units per (product, store) and UTC day, start..end, from the aggregates."""
+        stmt = select(
+            SalesDaily.product_id,
+            SalesDaily.store_id,
+            SalesDaily.day,
+            SalesDaily.units - SalesDaily.returned_units,
+        ).where(
+            SalesDaily.day >= start,
+            SalesDaily.day <= end,
+            *([SalesDaily.store_id == store_id] if store_id else []),
         )
         out: dict[tuple[uuid.UUID, uuid.UUID], dict[date, float]] = {}
-        for sign, stmt in ((1.0, sold), (-1.0, returned)):
-            for product_id, store, day, units in await self.session.execute(stmt):
-                days = out.setdefault((product_id, store), {})
-                key = _as_date(day)
-                days[key] = days.get(key, 0.0) + sign * float(units or 0)
+        for product_id, store, day, units in await self.session.execute(stmt):
+            out.setdefault((product_id, store), {})[_as_date(day)] = float(units or 0)
         return out
-
-    def _window(self, column: Any, start: date, end: date) -> list[ColumnElement[bool]]:
-        # Bounds on the raw column (an index range), not on its day expression.
-        low = datetime(start.year, start.month, start.day, tzinfo=UTC)
-        high = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
-        return [column >= low, column < high]
 
     async def daily_units(
         self, store_id: uuid.UUID, product_id: uuid.UUID, start: date, end: date
@@ -157,11 +112,9 @@ class ForecastRepository:
 
     async def planning_items(self, since: date) -> list[PlanningItem]:
         """Active products in the stores that sold or stock them since ``since``."""
-        window = self._window(Sale.completed_at, since, date.max - timedelta(days=1))
         pairs = union(
-            select(SaleLine.product_id, Sale.store_id)
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .where(Sale.status == SaleStatus.COMPLETED.value, *window)
+            select(SalesDaily.product_id, SalesDaily.store_id)
+            .where(SalesDaily.day >= since)
             .distinct(),
             select(ProductStock.product_id, ProductStock.store_id),
         ).subquery()
