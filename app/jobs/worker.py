@@ -56,6 +56,21 @@ def functions(settings: Settings) -> list[Any]:
     ]
 
 
+def _nightly(job: Any, *, hour: int, minute: int) -> Any:
+    """A daily cron; run_at_startup catches up a night missed while no worker ran (each
+    job's job_runs slot makes a done night a no-op)."""
+    return cron(
+        job,
+        hour=hour,
+        minute=minute,
+        second=0,
+        run_at_startup=True,
+        unique=True,
+        keep_result=0,
+        timeout=3600,
+    )
+
+
 def build_worker(
     settings: Settings,
     redis_url: str,
@@ -122,40 +137,12 @@ def build_worker(
                 keep_result=0,
                 timeout=1800,
             ),
-            # Daily, in the quiet hours; run_at_startup catches up after downtime.
-            # After midnight UTC, once the day's sales are in; run_at_startup catches up
-            # a night missed while no worker ran (a done slot is skipped before any work).
-            cron(
-                refresh_demand_forecasts,
-                hour=2,
-                minute=20,
-                second=0,
-                run_at_startup=True,
-                unique=True,
-                keep_result=0,
-                timeout=3600,
-            ),
-            cron(
-                expire_loyalty_points,
-                hour=3,
-                minute=10,
-                second=0,
-                run_at_startup=True,
-                unique=True,
-                keep_result=0,
-                timeout=3600,
-            ),
-            # After midnight UTC, when yesterday's sales are all in (a day is a UTC day).
-            cron(
-                refresh_sales_aggregates,
-                hour=2,
-                minute=20,
-                second=0,
-                run_at_startup=True,
-                unique=True,
-                keep_result=0,
-                timeout=3600,
-            ),
+            # After midnight UTC, once the day's sales are in (a day is a UTC day); the
+            # forecast runs the night's aggregates itself if it starts first.
+            _nightly(refresh_demand_forecasts, hour=2, minute=20),
+            _nightly(refresh_sales_aggregates, hour=2, minute=20),
+            # Daily, in the quiet hours.
+            _nightly(expire_loyalty_points, hour=3, minute=10),
         ],
         redis_settings=redis_settings(redis_url),
         queue_name=settings.queue_name,
