@@ -137,8 +137,11 @@ class Settings(BaseSettings):
     # ...and only when the rate is this far above the store's median (0.05: 5 points), so
     # that one void among peers with none is not an "outlier" of a tiny spread.
     audit_outlier_min_gap: float = Field(default=0.05, ge=0)
-    # Rule FREQUENT_DISCOUNT_USE: discounted visits by one customer in one UTC day, any store.
+    # Rule FREQUENT_DISCOUNT_USE: discounted visits by one customer in one UTC day across two
+    # or more stores; at a single store it takes more, since a regular's coffee runs are
+    # ordinary there and a shared card shows as the same card at several tills.
     audit_daily_discounted_visits: int = Field(default=4, ge=2)
+    audit_daily_discounted_visits_one_store: int = Field(default=6, ge=2)
     # Rule ADJUSTED_POINTS_REDEEMED: a manual points credit redeemed within this many hours
     # on a sale rung up by whoever credited them.
     audit_points_window_hours: int = Field(default=72, ge=1)

@@ -69,6 +69,7 @@ class AuditThresholds:
     outlier_z: float = 3.5
     outlier_min_gap: float = 0.05
     daily_discounted_visits: int = 4
+    daily_discounted_visits_one_store: int = 6
     points_window: timedelta = timedelta(hours=72)
     reactivations: int = 3
     reactivation_window: timedelta = timedelta(days=30)
@@ -83,6 +84,7 @@ class AuditThresholds:
             outlier_z=s.audit_outlier_z,
             outlier_min_gap=s.audit_outlier_min_gap,
             daily_discounted_visits=s.audit_daily_discounted_visits,
+            daily_discounted_visits_one_store=s.audit_daily_discounted_visits_one_store,
             points_window=timedelta(hours=s.audit_points_window_hours),
             reactivations=s.audit_reactivations,
             reactivation_window=timedelta(days=s.audit_reactivation_window_days),
@@ -284,14 +286,27 @@ def _day_start(at: datetime) -> datetime:
     return datetime.combine(at.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
 
 
+def _reached_count(visits: Sequence[AuditedSale], limits: AuditThresholds) -> AuditedSale | None:
+    """The first visit (in time order) at which the day became a finding, if it did."""
+    stores: set[uuid.UUID] = set()
+    for count, visit in enumerate(visits, start=1):
+        stores.add(visit.store_id)
+        if count >= limits.daily_discounted_visits_one_store or (
+            len(stores) > 1 and count >= limits.daily_discounted_visits
+        ):
+            return visit
+    return None
+
+
 async def frequent_use(
     repo: DiscountAuditRepository,
     sales: Sequence[AuditedSale],
     through: datetime,
     limits: AuditThresholds,
 ) -> list[NewFinding]:
-    """A customer with ``daily_discounted_visits`` or more discounted sales in one UTC day,
-    at any stores: one finding per customer and day, on the sale that reached the count.
+    """A customer with ``daily_discounted_visits`` or more discounted sales in one UTC day
+    across stores (``daily_discounted_visits_one_store`` at one store): one finding per
+    customer and day, on the sale that reached the count.
 
     The day is read as it stood at ``through``: a later sale is the next scan's, so a
     finding's figures do not depend on when the scan happened to run."""
@@ -309,9 +324,11 @@ async def frequent_use(
             days[(sale.customer_id, _day_start(_when(sale)))].append(sale)
     found = []
     for (customer, day), visits in sorted(days.items(), key=lambda kv: (kv[0][1], str(kv[0][0]))):
-        if (customer, day) not in touched or len(visits) < limits.daily_discounted_visits:
+        if (customer, day) not in touched:
             continue
-        reached = visits[limits.daily_discounted_visits - 1]
+        reached = _reached_count(visits, limits)
+        if reached is None:
+            continue
         stores = {v.store_id for v in visits}
         why = (
             f"The customer's discount was used on {len(visits)} visits on {day.date()}, "

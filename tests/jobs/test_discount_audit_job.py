@@ -16,10 +16,10 @@ async def test_the_worker_audits_what_has_settled_since_the_watermark(
     product = await factory.product(price="10.00")
     regular = await factory.customer()
     await factory.loyalty_card(regular.id, percent="5")
-    for _ in range(4):
+    for _ in range(6):
         await factory.completed_sale(regular.id, [(product.sku, 1)])
     fresh = await factory.completed_sale(regular.id, [(product.sku, 1)])
-    # Four visits settled a while ago; the fifth is still inside the settle margin.
+    # Six visits settled a while ago; the seventh is still inside the settle margin.
     async with runtime.db.write() as session:
         await session.execute(
             update(Sale)
@@ -35,7 +35,7 @@ async def test_the_worker_audits_what_has_settled_since_the_watermark(
 
     [(rule, visits)] = await raw_sql("SELECT rule, details FROM discount_audit_findings")
     assert rule == "FREQUENT_DISCOUNT_USE"
-    assert '"visits": 4' in str(visits) or "'visits': 4" in str(visits)
+    assert '"visits": 6' in str(visits) or "'visits': 6" in str(visits)
     [(rows, error)] = await raw_sql(
         "SELECT rows_touched, error FROM job_runs WHERE job_name = 'audit_discount_usage'"
     )

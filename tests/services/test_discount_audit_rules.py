@@ -157,6 +157,21 @@ async def test_one_customer_s_discount_on_many_visits_a_day(runtime, factory) ->
     assert finding.amount == Decimal("2.00")
 
 
+async def test_at_one_store_it_takes_more_visits(runtime, factory) -> None:
+    product = await factory.product(price="10.00")
+    regular = await factory.customer()
+    await factory.loyalty_card(regular.id, percent="5")
+    for _ in range(5):
+        await factory.completed_sale(regular.id, [(product.sku, 1)])
+    assert await _scan(runtime) == 0  # five coffees at the local shop: a regular, not a pattern
+    sixth = await factory.completed_sale(regular.id, [(product.sku, 1)])
+    assert await _scan(runtime) == 1
+    [finding] = await _findings(runtime)
+    assert (finding.rule.value, finding.sale_id) == ("FREQUENT_DISCOUNT_USE", sixth.id)
+    assert (finding.details["visits"], finding.details["stores"]) == (6, 1)
+    assert finding.severity.value == "MEDIUM"
+
+
 async def test_points_added_by_hand_and_redeemed_on_the_cashier_s_own_sale(
     runtime, factory
 ) -> None:
@@ -205,7 +220,7 @@ async def test_scanning_again_or_on_two_workers_at_once_changes_nothing(runtime,
     product = await factory.product(price="10.00")
     regular = await factory.customer()
     await factory.loyalty_card(regular.id, percent="5")
-    for _ in range(4):
+    for _ in range(6):
         await factory.completed_sale(regular.id, [(product.sku, 1)])
     through = utcnow()
 
