@@ -46,28 +46,20 @@ def proxy_options(settings: Settings, forwarded_allow_ips: str | None) -> dict[s
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from app.http_protocol import timed_http_protocol
-    from app.main import create_app
+    from app import serve
 
     with_worker = settings.uses_embedded_redis if args.worker is None else args.worker
-    app = create_app(settings, with_worker=with_worker)
     print(
         f"poscrm: GraphiQL at http://{args.host}:{args.port}/graphql  (Ctrl-C stops)",
         flush=True,
     )
-    uvicorn.run(
-        app,
+    serve.run(
+        settings,
         host=args.host,
         port=args.port,
-        loop="uvloop",
-        # httptools with a header-read timeout (slowloris), which uvicorn lacks.
-        http=timed_http_protocol(settings.header_timeout_seconds),
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        **proxy_options(settings, args.forwarded_allow_ips),
+        workers=args.workers,
+        with_worker=with_worker,
+        proxy=proxy_options(settings, args.forwarded_allow_ips),
     )
     return 0
 
@@ -328,6 +320,13 @@ def cmd_export_schema(_: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _process_count(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError("between 1 and 64")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="poscrm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -340,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="run an arq worker in-process (default: on with embedded Redis)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_process_count,
+        default=1,
+        help="API processes sharing the port (default 1); for a chain on PostgreSQL and a "
+        "shared Redis, about one per core",
     )
     serve.add_argument(
         "--forwarded-allow-ips",
