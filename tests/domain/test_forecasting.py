@@ -6,6 +6,8 @@ figures are the same every run; ``pytest -s`` prints them.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,29 @@ def test_reorder_covers_lead_time_and_review_with_a_fill_rate_buffer() -> None:
     assert plan.suggested[2] == 0
     stricter = forecasting.reorder(mean, sum_sigma, np.zeros(3), np.array([3, 3, 3]), 7, 0.99)
     assert (stricter.safety_stock > plan.safety_stock).all()
+
+
+def test_one_safety_factor_for_the_batch_meets_its_fill_rate() -> None:
+    # A fast mover with a small error against its demand and a slow mover with a large one:
+    # solved per series the slow mover would get the higher z; one z for both is the least
+    # stock for the same expected units short.
+    mean = np.array([[20.0] * 10, [0.5] * 10])
+    sum_sigma = np.array([[40.0] * 10, [6.0] * 10])
+    plan = forecasting.reorder(
+        mean, sum_sigma, np.zeros(2), np.array([3, 3]), review_days=7, service_level=0.95
+    )
+    z = plan.safety_stock / sum_sigma[:, 9]
+    assert z[0] == pytest.approx(z[1])
+
+    def loss(x: float) -> float:
+        return math.exp(-x * x / 2) / math.sqrt(2 * math.pi) - x * 0.5 * math.erfc(x / math.sqrt(2))
+
+    short = sum(s * loss(float(z[0])) for s in sum_sigma[:, 9])
+    assert short == pytest.approx(0.05 * 7 * (20.0 + 0.5), rel=1e-3)
+    one_series = forecasting.reorder(
+        mean[1:], sum_sigma[1:], np.zeros(1), np.array([3]), review_days=7, service_level=0.95
+    )
+    assert one_series.safety_stock[0] > plan.safety_stock[1]
 
 
 def test_min_stock_is_a_floor_under_safety_stock() -> None:
