@@ -1,14 +1,16 @@
 """Demand forecasts: speed on 5,000 series × 2 years, accuracy against the statsforecast anchor.
 
     .venv/bin/python bench/forecast.py [--series 5000 --days 730 --anchor-series 200]
+        [--simulate-seeds 0,1,2,3,4,5,6,7,8,9,11]
 
 Prints, for the numpy service model (app/domain/forecasting.py), the time to forecast
 and to backtest every series and the rolling-origin MASE against seasonal-naive; the
-8-week ordering simulation (fill rate and average stock against "order up to 2 weeks of
-last month's average"); and, on a subset, Nixtla statsforecast's AutoETS, TSB and
-CrostonOptimized on the same origins with their import and first-fit times. The anchor
-lives in the ``bench`` dependency group (``uv sync --group bench``); without it that
-part is skipped. Both sides use the same data from the fixed-seed synthetic shop.
+8-week ordering simulation on each seed asked for (fill rate and average stock against
+"order up to 2 weeks of last month's average"); and, on a subset, Nixtla
+statsforecast's AutoETS, TSB and CrostonOptimized on the same origins with their import
+and first-fit times. The anchor lives in the ``bench`` dependency group
+(``uv sync --group bench``); without it that part is skipped. Both sides use the same
+data from the fixed-seed synthetic shop.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--anchor-series", type=int, default=200)
     parser.add_argument("--simulate-series", type=int, default=500)
+    parser.add_argument(
+        "--simulate-seeds", default="11", help="comma-separated shop seeds, e.g. 0,1,2,11"
+    )
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}")
 
@@ -133,17 +138,19 @@ def main() -> None:
         )
 
     k = args.simulate_series
-    sim = generate_shop(k, args.days + 56, seed=11)
-    for policy in ("suggested", "two_weeks"):
-        began = time.perf_counter()
-        outcome = simulate_ordering(
-            sim.sales[:, : args.days], sim.demand[:, args.days :], sim.lead_time_days, policy
-        )
-        print(
-            f"8 weeks ordering, {k} series, {policy:<9}: fill rate {outcome.fill_rate:.4f},"
-            f" average stock {outcome.average_stock:.0f} units"
-            f" ({time.perf_counter() - began:.1f} s)"
-        )
+    for seed in (int(s) for s in args.simulate_seeds.split(",")):
+        sim = generate_shop(k, args.days + 56, seed=seed)
+        for policy in ("suggested", "two_weeks"):
+            began = time.perf_counter()
+            outcome = simulate_ordering(
+                sim.sales[:, : args.days], sim.demand[:, args.days :], sim.lead_time_days, policy
+            )
+            print(
+                f"8 weeks ordering, seed {seed}, {k} series, {policy:<9}:"
+                f" fill rate {outcome.fill_rate:.4f},"
+                f" average stock {outcome.average_stock:.0f} units"
+                f" ({time.perf_counter() - began:.1f} s)"
+            )
 
     if args.anchor_series:
         sub = history[: args.anchor_series]

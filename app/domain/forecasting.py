@@ -467,20 +467,28 @@ _LOSS = np.array(
 """The standard normal loss function G(z) = E[(X − z)⁺], decreasing in z."""
 
 
-def fill_rate_z(service_level: float, demand_per_review: Array, error_sigma: Array) -> Array:
-    """The safety factor z with σ·G(z) = (1 − service level) × demand per review period.
+def fill_rate_z(service_level: float, demand_per_review: Array, error_sigma: Array) -> float:
+    """The safety factor z, one for the whole batch, with Σσ·G(z) = (1 − service level) ×
+    Σ demand per review period: the batch's expected units short are that share of its
+    units wanted.
 
-    A fixed z (a cycle service level: no stock-out in 95% of weeks) overstocks fast
-    movers, whose weekly demand dwarfs their error, and understocks nothing; solving for
-    the fill rate instead gives each series just the buffer its error needs. Clamped to
-    [0, 4.5]: never below the mean forecast, never beyond what any shop would stock.
+    The service level is a fill rate, the share of units wanted that are on the shelf.
+    One z for every series is the least stock that reaches it for the batch: a unit of
+    safety stock saves P(demand > stock) = 1 − Φ(z) units short, so while series differ
+    in z, stock moved to the lower z saves more shortage than it costs where it leaves.
+    Solving the fill rate per series instead gives slow movers, whose error is large
+    against their demand, a higher z than fast movers: more stock for the same fill
+    (issue 11 §5, docs/analytics.md). A fixed z from a
+    cycle service level (no stock-out in 95% of weeks) would overstock everything.
+    Clamped to [0, 4.5]: never below the mean forecast, never beyond what a shop stocks.
     """
     if not 0.0 < service_level < 1.0:
         raise ValueError("service level must be between 0 and 1")
-    sigma = np.maximum(np.asarray(error_sigma, dtype=np.float64), 1e-9)
-    target = (1 - service_level) * np.asarray(demand_per_review, dtype=np.float64) / sigma
-    z = np.interp(-target, -_LOSS, _Z_GRID)
-    return np.clip(z, 0.0, 4.5)
+    sigma = float(np.maximum(np.asarray(error_sigma, dtype=np.float64), 0.0).sum())
+    wanted = float(np.asarray(demand_per_review, dtype=np.float64).sum())
+    target = (1 - service_level) * wanted / max(sigma, 1e-9)
+    z = float(np.interp(-target, -_LOSS, _Z_GRID))
+    return min(max(z, 0.0), 4.5)
 
 
 def reorder(
@@ -497,12 +505,12 @@ def reorder(
 
     The order brings stock on hand plus on order up to the demand forecast over the
     protection period plus safety stock, z × the error of that summed forecast
-    (``sum_sigma``, see ``Forecast``), with z set so that the expected units short per
-    review period are (1 − service level) of the demand in it: the service level is a
-    fill rate, the share of units wanted that are on the shelf, which is what a shop
-    feels (see ``fill_rate_z``). ``min_stock`` is a floor under the safety stock: the
-    shelf never plans to go below it. ``daily_mean`` and ``sum_sigma`` need at least
-    max(lead time) + review days of columns.
+    (``sum_sigma``, see ``Forecast``), with one z for the batch set so that its expected
+    units short per review period are (1 − service level) of the demand in it: the
+    service level is a fill rate, the share of units wanted that are on the shelf, which
+    is what a shop feels (see ``fill_rate_z``). ``min_stock`` is a floor under the
+    safety stock: the shelf never plans to go below it. ``daily_mean`` and ``sum_sigma``
+    need at least max(lead time) + review days of columns.
     """
     lead = np.asarray(lead_time_days, dtype=np.int64)
     protect = lead + review_days

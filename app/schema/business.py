@@ -43,7 +43,8 @@ class BusinessSettings:
     )
     forecast_service_level: float = strawberry.field(
         description="Reorder suggestions plan for this share of units wanted to be on the "
-        "shelf (fill rate); safety stock grows with it. Default 0.95."
+        "shelf (fill rate), over all products and stores together: a slow mover's own share "
+        "is lower, a fast mover's higher. Safety stock grows with it. Default 0.95."
     )
     segment_window_days: int = strawberry.field(
         description="Customer segments count purchase days and spend over this many days."
