@@ -1,6 +1,6 @@
 """Points expiry (issue 12): N customers with points, expired by the nightly job's service.
 
-Usage: ``.venv/bin/python bench/points_expiry.py [--customers 100000 --batch-size 2000]``
+Usage: ``.venv/bin/python bench/points_expiry.py [--customers 100000 --batch-size 1000]``
 (``--customers 1000000`` for the issue's target). With
 ``POSCRM_DATABASE_URL=postgresql+asyncpg://…`` it runs on PostgreSQL (a database of its
 own, created and dropped); otherwise on a SQLite file in a temporary folder.
@@ -185,5 +185,5 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=1000)
     asyncio.run(main(parser.parse_args()))

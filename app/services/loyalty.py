@@ -44,7 +44,7 @@ BALANCE_MAX = 1_000_000_000
 HUNDRED = Decimal(100)
 # Customers per expiry transaction: few statements each, yet short enough that a till
 # redeeming points (or, on SQLite, any writer) waits a fraction of a second at most.
-EXPIRY_BATCH = 2000
+EXPIRY_BATCH = 1000
 
 
 def card_key(term: str) -> str | None:
@@ -428,12 +428,12 @@ class LoyaltyService:
         }
         if not due:
             return upto, due
-        cards = await uow.loyalty.active_cards_for(list(due))
+        cards = await uow.loyalty.active_card_ids_between(after, upto)
         await uow.loyalty.insert_entries(
             [
                 {
                     "customer_id": customer_id,
-                    "card_id": cards[customer_id].id if customer_id in cards else None,
+                    "card_id": cards.get(customer_id),
                     "kind": PointsKind.EXPIRE.value,
                     "points": -points,
                     "reason": reason,

@@ -357,6 +357,21 @@ class LoyaltyRepository:
         )
         return {customer_id: int(unspent) for customer_id, unspent in rows}
 
+    async def active_card_ids_between(
+        self, after: uuid.UUID | None, upto: uuid.UUID
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """Each working card's id by customer, for ``after < customer_id <= upto``."""
+        conditions: list[ColumnElement[bool]] = [
+            LoyaltyCard.customer_id <= upto,
+            LoyaltyCard.status == CardStatus.ACTIVE.value,
+        ]
+        if after is not None:
+            conditions.append(LoyaltyCard.customer_id > after)
+        rows = await self.session.execute(
+            select(LoyaltyCard.customer_id, LoyaltyCard.id).where(*conditions)
+        )
+        return {row.customer_id: row.id for row in rows}
+
     async def insert_entries(self, entries: list[dict[str, Any]]) -> None:
         """Ledger entries (the columns of ``insert_entry``, ``kind`` as text) in one executemany."""
         if entries:
