@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from app.domain.errors import ErrorCode, reject
 from app.domain.loyalty import PointsKind
 from app.services.loyalty import LoyaltyService
+from app.services.store_sync import StoreSyncService
 from app.services.unit_of_work import UnitOfWork, utcnow
 
 T = TypeVar("T")
@@ -380,3 +381,24 @@ async def test_tills_redeeming_while_the_job_runs_never_lose_or_overdraw(
         assert (balance, total) in {(50, 50), (20, 20)}
         expired += 70 if balance == 50 else 100
     assert (report.customers, report.points) == (len(customers), expired)
+
+
+async def test_expired_customers_reach_their_stores_change_feed(runtime, factory) -> None:
+    """The batch publishes what one transaction per customer did: each customer, once."""
+    await factory.points_validity_days(VALIDITY_DAYS)
+    branch = await factory.store()
+    old = utcnow() - timedelta(days=60)
+    expiring = [await factory.customer(home_store_id=branch.id) for _ in range(3)]
+    keeping = await factory.customer(home_store_id=branch.id)
+    for customer in expiring:
+        await factory.earn_points(customer.id, 10, at=old)
+    await factory.earn_points(keeping.id, 10)
+    feed = StoreSyncService(runtime.tx, runtime.settings, None)
+    before = await feed.changes(branch.id, None, 100)
+
+    await LoyaltyService(runtime.tx, None).expire_points(batch_size=2)
+
+    after = await feed.changes(branch.id, before.end_cursor, 100)
+    assert sorted((c.customer_id, c.kind.value) for c in after.changes) == sorted(
+        (c.id, "CHANGED") for c in expiring
+    )
