@@ -42,6 +42,9 @@ POINTS_MAX = 1_000_000
 # Below INTEGER's 2,147,483,647 with room for one more credit of POINTS_MAX.
 BALANCE_MAX = 1_000_000_000
 HUNDRED = Decimal(100)
+# Customers per expiry transaction: few statements each, yet short enough that a till
+# redeeming points (or, on SQLite, any writer) waits a fraction of a second at most.
+EXPIRY_BATCH = 1000
 
 
 def card_key(term: str) -> str | None:
@@ -373,47 +376,92 @@ class LoyaltyService:
 
         return await self.tx.run(self.actor, work)
 
-    async def expire_points(self, now: datetime | None = None) -> ExpiryReport:
+    async def expire_points(
+        self, now: datetime | None = None, batch_size: int = EXPIRY_BATCH
+    ) -> ExpiryReport:
         """Expire points credited more than ``points_validity_days`` ago and not spent since.
 
         Debits use the oldest credits first (FIFO). An EXPIRE entry is itself a debit,
-        so a second run finds nothing left to expire. Each customer is one short
-        transaction holding their balance row, so tills wait at most for one customer.
+        so a second run finds nothing left to expire. Customers with points are taken
+        ``batch_size`` at a time in id order, each batch one short transaction: it locks
+        the batch's balances, then counts what is due under the lock (a redemption that
+        committed meanwhile is counted, one that comes later waits for the batch), and
+        writes the entries, balances and audit with one statement each.
         """
         moment = now or utcnow()
         async with self.tx.db.read() as session:
-            repo = LoyaltyRepository(session)
-            days = await repo.points_validity_days()
-            if days is None:
-                return ExpiryReport(customers=0, points=0)
-            cutoff = moment - timedelta(days=days)
-            candidates = await repo.customers_with_unspent_before(cutoff)
+            days = await LoyaltyRepository(session).points_validity_days()
+        if days is None:
+            return ExpiryReport(customers=0, points=0)
+        cutoff = moment - timedelta(days=days)
+        reason = f"Credited more than {days} days ago"
+        customers = points = 0
+        after: uuid.UUID | None = None
+        while True:
 
-        expired: list[int] = []
-        for customer_id in candidates:
+            async def work(
+                uow: UnitOfWork, after: uuid.UUID | None = after
+            ) -> tuple[uuid.UUID, dict[uuid.UUID, int]] | None:
+                return await self._expire_batch(uow, after, batch_size, cutoff, reason)
 
-            async def work(uow: UnitOfWork, customer_id: uuid.UUID = customer_id) -> int:
-                balance = await uow.loyalty.lock_balance(customer_id)
-                if not balance:
-                    return 0
-                # Read under the lock: a redemption that committed meanwhile is counted.
-                due = min(balance, await uow.loyalty.unspent_before(customer_id, cutoff))
-                if due <= 0:
-                    return 0
-                left = await self._debit(
-                    uow, customer_id, PointsKind.EXPIRE, due,
-                    reason=f"Credited more than {days} days ago",
-                )  # fmt: skip
-                await uow.audit(
-                    "customer", customer_id, "points_expire",
-                    before={"balance": balance}, after={"balance": left, "points": -due},
-                )  # fmt: skip
-                return due
+            batch = await self.tx.run(None, work)
+            if batch.value is None:
+                return ExpiryReport(customers=customers, points=points)
+            after, expired = batch.value
+            customers += len(expired)
+            points += sum(expired.values())
 
-            result = await self.tx.run(None, work)
-            if result.value:
-                expired.append(result.value)
-        return ExpiryReport(customers=len(expired), points=sum(expired))
+    @staticmethod
+    async def _expire_batch(
+        uow: UnitOfWork, after: uuid.UUID | None, size: int, cutoff: datetime, reason: str
+    ) -> tuple[uuid.UUID, dict[uuid.UUID, int]] | None:
+        """One batch: (its last customer id, points expired per customer), or None when done."""
+        upto = await uow.loyalty.next_positive_balances(after, size)
+        if upto is None:
+            return None
+        balances = await uow.loyalty.lock_balances_between(after, upto)
+        unspent = await uow.loyalty.unspent_before_between(after, upto, cutoff)
+        due = {
+            customer_id: min(balance, unspent[customer_id])
+            for customer_id, balance in balances.items()
+            if customer_id in unspent
+        }
+        if not due:
+            return upto, due
+        cards = await uow.loyalty.active_card_ids_between(after, upto)
+        await uow.loyalty.insert_entries(
+            [
+                {
+                    "customer_id": customer_id,
+                    "card_id": cards.get(customer_id),
+                    "kind": PointsKind.EXPIRE.value,
+                    "points": -points,
+                    "reason": reason,
+                    "sale_id": None,
+                    "at": uow.now,
+                    "actor_label": uow.actor_label,
+                }
+                for customer_id, points in due.items()
+            ]
+        )
+        changed = await uow.loyalty.take_points_many(due, uow.now)
+        if changed != len(due):
+            # Unreachable while the balances are locked; if it ever is, the batch's
+            # entries would no longer sum to its balances, so none of it may commit.
+            raise RuntimeError(f"points expiry: {changed} of {len(due)} balances debited")
+        await uow.audit_many(
+            "customer",
+            "points_expire",
+            [
+                (
+                    customer_id,
+                    {"balance": balances[customer_id]},
+                    {"balance": balances[customer_id] - points, "points": -points},
+                )
+                for customer_id, points in due.items()
+            ],
+        )
+        return upto, due
 
     # -- reads -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from app.domain.errors import ErrorCode, reject
 from app.domain.loyalty import PointsKind
 from app.services.loyalty import LoyaltyService
+from app.services.store_sync import StoreSyncService
 from app.services.unit_of_work import UnitOfWork, utcnow
 
 T = TypeVar("T")
@@ -283,3 +284,121 @@ async def test_nothing_expires_without_a_validity_or_within_it(runtime, factory,
     await factory.points_validity_days(500)
     assert (await service.expire_points()).points == 0
     assert await ledger(raw_sql, customer.id) == (40, 40)
+
+
+async def test_expiry_in_batches_expires_each_customers_own_due(runtime, factory, raw_sql) -> None:
+    await factory.points_validity_days(VALIDITY_DAYS)
+    service = LoyaltyService(runtime.tx, None)
+    now = utcnow()
+    old, recent = now - timedelta(days=60), now - timedelta(days=10)
+    # (old points, recent points, spent since) -> what must expire: old minus spent, >= 0.
+    plans = [(100, 0, 0), (100, 50, 30), (40, 0, 40), (0, 25, 0), (10, 5, 12), (70, 0, 0)]
+    customers = [await factory.customer() for _ in plans]
+    for customer, (old_points, recent_points, spent) in zip(customers, plans, strict=True):
+        if old_points:
+            await factory.earn_points(customer.id, old_points, at=old)
+        if recent_points:
+            await factory.earn_points(customer.id, recent_points, at=recent)
+        if spent:
+            redeemed = await at_time(
+                runtime, recent, lambda uow, c=customer, n=spent: service.redeem(uow, c.id, n, None)
+            )
+            assert redeemed.ok
+
+    # Two customers a batch: every batch boundary falls between customers somewhere.
+    report = await service.expire_points(now, batch_size=2)
+
+    due = [max(0, old_points - spent) for old_points, _, spent in plans]
+    assert (report.customers, report.points) == (sum(1 for d in due if d), sum(due))
+    for customer, (old_points, recent_points, spent), expired in zip(
+        customers, plans, due, strict=True
+    ):
+        left = old_points + recent_points - spent - expired
+        assert await ledger(raw_sql, customer.id) == (left, left)
+    audited = await raw_sql("SELECT entity_id FROM audit_entries WHERE action = 'points_expire'")
+    expired_ids = {str(c.id) for c, d in zip(customers, due, strict=True) if d}
+    assert sorted(r[0] for r in audited) == sorted(expired_ids)
+    assert (await service.expire_points(now, batch_size=2)).points == 0
+
+
+async def test_a_redemption_committing_while_the_batch_waits_is_counted(
+    runtime, factory, raw_sql
+) -> None:
+    """The batch counts what is due only once it holds the balances, never before."""
+    await factory.points_validity_days(VALIDITY_DAYS)
+    service = LoyaltyService(runtime.tx, None)
+    now = utcnow()
+    others = [await factory.customer() for _ in range(3)]
+    customer = await factory.customer()
+    for other in others:
+        await factory.earn_points(other.id, 10, at=now - timedelta(days=60))
+    await factory.earn_points(customer.id, 100, at=now - timedelta(days=60))
+    await factory.earn_points(customer.id, 50, at=now - timedelta(days=10))
+    redeemed, release = asyncio.Event(), asyncio.Event()
+
+    async def till(uow: UnitOfWork) -> int:
+        # Holds the balance (PostgreSQL: its row; SQLite: the writer) until released.
+        balance = await service.redeem(uow, customer.id, 30, None, "Reward")
+        redeemed.set()
+        await release.wait()
+        return balance
+
+    sale = asyncio.create_task(runtime.tx.run(None, till))
+    await redeemed.wait()
+    expiry = asyncio.create_task(service.expire_points(now, batch_size=2))
+    await asyncio.sleep(0.3)  # lets the job reach the lock; the outcome is the same if not
+    release.set()
+    assert (await sale).value == 120
+    report = await expiry
+
+    # 30 of the old 100 were spent first (FIFO), so 70 expire, not 100.
+    assert (report.customers, report.points) == (4, 70 + 30)
+    assert await ledger(raw_sql, customer.id) == (50, 50)
+
+
+@pytest.mark.parametrize("round_", range(5))
+async def test_tills_redeeming_while_the_job_runs_never_lose_or_overdraw(
+    runtime, factory, raw_sql, round_: int
+) -> None:
+    await factory.points_validity_days(VALIDITY_DAYS)
+    service = LoyaltyService(runtime.tx, None)
+    now = utcnow()
+    customers = [await factory.customer() for _ in range(6)]
+    for customer in customers:
+        await factory.earn_points(customer.id, 100, at=now - timedelta(days=60))
+        await factory.earn_points(customer.id, 50, at=now - timedelta(days=10))
+
+    results = await asyncio.gather(
+        service.expire_points(now, batch_size=2),
+        *(service.redeem_points(c.id, 30, "Reward") for c in customers),
+    )
+
+    report, expired = results[0], 0
+    for customer, redemption in zip(customers, results[1:], strict=True):
+        assert redemption.ok  # 50 recent points always cover it
+        balance, total = await ledger(raw_sql, customer.id)
+        # Redeemed before the expiry: 70 expire, 50 left; after it: 100 expire, 20 left.
+        assert (balance, total) in {(50, 50), (20, 20)}
+        expired += 70 if balance == 50 else 100
+    assert (report.customers, report.points) == (len(customers), expired)
+
+
+async def test_expired_customers_reach_their_stores_change_feed(runtime, factory) -> None:
+    """The batch publishes what one transaction per customer did: each customer, once."""
+    await factory.points_validity_days(VALIDITY_DAYS)
+    branch = await factory.store()
+    old = utcnow() - timedelta(days=60)
+    expiring = [await factory.customer(home_store_id=branch.id) for _ in range(3)]
+    keeping = await factory.customer(home_store_id=branch.id)
+    for customer in expiring:
+        await factory.earn_points(customer.id, 10, at=old)
+    await factory.earn_points(keeping.id, 10)
+    feed = StoreSyncService(runtime.tx, runtime.settings, None)
+    before = await feed.changes(branch.id, None, 100)
+
+    await LoyaltyService(runtime.tx, None).expire_points(batch_size=2)
+
+    after = await feed.changes(branch.id, before.end_cursor, 100)
+    assert sorted((c.customer_id, c.kind.value) for c in after.changes) == sorted(
+        (c.id, "CHANGED") for c in expiring
+    )

@@ -7,13 +7,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import table_of
 from app.db.models import BusinessSettings, LoyaltyCard, PointsBalance, PointsEntry
 from app.db.repositories.business import SETTINGS_ROW
 from app.db.repositories.paging import encode_cursor, group_by, number_cursor, pages_by_parent
+from app.db.types import UTCDateTime
 from app.domain.loyalty import (
     CardStatus,
     LoyaltyCardRecord,
@@ -23,6 +25,12 @@ from app.domain.loyalty import (
 from app.domain.records import Page
 
 ZERO = Decimal("0.00")
+
+_TAKE_POINTS_UNNEST = text(
+    "UPDATE loyalty_points_balances AS b SET points = b.points - d.n, updated_at = :now "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:points AS integer[])) AS d(c, n) "
+    "WHERE b.customer_id = d.c AND b.points >= d.n RETURNING b.customer_id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 # Core column selects, not ORM entities: the till's customer screen reads these.
 _CARD = select(
@@ -291,27 +299,107 @@ class LoyaltyRepository:
         )
         return earned, spent
 
-    async def customers_with_unspent_before(self, cutoff: datetime) -> list[uuid.UUID]:
-        """Customers whose points credited by ``cutoff`` are not all spent (FIFO)."""
-        earned, spent = self._unspent_before(cutoff)
-        rows = await self.session.scalars(
-            select(PointsEntry.customer_id)
-            .group_by(PointsEntry.customer_id)
-            .having(earned > spent)
-            .order_by(PointsEntry.customer_id)
+    async def next_positive_balances(self, after: uuid.UUID | None, limit: int) -> uuid.UUID | None:
+        """The last of the next ``limit`` customers with points, in id order (a batch's end)."""
+        conditions: list[ColumnElement[bool]] = [PointsBalance.points > 0]
+        if after is not None:
+            conditions.append(PointsBalance.customer_id > after)
+        ids = select(PointsBalance.customer_id).where(*conditions)
+        page = ids.order_by(PointsBalance.customer_id).limit(limit).subquery()
+        # Not max(): PostgreSQL has none for uuid.
+        last: uuid.UUID | None = await self.session.scalar(
+            select(page.c.customer_id).order_by(page.c.customer_id.desc()).limit(1)
         )
-        return list(rows)
+        return last
 
-    async def unspent_before(self, customer_id: uuid.UUID, cutoff: datetime) -> int:
-        """Points credited by ``cutoff`` that no debit has used up yet.
+    async def lock_balances_between(
+        self, after: uuid.UUID | None, upto: uuid.UUID
+    ) -> dict[uuid.UUID, int]:
+        """Positive balances with ``after < customer_id <= upto``, locked until commit.
+
+        Locked in id order, as one statement: two batches, or a batch and a till, never
+        wait on each other in a circle (PostgreSQL; SQLite has one writer anyway).
+        """
+        conditions: list[ColumnElement[bool]] = [
+            PointsBalance.customer_id <= upto,
+            PointsBalance.points > 0,
+        ]
+        if after is not None:
+            conditions.append(PointsBalance.customer_id > after)
+        rows = await self.session.execute(
+            select(PointsBalance.customer_id, PointsBalance.points)
+            .where(*conditions)
+            .order_by(PointsBalance.customer_id)
+            .with_for_update()
+        )
+        return {customer_id: int(points) for customer_id, points in rows}
+
+    async def unspent_before_between(
+        self, after: uuid.UUID | None, upto: uuid.UUID, cutoff: datetime
+    ) -> dict[uuid.UUID, int]:
+        """Points credited by ``cutoff`` that no debit has used up yet, per customer in the
+        id range who has any, in one pass.
 
         Debits use the oldest credits first, so whatever was debited, ever, is taken
-        from the credits up to ``cutoff`` before any later one.
+        from the credits up to ``cutoff`` before any later one. A range, not an IN list:
+        it walks the ledger's (customer_id, id) index in order and binds two values
+        however large the batch.
         """
         earned, spent = self._unspent_before(cutoff)
-        row = (
-            await self.session.execute(
-                select(earned, spent).where(PointsEntry.customer_id == customer_id)
+        conditions: list[ColumnElement[bool]] = [PointsEntry.customer_id <= upto]
+        if after is not None:
+            conditions.append(PointsEntry.customer_id > after)
+        rows = await self.session.execute(
+            select(PointsEntry.customer_id, earned - spent)
+            .where(*conditions)
+            .group_by(PointsEntry.customer_id)
+            .having(earned > spent)
+        )
+        return {customer_id: int(unspent) for customer_id, unspent in rows}
+
+    async def active_card_ids_between(
+        self, after: uuid.UUID | None, upto: uuid.UUID
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """Each working card's id by customer, for ``after < customer_id <= upto``."""
+        conditions: list[ColumnElement[bool]] = [
+            LoyaltyCard.customer_id <= upto,
+            LoyaltyCard.status == CardStatus.ACTIVE.value,
+        ]
+        if after is not None:
+            conditions.append(LoyaltyCard.customer_id > after)
+        rows = await self.session.execute(
+            select(LoyaltyCard.customer_id, LoyaltyCard.id).where(*conditions)
+        )
+        return {row.customer_id: row.id for row in rows}
+
+    async def insert_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Ledger entries (the columns of ``insert_entry``, ``kind`` as text) in one executemany."""
+        if entries:
+            await self.session.execute(insert(table_of(PointsEntry)), entries)
+
+    async def take_points_many(self, debits: dict[uuid.UUID, int], now: datetime) -> int:
+        """``take_points`` for many customers at once; how many balances it changed.
+
+        Callers hold the balances' locks, so each condition holds; it stays in the WHERE
+        so that a caller that did not cannot overdraw a balance, only change fewer rows,
+        which the count tells.
+        """
+        if not debits:
+            return 0
+        if self.session.get_bind().dialect.name == "postgresql":
+            # One statement over two arrays: asyncpg's executemany reports no row count.
+            result = await self.session.execute(
+                _TAKE_POINTS_UNNEST,
+                {"ids": list(debits), "points": list(debits.values()), "now": now},
             )
-        ).one()
-        return max(0, int(row[0]) - int(row[1]))
+            return len(result.all())
+        result = await self.session.execute(
+            update(table_of(PointsBalance))
+            .where(
+                PointsBalance.customer_id == bindparam("c"),
+                PointsBalance.points >= bindparam("n"),
+            )
+            .values(points=PointsBalance.points - bindparam("n"), updated_at=now),
+            [{"c": customer_id, "n": points} for customer_id, points in debits.items()],
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
