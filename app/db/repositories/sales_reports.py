@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Select, Subquery, cast, func, select, union_all
+from sqlalchemy import Date, DateTime, Select, cast, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
@@ -26,15 +26,20 @@ from app.db.models import (
     SalesDailyMix,
     SalesMonthly,
 )
-from app.db.repositories.sales_rollups import first_of_month, next_month
 from app.domain.money import from_cents
-from app.domain.reports import Grain, SalesReportDimension, SalesReportQuery, SalesReportRow
+from app.domain.reports import (
+    Days,
+    Grain,
+    SalesReportDimension,
+    SalesReportQuery,
+    SalesReportRow,
+    month_plan,
+)
 from app.domain.segments import CustomerSegment
 
 D = SalesReportDimension
-PRODUCT_COLUMNS = (
-    "store_id",
-    "product_id",
+# In the order rows are read back: sales, units, revenue, discounts, then the sixth.
+PRODUCT_MEASURES = (
     "sales",
     "units",
     "revenue_cents",
@@ -42,6 +47,25 @@ PRODUCT_COLUMNS = (
     "returned_units",
     "returned_cents",
 )
+MIX_MEASURES = (
+    "sales",
+    "units",
+    "revenue_cents",
+    "discount_cents",
+    "points_redeemed",
+    "returned_cents",
+)
+STORED_COLUMN = {
+    D.DAY: "day",
+    D.WEEK: "day",
+    D.MONTH: "day",
+    D.STORE: "store_id",
+    D.PRODUCT: "product_id",
+    D.CATEGORY: "product_id",
+    D.CASHIER: "cashier_id",
+    D.PAYMENT: "payment",
+    D.SEGMENT: "segment",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,106 +96,99 @@ class SalesReportRepository:
         unit = "week" if dimension is D.WEEK else "month"
         return cast(func.date_trunc(unit, cast(day, DateTime)), Date)
 
-    def _with_months(self, query: SalesReportQuery) -> Subquery | None:
-        """``sales_daily``'s rows of the partial months at either end of the query's days
-        beside the rollup's rows of the whole months between (a rollup row's ``day`` is its
-        month's first day); None when no whole month can be read from the rollup."""
-        after = query.end + timedelta(days=1)
-        whole_from = first_of_month(query.start)
-        if whole_from < query.start:
-            whole_from = next_month(whole_from)
-        whole_to = first_of_month(after)
-        periods = {D.DAY, D.WEEK} & set(query.group_by)
-        if periods or whole_from >= whole_to:
-            return None
+    def _product_rows(self, query: SalesReportQuery, months: bool) -> Any:
+        """The product grain's rows of the query's days: ``sales_daily``'s, or (``months``,
+        no DAY or WEEK asked) the rollup's months of the plan with the daily rows it adds
+        and, negated, those it subtracts. A rollup row's ``day`` is its month's first day."""
+        plan = month_plan(query.start, query.end) if months else None
+        if plan is None or {D.DAY, D.WEEK} & set(query.group_by):
+            days = (query.start, query.end + timedelta(days=1))
+            return self._filtered(SalesDaily, SalesDaily.day, days, query)
         parts = [
-            self._filtered(SalesMonthly, SalesMonthly.month, whole_from, whole_to, query),
-            *(
-                self._filtered(SalesDaily, SalesDaily.day, lo, hi, query)
-                for lo, hi in ((query.start, whole_from), (whole_to, after))
-                if lo < hi
-            ),
+            self._filtered(SalesMonthly, SalesMonthly.month, plan.months, query),
+            *(self._filtered(SalesDaily, SalesDaily.day, d, query) for d in plan.add),
+            *(self._filtered(SalesDaily, SalesDaily.day, d, query, -1) for d in plan.subtract),
         ]
         return union_all(*parts).subquery("product_rows")
 
     def _filtered(
-        self, model: Any, day: Any, start: date, end: date, query: SalesReportQuery
+        self, model: Any, day: Any, days: Days, query: SalesReportQuery, sign: int = 1
     ) -> Select[Any]:
         """``model``'s rows of days [start, end), narrowed by the query's store and product."""
-        columns = [day.label("day"), *(getattr(model, c) for c in PRODUCT_COLUMNS)]
-        stmt = select(*columns).where(day >= start, day < end)
+        measures = [getattr(model, m) for m in PRODUCT_MEASURES]
+        stmt = select(
+            day.label("day"),
+            model.store_id,
+            model.product_id,
+            *(m if sign > 0 else (-m).label(m.key) for m in measures),
+        ).where(day >= days[0], day < days[1])
         if query.store_id is not None:
             stmt = stmt.where(model.store_id == query.store_id)
         if query.product_id is not None:
             stmt = stmt.where(model.product_id == query.product_id)
         return stmt
 
+    def _mix_rows(self, query: SalesReportQuery) -> Select[Any]:
+        t = SalesDailyMix
+        stored = (t.day, t.store_id, t.cashier_id, t.payment, t.segment)
+        stmt = select(*stored, *(getattr(t, m) for m in MIX_MEASURES)).where(
+            t.day >= query.start, t.day <= query.end
+        )
+        if query.store_id is not None:
+            stmt = stmt.where(t.store_id == query.store_id)
+        if query.cashier_id is not None:
+            stmt = stmt.where(t.cashier_id == query.cashier_id)
+        if query.payment is not None:
+            stmt = stmt.where(t.payment == query.payment)
+        if query.segment is not None:
+            stmt = stmt.where(t.segment == query.segment.value)
+        return stmt
+
     async def sales_report(
         self, query: SalesReportQuery, grain: Grain, *, months: bool = True
     ) -> list[SalesReportRow]:
-        """``months=False`` reads the product grain from ``sales_daily`` alone (the rollup's
+        """One statement. Rows are first summed by the stored columns the dimensions come
+        from (day, store, product, …), then by the dimensions: a week, a month or a category
+        is then worked out once a group, not once a stored row.
+
+        ``months=False`` reads the product grain from ``sales_daily`` alone (the rollup's
         tests and bench compare the two)."""
-        rollup = self._with_months(query) if grain is Grain.PRODUCT and months else None
-        table: Any
-        if rollup is not None:
-            table = rollup.c
+        if grain is Grain.PRODUCT:
+            rows_of = self._product_rows(query, months)
+            names = PRODUCT_MEASURES
         else:
-            table = SalesDaily if grain is Grain.PRODUCT else SalesDailyMix
+            rows_of = self._mix_rows(query)
+            names = MIX_MEASURES
+        source = rows_of.subquery("rows_of") if isinstance(rows_of, Select) else rows_of
+        used = query.used()
+        stored: dict[str, Any] = {}
+        for dimension in query.group_by:
+            column = STORED_COLUMN[dimension]
+            stored[column] = source.c[column]
+        if D.CATEGORY in used:
+            stored["product_id"] = source.c.product_id
+        base: Any = source
+        if {D.WEEK, D.MONTH, D.CATEGORY} & used:
+            grouped = select(*stored.values(), *(func.sum(source.c[m]).label(m) for m in names))
+            if stored:
+                grouped = grouped.group_by(*stored.values())
+            base = grouped.subquery("grouped")
+        table = base.c
+        measures = [func.sum(table[m]) for m in names]
         keys: dict[SalesReportDimension, Any] = {}
-        join_products = D.CATEGORY in query.used()
         for dimension in query.group_by:
             if dimension in (D.DAY, D.WEEK, D.MONTH):
                 keys[dimension] = self._period(dimension, table.day)
-            elif dimension is D.STORE:
-                keys[dimension] = table.store_id
-            elif dimension is D.PRODUCT:
-                keys[dimension] = table.product_id
             elif dimension is D.CATEGORY:
                 keys[dimension] = Product.category
-            elif dimension is D.CASHIER:
-                keys[dimension] = table.cashier_id
-            elif dimension is D.PAYMENT:
-                keys[dimension] = table.payment
             else:
-                keys[dimension] = table.segment
+                keys[dimension] = table[STORED_COLUMN[dimension]]
         labelled = [k.label(f"k_{d.value.lower()}") for d, k in keys.items()]
-        if grain is Grain.PRODUCT:
-            measures = [
-                func.sum(table.sales),
-                func.sum(table.units),
-                func.sum(table.revenue_cents),
-                func.sum(table.discount_cents),
-                func.sum(table.returned_units),
-                func.sum(table.returned_cents),
-            ]
-        else:
-            measures = [
-                func.sum(table.sales),
-                func.sum(table.units),
-                func.sum(table.revenue_cents),
-                func.sum(table.discount_cents),
-                func.sum(table.points_redeemed),
-                func.sum(table.returned_cents),
-            ]
-        stmt = select(*labelled, *measures)
-        if rollup is not None:
-            stmt = stmt.select_from(rollup)  # its parts hold the days, store and product asked
-        else:
-            stmt = stmt.where(table.day >= query.start, table.day <= query.end)
-            if query.store_id is not None:
-                stmt = stmt.where(table.store_id == query.store_id)
-            if query.product_id is not None:
-                stmt = stmt.where(table.product_id == query.product_id)
-        if join_products:
+        stmt = select(*labelled, *measures).select_from(base)
+        if D.CATEGORY in used:
             stmt = stmt.join(Product, Product.id == table.product_id)
         if query.category is not None:
             stmt = stmt.where(Product.category == query.category)
-        if query.cashier_id is not None:
-            stmt = stmt.where(table.cashier_id == query.cashier_id)
-        if query.payment is not None:
-            stmt = stmt.where(table.payment == query.payment)
-        if query.segment is not None:
-            stmt = stmt.where(table.segment == query.segment.value)
         if labelled:
             stmt = stmt.group_by(*labelled).order_by(*labelled)
         rows = (await self.session.execute(stmt)).all()

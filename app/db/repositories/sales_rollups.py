@@ -9,7 +9,6 @@ one ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` (SQLite and Pos
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import table_of
 from app.db.models import SalesDaily, SalesMonthly
 from app.db.repositories.sales_aggregates import Span
+from app.domain.reports import first_of_month
 
 MEASURES = (
     "units",
@@ -48,14 +48,6 @@ def month_of(dialect: str, day: Any) -> ColumnElement[Any]:
     if dialect == "sqlite":
         return func.strftime("%Y-%m-01", day)
     return cast(func.date_trunc("month", cast(day, DateTime)), Date)
-
-
-def first_of_month(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 class SalesRollupRepository:

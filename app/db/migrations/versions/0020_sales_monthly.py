@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("returned_units", sa.Integer(), nullable=False),
         sa.Column("returned_cents", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("month", "store_id", "product_id", name=op.f("pk_sales_monthly")),
+        sqlite_with_rowid=False,
     )
     # The daily rows already there, summed: reports read the rollup from now on.
     if op.get_bind().dialect.name == "sqlite":
