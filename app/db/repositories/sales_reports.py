@@ -193,29 +193,35 @@ class SalesReportRepository:
             stmt = stmt.group_by(*labelled).order_by(*labelled)
         rows = (await self.session.execute(stmt)).all()
         n = len(labelled)
+        at = {d: i for i, d in enumerate(keys)}
+        # Positions looked up once: a report can be 10,000 rows.
+        period = next((at[d] for d in (D.DAY, D.WEEK, D.MONTH) if d in at), None)
+        store, product, category, cashier, payment, segment = (
+            at.get(d) for d in (D.STORE, D.PRODUCT, D.CATEGORY, D.CASHIER, D.PAYMENT, D.SEGMENT)
+        )
+        by_product = grain is Grain.PRODUCT
         found = []
         for row in rows:
-            values = dict(zip(keys, row[:n], strict=True))
             sales, units, revenue, discount, sixth, returned = (int(v or 0) for v in row[n:])
             if not sales:
                 continue  # an empty total: no matching rows at all
-            period = next((values[d] for d in (D.DAY, D.WEEK, D.MONTH) if d in values), None)
-            segment = values.get(D.SEGMENT)
             found.append(
                 SalesReportRow(
-                    day=_as_date(period) if period is not None else None,
-                    store_id=values.get(D.STORE),
-                    product_id=values.get(D.PRODUCT),
-                    category=values.get(D.CATEGORY),
-                    cashier_id=values.get(D.CASHIER),
-                    payment=values.get(D.PAYMENT),
-                    segment=CustomerSegment(segment) if segment else None,
+                    day=None if period is None else _as_date(row[period]),
+                    store_id=None if store is None else row[store],
+                    product_id=None if product is None else row[product],
+                    category=None if category is None else row[category],
+                    cashier_id=None if cashier is None else row[cashier],
+                    payment=None if payment is None else row[payment],
+                    segment=None
+                    if segment is None or row[segment] is None
+                    else CustomerSegment(row[segment]),
                     sales=sales,
                     units=units,
                     revenue=from_cents(revenue),
                     discount_total=from_cents(discount),
-                    points_redeemed=None if grain is Grain.PRODUCT else sixth,
-                    returned_units=sixth if grain is Grain.PRODUCT else None,
+                    points_redeemed=None if by_product else sixth,
+                    returned_units=sixth if by_product else None,
                     returned_value=from_cents(returned),
                 )
             )
