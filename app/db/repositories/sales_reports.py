@@ -1,8 +1,9 @@
 """Reports' SQL: GROUP BYs over the daily aggregates (never over sales or their lines).
 
-Product-grain reports read a range's whole months from the monthly rollup
-(``sales_monthly``) and only its partial months' days from ``sales_daily``, in one
-``UNION ALL``: a year is then ~13 rows a product and store instead of ~365. A report by
+Product-grain reports read a range's months from the monthly rollup (``sales_monthly``)
+and, for a partial month at either end, the fewest days from ``sales_daily`` (added, or
+subtracted from the whole month: ``month_plan``), in one ``UNION ALL``: a year is then ~13
+rows a product and store instead of ~365. A report by
 DAY or WEEK needs the days, so it reads ``sales_daily`` alone.
 """
 
