@@ -8,7 +8,9 @@ one ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE`` (SQLite and Pos
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -31,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import table_of
 from app.db.models import SalesDaily, SalesMonthly
 from app.db.repositories.sales_aggregates import Span
-from app.domain.reports import first_of_month
+from app.domain.reports import first_of_month, next_month
 
 MEASURES = (
     "units",
@@ -102,14 +104,26 @@ class SalesRollupRepository:
         product x store x months left with no sale (a void took their last one)."""
         await self._apply(spans, 1)
         monthly = table_of(SalesMonthly)
+        # Each (month, store) the spans touch, once: a night's dirty days are many spans
+        # in few months, and each pair is one seek on the key.
+        touched: dict[date, set[uuid.UUID] | None] = {}
+        for span in spans:
+            month = first_of_month(span.start)
+            while month < span.end:
+                stores = touched.setdefault(month, set())
+                if span.store_ids is None or stores is None:
+                    touched[month] = None
+                else:
+                    stores.update(span.store_ids)
+                month = next_month(month)
         months = or_(
             false(),
             *(
                 and_(
-                    monthly.c.month >= first_of_month(span.start),
-                    monthly.c.month < span.end,
+                    monthly.c.month == month,
+                    true() if stores is None else monthly.c.store_id.in_(sorted(stores)),
                 )
-                for span in spans
+                for month, stores in touched.items()
             ),
         )
         await self.session.execute(delete(monthly).where(monthly.c.sales == 0, months))
