@@ -14,7 +14,8 @@ then measures, each against a baseline in the same run:
    plain ``SUM(quantity), SUM(total) … GROUP BY day, store, product`` of the same lines;
 2. one night: a chain day of ``--night-sales`` sales and 100 late returns on older days,
    then the nightly work (``refresh_days``: that day, the dirty days, then segments);
-3. ``salesReport`` over the whole year through the service, for each groupBy.
+3. ``salesReport`` over the whole year through the service, for each groupBy, against the
+   same report read from the daily tables alone (``months=False``: no monthly rollup).
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ from app.db.models import (
     Store,
 )
 from app.db.repositories.sales_aggregates import SalesAggregateRepository, Span
+from app.db.repositories.sales_reports import SalesReportRepository
+from app.db.repositories.sales_rollups import SalesRollupRepository
 from app.domain.reports import SalesReportDimension as D
-from app.domain.reports import SalesReportQuery
+from app.domain.reports import SalesReportQuery, grain_of
 from app.services.sales_aggregates import refresh_days
 from app.services.sales_reports import SalesReportService
 from app.services.segments import refresh_segments
@@ -382,8 +385,12 @@ async def main(args: argparse.Namespace) -> None:
             async with db.write() as session:
                 return await SalesAggregateRepository(session).recompute()
 
+        async def rebuild_rollup() -> int:
+            async with db.write() as session:
+                return await SalesRollupRepository(session).rebuild()
+
         runs: dict[str, list[float]] = {
-            k: [] for k in ("plain", "same", "product", "all_bare", "all")
+            k: [] for k in ("plain", "same", "product", "all_bare", "all", "rollup")
         }
         for _ in range(args.repeat):
             runs["plain"].append(await bare(database_url, [plain_sql]))
@@ -391,6 +398,7 @@ async def main(args: argparse.Namespace) -> None:
             runs["product"].append((await timed(rebuild_products))[0])
             runs["all_bare"].append(await bare(database_url, all_sql))
             runs["all"].append((await timed(rebuild_all))[0])
+            runs["rollup"].append((await timed(rebuild_rollup))[0])
         best = {k: min(v) for k, v in runs.items()}
         async with db.read() as session:
             fact_rows = (await session.execute(text("SELECT COUNT(*) FROM sales_daily"))).scalar()
@@ -408,6 +416,7 @@ async def main(args: argparse.Namespace) -> None:
             f"  all four tables rebuilt (recompute())            {best['all']:8.2f} s"
             f"   {best['all'] / best['all_bare']:.2f}x their GROUP BYs"
         )
+        print(f"  the monthly rollup rebuilt from sales_daily      {best['rollup']:8.2f} s")
 
         # 2. One night: a chain day of --night-sales sales, and late returns on old days.
         per_store = args.night_sales / args.stores
@@ -444,7 +453,11 @@ async def main(args: argparse.Namespace) -> None:
                 spans = [Span(night, night + timedelta(days=1))] + [
                     Span(d, d + timedelta(days=1), tuple(ids)) for d, ids in stale.items()
                 ]
+                # As refresh_days does: the monthly rollup follows by the spans' delta.
+                rollups = SalesRollupRepository(session)
+                await rollups.take_out(spans)
                 rows = await repository.recompute(spans)
+                await rollups.put_in(spans)
                 return {"rows": rows, "dirty": len(marks)}
 
         aggregate_times = [(await timed(only_aggregates))[0] for _ in range(args.repeat)]
@@ -477,18 +490,30 @@ async def main(args: argparse.Namespace) -> None:
         # 3. Reports over the year.
         service = SalesReportService(tx, None)
         start, end = days[0], night
-        print(f"\n3. salesReport over {start} .. {end}, median of 3 through the service:")
+        print(f"\n3. salesReport over {start} .. {end}, median of 3 through the service,")
+        print("  and the same from the daily tables alone (no monthly rollup):")
         worst = 0.0
+
+        async def daily_only(q: SalesReportQuery) -> Any:
+            async with db.read() as session:
+                return await SalesReportRepository(session).sales_report(
+                    q, grain_of(q), months=False
+                )
+
         for dimensions in GROUP_BYS:
             query = SalesReportQuery(start, end, dimensions)
-            times = []
+            times, alone = [], []
             for _ in range(3):
                 elapsed, rows = await timed(lambda q=query: service.sales_report(q))
                 times.append(elapsed)
+                alone.append((await timed(lambda q=query: daily_only(q)))[0])
             median = statistics.median(times)
             worst = max(worst, median)
             name = ", ".join(d.value for d in dimensions) or "(total)"
-            print(f"  {name:28s} {len(rows):8,} rows   {median * 1000:8.1f} ms")
+            print(
+                f"  {name:28s} {len(rows):8,} rows   {median * 1000:8.1f} ms"
+                f"   daily alone {statistics.median(alone) * 1000:8.1f} ms"
+            )
         print(f"  slowest groupBy: {worst * 1000:.0f} ms")
         await db.dispose()
 

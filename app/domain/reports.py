@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from app.domain.errors import ErrorCode, Rejected, reject
@@ -118,3 +118,48 @@ def grain_of(query: SalesReportQuery) -> Grain:
 
 def _invalid(message: str, field: str) -> Rejected:
     return reject(ErrorCode.INVALID, message, field)
+
+
+def first_of_month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+Days = tuple[date, date]  # [start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthPlan:
+    """Days ``start``..``end`` as whole months of the monthly rollup, plus the days of
+    ``add``, less the days of ``subtract`` (both read from the daily table)."""
+
+    months: Days
+    add: tuple[Days, ...]
+    subtract: tuple[Days, ...]
+
+
+def month_plan(start: date, end: date) -> MonthPlan | None:
+    """The fewest daily rows to read with the rollup: a partial month at either end is
+    either its days in the range, or the whole month less its days outside the range,
+    whichever is fewer days. None: reading the range's days alone is cheaper."""
+    after = end + timedelta(days=1)
+    first, last = first_of_month(start), first_of_month(end)
+    if first == last:
+        beyond = next_month(first)
+        if (start - first).days + (beyond - after).days >= (after - start).days:
+            return None
+        return MonthPlan((first, beyond), (), _spans((first, start), (after, beyond)))
+    lead = first if (start - first).days < (next_month(first) - start).days else next_month(first)
+    tail = next_month(last) if (next_month(last) - after).days < (after - last).days else last
+    if lead >= tail:
+        return None
+    return MonthPlan(
+        (lead, tail), _spans((start, lead), (tail, after)), _spans((lead, start), (after, tail))
+    )
+
+
+def _spans(*spans: Days) -> tuple[Days, ...]:
+    return tuple((lo, hi) for lo, hi in spans if lo < hi)

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.db.repositories.sales_aggregates import SalesAggregateRepository, Span
+from app.db.repositories.sales_rollups import SalesRollupRepository
 from app.db.repositories.segments import SegmentRepository
 from app.services.scheduled import ScheduledRun, run_once, slot_of
 from app.services.segments import refresh_segments
@@ -56,7 +57,11 @@ async def refresh_days(uow: UnitOfWork, day: date) -> dict[str, Any]:
     spans = [Span(day, day + DAILY)] + [
         Span(d, d + DAILY, tuple(stores)) for d, stores in sorted(stale.items())
     ]
+    # The monthly rollup follows sales_daily by its delta: the spans' rows out, then in.
+    rollups = SalesRollupRepository(uow.session)
+    await rollups.take_out(spans)
     rows = await aggregates.recompute(spans)
+    await rollups.put_in(spans)
     await aggregates.clear(marks)
     segments = await refresh_segments(uow, day + DAILY)
     return {"rows": rows, "day": day.isoformat(), "dirtyDays": len(marks), **segments}
@@ -72,12 +77,14 @@ async def run_nightly(tx: Transactions, scheduled_for: datetime) -> ScheduledRun
 
 
 async def rebuild(tx: Transactions) -> dict[str, Any]:
-    """Recompute every aggregate from every sale, and every segment, in one transaction."""
+    """Recompute every aggregate from every sale (the monthly rollup from the daily rows),
+    and every segment, in one transaction."""
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         aggregates = SalesAggregateRepository(uow.session)
         marks = await aggregates.dirty()
         rows = await aggregates.recompute()
+        await SalesRollupRepository(uow.session).rebuild()
         await aggregates.clear(marks)
         segments = await refresh_segments(uow, uow.now.date())
         return {"rows": rows, **segments}

@@ -7,6 +7,7 @@ from app.db.models.analytics import (
     SalesDailyDiscount,
     SalesDailyMix,
     SalesDirtyDay,
+    SalesMonthly,
     SegmentCuts,
 )
 from app.db.models.appointment import Appointment
@@ -92,6 +93,7 @@ __all__ = [
     "SalesDailyDiscount",
     "SalesDailyMix",
     "SalesDirtyDay",
+    "SalesMonthly",
     "SegmentCuts",
     "SmsCreditBalance",
     "SmsCreditEntry",

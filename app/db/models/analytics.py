@@ -47,6 +47,30 @@ class SalesDaily(Base):
     returned_cents: Mapped[int] = mapped_column(BigInteger)
 
 
+class SalesMonthly(Base):
+    """``sales_daily`` summed by calendar month: what product-grain reports read for the
+    whole months of their range (a year is ~13 rows a product and store, not ~365).
+
+    ``month`` is the month's first day. Kept by the same runs that write ``sales_daily``
+    (app/services/sales_aggregates.py), in their transaction; docs/analytics.md has why.
+    """
+
+    __tablename__ = "sales_monthly"
+    # Clustered by its key on SQLite: a report reads a range of months in key order
+    # without a row lookup each (the rollup is read far more than it is written).
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    store_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    units: Mapped[int] = mapped_column(Integer)
+    revenue_cents: Mapped[int] = mapped_column(BigInteger)
+    discount_cents: Mapped[int] = mapped_column(BigInteger)
+    sales: Mapped[int] = mapped_column(Integer)
+    returned_units: Mapped[int] = mapped_column(Integer)
+    returned_cents: Mapped[int] = mapped_column(BigInteger)
+
+
 class SalesDailyMix(Base):
     """Whole sales of one day and store by cashier, payment and the customer's segment.
 
