@@ -103,7 +103,7 @@ class VersionStamps:
             await pipe.execute()
 
     async def _retry(self) -> None:
-        delay = self.retry_seconds
+        delay = max(self.retry_seconds, 0.1)
         while self._pending:
             await asyncio.sleep(delay)
             pending = set(self._pending)
