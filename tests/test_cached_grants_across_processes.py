@@ -78,8 +78,8 @@ def _servers(runtime: Runtime, data: Path, count: int) -> Iterator[list[httpx.Cl
                     )
                 )
             clients.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
-        for process, client in zip(processes, clients, strict=True):
-            _wait_until_up(process, client)
+        for n, (process, client) in enumerate(zip(processes, clients, strict=True)):
+            _wait_until_up(process, client, data / f"p{n}" / "serve.log")
         yield clients
     finally:
         for client in clients:
@@ -90,17 +90,17 @@ def _servers(runtime: Runtime, data: Path, count: int) -> Iterator[list[httpx.Cl
             process.wait(timeout=30)
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], client: httpx.Client) -> None:
-    deadline = time.monotonic() + 60
+def _wait_until_up(process: subprocess.Popen[bytes], client: httpx.Client, log: Path) -> None:
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        assert process.poll() is None, "poscrm serve exited"
+        assert process.poll() is None, f"poscrm serve exited: {log.read_text()}"
         try:
             if client.get("/healthz").status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise AssertionError("poscrm serve did not start")
+    raise AssertionError(f"poscrm serve did not start: {log.read_text()}")
 
 
 def _gql(
