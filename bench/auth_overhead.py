@@ -13,9 +13,10 @@ machine's noise falls on every series alike:
 - ``customers(search: "<a phone number>", first: 20)`` with the token: plus the phone
   region (business settings) and the search.
 It prints each series' median and p99 and the authenticated median over the anonymous one
-(issue 12's target: at most 1.3x), twice in the same run: with the caches of grants and
-settings off (``POSCRM_CACHE_MAX_AGE_SECONDS=0``: every request reads the token and the
-settings from the database, as before issue 12) and on (the default).
+(issue 12's target: at most 1.3x) for two servers on the same database, measured in the
+same rounds: one with the caches of grants and settings off
+(``POSCRM_CACHE_MAX_AGE_SECONDS=0``: every request reads the token and the settings from
+the database, as before issue 12), one with them on (the default).
 """
 
 from __future__ import annotations
@@ -70,56 +71,89 @@ def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def _measure(port: int, requests: int) -> dict[str, list[float]]:
-    series: dict[str, list[float]] = {"anonymous": [], "bearer token": [], "phone search": []}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        login = await client.post(
-            "/graphql",
-            json={
-                "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p)"
-                " { token errors { code } } }",
-                "variables": {"u": ADMIN, "p": PASSWORD},
-            },
-        )
-        token = login.json()["data"]["login"]["token"]
-        assert token, login.text
-        auth = {"authorization": f"Bearer {token}"}
-        plan = [("anonymous", TYPENAME, {}), ("bearer token", TYPENAME, auth)]
-        plan.append(("phone search", SEARCH, auth))
+LABELS = ("anonymous", "bearer token", "phone search")
+CONFIGS = ("caches off", "caches on")
+
+
+async def _login(client: httpx.AsyncClient) -> dict[str, str]:
+    login = await client.post(
+        "/graphql",
+        json={
+            "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p)"
+            " { token errors { code } } }",
+            "variables": {"u": ADMIN, "p": PASSWORD},
+        },
+    )
+    token = login.json()["data"]["login"]["token"]
+    assert token, login.text
+    return {"authorization": f"Bearer {token}"}
+
+
+async def _measure(ports: dict[str, int], requests: int) -> dict[str, dict[str, list[float]]]:
+    """Each round sends every request to both servers, so load changes fall on both alike."""
+    series: dict[str, dict[str, list[float]]] = {c: {x: [] for x in LABELS} for c in CONFIGS}
+    clients = {
+        config: httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        for config, port in ports.items()
+    }
+    try:
+        auth = {config: await _login(client) for config, client in clients.items()}
         for round_ in range(requests + 50):
-            for label, body, headers in plan:
-                started = time.perf_counter()
-                response = await client.post("/graphql", json=body, headers=headers)
-                elapsed = time.perf_counter() - started
-                assert "errors" not in response.json(), response.text
-                if round_ >= 50:  # the first are warm-up (caches, connections)
-                    series[label].append(elapsed)
+            for config, client in clients.items():
+                bodies = (TYPENAME, TYPENAME, SEARCH)
+                headers_of = ({}, auth[config], auth[config])
+                for label, body, headers in zip(LABELS, bodies, headers_of, strict=True):
+                    started = time.perf_counter()
+                    response = await client.post("/graphql", json=body, headers=headers)
+                    elapsed = time.perf_counter() - started
+                    assert "errors" not in response.json(), response.text
+                    if round_ >= 50:  # the first are warm-up (caches, connections)
+                        series[config][label].append(elapsed)
+    finally:
+        for client in clients.values():
+            await client.aclose()
     return series
 
 
-async def _run(requests: int, cache: bool) -> tuple[str, dict[str, list[float]]]:
+async def _run(requests: int) -> tuple[str, dict[str, dict[str, list[float]]]]:
+    """Two servers on one database, each with a data folder (and embedded Redis) of its own:
+    one with the caches off (every request reads the token and settings, as before issue
+    12), one with them on (the default)."""
     with tempfile.TemporaryDirectory() as data_dir:
         async with scratch_database(Path(data_dir), "auth") as database_url:
-            env = {
-                **os.environ,
-                "POSCRM_DATA_DIR": data_dir,
-                "POSCRM_DATABASE_URL": database_url,
-                "POSCRM_LOG_LEVEL": "WARNING",  # one access line per request would be the bench
-            }
-            if not cache:
-                env["POSCRM_CACHE_MAX_AGE_SECONDS"] = "0"
-            admin = ["create-admin", "--username", ADMIN, "--password", PASSWORD]
-            await asyncio.to_thread(
-                subprocess.run, [str(POSCRM), *admin], env=env, check=True, capture_output=True
-            )
-            port = _free_port()
-            process = await asyncio.to_thread(_serve, port, env)
+            processes: list[subprocess.Popen[bytes]] = []
+            ports: dict[str, int] = {}
             try:
-                await asyncio.to_thread(_wait_until_up, port, process)
-                series = await _measure(port, requests)
+                for config in CONFIGS:
+                    folder = Path(data_dir) / config.replace(" ", "-")
+                    folder.mkdir(mode=0o700)
+                    env = {
+                        **os.environ,
+                        "POSCRM_DATA_DIR": str(folder),
+                        "POSCRM_DATABASE_URL": database_url,
+                        # One access line per request would be the bench.
+                        "POSCRM_LOG_LEVEL": "WARNING",
+                    }
+                    if config == "caches off":
+                        env["POSCRM_CACHE_MAX_AGE_SECONDS"] = "0"
+                    if not processes:
+                        admin = ["create-admin", "--username", ADMIN, "--password", PASSWORD]
+                        await asyncio.to_thread(
+                            subprocess.run,
+                            [str(POSCRM), *admin],
+                            env=env,
+                            check=True,
+                            capture_output=True,
+                        )
+                    ports[config] = _free_port()
+                    process = await asyncio.to_thread(_serve, ports[config], env)
+                    processes.append(process)
+                    await asyncio.to_thread(_wait_until_up, ports[config], process)
+                series = await _measure(ports, requests)
             finally:
-                process.terminate()
-                await asyncio.to_thread(process.wait, 30)
+                for process in processes:
+                    process.terminate()
+                    await asyncio.to_thread(process.wait, 30)
             return make_url(database_url).get_backend_name(), series
 
 
@@ -127,18 +161,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
-    for cache in (False, True):
-        backend, series = asyncio.run(_run(args.requests, cache))
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"backend {backend}, caches {'on' if cache else 'off'}, load average {load}")
-        for label, values in series.items():
+    backend, series = asyncio.run(_run(args.requests))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"backend {backend}, {args.requests} rounds, load average {load}")
+    for config in CONFIGS:
+        print(config)
+        for label, values in series[config].items():
             print(
                 f"  {label:14s} median {statistics.median(values) * 1000:7.3f} ms"
                 f"   p99 {percentile(values, 0.99) * 1000:7.3f} ms"
             )
-        anonymous = statistics.median(series["anonymous"])
-        for label in ("bearer token", "phone search"):
-            ratio = statistics.median(series[label]) / anonymous
+        anonymous = statistics.median(series[config]["anonymous"])
+        for label in LABELS[1:]:
+            ratio = statistics.median(series[config][label]) / anonymous
             print(f"  {label} / anonymous (median): {ratio:.2f}x")
 
 
