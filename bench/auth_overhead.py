@@ -101,7 +101,7 @@ async def _measure(ports: dict[str, int], requests: int) -> dict[str, dict[str, 
         for round_ in range(requests + 50):
             for config, client in clients.items():
                 bodies = (TYPENAME, TYPENAME, SEARCH)
-                headers_of = ({}, auth[config], auth[config])
+                headers_of: tuple[dict[str, str], ...] = ({}, auth[config], auth[config])
                 for label, body, headers in zip(LABELS, bodies, headers_of, strict=True):
                     started = time.perf_counter()
                     response = await client.post("/graphql", json=body, headers=headers)
