@@ -19,6 +19,7 @@ from app.jobs.queue import ArqJobQueue, reconnecting
 from app.jobs.worker import run_worker
 from app.private_files import private_dir, warn_if_open
 from app.services.lookup_limit import LookupLimit
+from app.services.stamps import VersionStamps
 from app.services.throttle import LoginThrottle
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
@@ -40,6 +41,7 @@ class Runtime:
     tx: Transactions
     throttle: LoginThrottle
     lookups: LookupLimit
+    stamps: VersionStamps
     embedded_redis: EmbeddedRedis | None = None
     redis_supervisor: RedisSupervisor | None = None
     # The arq worker run by this process, if any (``serve`` on embedded Redis, ``worker``).
@@ -115,13 +117,14 @@ class Runtime:
         redis = Redis.from_url(
             redis_url, socket_timeout=2, socket_connect_timeout=2, **reconnecting()
         )
+        stamps = VersionStamps(redis, prefix=settings.redis_prefix)
         return cls(
             settings=settings,
             db=db,
             redis_url=redis_url,
             redis=redis,
             queue=queue,
-            tx=Transactions(db, queue),
+            tx=Transactions(db, queue, stamps, cache_seconds=settings.cache_max_age_seconds),
             throttle=LoginThrottle(
                 redis,
                 prefix=settings.redis_prefix,
@@ -134,6 +137,7 @@ class Runtime:
                 limit=settings.lookup_limit,
                 window_seconds=settings.lookup_window_seconds,
             ),
+            stamps=stamps,
             embedded_redis=embedded,
         )
 
@@ -174,6 +178,7 @@ class Runtime:
             await _quietly("the worker", self.worker.stop())
         if self.redis_supervisor is not None:
             await _quietly("the Redis supervisor", self.redis_supervisor.stop())
+        await _quietly("the cache stamps", self.stamps.close())
         await _quietly("the job queue", self.queue.close())
         await _quietly("the Redis client", self.redis.aclose())
         await _quietly("the database", self.db.dispose())

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     # Prefix of every Redis key and the arq queue name: two deployments (or test
     # runs) can share one Redis without seeing each other's jobs.
     redis_prefix: str = "poscrm"
+    # Longest an API process trusts a cached token grant or the business settings
+    # without reading them again, even while the Redis stamps say nothing changed (they
+    # are checked on every request; this bounds a change whose stamp bump was lost while
+    # Redis was unreachable). 0: no caching, every request reads the database.
+    cache_max_age_seconds: float = Field(default=60.0, ge=0)
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=8)

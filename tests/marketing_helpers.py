@@ -6,11 +6,11 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 
 from app.db.base import table_of
-from app.db.models import BusinessSettings, Customer, MarketingConsent
-from app.services.unit_of_work import utcnow
+from app.db.models import Customer, MarketingConsent
+from app.services.unit_of_work import UnitOfWork, utcnow
 
 SEND = """
 mutation($input: MarketingMessageInput!) {
@@ -27,11 +27,16 @@ TOKEN = re.compile(r"token=([A-Za-z0-9_-]{43})")
 
 
 async def scenarios(runtime: Any, email: list[str], sms: list[str]) -> None:
-    """Switch scenarios per channel (the test's clean-up puts the migrated ones back)."""
-    async with runtime.db.write() as session:
-        await session.execute(
-            update(BusinessSettings).values(email_scenarios=email, sms_scenarios=sms)
-        )
+    """Switch scenarios per channel (the test's clean-up puts the migrated ones back).
+
+    Through the repository in a unit of work: the settings stamp moves, so no process
+    answers the cached settings afterwards."""
+
+    async def work(uow: UnitOfWork) -> None:
+        await uow.business.update({"email_scenarios": email, "sms_scenarios": sms})
+
+    result = await runtime.tx.run(None, work)
+    assert result.ok, result.errors
 
 
 async def marketing_only(runtime: Any) -> None:

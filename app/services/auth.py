@@ -8,7 +8,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -347,6 +347,15 @@ class AuthService:
 
 
 async def resolve_actor(tx: Transactions, token: str) -> Actor | None:
-    """The actor behind a bearer token, or None if unknown, expired, revoked or disabled."""
-    async with tx.db.read() as session:
-        return await StaffRepository(session).actor_for_token(hash_token(token), utcnow())
+    """The actor behind a bearer token, or None if unknown, expired, revoked or disabled.
+
+    From this process's cache while the auth stamp holds (every change to a grant bumps
+    it: ``StaffRepository.grants_changed``), else from the database.
+    """
+    token_hash = hash_token(token)
+
+    async def load() -> tuple[Actor, datetime] | None:
+        async with tx.db.read() as session:
+            return await StaffRepository(session).grant_for_token(token_hash, utcnow())
+
+    return await tx.actors.get(token_hash, load)

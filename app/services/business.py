@@ -116,14 +116,30 @@ def _scenario_values(change: SettingsChange) -> dict[str, list[str]]:
     return values
 
 
+async def cached_business_settings(tx: Transactions) -> BusinessSettingsRecord:
+    """The settings from this process's cache while their stamp holds (``update`` bumps it
+    after commit, through ``BusinessSettingsRepository.changed``), else from the database.
+
+    For reads outside a transaction (a till's phone search reads the phone region);
+    a unit of work reads them in its own transaction.
+    """
+
+    async def load() -> tuple[BusinessSettingsRecord, None]:
+        async with tx.db.read() as session:
+            return await BusinessSettingsRepository(session).get(), None
+
+    settings = await tx.business_settings.get(None, load)
+    assert settings is not None  # load never misses: the migration makes the row
+    return settings
+
+
 class BusinessSettingsService:
     def __init__(self, tx: Transactions, actor: Actor | None) -> None:
         self.tx = tx
         self.actor = actor
 
     async def get(self) -> BusinessSettingsRecord:
-        async with self.tx.db.read() as session:
-            return await BusinessSettingsRepository(session).get()
+        return await cached_business_settings(self.tx)
 
     async def update(self, change: SettingsChange) -> Result[BusinessSettingsRecord]:
         """Change the given settings; every change is audited."""

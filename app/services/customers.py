@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from app.db.repositories.audit import AuditRepository
-from app.db.repositories.business import BusinessSettingsRepository
 from app.db.repositories.consents import ConsentRepository
 from app.db.repositories.customers import (
     CustomerFilterSpec,
@@ -39,6 +38,7 @@ from app.domain.records import (
 )
 from app.domain.segments import CustomerSegment
 from app.domain.values import UNSET, Unset
+from app.services.business import cached_business_settings
 from app.services.customer_fields import FIELD_CHECKS, INPUT_NAMES, check_fields, check_profile
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import Operation, earlier_result, remember, request_hash
@@ -643,15 +643,14 @@ class CustomerService:
         async with self.tx.db.read() as session:
             search = None
             if term:
-                region = await self._region_for_search(session, term)
+                region = await self._region_for_search(term)
                 search = self.to_search(term, region, prefixes=sees_pii)
             return await CustomerRepository(session).page(search, spec, first, after)
 
-    @staticmethod
-    async def _region_for_search(session: Any, term: str) -> str:
+    async def _region_for_search(self, term: str) -> str:
         if not is_phone_like(term):
             return ""  # only a typed number needs the region to be read
-        return (await BusinessSettingsRepository(session).get()).default_phone_region
+        return (await cached_business_settings(self.tx)).default_phone_region
 
     async def addresses(
         self, customer_ids: list[uuid.UUID]

@@ -3,8 +3,9 @@
 Every change is audited and checked against the caller's own grants (``grants.py``):
 nobody grants a permission they lack or places a user at a store they may not act at,
 and a store-bound manager manages only the staff of their own store. A change that
-takes access away works on the very next request: tokens are resolved against the
-current role and user on every call, and ending sessions revokes their tokens.
+takes access away works on the very next request, on every API process: ending
+sessions revokes their tokens, and every write to a grant bumps the auth stamp after
+it commits (``StaffRepository.grants_changed``), so no process trusts what it cached.
 """
 
 from __future__ import annotations

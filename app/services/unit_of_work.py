@@ -34,8 +34,10 @@ from app.db.repositories.stores import StoreRepository
 from app.db.repositories.sync import SyncRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.domain.errors import Rejected, UserError
-from app.domain.records import Actor
+from app.domain.records import Actor, BusinessSettingsRecord
 from app.domain.webhooks import WebhookEvent, event_from_customer_audit
+from app.services.stamped_cache import StampedCache
+from app.services.stamps import AUTH, BUSINESS_SETTINGS, VersionStamps
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,17 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(session)
         # Events for webhook endpoints, queued as deliveries at the end (issue 10 §5).
         self.webhook_events: list[WebhookEvent] = []
+
+    @property
+    def stale(self) -> set[str]:
+        """The stamps to bump once this transaction commits (app/services/stamps.py): the
+        repositories know whether they wrote what the caches hold."""
+        stale = set()
+        if self.staff.grants_changed:
+            stale.add(AUTH)
+        if self.business.changed:
+            stale.add(BUSINESS_SETTINGS)
+        return stale
 
     @property
     def actor_id(self) -> str | None:
@@ -261,9 +274,28 @@ class UnitOfWork:
 
 
 class Transactions:
-    def __init__(self, db: Database, queue: JobQueue | None) -> None:
+    """Runs units of work; holds the process's caches of what they may change.
+
+    Without ``stamps`` (the command line, a bare worker) nothing is cached, and no
+    process is told of the changes: none of those commands changes grants or settings.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        queue: JobQueue | None,
+        stamps: VersionStamps | None = None,
+        *,
+        cache_seconds: float = 0.0,
+    ) -> None:
         self.db = db
         self.queue = queue
+        self.stamps = stamps
+        # Bearer token hash -> the grant behind it (app/services/auth.py resolve_actor).
+        self.actors: StampedCache[str, Actor] = StampedCache(stamps, AUTH, max_age=cache_seconds)
+        self.business_settings: StampedCache[None, BusinessSettingsRecord] = StampedCache(
+            stamps, BUSINESS_SETTINGS, max_age=cache_seconds
+        )
 
     async def run(
         self, actor: Actor | None, work: Callable[[UnitOfWork], Awaitable[T]]
@@ -287,6 +319,10 @@ class Transactions:
                     raise
                 log.info("integrity conflict, retrying the unit of work once")
                 continue
+            # Before the caller hears of the change: its next request, on any process,
+            # finds the stamp moved.
+            if self.stamps is not None and (stale := uow.stale):
+                await self.stamps.bump(stale)
             await self.dispatch(uow.outbox_messages)
             return Result(value=value)
         raise AssertionError("unreachable")

@@ -15,6 +15,8 @@ SETTINGS_ROW = 1
 class BusinessSettingsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Set by ``update``: the unit of work bumps the settings stamp after commit.
+        self.changed = False
 
     async def get(self) -> BusinessSettingsRecord:
         row = await self.session.get(BusinessSettings, SETTINGS_ROW, populate_existing=True)
@@ -45,6 +47,7 @@ class BusinessSettingsRepository:
         )
 
     async def update(self, values: dict[str, Any]) -> None:
+        self.changed = True
         await self.session.execute(
             update(BusinessSettings).where(BusinessSettings.id == SETTINGS_ROW).values(**values)
         )

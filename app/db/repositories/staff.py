@@ -40,6 +40,10 @@ class Credentials:
 class StaffRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Set by every write that can take a grant away (a token revoked; a user, role or
+        # store assignment changed): the unit of work then bumps the auth stamp after
+        # commit, and every API process reads its cached grants again (services/stamps.py).
+        self.grants_changed = False
 
     async def get_role(self, role_id: uuid.UUID) -> RoleRecord | None:
         row = await self.session.get(Role, role_id)
@@ -116,8 +120,11 @@ class StaffRepository:
         await self.session.flush()
         return row.id
 
-    async def actor_for_token(self, token_hash: str, now: datetime) -> Actor | None:
-        """The live grant behind a token (not revoked, not expired, user active), in one query."""
+    async def grant_for_token(
+        self, token_hash: str, now: datetime
+    ) -> tuple[Actor, datetime] | None:
+        """The live grant behind a token (not revoked, not expired, user active) and when the
+        token expires, in one query."""
         role_id = func.coalesce(StaffUser.role_id, AuthToken.role_id)
         found = (
             await self.session.execute(
@@ -126,6 +133,7 @@ class StaffRepository:
                     AuthToken.kind,
                     AuthToken.staff_user_id,
                     AuthToken.till_id,
+                    AuthToken.expires_at,
                     func.coalesce(AuthToken.store_id, StaffUser.store_id),
                     StaffUser.username,
                     StaffUser.is_active,
@@ -142,11 +150,13 @@ class StaffRepository:
         ).one_or_none()
         if found is None:
             return None
-        token_id, kind, user_id, till_id, store_id, username, is_active, permissions = found
+        token_id, kind, user_id, till_id, expires_at, store_id, username, is_active, permissions = (
+            found
+        )
         if user_id is not None and not is_active:
             return None
         known = {p.value for p in Permission}
-        return Actor(
+        actor = Actor(
             token_id=token_id,
             kind=TokenKind(kind),
             permissions=frozenset(Permission(p) for p in permissions or () if p in known),
@@ -155,8 +165,10 @@ class StaffRepository:
             till_id=till_id,
             label=username or "device",
         )
+        return actor, expires_at
 
     async def revoke_token(self, token_id: uuid.UUID, now: datetime) -> bool:
+        self.grants_changed = True
         result = await self.session.execute(
             update(AuthToken)
             .where(AuthToken.id == token_id, AuthToken.revoked_at.is_(None))
@@ -172,6 +184,7 @@ class StaffRepository:
     async def update_role(
         self, role_id: uuid.UUID, name: str, permissions: list[Permission]
     ) -> RoleRecord:
+        self.grants_changed = True
         await self.session.execute(
             update(Role)
             .where(Role.id == role_id)
@@ -200,6 +213,7 @@ class StaffRepository:
         return token is not None
 
     async def delete_role(self, role_id: uuid.UUID) -> None:
+        self.grants_changed = True
         # Dead device tokens still point at the role; they can never act again.
         await self.session.execute(
             update(AuthToken).where(AuthToken.role_id == role_id).values(role_id=None)
@@ -207,6 +221,7 @@ class StaffRepository:
         await self.session.execute(delete(Role).where(Role.id == role_id))
 
     async def update_user(self, user_id: uuid.UUID, values: dict[str, object]) -> StaffUserRecord:
+        self.grants_changed = True
         await self.session.execute(update(StaffUser).where(StaffUser.id == user_id).values(values))
         user = await self.get_user(user_id)
         assert user is not None
@@ -221,6 +236,7 @@ class StaffRepository:
         self, user_id: uuid.UUID, now: datetime, keep: uuid.UUID | None = None
     ) -> int:
         """End every live session of a user, but ``keep`` (the caller's own)."""
+        self.grants_changed = True
         stmt = update(AuthToken).where(
             AuthToken.staff_user_id == user_id, AuthToken.revoked_at.is_(None)
         )
@@ -230,6 +246,7 @@ class StaffRepository:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def revoke_till_tokens(self, till_id: uuid.UUID, now: datetime) -> int:
+        self.grants_changed = True
         result = await self.session.execute(
             update(AuthToken)
             .where(AuthToken.till_id == till_id, AuthToken.revoked_at.is_(None))
@@ -252,6 +269,7 @@ class StaffRepository:
 
     async def revoke_session(self, user_id: uuid.UUID, token_id: uuid.UUID, now: datetime) -> bool:
         """End one session, only if it is the user's own."""
+        self.grants_changed = True
         result = await self.session.execute(
             update(AuthToken)
             .where(

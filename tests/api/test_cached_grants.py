@@ -1,0 +1,77 @@
+"""A known bearer token and the business settings cost no SQL on the hot path (issue 12),
+and a grant the database no longer holds is not served once Redis cannot vouch for it."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import update
+
+from app.db.engine import Database
+from app.db.models import AuthToken
+from app.domain.permissions import Permission as P
+from app.runtime import Runtime
+from app.services.auth import hash_token
+from app.services.unit_of_work import utcnow
+from tests.conftest import GraphQLClient
+from tests.factories import Factory
+
+TYPENAME = "{ __typename }"
+CUSTOMERS = "{ customers(first: 1) { totalCount } }"
+PHONE_SEARCH = '{ customers(search: "+17205550100", first: 20) { totalCount } }'
+
+
+def _codes(body: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+
+
+async def test_a_known_token_and_the_phone_region_are_read_from_memory(
+    gql: GraphQLClient, factory: Factory, count_statements: Any
+) -> None:
+    token = await factory.token(P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII)
+    for _ in range(2):  # the first sets the stamps, the second fills the caches
+        await gql(TYPENAME, token=token)
+        await gql(PHONE_SEARCH, token=token)
+
+    with count_statements() as counter:
+        body = await gql(TYPENAME, token=token)
+    assert body["data"] == {"__typename": "Query"}
+    assert counter.statements == []
+
+    with count_statements() as counter:
+        body = await gql(PHONE_SEARCH, token=token)
+    assert body["data"]["customers"] == {"totalCount": 0}
+    assert counter.statements, "the search itself still runs"
+    assert not [s for s in counter.statements if "business_settings" in s]
+
+
+async def test_with_redis_unreachable_a_cached_grant_is_checked_in_the_database(
+    gql: GraphQLClient, factory: Factory, runtime: Runtime, db: Database
+) -> None:
+    token = await factory.token(P.CUSTOMER_VIEW)
+    for _ in range(2):
+        assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
+
+    # Revoked behind every cache's back, as if the change's stamp bump had been lost.
+    async with db.write() as session:
+        await session.execute(
+            update(AuthToken)
+            .where(AuthToken.token_hash == hash_token(token))
+            .values(revoked_at=utcnow())
+        )
+    # While Redis vouches for it, the cached grant is served: what the stamp is for.
+    assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    stamps = runtime.stamps
+    reachable = stamps.redis
+    stamps.redis = Redis.from_url(f"redis://127.0.0.1:{closed_port}/0", socket_connect_timeout=1)
+    try:
+        assert _codes(await gql(CUSTOMERS, token=token)) == ["UNAUTHENTICATED"]
+    finally:
+        await stamps.redis.aclose()
+        stamps.redis = reachable
