@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     true,
     tuple_,
 )
@@ -226,14 +227,22 @@ class SalesAggregateRepository:
                 [c.name for c in STAGED_SALES.c], self._staged_sales(spans)
             )
         )
+        await self._analyze(STAGED_SALES)
         await self.session.execute(
             insert(STAGED_LINES).from_select([c.name for c in STAGED_LINES.c], self._staged_lines())
         )
+        await self._analyze(STAGED_LINES)
         written = await self._insert_all(self._staged_selects())
         # Dropped with the rest if the night fails: DDL is transactional on both dialects.
         for table in reversed(STAGED):
             await connection.run_sync(table.drop)
         return written
+
+    async def _analyze(self, table: Table) -> None:
+        # PostgreSQL never analyzes a temporary table itself: without statistics it plans
+        # the joins and GROUP BYs over the night's rows for a guessed size.
+        if self.dialect == "postgresql":
+            await self.session.execute(text(f"ANALYZE {table.name}"))
 
     def _staged_sales(self, spans: Sequence[Span]) -> Select[Any]:
         return select(
