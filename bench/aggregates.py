@@ -15,6 +15,10 @@ then measures, each against a baseline in the same run:
 2. one night: a chain day of ``--night-sales`` sales and 100 late returns on older days,
    then the nightly work (``refresh_days``: that day, the dirty days, then segments);
 3. ``salesReport`` over the whole year through the service, for each groupBy.
+
+``--skip-rebuild --skip-reports`` times the night alone (the history is still aggregated
+once, untimed, as the nights before would have left it); ``--profile`` then prints where
+one more night's time went, by statement (the time each spent in the database driver).
 """
 
 from __future__ import annotations
