@@ -325,7 +325,18 @@ class SalesAggregateRepository:
                 sold.c.returned_cents,
             )
             .select_from(sold)
-            .outerjoin(units, and_(*(sold.c[k].is_not_distinct_from(units.c[k]) for k in key)))
+            .outerjoin(
+                units,
+                and_(
+                    # Equality on the keys never NULL, so PostgreSQL can hash on them; the
+                    # NULL-able ones (no cashier, a walk-in's segment) compared NULL-safe.
+                    *(sold.c[k] == units.c[k] for k in ("day", "store_id", "payment")),
+                    *(
+                        sold.c[k].is_not_distinct_from(units.c[k])
+                        for k in ("cashier_id", "segment")
+                    ),
+                ),
+            )
         )
         discounts = (
             select(
