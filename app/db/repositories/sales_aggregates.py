@@ -34,7 +34,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
     tuple_,
 )
@@ -188,8 +187,13 @@ class SalesAggregateRepository:
                     )
                 )
             await self.session.execute(delete(table).where(*conditions))
-        if spans is not None:
+        if spans is not None and self.dialect == "sqlite":
             return await self._recompute_staged(spans)
+        if spans is not None:
+            # PostgreSQL reads a night's sales and lines by hash joins at about the cost of
+            # a plain GROUP BY, so per table is cheaper than staging them (writing the
+            # staged lines and analyzing them cost more than they saved: bench/README).
+            return await self._insert_all(self.selects(spans))
         # A full rebuild writes every row: secondary indexes are built once afterwards
         # (one sort) rather than kept up row by row in another order than the rows come.
         connection = await self.session.connection()
@@ -212,7 +216,7 @@ class SalesAggregateRepository:
         return written
 
     async def _recompute_staged(self, spans: Sequence[Span]) -> int:
-        """A night's slices: their sales and lines read once into two temporary tables,
+        """A night's slices on SQLite: their sales and lines read once into two temporary tables,
         which the four GROUP BYs then read (rather than each reading sales and lines
         again: four passes over the day's sales and two over its lines)."""
         connection = await self.session.connection()
@@ -227,9 +231,6 @@ class SalesAggregateRepository:
                 [c.name for c in STAGED_SALES.c], self._staged_sales(spans)
             )
         )
-        # The staged sales join the sale lines: planned for their real number. The staged
-        # lines are only grouped, and sampling them cost more than it saved (bench/README).
-        await self._analyze(STAGED_SALES)
         await self.session.execute(
             insert(STAGED_LINES).from_select([c.name for c in STAGED_LINES.c], self._staged_lines())
         )
@@ -238,12 +239,6 @@ class SalesAggregateRepository:
         for table in reversed(STAGED):
             await connection.run_sync(table.drop)
         return written
-
-    async def _analyze(self, table: Table) -> None:
-        # PostgreSQL never analyzes a temporary table itself: without statistics it plans
-        # the joins and GROUP BYs over the night's rows for a guessed size.
-        if self.dialect == "postgresql":
-            await self.session.execute(text(f"ANALYZE {table.name}"))
 
     def _staged_sales(self, spans: Sequence[Span]) -> Select[Any]:
         return select(
