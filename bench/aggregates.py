@@ -16,6 +16,10 @@ then measures, each against a baseline in the same run:
    then the nightly work (``refresh_days``: that day, the dirty days, then segments);
 3. ``salesReport`` over the whole year through the service, for each groupBy, against the
    same report read from the daily tables alone (``months=False``: no monthly rollup).
+
+``--skip-rebuild --skip-reports`` times the night alone (the history is still aggregated
+once, untimed, as the nights before would have left it); ``--profile`` then prints where
+one more night's time went, by statement (the time each spent in the database driver).
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ import sqlite3
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from _common import raw_connect, scratch_database, temp_dir
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import make_url
 
 from app.db.base import table_of
@@ -325,6 +330,29 @@ async def bare(database_url: str, sql: list[str]) -> float:
         await conn.close()
 
 
+@contextmanager
+def statement_profile(db: Database) -> Iterator[dict[str, float]]:
+    """Seconds spent in each statement (by its first words) while the block runs."""
+    spent: dict[str, float] = {}
+    engine = db.write_engine.sync_engine
+
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        key = " ".join(statement.split())[:90]
+        elapsed = time.perf_counter() - conn.info.pop("bench_started")
+        spent[key] = spent.get(key, 0.0) + elapsed
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
 def compiled(db: Database, query: Any) -> str:
     return str(query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
 
@@ -350,6 +378,11 @@ async def main(args: argparse.Namespace) -> None:
                 await session.execute(text("ANALYZE"))
 
         # 1. Full rebuild against the same GROUP BYs, bare.
+        if args.skip_rebuild:
+            # The night still needs last night's aggregates (segments read customer_daily).
+            async with db.write() as session:
+                await SalesAggregateRepository(session).recompute()
+                await SalesRollupRepository(session).rebuild()
         async with db.read() as session:
             selects = SalesAggregateRepository(session).selects()
         products_sql = compiled(db, selects[next(iter(selects))])
@@ -392,31 +425,33 @@ async def main(args: argparse.Namespace) -> None:
         runs: dict[str, list[float]] = {
             k: [] for k in ("plain", "same", "product", "all_bare", "all", "rollup")
         }
-        for _ in range(args.repeat):
+        for _ in range(0 if args.skip_rebuild else args.repeat):
             runs["plain"].append(await bare(database_url, [plain_sql]))
             runs["same"].append(await bare(database_url, [products_sql]))
             runs["product"].append((await timed(rebuild_products))[0])
             runs["all_bare"].append(await bare(database_url, all_sql))
             runs["all"].append((await timed(rebuild_all))[0])
             runs["rollup"].append((await timed(rebuild_rollup))[0])
-        best = {k: min(v) for k, v in runs.items()}
-        async with db.read() as session:
-            fact_rows = (await session.execute(text("SELECT COUNT(*) FROM sales_daily"))).scalar()
-        print(f"\n1. full rebuild over {lines:,} sale lines, best of {args.repeat}")
-        print(f"  ({fact_rows:,} product x store x day rows)")
-        print(f"  plain GROUP BY day, store, product (bare)       {best['plain']:8.2f} s")
-        print(f"  the fact table's GROUP BY, read whole (bare)     {best['same']:8.2f} s")
-        print(
-            f"  fact table rebuilt (delete + INSERT … SELECT)    {best['product']:8.2f} s"
-            f"   {best['product'] / best['plain']:.2f}x plain,"
-            f" {best['product'] / best['same']:.2f}x same"
-        )
-        print(f"  all four GROUP BYs, read whole (bare)            {best['all_bare']:8.2f} s")
-        print(
-            f"  all four tables rebuilt (recompute())            {best['all']:8.2f} s"
-            f"   {best['all'] / best['all_bare']:.2f}x their GROUP BYs"
-        )
-        print(f"  the monthly rollup rebuilt from sales_daily      {best['rollup']:8.2f} s")
+        if not args.skip_rebuild:
+            best = {k: min(v) for k, v in runs.items()}
+            async with db.read() as session:
+                found = await session.execute(text("SELECT COUNT(*) FROM sales_daily"))
+                fact_rows = found.scalar()
+            print(f"\n1. full rebuild over {lines:,} sale lines, best of {args.repeat}")
+            print(f"  ({fact_rows:,} product x store x day rows)")
+            print(f"  plain GROUP BY day, store, product (bare)       {best['plain']:8.2f} s")
+            print(f"  the fact table's GROUP BY, read whole (bare)     {best['same']:8.2f} s")
+            print(
+                f"  fact table rebuilt (delete + INSERT … SELECT)    {best['product']:8.2f} s"
+                f"   {best['product'] / best['plain']:.2f}x plain,"
+                f" {best['product'] / best['same']:.2f}x same"
+            )
+            print(f"  all four GROUP BYs, read whole (bare)            {best['all_bare']:8.2f} s")
+            print(
+                f"  all four tables rebuilt (recompute())            {best['all']:8.2f} s"
+                f"   {best['all'] / best['all_bare']:.2f}x their GROUP BYs"
+            )
+            print(f"  the monthly rollup rebuilt from sales_daily      {best['rollup']:8.2f} s")
 
         # 2. One night: a chain day of --night-sales sales, and late returns on old days.
         per_store = args.night_sales / args.stores
@@ -486,7 +521,16 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"  the nightly job (aggregates + segments)     {night_time:8.3f} s   {outcome.value}"
         )
+        if args.profile:
+            with statement_profile(db) as spent:
+                await tx.run(None, lambda uow: refresh_days(uow, night))
+            print("\n  where one more night's time went, by statement (the database's share):")
+            for statement, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:12]:
+                print(f"  {seconds:8.3f} s  {statement}")
 
+        if args.skip_reports:
+            await db.dispose()
+            return
         # 3. Reports over the year.
         service = SalesReportService(tx, None)
         start, end = days[0], night
@@ -525,4 +569,7 @@ if __name__ == "__main__":
     parser.add_argument("--sales-per-day", type=float, default=100, help="per store, average")
     parser.add_argument("--night-sales", type=int, default=30_000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--skip-rebuild", action="store_true", help="part 2 (the night) only")
+    parser.add_argument("--skip-reports", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="time each statement of a night")
     asyncio.run(main(parser.parse_args()))

@@ -31,28 +31,19 @@ class SegmentCount:
 
 
 async def refresh_segments(uow: UnitOfWork, today: date) -> dict[str, Any]:
-    """Classify every customer who ever bought, as of ``today``; write only the changes."""
+    """Classify every customer who ever bought, as of ``today``; write only the changes.
+
+    Everyone, not only the customers with new activity: the cuts are chain-wide quintiles,
+    and the spend cut moves with almost every night's sales, so any customer near it can
+    change (docs/analytics.md). Set-based, so that is one GROUP BY of the window and one
+    INSERT … SELECT, whatever the number of customers."""
     rules = (await uow.business.get()).segment_rules
     repository = SegmentRepository(uow.session)
-    activity = await repository.chain_activity(today - timedelta(days=rules.window_days))
-    active = [(f, m) for _, _, _, f, m in activity if f > 0]
-    cuts = Cuts(quintile_cuts([f for f, _ in active]), quintile_cuts([m for _, m in active]))
+    values = await repository.stage_window(today - timedelta(days=rules.window_days))
+    cuts = Cuts(quintile_cuts([f for f, _ in values]), quintile_cuts([m for _, m in values]))
     await repository.put_cuts(cuts, uow.now)
-    current = await repository.current()
-    changed: dict[uuid.UUID, CustomerSegment] = {}
-    seen: set[uuid.UUID] = set()
-    for customer_id, purchases, last, frequency, monetary in activity:
-        since = (today - last.date()).days if last is not None else rules.lapsed_days
-        segment = classify(Activity(purchases, max(0, since), frequency, monetary), cuts, rules)
-        if segment is None:
-            continue
-        seen.add(customer_id)
-        if current.get(customer_id) != segment.value:
-            changed[customer_id] = segment
-    await repository.put(changed, uow.now, keep_newer=True)
-    gone = [c for c in current if c not in seen]
-    await repository.remove(gone, written_by=uow.now)
-    return {"customers": len(seen), "segmentsChanged": len(changed) + len(gone)}
+    customers, changed = await repository.classify_staged(today, cuts, rules, uow.now)
+    return {"customers": customers, "segmentsChanged": changed}
 
 
 async def classify_at_sale(

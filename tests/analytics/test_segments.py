@@ -235,3 +235,49 @@ async def test_a_refresh_never_overwrites_a_segment_the_till_wrote_after_it_bega
 
     await runtime.tx.run(None, forget)
     assert await read() == CustomerSegment.REPEAT
+
+
+async def test_the_refresh_in_sql_classifies_every_customer_as_the_rule_does(
+    runtime, factory
+) -> None:
+    """The nightly refresh classifies in the database (one INSERT … SELECT): each customer
+    gets what ``classify`` gives from their activity, ties at the cuts and days exactly
+    at a threshold included, for every ``today`` that moves customers across them."""
+    from app.db.repositories.segments import SegmentRepository
+    from app.domain.segments import Activity, Cuts, classify, quintile_cuts
+    from app.domain.segments import SegmentRules as Rules
+    from app.services.segments import refresh_segments
+
+    regulars, *_ = await _chain(runtime, factory)
+    # A return leaves one regular's spend below what their visits alone would give.
+    ret = await factory.completed_sale(regulars[9].id, [("TEA", 3)])
+    await move_sale(runtime, ret.id, at(utcnow().date() - 3 * DAY))
+    await _fix_last_purchases(runtime)
+    await rebuild(runtime.tx)
+    rules = Rules()
+    today = utcnow().date()
+    checked = set()
+    for offset in (0, 1, 10, 88, 89, 90, 91, 98, 99, 100, 101, 178, 179, 180, 181, 200, 400):
+        day = today + offset * DAY
+
+        async def refresh(uow, day=day):  # type: ignore[no-untyped-def]
+            return await refresh_segments(uow, day)
+
+        await runtime.tx.run(None, refresh)
+        async with runtime.db.read() as session:
+            repository = SegmentRepository(session)
+            activity = await repository.chain_activity(day - timedelta(days=rules.window_days))
+            got = await repository.current()
+            stored = await repository.cuts()
+        active = [(f, m) for _, _, _, f, m in activity if f > 0]
+        cuts = Cuts(quintile_cuts([f for f, _ in active]), quintile_cuts([m for _, m in active]))
+        assert stored == cuts
+        expected = {}
+        for customer_id, purchases, last, frequency, monetary in activity:
+            since = (day - last.date()).days if last is not None else rules.lapsed_days
+            segment = classify(Activity(purchases, max(0, since), frequency, monetary), cuts, rules)
+            assert segment is not None
+            expected[customer_id] = segment.value
+        assert got == expected, offset
+        checked |= set(expected.values())
+    assert checked == {s.value for s in CustomerSegment}

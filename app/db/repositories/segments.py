@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Integer,
+    MetaData,
+    Table,
+    Uuid,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
 from app.db.models import CustomerDaily, CustomerSalesStats, CustomerSegmentRow, Sale, SegmentCuts
-from app.db.repositories.sales_aggregates import cents_of
-from app.domain.segments import CustomerSegment, Cuts
+from app.db.repositories.sales_aggregates import cents_of, day_start
+from app.domain.segments import CustomerSegment, Cuts, SegmentRules
 
 CUTS_ID = 1
 WRITE_BATCH = 1000
+
+# Each customer's frequency and spend over the window, grouped once per refresh: the
+# cuts and every customer's segment are read from it. Temporary: created and dropped in
+# the refresh's transaction.
+_staging = MetaData()
+WINDOW = Table(
+    "segment_window",
+    _staging,
+    Column("customer_id", Uuid(), primary_key=True),
+    Column("frequency", Integer()),
+    Column("monetary", BigInteger()),
+    prefixes=["TEMPORARY"],
+)
 
 
 class SegmentRepository:
@@ -59,6 +88,95 @@ class SegmentRepository:
             .where(stats.visits > 0)
         )
         return [(c, v, last, int(f), int(m)) for c, v, last, f, m in rows.all()]
+
+    # -- the nightly refresh, set-based ---------------------------------------------
+
+    async def stage_window(self, window_start: date) -> list[tuple[int, int]]:
+        """Group the window's ``customer_daily`` per customer into a temporary table; the
+        (frequency, spend in cents) of each customer with a purchase in it, for the cuts."""
+        connection = await self.session.connection()
+        await connection.run_sync(WINDOW.create)
+        await self.session.execute(
+            WINDOW.insert().from_select(
+                ["customer_id", "frequency", "monetary"],
+                select(
+                    CustomerDaily.customer_id,
+                    func.count(CustomerDaily.day.distinct()),
+                    func.sum(CustomerDaily.revenue_cents - CustomerDaily.returned_cents),
+                )
+                .where(CustomerDaily.day >= window_start)
+                .group_by(CustomerDaily.customer_id),
+            )
+        )
+        rows = await self.session.execute(
+            select(WINDOW.c.frequency, WINDOW.c.monetary).where(WINDOW.c.frequency > 0)
+        )
+        return [(int(f), int(m)) for f, m in rows.all()]
+
+    async def classify_staged(
+        self, today: date, cuts: Cuts, rules: SegmentRules, now: datetime
+    ) -> tuple[int, int]:
+        """Every customer who ever bought classified in the database by the rule of
+        app/domain/segments.py (``classify``) over the staged window, as of ``today``;
+        only changed segments written, none over one written after ``now`` (as ``put``
+        with ``keep_newer``), and those of customers with no purchase left removed.
+        (customers classified, segments changed); drops the staged window."""
+        stats = CustomerSalesStats
+        window = WINDOW.c
+        last = stats.last_purchase_at
+        frequency = func.coalesce(window.frequency, 0)
+        monetary = func.coalesce(window.monetary, 0)
+
+        def before(days: int) -> datetime:
+            # (today - last.date()).days >= days  <=>  last < the start of the day after
+            # today - days (UTC days, as ``classify`` counts them).
+            return day_start(today - timedelta(days=days - 1))
+
+        loyal = _reaches(frequency, cuts.frequency, rules.loyal_quintile) & _reaches(
+            monetary, cuts.monetary_cents, rules.loyal_quintile
+        )
+        segment = case(
+            (last.is_(None) | (last < before(rules.lapsed_days)), CustomerSegment.LAPSED.value),
+            (stats.visits == 1, CustomerSegment.NEW.value),
+            (last < before(rules.at_risk_days), CustomerSegment.AT_RISK.value),
+            (loyal, CustomerSegment.LOYAL.value),
+            else_=CustomerSegment.REPEAT.value,
+        )
+        written_at = literal(now, type_=CustomerSegmentRow.updated_at.type)
+        classified = (
+            select(stats.customer_id, segment, written_at)
+            .select_from(stats)
+            .outerjoin(WINDOW, window.customer_id == stats.customer_id)
+            .where(stats.visits > 0)
+        )
+        table = table_of(CustomerSegmentRow)
+        stmt = self._insert(CustomerSegmentRow).from_select(
+            ["customer_id", "segment", "updated_at"], classified
+        )
+        written = await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={"segment": stmt.excluded.segment, "updated_at": stmt.excluded.updated_at},
+                where=(table.c.segment != stmt.excluded.segment)
+                & (table.c.updated_at <= stmt.excluded.updated_at),
+            )
+        )
+        gone = await self.session.execute(
+            delete(CustomerSegmentRow).where(
+                CustomerSegmentRow.updated_at <= now,
+                ~exists().where(
+                    stats.customer_id == CustomerSegmentRow.customer_id, stats.visits > 0
+                ),
+            )
+        )
+        customers = await self.session.scalar(
+            select(func.count()).select_from(stats).where(stats.visits > 0)
+        )
+        connection = await self.session.connection()
+        await connection.run_sync(WINDOW.drop)
+        changed = int(getattr(written, "rowcount", 0) or 0)
+        changed += int(getattr(gone, "rowcount", 0) or 0)
+        return int(customers or 0), changed
 
     async def customer_activity(
         self, customer_id: uuid.UUID, since: datetime
@@ -199,3 +317,14 @@ class SegmentRepository:
                 },
             )
         )
+
+
+def _reaches(value: Any, cuts: tuple[int, ...], at_least: int) -> ColumnElement[bool]:
+    """``quintile(value, cuts) >= at_least`` (app/domain/segments.py) in SQL: a value is in
+    quintile 1 + (the number of cuts below it), and the cuts are sorted."""
+    if at_least <= 1:
+        return true()
+    if not cuts:
+        return false()
+    result: ColumnElement[bool] = value > cuts[at_least - 2]
+    return result
