@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -177,3 +179,48 @@ async def raw_connect(database_url: str) -> Any:
     import asyncpg
 
     return await asyncpg.connect(**_asyncpg_args(make_url(database_url)))
+
+
+async def bare(database_url: str, sql: list[str]) -> float:
+    """Each statement run and fetched whole on the bare driver; the total time."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(url.database or "")
+        started = time.perf_counter()
+        for statement in sql:
+            conn.execute(statement).fetchall()
+        elapsed = time.perf_counter() - started
+        conn.close()
+        return elapsed
+    pg = await raw_connect(database_url)
+    try:
+        started = time.perf_counter()
+        for statement in sql:
+            await pg.fetch(statement)
+        return time.perf_counter() - started
+    finally:
+        await pg.close()
+
+
+# -- a real `poscrm serve` ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(port: int, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    """Until ``/healthz`` answers 200; a loaded machine takes a while to import the app."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("poscrm serve exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("poscrm serve did not start")

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import math
 import random
-import sqlite3
 import statistics
 import time
 import uuid
@@ -38,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from _common import raw_connect, scratch_database, temp_dir
+from _common import bare, scratch_database, temp_dir
 from sqlalchemy import event, insert, text
 from sqlalchemy.engine import make_url
 
@@ -307,27 +306,6 @@ async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
     started = time.perf_counter()
     value = await work()
     return time.perf_counter() - started, value
-
-
-async def bare(database_url: str, sql: list[str]) -> float:
-    """Each statement run and fetched whole on the bare driver; the total time."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        conn = sqlite3.connect(url.database or "")
-        started = time.perf_counter()
-        for statement in sql:
-            conn.execute(statement).fetchall()
-        elapsed = time.perf_counter() - started
-        conn.close()
-        return elapsed
-    conn = await raw_connect(database_url)
-    try:
-        started = time.perf_counter()
-        for statement in sql:
-            await conn.fetch(statement)
-        return time.perf_counter() - started
-    finally:
-        await conn.close()
 
 
 @contextmanager

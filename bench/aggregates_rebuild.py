@@ -43,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from _common import raw_connect, scratch_database, temp_dir
+from _common import bare, raw_connect, scratch_database, temp_dir
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
@@ -489,27 +489,6 @@ async def check_totals(db: Database) -> None:
 
 
 # -- timing ----------------------------------------------------------------------------
-
-
-async def bare(database_url: str, sql: list[str]) -> float:
-    """Each statement run and fetched whole on the bare driver; the total time."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        conn = sqlite3.connect(url.database or "")
-        started = time.perf_counter()
-        for statement in sql:
-            conn.execute(statement).fetchall()
-        elapsed = time.perf_counter() - started
-        conn.close()
-        return elapsed
-    conn = await raw_connect(database_url)
-    try:
-        started = time.perf_counter()
-        for statement in sql:
-            await conn.fetch(statement)
-        return time.perf_counter() - started
-    finally:
-        await conn.close()
 
 
 def compiled(db: Database, query: Any) -> str:

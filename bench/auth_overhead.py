@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,33 +32,13 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import percentile, scratch_database
+from _common import free_port, percentile, scratch_database, wait_until_up
 from sqlalchemy.engine import make_url
 
 POSCRM = Path(sys.executable).parent / "poscrm"
 TYPENAME = {"query": "{ __typename }"}
 SEARCH = {"query": '{ customers(search: "+15551230000", first: 20) { totalCount } }'}
 ADMIN, PASSWORD = "bench-admin", "bench-password-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("poscrm serve exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("poscrm serve did not start")
 
 
 def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -145,10 +124,10 @@ async def _run(requests: int) -> tuple[str, dict[str, dict[str, list[float]]]]:
                             check=True,
                             capture_output=True,
                         )
-                    ports[config] = _free_port()
+                    ports[config] = free_port()
                     process = await asyncio.to_thread(_serve, ports[config], env)
                     processes.append(process)
-                    await asyncio.to_thread(_wait_until_up, ports[config], process)
+                    await asyncio.to_thread(wait_until_up, ports[config], process)
                 series = await _measure(ports, requests)
             finally:
                 for process in processes:

@@ -33,9 +33,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import make_token, running_app, scratch_database, temp_dir
+from _common import free_port, make_token, running_app, scratch_database, temp_dir
 from sqlalchemy import insert
 
+from app.db.base import table_of
 from app.db.models import Customer
 from app.domain.permissions import Permission
 
@@ -50,12 +51,6 @@ wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _seed(tmp: Path, database_url: str, customers: int) -> str:
@@ -77,7 +72,7 @@ async def _seed(tmp: Path, database_url: str, customers: int) -> str:
         ]
         async with app.state.runtime.db.write() as session:
             for start in range(0, len(rows), 10_000):
-                await session.execute(insert(Customer.__table__), rows[start : start + 10_000])
+                await session.execute(insert(table_of(Customer)), rows[start : start + 10_000])
         return await make_token(app, Permission.CUSTOMER_VIEW, Permission.CUSTOMER_VIEW_PII)
 
 
@@ -128,7 +123,7 @@ def _wrk(port: int, script: Path, connections: int, seconds: int) -> dict[str, f
 def _measure(
     tmp: Path, env: dict[str, str], processes: int, script: Path, args: argparse.Namespace
 ) -> dict[str, float]:
-    port = _free_port()
+    port = free_port()
     log = tmp / f"serve-{processes}.log"
     with log.open("w") as out:
         process = subprocess.Popen(  # noqa: S603 (our own command line)

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,16 +32,10 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import percentile
+from _common import free_port, percentile, wait_until_up
 
 POSCRM = Path(sys.executable).parent / "poscrm"
 TYPENAME = {"query": "{ __typename }"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _raise_open_files(needed: int) -> int:
@@ -98,20 +91,6 @@ class SlowClient:
             self.closed_after = time.monotonic() - self.opened
         finally:
             writer.close()
-
-
-def _wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("poscrm serve exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("poscrm serve did not start")
 
 
 def _series(label: str, values: list[float]) -> str:
@@ -185,7 +164,7 @@ def main() -> None:
             "POSCRM_LOG_LEVEL": "WARNING",  # one access line per request would be the bench
         }
         subprocess.run([str(POSCRM), "migrate"], env=env, check=True, capture_output=True)  # noqa: S603
-        port = _free_port()
+        port = free_port()
         log = Path(data_dir) / "serve.log"
         with log.open("w") as out:
             process = subprocess.Popen(  # noqa: S603 (our own command line)
@@ -195,7 +174,7 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
             )
         try:
-            _wait_until_up(port, process)
+            wait_until_up(port, process)
             asyncio.run(_attack(args, port))
         finally:
             process.terminate()
