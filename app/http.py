@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability import request_id_var
+from app.services.stamps import hold_stamps, release_stamps
 
 log = logging.getLogger("app.access")
 
@@ -147,6 +148,7 @@ class RequestGuard:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
+        held = hold_stamps()
         try:
             refusal = self._refusal(scope, headers)
             if refusal is not None:
@@ -227,6 +229,7 @@ class RequestGuard:
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
+            release_stamps(held)
             request_id_var.reset(token)
 
     @staticmethod

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import secrets
 import time
+from contextvars import ContextVar, Token
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -35,6 +36,22 @@ log = logging.getLogger(__name__)
 # Names of the stamps; each guards one in-process cache.
 AUTH = "auth"
 BUSINESS_SETTINGS = "business-settings"
+NAMES = (AUTH, BUSINESS_SETTINGS)
+
+# The stamps one request has read (``hold_stamps``): a till's phone search needs both the
+# caller's grant and the settings, and reads them in one Redis round trip, not two.
+_held: ContextVar[dict[str, str | None] | None] = ContextVar("stamps_held", default=None)
+
+
+def hold_stamps() -> Token[dict[str, str | None] | None]:
+    """At the start of one HTTP request: its stamps are read once, together, at their first
+    use. Give the token back to ``release_stamps`` when the request ends."""
+    return _held.set({})
+
+
+def release_stamps(token: Token[dict[str, str | None] | None]) -> None:
+    _held.reset(token)
+
 
 RETRY_SECONDS = 1.0
 # A stamp read that takes longer is a failure: the request reads the database instead of
@@ -65,22 +82,40 @@ class VersionStamps:
         self._down_until = time.monotonic() + self.retry_seconds
 
     async def read(self, name: str) -> str | None:
-        """The stamp's value now, or None: then trust nothing cached under ``name``."""
+        """The stamp's value now, or None: then trust nothing cached under ``name``.
+
+        Inside a request (``hold_stamps``) the first read fetches every stamp in one round trip and
+        the rest of the request uses those values: each was still read before any
+        database read the request makes, which is all a cache entry needs."""
+        held = _held.get()
+        if held is None:
+            return (await self._read((name,)))[name]
+        if name not in held:
+            held.update(await self._read(NAMES))
+        return held.get(name)
+
+    async def _read(self, names: tuple[str, ...]) -> dict[str, str | None]:
         if self._down_until and time.monotonic() < self._down_until:
-            return None
+            return dict.fromkeys(names)
         try:
             async with asyncio.timeout(READ_TIMEOUT_SECONDS):
-                value = await self.redis.get(self._key(name))
-                if value is None:
+                values = await self.redis.mget([self._key(n) for n in names])
+                missing = [n for n, v in zip(names, values, strict=True) if v is None]
+                if missing:
                     # No stamp yet (or an emptied Redis): set one; entries start from it.
-                    await self.redis.set(self._key(name), secrets.token_hex(8), nx=True)
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for n in missing:
+                            pipe.set(self._key(n), secrets.token_hex(8), nx=True)
+                        await pipe.execute()
         except (RedisError, OSError, TimeoutError) as error:
             self._failed("reading a stamp", error)
-            return None
+            return dict.fromkeys(names)
         if self._down_until:
             log.warning("Redis answers again; caches are trusted again")
             self._down_until = 0.0
-        return value.decode() if isinstance(value, bytes) else value
+        return {
+            n: v.decode() if isinstance(v, bytes) else v for n, v in zip(names, values, strict=True)
+        }
 
     async def bump(self, names: set[str]) -> None:
         """Give each stamp a new value: every process's entries under them go stale."""

@@ -3,6 +3,7 @@ and a grant the database no longer holds is not served once Redis cannot vouch f
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -14,6 +15,7 @@ from app.db.models import AuthToken
 from app.domain.permissions import Permission as P
 from app.runtime import Runtime
 from app.services.auth import hash_token
+from app.services.stamps import AUTH
 from app.services.unit_of_work import utcnow
 from tests.conftest import GraphQLClient
 from tests.factories import Factory
@@ -75,3 +77,65 @@ async def test_with_redis_unreachable_a_cached_grant_is_checked_in_the_database(
     finally:
         await stamps.redis.aclose()
         stamps.redis = reachable
+
+
+async def _stamp_reads(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("get", "mget"))
+
+
+async def test_a_request_reads_every_stamp_in_one_round_trip(
+    gql: GraphQLClient, factory: Factory, runtime: Runtime
+) -> None:
+    token = await factory.token(P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII)
+    # An earlier test may have left Redis "away" for a second: wait until it vouches again.
+    for _ in range(50):
+        if await runtime.stamps.read(AUTH) is not None:
+            break
+        await asyncio.sleep(0.1)
+    for _ in range(2):
+        await gql(PHONE_SEARCH, token=token)
+
+    before = await _stamp_reads(runtime.redis)
+    body = await gql(PHONE_SEARCH, token=token)  # the caller's grant and the phone region
+    assert body["data"]["customers"] == {"totalCount": 0}
+    after = await _stamp_reads(runtime.redis)
+    assert after - before == 1, "one MGET for both stamps (plus the INFO calls themselves)"
+
+
+async def test_a_request_s_stamps_are_not_the_next_request_s(
+    gql: GraphQLClient, factory: Factory, runtime: Runtime, db: Database
+) -> None:
+    # Both requests run in this test's task: what the first one read must not serve the
+    # second, or another process's bump in between would go unseen.
+    token = await factory.token(P.CUSTOMER_VIEW)
+    for _ in range(2):
+        assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
+
+    # Another process revokes the token and bumps the stamp, as its unit of work does.
+    async with db.write() as session:
+        await session.execute(
+            update(AuthToken)
+            .where(AuthToken.token_hash == hash_token(token))
+            .values(revoked_at=utcnow())
+        )
+    await runtime.redis.set(f"{runtime.settings.redis_prefix}:stamp:auth", "another-process")
+
+    body = await gql(CUSTOMERS, token=token)
+    assert body.get("data") is None or body["data"].get("customers") is None
+    assert "UNAUTHENTICATED" in _codes(body)
+
+
+async def test_what_a_request_read_is_dropped_when_it_ends(
+    gql: GraphQLClient, factory: Factory, runtime: Runtime
+) -> None:
+    # The request ran in this task; a job or a command run after it in the same task must
+    # not go on reading the request's stamps.
+    token = await factory.token(P.CUSTOMER_VIEW)
+    assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
+    await runtime.redis.set(f"{runtime.settings.redis_prefix}:stamp:auth", "another-process")
+    for _ in range(50):  # an earlier test may have left Redis "away" for a second
+        if (seen := await runtime.stamps.read(AUTH)) is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert seen == "another-process"
