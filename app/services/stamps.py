@@ -7,8 +7,8 @@ while Redis still holds that value. So one GET per use tells every process, on t
 request, what any process changed.
 
 Random values, not a counter: a Redis that restarted empty and was bumped again can
-never come back to a value an old entry holds. A missing key (a new or emptied Redis)
-is no stamp: nothing is trusted until one is set.
+never come back to a value an old entry holds. A missing key (a new or emptied Redis) is
+set to a new value at the first read, which no old entry holds either.
 
 When Redis does not answer, ``read`` says None and caches fall back to the database:
 never to what they held. Each failure moves ``generation`` on, which drops every entry
@@ -100,13 +100,18 @@ class VersionStamps:
         try:
             async with asyncio.timeout(READ_TIMEOUT_SECONDS):
                 values = await self.redis.mget([self._key(n) for n in names])
-                missing = [n for n, v in zip(names, values, strict=True) if v is None]
+                missing = [i for i, v in enumerate(values) if v is None]
                 if missing:
-                    # No stamp yet (or an emptied Redis): set one; entries start from it.
+                    # No stamp yet (or an emptied Redis): set one, unless another process
+                    # just did, and read back whichever holds. It is still read before the
+                    # database, so entries may start from it at once.
                     async with self.redis.pipeline(transaction=False) as pipe:
-                        for n in missing:
-                            pipe.set(self._key(n), secrets.token_hex(8), nx=True)
-                        await pipe.execute()
+                        for i in missing:
+                            pipe.set(self._key(names[i]), secrets.token_hex(8), nx=True)
+                            pipe.get(self._key(names[i]))
+                        answers = await pipe.execute()
+                    for i, value in zip(missing, answers[1::2], strict=True):
+                        values[i] = value
         except (RedisError, OSError, TimeoutError) as error:
             self._failed("reading a stamp", error)
             return dict.fromkeys(names)

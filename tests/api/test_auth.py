@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.db.models import StaffUser
 from app.domain.permissions import Permission
@@ -228,9 +228,11 @@ async def test_a_deactivated_users_token_is_refused(gql, factory, runtime) -> No
     assert (await gql(ME, token=token))["data"]["me"]["isActive"] is True
 
     async def deactivate(uow: UnitOfWork) -> None:
-        await uow.session.execute(
-            update(StaffUser).where(StaffUser.username == username).values(is_active=False)
+        # Through the repository, as every write path does: it tells the grant caches.
+        user_id = await uow.session.scalar(
+            select(StaffUser.id).where(StaffUser.username == username)
         )
+        await uow.staff.update_user(user_id, {"is_active": False})
 
     assert (await runtime.tx.run(None, deactivate)).ok
     body = await gql(ME, token=token)

@@ -54,9 +54,11 @@ async def test_an_entry_is_trusted_until_another_process_bumps_the_stamp(
     cache: StampedCache[str, str] = StampedCache(here, "t", max_age=60)
     source = Source()
 
-    assert await cache.get("k", source.load) == "first"  # no stamp yet: read, not trusted
-    assert await cache.get("k", source.load) == "first"  # the stamp exists now: cached
+    # No stamp yet: the first read sets one, and the entry is cached under it at once.
+    assert await cache.get("k", source.load) == "first"
+    assert await cache.get("k", source.load) == "first"
     reads = source.reads
+    assert reads == 1
     assert await cache.get("k", source.load) == "first"
     assert source.reads == reads
 
@@ -65,7 +67,8 @@ async def test_an_entry_is_trusted_until_another_process_bumps_the_stamp(
     assert await cache.get("k", source.load) == "second"
     assert source.reads == reads + 1
 
-    # Redis emptied (a restart without persistence): the stamp is gone, nothing is trusted.
+    # Redis emptied (a restart without persistence): the stamp is gone, and the new one
+    # matches no entry: the database answers.
     await runtime.redis.delete(f"{prefix}:stamp:t")
     source.value = "third"
     assert await cache.get("k", source.load) == "third"
