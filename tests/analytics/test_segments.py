@@ -8,7 +8,7 @@ from decimal import Decimal
 from app.domain.permissions import Permission as P
 from app.domain.segments import CustomerSegment
 from app.services.sales_aggregates import rebuild, run_nightly
-from app.services.segments import segment_customer_ids
+from app.services.segments import refresh_segments, segment_customer_ids
 from app.services.unit_of_work import utcnow
 from tests.analytics.helpers import at, move_sale
 
@@ -202,39 +202,40 @@ async def test_segment_counts_and_revenue_chain_wide_and_per_store(runtime, gql,
 async def test_a_refresh_never_overwrites_a_segment_the_till_wrote_after_it_began(
     runtime, factory
 ) -> None:
-    from datetime import UTC, datetime
-
     from app.db.repositories.segments import SegmentRepository
 
-    customer = await factory.customer()
-    began = datetime(2026, 12, 6, 2, 20, tzinfo=UTC)
-    at_the_till = began + timedelta(seconds=30)
+    await factory.product("TEA", price="5.00")
+    buyer, gone = await factory.customer(), await factory.customer()
+    await factory.completed_sale(buyer.id, [("TEA", 1)])  # one visit: the refresh says NEW
+    at_the_till = utcnow()
+    began = at_the_till - timedelta(minutes=5)
 
-    async def write(segment: CustomerSegment, now: datetime, keep_newer: bool) -> None:
+    async def till_writes(uow):  # type: ignore[no-untyped-def]
+        # What the till wrote while the refresh ran: a segment the refresh's snapshot would
+        # not give, and one for a customer the refresh finds no purchase for.
+        await SegmentRepository(uow.session).put(
+            {buyer.id: CustomerSegment.LOYAL, gone.id: CustomerSegment.NEW}, at_the_till
+        )
+
+    await runtime.tx.run(None, till_writes)
+
+    async def refresh_from(moment):  # type: ignore[no-untyped-def]
         async def work(uow):  # type: ignore[no-untyped-def]
-            await SegmentRepository(uow.session).put(
-                {customer.id: segment}, now, keep_newer=keep_newer
-            )
+            uow.now = moment
+            return await refresh_segments(uow, moment.date())
 
         await runtime.tx.run(None, work)
 
     async def read():  # type: ignore[no-untyped-def]
         async with runtime.db.read() as session:
-            return (await SegmentRepository(session).get([customer.id])).get(customer.id)
+            return await SegmentRepository(session).get([buyer.id, gone.id])
 
-    await write(CustomerSegment.NEW, at_the_till, keep_newer=False)
-    # The refresh's snapshot predates the sale: its older answer is dropped...
-    await write(CustomerSegment.LAPSED, began, keep_newer=True)
-    assert await read() == CustomerSegment.NEW
-    # ...and the next night's, newer, applies.
-    await write(CustomerSegment.REPEAT, began + timedelta(days=1), keep_newer=True)
-    assert await read() == CustomerSegment.REPEAT
-
-    async def forget(uow):  # type: ignore[no-untyped-def]
-        await SegmentRepository(uow.session).remove([customer.id], written_by=began)
-
-    await runtime.tx.run(None, forget)
-    assert await read() == CustomerSegment.REPEAT
+    # The refresh's snapshot predates the till's writes: neither is overwritten or removed.
+    await refresh_from(began)
+    assert await read() == {buyer.id: CustomerSegment.LOYAL, gone.id: CustomerSegment.NEW}
+    # The next night's refresh is newer: it applies.
+    await refresh_from(at_the_till + timedelta(days=1))
+    assert await read() == {buyer.id: CustomerSegment.NEW}
 
 
 async def test_the_refresh_in_sql_classifies_every_customer_as_the_rule_does(
@@ -246,7 +247,6 @@ async def test_the_refresh_in_sql_classifies_every_customer_as_the_rule_does(
     from app.db.repositories.segments import SegmentRepository
     from app.domain.segments import Activity, Cuts, classify, quintile_cuts
     from app.domain.segments import SegmentRules as Rules
-    from app.services.segments import refresh_segments
 
     regulars, *_ = await _chain(runtime, factory)
     # A return leaves one regular's spend below what their visits alone would give.

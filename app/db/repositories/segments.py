@@ -223,40 +223,26 @@ class SegmentRepository:
         )
         return {c: CustomerSegment(s) for c, s in rows.all()}
 
-    async def put(
-        self,
-        segments: dict[uuid.UUID, CustomerSegment],
-        now: datetime,
-        *,
-        keep_newer: bool = False,
-    ) -> None:
-        """Write segments; ``keep_newer``: not over one written after ``now`` (a sale
-        completed while the nightly refresh ran knows better than the refresh's snapshot)."""
+    async def put(self, segments: dict[uuid.UUID, CustomerSegment], now: datetime) -> None:
+        """Write segments, as the till classifies at sale completion."""
         rows = [
             {"customer_id": c, "segment": s.value, "updated_at": now} for c, s in segments.items()
         ]
-        table = table_of(CustomerSegmentRow)
         for start in range(0, len(rows), WRITE_BATCH):
             stmt = self._insert(CustomerSegmentRow)
             await self.session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["customer_id"],
                     set_={"segment": stmt.excluded.segment, "updated_at": stmt.excluded.updated_at},
-                    where=(table.c.updated_at <= stmt.excluded.updated_at) if keep_newer else None,
                 ),
                 rows[start : start + WRITE_BATCH],
             )
 
-    async def remove(
-        self, customer_ids: list[uuid.UUID], *, written_by: datetime | None = None
-    ) -> None:
-        """Delete segments; with ``written_by``, only those written no later (as ``put``)."""
-        newer = [] if written_by is None else [CustomerSegmentRow.updated_at <= written_by]
+    async def remove(self, customer_ids: list[uuid.UUID]) -> None:
         for start in range(0, len(customer_ids), WRITE_BATCH):
             await self.session.execute(
                 delete(CustomerSegmentRow).where(
-                    CustomerSegmentRow.customer_id.in_(customer_ids[start : start + WRITE_BATCH]),
-                    *newer,
+                    CustomerSegmentRow.customer_id.in_(customer_ids[start : start + WRITE_BATCH])
                 )
             )
 
