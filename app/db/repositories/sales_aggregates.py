@@ -220,10 +220,9 @@ class SalesAggregateRepository:
         which the four GROUP BYs then read (rather than each reading sales and lines
         again: four passes over the day's sales and two over its lines)."""
         connection = await self.session.connection()
-        if self.dialect == "sqlite":
-            # The staged lines (~15 MB for a 30k-sale day) would spill SQLite's default
-            # 2 MB temporary cache to a temporary file.
-            await connection.exec_driver_sql("PRAGMA temp.cache_size = -65536")
+        # The staged lines (~15 MB for a 30k-sale day) would spill SQLite's default 2 MB
+        # temporary cache to a temporary file.
+        await connection.exec_driver_sql("PRAGMA temp.cache_size = -65536")
         for table in STAGED:
             await connection.run_sync(table.create)
         await self.session.execute(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
+    Select,
     and_,
     cast,
     delete,
@@ -71,19 +72,19 @@ class SalesRollupRepository:
             ),
         )
 
-    async def _apply(self, spans: Sequence[Span], sign: int) -> None:
+    def _by_month(self, sign: int = 1) -> Select[Any]:
+        """``sales_daily`` summed by product, store and month (times ``sign``)."""
         daily = table_of(SalesDaily)
         month = month_of(self.dialect, daily.c.day)
-        rows = (
-            select(
-                month.label("month"),
-                daily.c.store_id,
-                daily.c.product_id,
-                *((func.sum(daily.c[m]) * sign).label(m) for m in MEASURES),
-            )
-            .where(self._daily_in(spans))
-            .group_by(month, daily.c.store_id, daily.c.product_id)
-        )
+        return select(
+            month.label("month"),
+            daily.c.store_id,
+            daily.c.product_id,
+            *((func.sum(daily.c[m]) * sign).label(m) for m in MEASURES),
+        ).group_by(month, daily.c.store_id, daily.c.product_id)
+
+    async def _apply(self, spans: Sequence[Span], sign: int) -> None:
+        rows = self._by_month(sign).where(self._daily_in(spans))
         monthly = table_of(SalesMonthly)
         make = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = make(monthly).from_select(["month", "store_id", "product_id", *MEASURES], rows)
@@ -130,17 +131,11 @@ class SalesRollupRepository:
 
     async def rebuild(self) -> int:
         """Every month again from the whole of ``sales_daily``; the rows written."""
-        daily = table_of(SalesDaily)
         monthly = table_of(SalesMonthly)
-        month = month_of(self.dialect, daily.c.day)
-        rows = select(
-            month.label("month"),
-            daily.c.store_id,
-            daily.c.product_id,
-            *(func.sum(daily.c[m]).label(m) for m in MEASURES),
-        ).group_by(month, daily.c.store_id, daily.c.product_id)
         await self.session.execute(delete(monthly))
         result = await self.session.execute(
-            insert(monthly).from_select(["month", "store_id", "product_id", *MEASURES], rows)
+            insert(monthly).from_select(
+                ["month", "store_id", "product_id", *MEASURES], self._by_month()
+            )
         )
         return int(getattr(result, "rowcount", 0) or 0)
