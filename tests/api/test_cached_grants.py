@@ -29,6 +29,30 @@ def _codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
 
 
+async def _revoke_in_database(db: Database, token: str) -> None:
+    """Revoked behind every cache's back: no repository, so no stamp bump here."""
+    async with db.write() as session:
+        await session.execute(
+            update(AuthToken)
+            .where(AuthToken.token_hash == hash_token(token))
+            .values(revoked_at=utcnow())
+        )
+
+
+async def _bump_elsewhere(runtime: Runtime) -> None:
+    """The auth stamp moved, as another process's unit of work moves it."""
+    await runtime.redis.set(f"{runtime.settings.redis_prefix}:stamp:auth", "another-process")
+
+
+async def _redis_vouches(runtime: Runtime) -> str:
+    """The auth stamp, once Redis answers (an earlier test may leave it "away" a second)."""
+    for _ in range(50):
+        if (stamp := await runtime.stamps.read(AUTH)) is not None:
+            return stamp
+        await asyncio.sleep(0.1)
+    raise AssertionError("Redis never vouched again")
+
+
 async def test_a_known_token_and_the_phone_region_are_read_from_memory(
     gql: GraphQLClient, factory: Factory, count_statements: Any
 ) -> None:
@@ -57,12 +81,7 @@ async def test_with_redis_unreachable_a_cached_grant_is_checked_in_the_database(
         assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
 
     # Revoked behind every cache's back, as if the change's stamp bump had been lost.
-    async with db.write() as session:
-        await session.execute(
-            update(AuthToken)
-            .where(AuthToken.token_hash == hash_token(token))
-            .values(revoked_at=utcnow())
-        )
+    await _revoke_in_database(db, token)
     # While Redis vouches for it, the cached grant is served: what the stamp is for.
     assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
 
@@ -88,11 +107,7 @@ async def test_a_request_reads_every_stamp_in_one_round_trip(
     gql: GraphQLClient, factory: Factory, runtime: Runtime
 ) -> None:
     token = await factory.token(P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII)
-    # An earlier test may have left Redis "away" for a second: wait until it vouches again.
-    for _ in range(50):
-        if await runtime.stamps.read(AUTH) is not None:
-            break
-        await asyncio.sleep(0.1)
+    await _redis_vouches(runtime)
     for _ in range(2):
         await gql(PHONE_SEARCH, token=token)
 
@@ -113,13 +128,8 @@ async def test_a_request_s_stamps_are_not_the_next_request_s(
         assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
 
     # Another process revokes the token and bumps the stamp, as its unit of work does.
-    async with db.write() as session:
-        await session.execute(
-            update(AuthToken)
-            .where(AuthToken.token_hash == hash_token(token))
-            .values(revoked_at=utcnow())
-        )
-    await runtime.redis.set(f"{runtime.settings.redis_prefix}:stamp:auth", "another-process")
+    await _revoke_in_database(db, token)
+    await _bump_elsewhere(runtime)
 
     body = await gql(CUSTOMERS, token=token)
     assert body.get("data") is None or body["data"].get("customers") is None
@@ -133,9 +143,5 @@ async def test_what_a_request_read_is_dropped_when_it_ends(
     # not go on reading the request's stamps.
     token = await factory.token(P.CUSTOMER_VIEW)
     assert (await gql(CUSTOMERS, token=token))["data"]["customers"] is not None
-    await runtime.redis.set(f"{runtime.settings.redis_prefix}:stamp:auth", "another-process")
-    for _ in range(50):  # an earlier test may have left Redis "away" for a second
-        if (seen := await runtime.stamps.read(AUTH)) is not None:
-            break
-        await asyncio.sleep(0.1)
-    assert seen == "another-process"
+    await _bump_elsewhere(runtime)
+    assert await _redis_vouches(runtime) == "another-process"
