@@ -17,18 +17,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvloop
-from _common import percentile, raw_connect, running_app, scratch_database, temp_dir
+from _common import (
+    free_port,
+    percentile,
+    raw_connect,
+    running_app,
+    scratch_database,
+    temp_dir,
+    wait_until_up,
+)
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -40,6 +52,7 @@ COMPLETE = """mutation($s: ID!, $k: String) {
   saleComplete(saleId: $s, input: {payment: CARD, idempotencyKey: $k}) {
   sale { id status total pointsEarned } errors { code message } } }"""
 TRIVIAL = "{ me { id } }"
+POSCRM = Path(sys.executable).parent / "poscrm"
 SKUS = ("BENCH-TEA", "BENCH-MUG", "BENCH-BAG")
 CUSTOMERS = 200
 
@@ -96,16 +109,20 @@ async def two_trivial(client: httpx.AsyncClient) -> float:
 async def clients(
     app: Any, token: str, work: Any, total: int, concurrency: int
 ) -> tuple[list[float], float]:
-    """``total`` calls of ``work(client, n)`` over ``concurrency`` clients: times, wall time."""
-    transport = httpx.ASGITransport(app=app)
+    """``total`` calls of ``work(client, n)`` over ``concurrency`` clients: times, wall time.
+
+    ``app`` is the ASGI app in this process, or the port of a `poscrm serve`: then each
+    client holds one keep-alive connection, as a till does."""
+    if isinstance(app, int):
+        where: dict[str, Any] = {"base_url": f"http://127.0.0.1:{app}", "timeout": 60}
+    else:
+        where = {"transport": httpx.ASGITransport(app=app), "base_url": "http://bench"}
     headers = {"Authorization": f"Bearer {token}"}
     queue = list(range(total))
     timings: list[float] = []
 
     async def worker() -> None:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench", headers=headers
-        ) as client:
+        async with httpx.AsyncClient(headers=headers, **where) as client:
             while queue:
                 timings.append(await work(client, queue.pop()))
 
@@ -221,47 +238,108 @@ def ratio(label: str, server: list[float], baseline: list[float]) -> None:
     )
 
 
-async def run(sales: int, concurrency: int) -> None:
+async def measure(
+    app: Any, token: str, customers: list[str], sales: int, concurrency: int
+) -> dict[str, tuple[list[float], float]]:
+    """Sales and trivial requests, one client then ``concurrency``, after a warm-up."""
+    rng = random.Random(5)
+
+    async def sale(client: httpx.AsyncClient, n: int) -> float:
+        return await one_sale(client, customers[n % len(customers)], rng)
+
+    async def trivial(client: httpx.AsyncClient, _: int) -> float:
+        return await two_trivial(client)
+
+    await clients(app, token, sale, 30, 1)  # warm-up: caches, connections
+    await clients(app, token, trivial, 30, 1)
+    return {
+        "sale, 1 client": await clients(app, token, sale, sales, 1),
+        f"sale, {concurrency} clients": await clients(app, token, sale, sales, concurrency),
+        "2x { me { id } }, 1 client": await clients(app, token, trivial, sales, 1),
+        f"2x {{ me {{ id }} }}, {concurrency} clients": await clients(
+            app, token, trivial, sales, concurrency
+        ),
+    }
+
+
+def report(
+    title: str, runs: dict[str, tuple[list[float], float]], raw: list[float], concurrency: int
+) -> None:
+    print(title)
+    for label, (timings, wall) in runs.items():
+        line(label, timings, wall)
+    (one, one_wall), (_, many_wall), (trivial_one, _), _ = runs.values()
+    ratio("sale / 2 trivial requests", one, trivial_one)
+    ratio("sale / raw insert", one, raw)
+    print(f"throughput, {concurrency} clients over 1 client: {one_wall / many_wall:.2f}x")
+
+
+async def over_http(
+    database_url: str, tmp: Path, token: str, customers: list[str], sales: int, concurrency: int
+) -> dict[str, tuple[list[float], float]]:
+    """The same requests over real HTTP to a `poscrm serve` (uvicorn, one process)."""
+    folder = tmp / "serve"
+    folder.mkdir()
+    env = {
+        **os.environ,
+        "POSCRM_DATA_DIR": str(folder),
+        "POSCRM_DATABASE_URL": database_url,
+        "POSCRM_LOG_LEVEL": "WARNING",
+    }
+    port = free_port()
+    process = await asyncio.to_thread(
+        subprocess.Popen,
+        [str(POSCRM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.to_thread(wait_until_up, port, process)
+        return await measure(port, token, customers, sales, concurrency)
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 30)
+
+
+async def run(sales: int, concurrency: int, serve: bool) -> None:
     tmp = temp_dir()
-    async with scratch_database(tmp) as database_url, running_app(database_url, tmp) as app:
-        token, customers = await seed(app)
-        rng = random.Random(5)
+    async with scratch_database(tmp) as database_url:
+        async with running_app(database_url, tmp) as app:
+            token, customers = await seed(app)
+            in_process = await measure(app, token, customers, sales, concurrency)
+            rng = random.Random(7)
 
-        async def sale(client: httpx.AsyncClient, n: int) -> float:
-            return await one_sale(client, customers[n % len(customers)], rng)
+            async def sale(client: httpx.AsyncClient, n: int) -> float:
+                return await one_sale(client, customers[n % len(customers)], rng)
 
-        async def trivial(client: httpx.AsyncClient, _: int) -> float:
-            return await two_trivial(client)
-
-        await clients(app, token, sale, 30, 1)  # warm-up: caches, connections
-        await clients(app, token, trivial, 30, 1)
-        stop = count_statements(app)
-        one, one_wall = await clients(app, token, sale, sales, 1)
-        statements = stop() / sales
-        many, many_wall = await clients(app, token, sale, sales, concurrency)
-        trivial_one, trivial_one_wall = await clients(app, token, trivial, sales, 1)
-        trivial_many, trivial_many_wall = await clients(app, token, trivial, sales, concurrency)
+            stop = count_statements(app)
+            await clients(app, token, sale, 20, 1)
+            statements = stop() / 20
+        served = (
+            await over_http(database_url, tmp, token, customers, sales, concurrency)
+            if serve
+            else None
+        )
         raw = await raw_inserts(database_url, sales)
     backend = make_url(database_url).get_backend_name()
     print(f"sales: {sales}  concurrency: {concurrency}  backend: {backend}")
     print(f"statements per sale (create + complete): {statements:.1f}")
-    line("sale, 1 client", one, one_wall)
-    line(f"sale, {concurrency} clients", many, many_wall)
-    line("2x { me { id } }, 1 client", trivial_one, trivial_one_wall)
-    line(f"2x {{ me {{ id }} }}, {concurrency} clients", trivial_many, trivial_many_wall)
     line("raw driver insert, sale + 3 lines", raw, sum(raw))
-    ratio("sale / 2 trivial requests", one, trivial_one)
-    ratio("sale / raw insert", one, raw)
-    print(f"throughput, {concurrency} clients over 1 client: {one_wall / many_wall:.2f}x")
+    report("-- in-process (ASGI)", in_process, raw, concurrency)
+    if served is not None:
+        report("-- over HTTP, `poscrm serve`", served, raw, concurrency)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--serve", action="store_true", help="also over real HTTP to a `poscrm serve` process"
+    )
     args = parser.parse_args()
     # uvloop, as `poscrm serve` runs (DESIGN.md §6).
-    uvloop.run(run(args.sales, args.concurrency))
+    uvloop.run(run(args.sales, args.concurrency, args.serve))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,18 @@ SETTINGS_UPDATE = """mutation($region: String!) {
   businessSettingsUpdate(input: {defaultPhoneRegion: $region}) { errors { code } } }"""
 
 
+ENDPOINT_CREATE = """mutation($url: String!) {
+  webhookEndpointCreate(input: {url: $url, events: ["sale.completed"]}) {
+  webhookEndpoint { id } errors { code } } }"""
+ENDPOINT_UPDATE = """mutation($id: ID!, $on: Boolean!) {
+  webhookEndpointUpdate(id: $id, input: {isActive: $on}) { errors { code } } }"""
+DELIVERIES = """query($id: ID!) { webhookDeliveries(endpointId: $id) { totalCount } }"""
+SALE_CREATE = """mutation($sku: String!) {
+  saleCreate(input: {lines: [{sku: $sku, quantity: 1}]}) { sale { id } errors { code } } }"""
+SALE_COMPLETE = """mutation($id: ID!) {
+  saleComplete(saleId: $id, input: {payment: CASH}) { errors { code } } }"""
+
+
 SERVE = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--no-worker"]
 
 
@@ -65,6 +77,7 @@ def _servers(runtime: Runtime, data: Path, count: int) -> Iterator[list[httpx.Cl
                 POSCRM_REDIS_PREFIX=settings.redis_prefix,
                 POSCRM_PASSWORD_MEMORY_KIB="1024",
                 POSCRM_LOG_LEVEL="WARNING",
+                POSCRM_WEBHOOK_ALLOW_PRIVATE="true",
             )
             port = _free_port()
             with (folder / "serve.log").open("wb") as log:
@@ -176,3 +189,36 @@ async def test_a_change_made_on_one_process_is_refused_by_the_other_on_the_next_
         _ok(_gql(a, SETTINGS_UPDATE, admin, region=other))
         answer = _gql(b, SETTINGS, admin)["data"]["businessSettings"]
         assert answer == {"defaultPhoneRegion": other}
+
+
+def _sell(client: httpx.Client, token: str, sku: str) -> None:
+    created = _gql(client, SALE_CREATE, token, sku=sku)
+    _ok(created)
+    _ok(_gql(client, SALE_COMPLETE, token, id=created["data"]["saleCreate"]["sale"]["id"]))
+
+
+async def test_webhook_subscriptions_changed_on_one_process_reach_the_others_next_sale(
+    runtime: Runtime, factory: Factory, data: Path
+) -> None:
+    """B caches which endpoints take which events (a sale reads them at every commit)."""
+    admin = await factory.token(*P)
+    sku = (await factory.product("HOOK-1", "2.00")).sku
+    with _servers(runtime, data, 2) as (a, b):
+        for _ in range(2):
+            _sell(b, admin, sku)  # B now holds "no endpoints" in its cache
+        created = _gql(a, ENDPOINT_CREATE, admin, url="http://127.0.0.1:9/hook")
+        _ok(created)
+        endpoint = created["data"]["webhookEndpointCreate"]["webhookEndpoint"]["id"]
+
+        def deliveries() -> int:
+            body = _gql(a, DELIVERIES, admin, id=endpoint)
+            return int(body["data"]["webhookDeliveries"]["totalCount"])
+
+        _sell(b, admin, sku)
+        assert deliveries() == 1
+        _sell(b, admin, sku)  # from B's cache again
+        assert deliveries() == 2
+
+        _ok(_gql(a, ENDPOINT_UPDATE, admin, id=endpoint, on=False))
+        _sell(b, admin, sku)
+        assert deliveries() == 2

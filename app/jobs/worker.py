@@ -25,6 +25,7 @@ from app.services.delivery_gateways import gateways_from_settings
 from app.services.gateways import MessageGateway, close_gateway
 from app.services.marketing.messages import MarketingMessages
 from app.services.notifications import NotificationDelivery
+from app.services.stamps import VersionStamps
 from app.services.unit_of_work import Transactions
 from app.settings import Settings
 
@@ -89,7 +90,10 @@ def build_worker(
         ctx["db"] = database
         ctx["settings"] = settings
         queue = ArqJobQueue(ctx["redis"], settings.queue_name)
-        ctx["tx"] = Transactions(database, queue)
+        # Nothing cached here, but a delivery that disables an endpoint tells the API
+        # processes, which cache the subscriptions (stamps.WEBHOOK_SUBSCRIPTIONS).
+        stamps = VersionStamps(ctx["redis"], prefix=settings.redis_prefix)
+        ctx["tx"] = Transactions(database, queue, stamps)
         # A gateway built here is this worker's to close (its kept-open connections).
         ctx["own_gateway"] = gateway is None
         ctx["delivery"] = NotificationDelivery(

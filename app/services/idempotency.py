@@ -107,8 +107,14 @@ async def replay_or_reserve(
     the points the first call spent gone and answer INSUFFICIENT_POINTS instead of the
     first result. A first call that is refused rolls its key back with everything else,
     so its retry is checked afresh. Only for calls whose result id is known beforehand.
+    A first call costs one statement: the insert that finds no key in its way.
     """
+    if not key:
+        return None
+    if len(key) <= KEY_MAX and await uow.idempotency.reserve(
+        scope_of(uow.actor), operation, key, digest, result_id
+    ):
+        return None
     earlier = await earlier_result(uow, operation, key, digest, *field)
-    if earlier is None:
-        await remember(uow, operation, key, digest, result_id)
+    assert earlier is not None  # keys are never deleted: the one that stopped the insert
     return earlier

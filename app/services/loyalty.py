@@ -28,6 +28,7 @@ from app.db.repositories.loyalty import LoyaltyRepository
 from app.domain.errors import ErrorCode, reject
 from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord, PointsKind
 from app.domain.records import Actor, CustomerRecord, Page
+from app.domain.values import UNSET, Unset
 from app.services.checks import required_text, two_decimals
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import Operation, replay_or_reserve, request_hash
@@ -194,12 +195,16 @@ class LoyaltyService:
         signed_points: int,
         reason: str | None,
         sale_id: uuid.UUID | None,
+        card_id: uuid.UUID | Unset | None = UNSET,
     ) -> None:
-        """The ledger line of a balance change, naming the card in use at the time."""
-        card = await uow.loyalty.active_card(customer_id)
+        """The ledger line of a balance change, naming the card in use at the time (read
+        here unless the caller already holds it: a sale read it with the offers)."""
+        if isinstance(card_id, Unset):
+            card = await uow.loyalty.active_card(customer_id)
+            card_id = card.id if card else None
         await uow.loyalty.insert_entry(
             customer_id=customer_id,
-            card_id=card.id if card else None,
+            card_id=card_id,
             kind=kind,
             points=signed_points,
             reason=reason,
@@ -217,6 +222,7 @@ class LoyaltyService:
         *,
         reason: str | None = None,
         sale_id: uuid.UUID | None = None,
+        card_id: uuid.UUID | Unset | None = UNSET,
     ) -> int:
         balance = await uow.loyalty.add_points(customer_id, points, uow.now)
         if balance > BALANCE_MAX:
@@ -227,7 +233,7 @@ class LoyaltyService:
                 "input",
                 "points",
             )
-        await self._entry(uow, customer_id, kind, points, reason, sale_id)
+        await self._entry(uow, customer_id, kind, points, reason, sale_id, card_id)
         return balance
 
     async def _debit(
@@ -239,6 +245,7 @@ class LoyaltyService:
         *,
         reason: str | None = None,
         sale_id: uuid.UUID | None = None,
+        card_id: uuid.UUID | Unset | None = UNSET,
     ) -> int:
         balance = await uow.loyalty.take_points(customer_id, points, uow.now)
         if balance is None:
@@ -248,18 +255,25 @@ class LoyaltyService:
                 "input",
                 "points",
             )
-        await self._entry(uow, customer_id, kind, -points, reason, sale_id)
+        await self._entry(uow, customer_id, kind, -points, reason, sale_id, card_id)
         return balance
 
     async def earn(
-        self, uow: UnitOfWork, customer_id: uuid.UUID, points: int, sale_id: uuid.UUID | None
+        self,
+        uow: UnitOfWork,
+        customer_id: uuid.UUID,
+        points: int,
+        sale_id: uuid.UUID | None,
+        card_id: uuid.UUID | Unset | None = UNSET,
     ) -> int:
         """Credit points for a sale in the caller's transaction; the new balance."""
         if not 0 <= points <= POINTS_MAX:
             raise ValueError(f"points earned cannot be negative nor over {POINTS_MAX}")
         if points == 0:
             return await uow.loyalty.balance(customer_id)
-        balance = await self._credit(uow, customer_id, PointsKind.EARN, points, sale_id=sale_id)
+        balance = await self._credit(
+            uow, customer_id, PointsKind.EARN, points, sale_id=sale_id, card_id=card_id
+        )
         await uow.audit(
             "customer", customer_id, "points_earn",
             after={"points": points, "balance": balance, "saleId": _str(sale_id)},
@@ -273,6 +287,7 @@ class LoyaltyService:
         points: int,
         sale_id: uuid.UUID | None,
         reason: str | None = None,
+        card_id: uuid.UUID | Unset | None = UNSET,
     ) -> int:
         """Spend points in the caller's transaction; ``Rejected`` INSUFFICIENT_POINTS."""
         if points < 0:
@@ -280,7 +295,13 @@ class LoyaltyService:
         if points == 0:
             return await uow.loyalty.balance(customer_id)
         balance = await self._debit(
-            uow, customer_id, PointsKind.REDEEM, points, reason=reason, sale_id=sale_id
+            uow,
+            customer_id,
+            PointsKind.REDEEM,
+            points,
+            reason=reason,
+            sale_id=sale_id,
+            card_id=card_id,
         )
         await uow.audit(
             "customer", customer_id, "points_redeem",

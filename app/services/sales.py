@@ -32,7 +32,7 @@ from app.domain.pricing import (
     redemption_value,
 )
 from app.domain.products import ProductRecord, sku_key
-from app.domain.records import Actor, CustomerRecord, CustomerStatus, Page
+from app.domain.records import Actor, CustomerRecord, CustomerStatus, Page, TokenKind
 from app.domain.sales import (
     PaymentMethod,
     SaleDiscountRecord,
@@ -47,6 +47,7 @@ from app.domain.sales import (
 )
 from app.domain.values import UNSET, Unset
 from app.domain.webhooks import WebhookEventType, sale_event
+from app.services.business import cached_business_settings
 from app.services.checks import two_decimals, utc_moment
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import (
@@ -99,6 +100,15 @@ class SaleCompletion:
     payment: PaymentMethod
     redeem_points: int = 0
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlements:
+    """What a customer brings to a sale: the offers it is priced with, and their working
+    card, which the sale's points ledger lines name."""
+
+    offers: list[DiscountOffer] = field(default_factory=list)
+    card_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,26 +272,21 @@ class SaleService:
         return await live_customer(uow, customer_id, *field)
 
     @staticmethod
-    async def _offers(uow: UnitOfWork, customer_id: uuid.UUID | None) -> list[DiscountOffer]:
-        """What the customer is entitled to at this moment (seed 002)."""
+    async def _entitlements(uow: UnitOfWork, customer_id: uuid.UUID | None) -> Entitlements:
+        """What the customer is entitled to at this moment (seed 002), in one statement."""
         if customer_id is None:
-            return []
+            return Entitlements()
         offers = []
+        card_id = None
         # Read at the time of sale: a code past its expiry never applies, job or no job.
-        code = await uow.discounts.discount_for(customer_id, uow.now)
-        if code is not None:
-            offers.append(DiscountOffer(DiscountSource.CODE, code.code, code.percent))
-        card = await uow.loyalty.active_card(customer_id)
-        if card is not None and card.discount_percent > 0:
-            offers.append(
-                DiscountOffer(DiscountSource.LOYALTY_CARD, card.card_number, card.discount_percent)
-            )
-        for group in (await uow.groups.for_customers([customer_id])).get(customer_id, []):
-            if group.discount_percent:
-                offers.append(
-                    DiscountOffer(DiscountSource.GROUP, group.name, group.discount_percent)
-                )
-        return offers
+        for row in await uow.discounts.offers_for(customer_id, uow.now):
+            source = DiscountSource(row.source)
+            if source is DiscountSource.LOYALTY_CARD:
+                card_id = row.card_id
+            # A code applies as assigned; a card or group only with a discount of its own.
+            if row.percent is not None and (source is DiscountSource.CODE or row.percent > 0):
+                offers.append(DiscountOffer(source, row.code, row.percent))
+        return Entitlements(offers, card_id)
 
     async def _reprice(
         self,
@@ -289,37 +294,42 @@ class SaleService:
         sale_id: uuid.UUID,
         customer_id: uuid.UUID | None,
         lines: list[SaleLineRecord] | None = None,
+        entitled: Entitlements | None = None,
     ) -> PricedSale:
-        """Price the sale's lines for its customer now, and store every figure."""
+        """Price the sale's lines for its customer now, and store the figures that changed.
+
+        The sale's own totals are the caller's to write (with whatever else changes on the
+        sale, in one UPDATE): see ``_priced_sale``. Usually nothing else changed since the
+        last pricing, so the lines and discounts are compared rather than rewritten.
+        """
         if lines is None:
             lines = await uow.sales.lines(sale_id)
-        priced = await self._price(
-            uow, [LineInput(x.quantity, x.unit_price) for x in lines], customer_id
+        if entitled is None:
+            entitled = await self._entitlements(uow, customer_id)
+        priced = _checked(
+            price_sale([LineInput(x.quantity, x.unit_price) for x in lines], entitled.offers)
         )
         await uow.sales.update_lines(
             [
                 {"id": line.id, "amount": p.amount, "discount": p.discount, "total": p.total}
                 for line, p in zip(lines, priced.lines, strict=True)
+                if (line.amount, line.discount, line.total) != (p.amount, p.discount, p.total)
             ]
         )
-        await uow.sales.replace_discounts(sale_id, _discount_rows(priced))
-        await uow.sales.update(sale_id, {"customer_id": customer_id, **_totals(priced)})
+        rows = _discount_rows(priced)
+        stored = (await uow.sales.discounts_for([sale_id])).get(sale_id, [])
+        if [_discount_row(d) for d in stored] != rows:
+            await uow.sales.replace_discounts(sale_id, rows)
         return priced
 
-    async def _price(
-        self,
-        uow: UnitOfWork,
-        lines: list[LineInput],
-        customer_id: uuid.UUID | None,
-        *field: str,
-    ) -> PricedSale:
-        priced = price_sale(lines, await self._offers(uow, customer_id))
-        if priced.subtotal > SALE_MAX:
-            # NUMERIC(14, 2): a bigger sale is a typing slip, and must not be a 500.
-            raise reject(
-                ErrorCode.INVALID, f"A sale comes to at most {SALE_MAX}.", *(field or ("lines",))
-            )
-        return priced
+    async def _priced_sale(
+        self, uow: UnitOfWork, sale_id: uuid.UUID, customer_id: uuid.UUID | None
+    ) -> SaleRecord:
+        """Re-price an open sale after an edit; the sale as it now is."""
+        priced = await self._reprice(uow, sale_id, customer_id)
+        return await uow.sales.update_returning(
+            sale_id, {"customer_id": customer_id, **_totals(priced)}
+        )
 
     async def _line_rows(
         self,
@@ -396,6 +406,10 @@ class SaleService:
         if store_id is not None:
             # Another store named by a bound caller is refused before anything else is asked.
             require_store(actor, store_id, "input", "storeId")
+        if actor and actor.kind is TokenKind.DEVICE and actor.till_id and actor.store_id:
+            # The till's own token: its grant (cached, and dropped on every process when
+            # the till is revoked) already names the till's store.
+            return actor.store_id, till_id
         if till_id is not None:
             till = await uow.stores.get_till(till_id)
             if till is None:
@@ -422,13 +436,13 @@ class SaleService:
         digest = request_hash({k: v for k, v in asdict(cmd).items() if k != "idempotency_key"})
 
         async def work(uow: UnitOfWork) -> SaleRecord:
-            earlier = await earlier_result(
-                uow, Operation.SALE_CREATE, cmd.idempotency_key, digest, "input", "idempotencyKey"
-            )
-            if earlier is not None:
+            sale_id = uuid.uuid4()
+            if earlier := await replay_or_reserve(
+                uow, Operation.SALE_CREATE, cmd.idempotency_key, digest, str(sale_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
                 return await require_sale(uow, uuid.UUID(earlier))
             store_id, till_id = await self._store_and_till(uow, cmd)
-            sale_id = uuid.uuid4()
             if cmd.exchange_for_sale_id is not None:
                 original = await uow.sales.get(cmd.exchange_for_sale_id)
                 if original is None or original.status is not SaleStatus.COMPLETED:
@@ -446,17 +460,18 @@ class SaleService:
             rows = await self._line_rows(uow, sale_id, cmd.lines, 1, ("input", "lines"))
             customer_id = customer.id if customer else None
             # Priced before anything is written: a new sale is inserted once, as it is.
-            priced = await self._price(
-                uow,
-                [LineInput(r["quantity"], r["unit_price"]) for r in rows],
-                customer_id,
+            entitled = await self._entitlements(uow, customer_id)
+            priced = _checked(
+                price_sale(
+                    [LineInput(r["quantity"], r["unit_price"]) for r in rows], entitled.offers
+                ),
                 "input",
                 "lines",
             )
             for row, line in zip(rows, priced.lines, strict=True):
                 row.update(amount=line.amount, discount=line.discount, total=line.total)
             actor = self.actor
-            await uow.sales.insert(
+            sale = await uow.sales.insert(
                 id=sale_id,
                 store_id=store_id,
                 till_id=till_id,
@@ -471,8 +486,7 @@ class SaleService:
             )
             await uow.sales.insert_lines(rows)
             await uow.sales.insert_discounts(sale_id, _discount_rows(priced))
-            await remember(uow, Operation.SALE_CREATE, cmd.idempotency_key, digest, str(sale_id))
-            return await require_sale(uow, sale_id)
+            return sale
 
         return await self.tx.run(self.actor, work)
 
@@ -499,8 +513,7 @@ class SaleService:
             await uow.sales.insert_lines(
                 await self._line_rows(uow, sale_id, drafts, last + 1, ("lines",))
             )
-            await self._reprice(uow, sale_id, sale.customer_id)
-            return await require_sale(uow, sale_id)
+            return await self._priced_sale(uow, sale_id, sale.customer_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -549,10 +562,10 @@ class SaleService:
                     price = _price(change.unit_price, "input", "unitPrice")
                 values["unit_price"] = product.price if price is None else price
                 values.update(self._price_override(uow, product.price, price, "input", "unitPrice"))
-            if values:
-                await uow.sales.update_lines([{"id": line_id, **values}])
-                await self._reprice(uow, sale_id, sale.customer_id)
-            return await require_sale(uow, sale_id)
+            if not values:
+                return await require_sale(uow, sale_id)
+            await uow.sales.update_lines([{"id": line_id, **values}])
+            return await self._priced_sale(uow, sale_id, sale.customer_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -571,8 +584,7 @@ class SaleService:
             sale = await claim_sale(uow, sale_id)
             self._line_of(await uow.sales.lines(sale_id), line_id)
             await uow.sales.delete_line(line_id)
-            await self._reprice(uow, sale_id, sale.customer_id)
-            return await require_sale(uow, sale_id)
+            return await self._priced_sale(uow, sale_id, sale.customer_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -584,8 +596,7 @@ class SaleService:
         async def work(uow: UnitOfWork) -> SaleRecord:
             await claim_sale(uow, sale_id)
             customer = await self._customer(uow, customer_id, reactivate, sale_id, "customerId")
-            await self._reprice(uow, sale_id, customer.id)
-            return await require_sale(uow, sale_id)
+            return await self._priced_sale(uow, sale_id, customer.id)
 
         return await self.tx.run(self.actor, work)
 
@@ -594,8 +605,7 @@ class SaleService:
 
         async def work(uow: UnitOfWork) -> SaleRecord:
             await claim_sale(uow, sale_id)
-            await self._reprice(uow, sale_id, None)
-            return await require_sale(uow, sale_id)
+            return await self._priced_sale(uow, sale_id, None)
 
         return await self.tx.run(self.actor, work)
 
@@ -608,34 +618,23 @@ class SaleService:
         )
 
         async def work(uow: UnitOfWork) -> SaleRecord:
-            async def replay() -> SaleRecord | None:
-                earlier = await earlier_result(
-                    uow,
-                    Operation.SALE_COMPLETE,
-                    cmd.idempotency_key,
-                    digest,
-                    "input",
-                    "idempotencyKey",
-                )
-                return None if earlier is None else await require_sale(uow, uuid.UUID(earlier))
-
-            if (done := await replay()) is not None:
-                return done
-            try:
-                sale = await claim_sale(uow, sale_id)
-            except Rejected:
-                # A retry racing the first call waited on the sale's row while that call
-                # completed it; its key is visible now, so answer with its result.
-                if (done := await replay()) is not None:
-                    return done
-                raise
+            # The key first: a retry racing the first call waits on it until that call
+            # commits, then answers with its result (see replay_or_reserve).
+            if earlier := await replay_or_reserve(
+                uow, Operation.SALE_COMPLETE, cmd.idempotency_key, digest, str(sale_id),
+                "input", "idempotencyKey",
+            ):  # fmt: skip
+                return await require_sale(uow, uuid.UUID(earlier))
+            sale = await claim_sale(uow, sale_id)
             lines = await uow.sales.lines(sale_id)
             if not lines:
                 raise reject(ErrorCode.SALE_EMPTY, "Add a line before taking payment.", "saleId")
             customer_id = sale.customer_id
             customer = await live_customer(uow, customer_id, "saleId") if customer_id else None
-            priced = await self._reprice(uow, sale_id, customer_id, lines)
-            business = await uow.business.get()
+            entitled = await self._entitlements(uow, customer_id)
+            priced = await self._reprice(uow, sale_id, customer_id, lines, entitled)
+            # The stamp read at this request's start vouches for the cached settings.
+            business = await cached_business_settings(self.tx)
             redeem = cmd.redeem_points
             if not 0 <= redeem <= POINTS_MAX:
                 raise reject(
@@ -661,12 +660,15 @@ class SaleService:
             if cmd.payment is PaymentMethod.CREDIT and not _credit_allowed(customer):
                 raise _credit_not_allowed()
             earned = 0
+            segment = None
             # Rows are locked in one order by every sale command (the customer's points,
             # then their stats, then stock): two tills serving one customer never deadlock.
             if customer is not None:
                 if redeem:
                     try:
-                        await self.loyalty.redeem(uow, customer.id, redeem, sale_id)
+                        await self.loyalty.redeem(
+                            uow, customer.id, redeem, sale_id, card_id=entitled.card_id
+                        )
                     except Rejected as rejected:
                         raise reject(
                             rejected.errors[0].code,
@@ -675,14 +677,20 @@ class SaleService:
                             "redeemPoints",
                         ) from None
                 earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
-                await self.loyalty.earn(uow, customer.id, earned, sale_id)
+                await self.loyalty.earn(uow, customer.id, earned, sale_id, entitled.card_id)
                 if cmd.payment is PaymentMethod.CREDIT:
                     await self._charge_credit(uow, customer, paid)
-                await uow.sales.add_visit(customer.id, cents(priced.total), uow.now)
+                visits = await uow.sales.add_visit(customer.id, cents(priced.total), uow.now)
+                # The till's next screen shows the customer's segment with this sale
+                # ("first visit" for a first one).
+                segment = await classify_at_sale(
+                    uow, customer.id, business, visits, cents(priced.total)
+                )
             await uow.products.adjust_stock(sale.store_id, units_by_product(lines, -1), uow.now)
-            await uow.sales.update(
+            completed = await uow.sales.update_returning(
                 sale_id,
                 {
+                    **_totals(priced),
                     "status": SaleStatus.COMPLETED.value,
                     "payment": cmd.payment.value,
                     "points_redeemed": redeem,
@@ -690,17 +698,9 @@ class SaleService:
                     "paid": paid,
                     "points_earned": earned,
                     "completed_at": uow.now,
+                    "customer_segment": segment.value if segment else None,
                 },
             )
-            if customer is not None:
-                # After the sale counts as completed: the till's next screen shows the
-                # customer's segment with this sale ("first visit" for a first one).
-                segment = await classify_at_sale(uow, customer.id, business)
-                await uow.sales.update(
-                    sale_id, {"customer_segment": segment.value if segment else None}
-                )
-            await remember(uow, Operation.SALE_COMPLETE, cmd.idempotency_key, digest, str(sale_id))
-            completed = await require_sale(uow, sale_id)
             uow.emit_webhook(sale_event(WebhookEventType.SALE_COMPLETED, completed, uow.now))
             return completed
 
@@ -829,6 +829,15 @@ class SaleService:
         return {i: _summary(stats.get(i), top.get(i, [])) for i in customer_ids}
 
 
+def _checked(priced: PricedSale, *field: str) -> PricedSale:
+    if priced.subtotal > SALE_MAX:
+        # NUMERIC(14, 2): a bigger sale is a typing slip, and must not be a 500.
+        raise reject(
+            ErrorCode.INVALID, f"A sale comes to at most {SALE_MAX}.", *(field or ("lines",))
+        )
+    return priced
+
+
 def _credit_allowed(customer: CustomerRecord | None) -> bool:
     return bool(customer and customer.allow_credit_sale and customer.credit_limit is not None)
 
@@ -862,6 +871,17 @@ def _discount_rows(priced: PricedSale) -> list[dict[str, Any]]:
         }
         for offer in priced.offers
     ]
+
+
+def _discount_row(stored: SaleDiscountRecord) -> dict[str, Any]:
+    """A stored discount in ``_discount_rows``' shape, to compare with a new pricing."""
+    return {
+        "source": stored.source.value,
+        "code": stored.code,
+        "percent": stored.percent,
+        "amount": stored.amount,
+        "applied": stored.applied,
+    }
 
 
 def units_by_product(lines: Sequence[SaleLineRecord], sign: int) -> dict[uuid.UUID, int]:

@@ -47,15 +47,25 @@ async def refresh_segments(uow: UnitOfWork, today: date) -> dict[str, Any]:
 
 
 async def classify_at_sale(
-    uow: UnitOfWork, customer_id: uuid.UUID, business: BusinessSettingsRecord
+    uow: UnitOfWork,
+    customer_id: uuid.UUID,
+    business: BusinessSettingsRecord,
+    visits: int,
+    sale_cents: int,
 ) -> CustomerSegment | None:
-    """The customer's segment with the sale just completed in ``uow``, written at once."""
+    """The customer's segment with the sale being completed in ``uow``, written at once.
+
+    The sale is not yet stored as completed: it adds today as a purchase day and
+    ``sale_cents`` to the spend, and ``visits`` (from the running stats) counts it already.
+    So the sale's own row is written once, segment included.
+    """
     rules = business.segment_rules
     repository = SegmentRepository(uow.session)
-    purchases, _, frequency, monetary = await repository.customer_activity(
-        customer_id, uow.now - timedelta(days=rules.window_days)
+    today = uow.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    days_before, monetary, cuts = await repository.activity_at_sale(
+        customer_id, uow.now - timedelta(days=rules.window_days), today
     )
-    segment = classify(Activity(purchases, 0, frequency, monetary), await repository.cuts(), rules)
+    segment = classify(Activity(visits, 0, days_before + 1, monetary + sale_cents), cuts, rules)
     if segment is None:
         await repository.remove([customer_id])
     else:

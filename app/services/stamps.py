@@ -36,10 +36,12 @@ log = logging.getLogger(__name__)
 # Names of the stamps; each guards one in-process cache.
 AUTH = "auth"
 BUSINESS_SETTINGS = "business-settings"
-NAMES = (AUTH, BUSINESS_SETTINGS)
+WEBHOOK_SUBSCRIPTIONS = "webhook-subscriptions"
+NAMES = (AUTH, BUSINESS_SETTINGS, WEBHOOK_SUBSCRIPTIONS)
 
 # The stamps one request has read (``hold_stamps``): a till's phone search needs both the
-# caller's grant and the settings, and reads them in one Redis round trip, not two.
+# caller's grant and the settings, a sale the grant, the settings and the webhook
+# subscriptions; each reads them all in one Redis round trip.
 _held: ContextVar[dict[str, str | None] | None] = ContextVar("stamps_held", default=None)
 
 

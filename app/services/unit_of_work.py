@@ -37,13 +37,16 @@ from app.domain.errors import Rejected, UserError
 from app.domain.records import Actor, BusinessSettingsRecord
 from app.domain.webhooks import WebhookEvent, event_from_customer_audit
 from app.services.stamped_cache import StampedCache
-from app.services.stamps import AUTH, BUSINESS_SETTINGS, VersionStamps
+from app.services.stamps import AUTH, BUSINESS_SETTINGS, WEBHOOK_SUBSCRIPTIONS, VersionStamps
 
 log = logging.getLogger(__name__)
 
 # Audit actions that end a customer's life in the feeds; any other action is a change.
 FEED_KINDS = {"delete": "DELETED", "merged_into": "MERGED"}
 PUBLISH_BATCH = 1000
+
+# Active webhook endpoints and the events each takes.
+Subscriptions = list[tuple[uuid.UUID, tuple[str, ...]]]
 
 T = TypeVar("T")
 
@@ -111,6 +114,8 @@ class UnitOfWork:
             stale.add(AUTH)
         if self.business.changed:
             stale.add(BUSINESS_SETTINGS)
+        if self.webhooks.subscriptions_changed:
+            stale.add(WEBHOOK_SUBSCRIPTIONS)
         return stale
 
     @property
@@ -242,11 +247,22 @@ class UnitOfWork:
         if event is not None:
             self.webhook_events.append(event)
 
-    async def publish_webhook_events(self) -> None:
-        """One delivery row and one outbox row per subscribed endpoint and event."""
+    async def publish_webhook_events(self, cache: StampedCache[None, Subscriptions]) -> None:
+        """One delivery row and one outbox row per subscribed endpoint and event.
+
+        The subscriptions come from ``cache`` unless this transaction changed them: an
+        entry read here could then hold what a rollback undoes.
+        """
         if not self.webhook_events:
             return
-        subscriptions = await self.webhooks.active_subscriptions()
+
+        async def load() -> tuple[Subscriptions, None]:
+            return await self.webhooks.active_subscriptions(), None
+
+        if self.webhooks.subscriptions_changed:
+            subscriptions, _ = await load()
+        else:
+            subscriptions = await cache.get(None, load) or []
         rows = [
             {
                 "id": uuid.uuid4(),
@@ -296,6 +312,10 @@ class Transactions:
         self.business_settings: StampedCache[None, BusinessSettingsRecord] = StampedCache(
             stamps, BUSINESS_SETTINGS, max_age=cache_seconds
         )
+        # Which endpoints get which events: read by every transaction that emits events.
+        self.webhook_subscriptions: StampedCache[None, Subscriptions] = StampedCache(
+            stamps, WEBHOOK_SUBSCRIPTIONS, max_age=cache_seconds
+        )
 
     async def run(
         self, actor: Actor | None, work: Callable[[UnitOfWork], Awaitable[T]]
@@ -311,7 +331,7 @@ class Transactions:
                     uow = UnitOfWork(session, actor)
                     value = await work(uow)
                     await uow.publish_changes()
-                    await uow.publish_webhook_events()
+                    await uow.publish_webhook_events(self.webhook_subscriptions)
             except Rejected as rejected:
                 return Result(errors=rejected.errors)
             except IntegrityError:

@@ -104,6 +104,24 @@ async def test_the_nightly_refresh_classifies_the_chain(runtime, gql, factory) -
     assert set(await segment_customer_ids(runtime.tx, CustomerSegment.AT_RISK)) == {quiet.id}
 
 
+async def test_a_sale_at_the_till_counts_its_own_day_and_spend_against_the_cuts(
+    runtime, gql, factory
+) -> None:
+    """The till classifies before the sale is stored as completed (one write of the sale):
+    the sale must still count as a purchase day and as spend."""
+    regulars, *_ = await _chain(runtime, factory)
+    await _fix_last_purchases(runtime)
+    await rebuild(runtime.tx)
+    assert (await run_nightly(runtime.tx, at(utcnow().date(), 2))).result
+    token = await factory.token(P.CUSTOMER_VIEW)
+    # 5 purchase days and 50.00 in the window: the cuts are 5 days and 50.00, and LOYAL
+    # needs to be above both.
+    fifth = regulars[3]
+    assert await _segment(gql, token, fifth.id) == "REPEAT"
+    await factory.completed_sale(fifth.id, [("TEA", 1)])  # a 6th day, 60.00
+    assert await _segment(gql, token, fifth.id) == "LOYAL"
+
+
 async def test_the_thresholds_are_business_settings(runtime, gql, factory) -> None:
     regulars, quiet, *_ = await _chain(runtime, factory)
     await _fix_last_purchases(runtime)

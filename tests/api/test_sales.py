@@ -11,6 +11,7 @@ import pytest
 from app.domain.permissions import Permission as P
 from app.services.customer_merge import CustomerMergeService
 from app.services.products import ProductChange
+from tests.conftest import BACKEND
 
 SALE_FIELDS = """id status version customerId subtotal discountTotal total payment paid
   pointsRedeemed pointsAmount pointsEarned returnedValue refunded storeId tillId cashier
@@ -865,3 +866,74 @@ async def test_every_refused_line_price_is_named_at_once(gql, factory, products)
         (["input", "lines", "2", "unitPrice"], "FORBIDDEN"),
     ]
     assert payload["sale"] is None
+
+
+async def test_a_sales_points_name_the_card_even_one_without_a_discount(
+    gql, cashier, factory, products
+) -> None:
+    """The card comes with the offers' one read (issue 12), also at 0%: no offer, but the
+    ledger lines of what the sale redeems and earns still name it."""
+    customer = await factory.customer(name="Card Holder")
+    number = await factory.loyalty_card(customer.id, percent="0")
+    await factory.earn_points(customer.id, 100)
+    sale = await open_sale(
+        gql, cashier, customerId=str(customer.id), lines=[{"sku": "TEA-1", "quantity": 2}]
+    )
+    assert sale["discountOffers"] == []
+    done = await complete(gql, cashier, sale["id"], redeemPoints=10)
+    assert done["errors"] == [], done
+    ledger = await gql(
+        """query($id: ID!) { customer(id: $id) { pointsLedger(first: 10) {
+          edges { node { kind saleId cardNumber } } } } }""",
+        {"id": str(customer.id)},
+        token=cashier,
+    )
+    entries = [e["node"] for e in ledger["data"]["customer"]["pointsLedger"]["edges"]]
+    of_sale = {e["kind"]: e["cardNumber"] for e in entries if e["saleId"] == sale["id"]}
+    assert of_sale == {"REDEEM": number, "EARN": number}
+
+
+# --- statements per sale (issue 12) -------------------------------------------------------
+
+
+TILL_CREATE = """mutation($input: SaleCreateInput!) { saleCreate(input: $input) {
+  sale { id total } errors { code } } }"""
+TILL_COMPLETE = """mutation($s: ID!, $k: String) {
+  saleComplete(saleId: $s, input: {payment: CARD, idempotencyKey: $k}) {
+  sale { id status total pointsEarned } errors { code } } }"""
+
+
+async def test_a_sale_at_the_till_takes_a_fixed_number_of_statements(
+    gql, factory, count_statements
+) -> None:
+    """saleCreate (3 lines, a customer with a card) + saleComplete with a key, from a till,
+    answering what a till shows (bench/sale_throughput.py sends the same)."""
+    for sku, price in (("ST-A", "3.99"), ("ST-B", "7.50"), ("ST-C", "0.25")):
+        await factory.product(sku, price)
+    store = await factory.store("STMT")
+    till = await factory.till(store.id, P.SALE_CREATE, P.CUSTOMER_VIEW)
+    customer = await factory.customer("Counted Buyer", "+12125550199")
+    await factory.loyalty_card(customer.id, "STMT-1", percent="5")
+    lines = [{"sku": sku, "quantity": 2} for sku in ("ST-A", "ST-B", "ST-C")]
+    counts = []
+    for n in range(2):  # the second with every cache warm
+        with count_statements() as created:
+            sale = await call(
+                gql, TILL_CREATE, {"input": {"customerId": str(customer.id), "lines": lines}},
+                till, "saleCreate",
+            )  # fmt: skip
+        with count_statements() as completed:
+            done = await call(
+                gql, TILL_COMPLETE, {"s": sale["sale"]["id"], "k": f"k{n}"}, till, "saleComplete"
+            )
+        assert done["sale"]["status"] == "COMPLETED"
+        assert done["sale"]["pointsEarned"] > 0
+        counts.append((created.count, completed.count))
+    print(f"sale statements: {counts}")
+    # Create: the customer, the products, the customer's offers; the sale, lines, discounts.
+    # Complete: the key, the claim, the lines, the customer, the offers, the stored
+    # discounts (unchanged: not rewritten); points balance, ledger, audit; stats, segment
+    # window, segment; stock; the sale; then the feed (holders twice, counter, delete, insert).
+    # PostgreSQL adds to each transaction its write time budget (SET LOCAL), and to the
+    # feed the counter's row lock.
+    assert counts[1] == ((6, 19) if BACKEND == "sqlite" else (7, 21)), counts

@@ -87,14 +87,14 @@ async def test_the_tills_segment_reads_one_customers_sales(db: Database, factory
     event.listen(db.engine.sync_engine, "before_cursor_execute", listener)
     try:
         async with db.write() as session:
-            await SegmentRepository(session).customer_activity(
-                customer.id, datetime(2026, 1, 1, tzinfo=UTC)
+            await SegmentRepository(session).activity_at_sale(
+                customer.id, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
             )
     finally:
         event.remove(db.write_engine.sync_engine, "before_cursor_execute", listener)
         if db.engine is not db.write_engine:
             event.remove(db.engine.sync_engine, "before_cursor_execute", listener)
-    assert len(sent) == 2  # their running stats, then their sales in the window
+    assert len(sent) == 1  # their sales in the window, with the chain's cuts
     for sql, params in sent:
         plan = await explain(db, sql, params)
         assert_no_scan_of_sales(plan)

@@ -219,10 +219,11 @@ async def test_a_void_racing_a_sale_keeps_the_purchase_dates_right(
     release = asyncio.Event()
     add_visit = SaleRepository.add_visit
 
-    async def add_visit_then_wait(self: SaleRepository, *args: Any) -> None:
-        await add_visit(self, *args)
+    async def add_visit_then_wait(self: SaleRepository, *args: Any) -> int:
+        visits = await add_visit(self, *args)
         counted.set()
         await release.wait()  # the later sale's visit is written, not yet committed
+        return visits
 
     monkeypatch.setattr(SaleRepository, "add_visit", add_visit_then_wait)
     completing = asyncio.create_task(

@@ -1,14 +1,37 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Uuid,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import CustomerDiscount, DiscountCode
+from app.db.models import (
+    CustomerDiscount,
+    CustomerGroup,
+    CustomerGroupMember,
+    DiscountCode,
+    LoyaltyCard,
+)
 from app.db.repositories.paging import after_key_and_id, encode_cursor
+from app.domain.loyalty import CardStatus
 from app.domain.records import CustomerDiscountRecord, DiscountCodeRecord, Page
 
 # Core column selects, not ORM entities: the till's customer screen reads these.
@@ -48,6 +71,16 @@ def _assignment(row: Any) -> CustomerDiscountRecord:
         assigned_at=row.assigned_at,
         assigned_by=row.assigned_by,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRow:
+    """Something that may take money off a customer's sale; ``card_id`` on the card's row."""
+
+    source: str  # app/domain/pricing.py DiscountSource
+    code: str
+    percent: Decimal | None
+    card_id: uuid.UUID | None
 
 
 def _valid_at(at: datetime) -> ColumnElement[bool]:
@@ -166,6 +199,36 @@ class DiscountRepository:
     ) -> CustomerDiscountRecord | None:
         """The discount a sale at ``at`` gets for this customer, if any (issue 4 reads this)."""
         return (await self.valid_for([customer_id], at)).get(customer_id)
+
+    async def offers_for(self, customer_id: uuid.UUID, at: datetime) -> list[OfferRow]:
+        """The customer's discount code valid at ``at``, working loyalty card and groups, in
+        one statement: the till prices every sale with these, so they are one round trip.
+
+        The card comes even at 0% (a sale's points ledger line names it); percents are
+        compared in Python, as SQLite keeps them as text.
+        """
+        no_card = cast(null(), Uuid)
+        code = (
+            select(literal("CODE"), DiscountCode.code, DiscountCode.percent, no_card)
+            .join(CustomerDiscount, CustomerDiscount.discount_code_id == DiscountCode.id)
+            .where(CustomerDiscount.customer_id == customer_id, _valid_at(at))
+        )
+        card = select(
+            literal("LOYALTY_CARD"),
+            LoyaltyCard.card_number,
+            LoyaltyCard.discount_percent,
+            LoyaltyCard.id,
+        ).where(
+            LoyaltyCard.customer_id == customer_id,
+            LoyaltyCard.status == CardStatus.ACTIVE.value,
+        )
+        groups = (
+            select(literal("GROUP"), CustomerGroup.name, CustomerGroup.discount_percent, no_card)
+            .join(CustomerGroupMember, CustomerGroupMember.group_id == CustomerGroup.id)
+            .where(CustomerGroupMember.customer_id == customer_id)
+        )
+        rows = await self.session.execute(union_all(code, card, groups))
+        return [OfferRow(*row) for row in rows]
 
     async def delete_expired(self, now: datetime) -> list[CustomerDiscountRecord]:
         """Delete assignments that expired by ``now``; returns exactly the rows deleted."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import IdempotencyKey
@@ -41,3 +42,28 @@ class IdempotencyRepository:
             )
         )
         await self.session.flush()
+
+    async def reserve(
+        self, scope: str, operation: str, key: str, request_hash: str, result_id: str
+    ) -> bool:
+        """Insert the key unless it is there; whether this call inserted it.
+
+        One statement for a first call. On PostgreSQL an insert racing another
+        transaction's uncommitted one waits for it to end, then inserts (it rolled back)
+        or finds it (it committed).
+        """
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        inserted = await self.session.scalar(
+            upsert(IdempotencyKey)
+            .values(
+                scope=scope,
+                operation=operation,
+                key=key,
+                request_hash=request_hash,
+                result_id=result_id,
+            )
+            .on_conflict_do_nothing(index_elements=["scope", "operation", "key"])
+            .returning(IdempotencyKey.id)
+        )
+        return inserted is not None

@@ -163,11 +163,13 @@ class SaleRepository:
 
     # -- sales ---------------------------------------------------------------------
 
-    async def insert(self, **values: Any) -> uuid.UUID:
-        row = Sale(**values)
-        self.session.add(row)
-        await self.session.flush()
-        return row.id
+    async def insert(self, **values: Any) -> SaleRecord:
+        """The new sale as stored (its defaults filled in), without reading it back."""
+        row = await self.session.scalar(
+            insert(Sale).values(**values).returning(Sale).execution_options(populate_existing=True)
+        )
+        assert row is not None  # an INSERT … RETURNING always returns its row
+        return _sale(row)
 
     async def get(self, sale_id: uuid.UUID) -> SaleRecord | None:
         row = await self.session.get(Sale, sale_id, populate_existing=True)
@@ -197,6 +199,19 @@ class SaleRepository:
 
     async def update(self, sale_id: uuid.UUID, values: dict[str, Any]) -> None:
         await self.session.execute(update(Sale).where(Sale.id == sale_id).values(**values))
+
+    async def update_returning(self, sale_id: uuid.UUID, values: dict[str, Any]) -> SaleRecord:
+        """``update``, and the sale as it now is: a command answers without reading it back."""
+        row = await self.session.scalar(
+            update(Sale)
+            .where(Sale.id == sale_id)
+            .values(**values)
+            .returning(Sale)
+            .execution_options(populate_existing=True)
+        )
+        if row is None:  # callers claimed the sale first, so it is there
+            raise LookupError(f"sale {sale_id} vanished inside its own transaction")
+        return _sale(row)
 
     async def page(self, where: SaleFilter, first: int, after: str | None) -> Page[SaleRecord]:
         conditions: list[ColumnElement[bool]] = []
@@ -428,9 +443,10 @@ class SaleRepository:
             )
         )
 
-    async def add_visit(self, customer_id: uuid.UUID, cents: int, at: datetime) -> None:
+    async def add_visit(self, customer_id: uuid.UUID, cents: int, at: datetime) -> int:
+        """Count a completed sale in the customer's running stats; their visits now."""
         stats = CustomerSalesStats
-        await self.session.execute(
+        visits = await self.session.scalar(
             self._upsert()(stats)
             .values(
                 customer_id=customer_id,
@@ -449,7 +465,9 @@ class SaleRepository:
                     "last_purchase_at": at,
                 },
             )
+            .returning(stats.visits)
         )
+        return int(visits or 0)
 
     async def remove_visit(self, customer_id: uuid.UUID, cents: int) -> None:
         stats = CustomerSalesStats

@@ -178,34 +178,42 @@ class SegmentRepository:
         changed += int(getattr(gone, "rowcount", 0) or 0)
         return int(customers or 0), changed
 
-    async def customer_activity(
-        self, customer_id: uuid.UUID, since: datetime
-    ) -> tuple[int, datetime | None, int, int]:
-        """One customer's (purchases, last purchase, purchase days, spend in cents) since
-        ``since``, from their sales: at the till, today is not in the aggregates yet."""
-        stats = await self.session.execute(
-            select(CustomerSalesStats.visits, CustomerSalesStats.last_purchase_at).where(
-                CustomerSalesStats.customer_id == customer_id
-            )
-        )
-        found = stats.first()
-        if found is None:
-            return 0, None, 0, 0
-        visits, last = found
+    async def activity_at_sale(
+        self, customer_id: uuid.UUID, since: datetime, today: datetime
+    ) -> tuple[int, int, Cuts]:
+        """Read while a sale of the customer's is being completed (not yet COMPLETED, so
+        not counted here): their purchase days since ``since`` before ``today`` (the sale
+        makes today one), their spend in cents since ``since``, and the chain's cuts. One
+        statement: at the till, today is not in the aggregates yet, so it reads their sales.
+        """
         if self.dialect == "sqlite":
             day: Any = func.date(Sale.completed_at)
         else:
             day = func.date(func.timezone("UTC", Sale.completed_at))
         spend = cents_of(self.dialect, Sale.total) - cents_of(self.dialect, Sale.returned_value)
-        window = await self.session.execute(
-            select(func.count(day.distinct()), func.coalesce(func.sum(spend), 0)).where(
-                Sale.customer_id == customer_id,
-                Sale.status == "COMPLETED",
-                Sale.completed_at >= since,
+
+        def cut(column: Any) -> Any:
+            return select(column).where(SegmentCuts.id == CUTS_ID).scalar_subquery()
+
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(case((Sale.completed_at < today, day)).distinct()),
+                    func.coalesce(func.sum(spend), 0),
+                    cut(SegmentCuts.frequency),
+                    cut(SegmentCuts.monetary_cents),
+                ).where(
+                    Sale.customer_id == customer_id,
+                    Sale.status == "COMPLETED",
+                    Sale.completed_at >= since,
+                )
             )
+        ).one()
+        days, monetary, frequency_cuts, monetary_cuts = row
+        cuts = (
+            Cuts() if frequency_cuts is None else Cuts(tuple(frequency_cuts), tuple(monetary_cuts))
         )
-        frequency, monetary = window.one()
-        return int(visits), last, int(frequency), int(monetary)
+        return int(days), int(monetary), cuts
 
     # -- segments ------------------------------------------------------------------
 

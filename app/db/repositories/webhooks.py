@@ -66,10 +66,14 @@ def _before(cursor: str) -> ColumnElement[bool]:
 class WebhookRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Whether this transaction wrote which endpoints get which events: every API
+        # process caches that (app/services/unit_of_work.py), so the commit must tell them.
+        self.subscriptions_changed = False
 
     # -- endpoints -----------------------------------------------------------------
 
     async def insert_endpoint(self, **values: Any) -> WebhookEndpointRecord:
+        self.subscriptions_changed = True
         row = WebhookEndpoint(**values)
         self.session.add(row)
         await self.session.flush()
@@ -80,12 +84,14 @@ class WebhookRepository:
         return _endpoint(row) if row else None
 
     async def update_endpoint(self, endpoint_id: uuid.UUID, values: dict[str, Any]) -> None:
+        self.subscriptions_changed = True
         await self.session.execute(
             update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(**values)
         )
 
     async def delete_endpoint(self, endpoint_id: uuid.UUID) -> bool:
         # Its deliveries go with it (ON DELETE CASCADE): queued jobs then find none.
+        self.subscriptions_changed = True
         result = await self.session.execute(
             delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
         )
@@ -232,4 +238,6 @@ class WebhookRepository:
             )
             .values(is_active=False, disabled_reason=reason, updated_at=now)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        disabled = bool(result.rowcount)  # type: ignore[attr-defined]
+        self.subscriptions_changed |= disabled
+        return disabled

@@ -27,6 +27,7 @@ from app.domain.webhooks import (
     encode_body,
     signature_header,
 )
+from app.services.stamps import WEBHOOK_SUBSCRIPTIONS, VersionStamps
 from app.services.unit_of_work import utcnow
 from app.services.webhooks.guard import UnsafeDestination, url_refusal, webhook_client
 from app.settings import Settings
@@ -72,9 +73,14 @@ def backoff(attempt: int, base: float) -> float:
 
 
 class WebhookSender:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, stamps: VersionStamps | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
+        # An endpoint this sender disables must stop getting deliveries from the API
+        # processes, which cache the subscriptions under this stamp.
+        self.stamps = stamps
 
     async def deliver(self, outbox_id: uuid.UUID) -> DeliveryOutcome:
         """Send the delivery an outbox row names, once; a re-run after it ended does nothing."""
@@ -167,6 +173,8 @@ class WebhookSender:
                 if await webhooks.count_failure(item.endpoint_id, limit, reason[:ERROR_MAX], now):
                     log.warning("webhook endpoint disabled after %d failures", limit)
             await OutboxRepository(session).claim(outbox_id, now)
+        if webhooks.subscriptions_changed and self.stamps is not None:
+            await self.stamps.bump({WEBHOOK_SUBSCRIPTIONS})
 
     async def _skip(self, outbox_id: uuid.UUID, item: DeliveryToSend, reason: str) -> None:
         async with self.db.write() as session:
