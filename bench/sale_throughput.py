@@ -1,6 +1,6 @@
 """Sales through the till API: saleCreate (3 lines, a customer) + saleComplete per sale.
 
-Usage: ``.venv/bin/python bench/sale_throughput.py [--sales N --concurrency N]``.
+Usage: ``.venv/bin/python bench/sale_throughput.py [--sales N --concurrency N --stores N]``.
 With ``POSCRM_DATABASE_URL=postgresql+asyncpg://…`` it runs on PostgreSQL (a database of
 its own, created and dropped); otherwise on a SQLite file in a temporary folder.
 
@@ -11,6 +11,13 @@ run: the same number of round trips of an authenticated trivial query (``{ me { 
 what the HTTP and GraphQL stack costs before any sale logic), and a sale with 3 lines
 inserted on the bare driver (sqlite3 / asyncpg), one transaction per sale: the floor of
 what the database must do.
+
+Every sale numbers its customer in the home store's change feed. ``--stores 0`` (the
+default): one branch sells; its customers are homed at the head office (as customers
+created without a home store are), so every sale takes the head office's feed counter.
+``--stores N``: N branches, each with its own till and stock rows and its customers homed
+there; client k sells at branch k mod N, so clients of different branches share no
+counter or stock row (issue 12).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import sqlite3
 import statistics
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,22 +52,27 @@ SKUS = ("BENCH-TEA", "BENCH-MUG", "BENCH-BAG")
 CUSTOMERS = 200
 
 
-async def seed(app: Any) -> tuple[str, list[str]]:
-    """Products, customers with cards, a branch and its till: the till's device token."""
+async def seed(app: Any, stores: int) -> tuple[list[str], list[list[str]]]:
+    """Products, customers with cards, branches and their tills: per store (one without
+    ``stores``), the till's device token and the customers homed there."""
     from tests.factories import Factory
 
     factory = Factory(app.state.runtime)
     for sku, price in zip(SKUS, ("3.99", "7.50", "0.25"), strict=True):
         await factory.product(sku, price)
-    customers = []
+    branches = [await factory.store(f"BENCH{i}") for i in range(max(stores, 1))]
+    customers: list[list[str]] = [[] for _ in branches]
     for n in range(CUSTOMERS):
-        customer = await factory.customer(f"Bench Buyer {n}", f"+1212555{n:04d}")
+        home = n % len(branches)
+        homed = {"home_store_id": branches[home].id} if stores else {}
+        customer = await factory.customer(f"Bench Buyer {n}", f"+1212555{n:04d}", **homed)
         if n % 2:
             await factory.loyalty_card(customer.id, f"BENCH-{n:06d}")
-        customers.append(str(customer.id))
-    store = await factory.store("BENCH")
-    token = await factory.till(store.id, Permission.SALE_CREATE, Permission.CUSTOMER_VIEW)
-    return token, customers
+        customers[home].append(str(customer.id))
+    tokens = [
+        await factory.till(b.id, Permission.SALE_CREATE, Permission.CUSTOMER_VIEW) for b in branches
+    ]
+    return tokens, customers
 
 
 async def post(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
@@ -94,23 +107,24 @@ async def two_trivial(client: httpx.AsyncClient) -> float:
 
 
 async def clients(
-    app: Any, token: str, work: Any, total: int, concurrency: int
+    app: Any, tokens: list[str], work: Any, total: int, concurrency: int
 ) -> tuple[list[float], float]:
-    """``total`` calls of ``work(client, n)`` over ``concurrency`` clients: times, wall time."""
+    """``total`` calls of ``work(client, n, k)`` over ``concurrency`` clients (client k with
+    ``tokens[k % len(tokens)]``): times, wall time."""
     transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {token}"}
     queue = list(range(total))
     timings: list[float] = []
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
+        headers = {"Authorization": f"Bearer {tokens[k % len(tokens)]}"}
         async with httpx.AsyncClient(
             transport=transport, base_url="http://bench", headers=headers
         ) as client:
             while queue:
-                timings.append(await work(client, queue.pop()))
+                timings.append(await work(client, queue.pop(), k))
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     return timings, time.perf_counter() - started
 
 
@@ -206,6 +220,29 @@ def count_statements(app: Any) -> Any:
     return stop
 
 
+WAITING = """SELECT left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) AS statement
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE NOT l.granted AND a.datname = current_database()"""
+
+
+async def lock_waits(database_url: str, done: asyncio.Event) -> tuple[Counter[str], int]:
+    """Sample, every 10 ms until ``done``, which statements wait for a lock (PostgreSQL):
+    per statement, in how many samples a backend waited on it; the number of samples."""
+    waits: Counter[str] = Counter()
+    if make_url(database_url).get_backend_name() != "postgresql":
+        return waits, 0
+    conn = await raw_connect(database_url)
+    samples = 0
+    try:
+        while not done.is_set():
+            waits.update(row["statement"] for row in await conn.fetch(WAITING))
+            samples += 1
+            await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
+    return waits, samples
+
+
 def line(label: str, timings: list[float], wall: float) -> None:
     median = statistics.median(timings) * 1000
     print(
@@ -221,29 +258,34 @@ def ratio(label: str, server: list[float], baseline: list[float]) -> None:
     )
 
 
-async def run(sales: int, concurrency: int) -> None:
+async def run(sales: int, concurrency: int, stores: int) -> None:
     tmp = temp_dir()
     async with scratch_database(tmp) as database_url, running_app(database_url, tmp) as app:
-        token, customers = await seed(app)
+        tokens, customers = await seed(app, stores)
         rng = random.Random(5)
 
-        async def sale(client: httpx.AsyncClient, n: int) -> float:
-            return await one_sale(client, customers[n % len(customers)], rng)
+        async def sale(client: httpx.AsyncClient, n: int, k: int) -> float:
+            mine = customers[k % len(customers)]
+            return await one_sale(client, mine[n % len(mine)], rng)
 
-        async def trivial(client: httpx.AsyncClient, _: int) -> float:
+        async def trivial(client: httpx.AsyncClient, _: int, _k: int) -> float:
             return await two_trivial(client)
 
-        await clients(app, token, sale, 30, 1)  # warm-up: caches, connections
-        await clients(app, token, trivial, 30, 1)
+        await clients(app, tokens, sale, 30, 1)  # warm-up: caches, connections
+        await clients(app, tokens, trivial, 30, 1)
         stop = count_statements(app)
-        one, one_wall = await clients(app, token, sale, sales, 1)
+        one, one_wall = await clients(app, tokens, sale, sales, 1)
         statements = stop() / sales
-        many, many_wall = await clients(app, token, sale, sales, concurrency)
-        trivial_one, trivial_one_wall = await clients(app, token, trivial, sales, 1)
-        trivial_many, trivial_many_wall = await clients(app, token, trivial, sales, concurrency)
+        done = asyncio.Event()
+        sampler = asyncio.create_task(lock_waits(database_url, done))
+        many, many_wall = await clients(app, tokens, sale, sales, concurrency)
+        done.set()
+        waits, samples = await sampler
+        trivial_one, trivial_one_wall = await clients(app, tokens, trivial, sales, 1)
+        trivial_many, trivial_many_wall = await clients(app, tokens, trivial, sales, concurrency)
         raw = await raw_inserts(database_url, sales)
     backend = make_url(database_url).get_backend_name()
-    print(f"sales: {sales}  concurrency: {concurrency}  backend: {backend}")
+    print(f"sales: {sales}  concurrency: {concurrency}  stores: {stores}  backend: {backend}")
     print(f"statements per sale (create + complete): {statements:.1f}")
     line("sale, 1 client", one, one_wall)
     line(f"sale, {concurrency} clients", many, many_wall)
@@ -253,15 +295,21 @@ async def run(sales: int, concurrency: int) -> None:
     ratio("sale / 2 trivial requests", one, trivial_one)
     ratio("sale / raw insert", one, raw)
     print(f"throughput, {concurrency} clients over 1 client: {one_wall / many_wall:.2f}x")
+    if samples:
+        print(f"backends waiting for a lock, {concurrency} clients (mean over {samples} samples):")
+        print(f"  {sum(waits.values()) / samples:5.2f}  in all")
+        for statement, n in waits.most_common(5):
+            print(f"  {n / samples:5.2f}  {statement}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--stores", type=int, default=0)
     args = parser.parse_args()
     # uvloop, as `poscrm serve` runs (DESIGN.md §6).
-    uvloop.run(run(args.sales, args.concurrency))
+    uvloop.run(run(args.sales, args.concurrency, args.stores))
 
 
 if __name__ == "__main__":

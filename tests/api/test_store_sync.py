@@ -16,6 +16,7 @@ from app.domain.permissions import Permission as P
 from app.services.customers import CustomerUpdate
 from app.services.groups import GroupChange, GroupService
 from app.services.store_sync import StoreSyncService
+from app.services.unit_of_work import UnitOfWork
 from tests.conftest import BACKEND
 
 TILL = (P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII, P.CUSTOMER_ADD, P.CUSTOMER_MODIFY)
@@ -488,6 +489,27 @@ async def test_numbers_taken_in_several_statements_stay_in_order(
         numbers = [number_cursor(c.cursor) for c in page.changes]
         assert numbers == list(range(numbers[0], numbers[0] + len(mine)))
         assert numbers[0] == number_cursor(cursors[store.id]) + 1
+
+
+async def test_publishing_a_change_takes_a_fixed_few_statements(
+    factory: Any, stores: tuple[Any, Any], monkeypatch: Any, count_statements: Any
+) -> None:
+    """The feed's share of every customer write, each sale with a customer included."""
+    here, _ = stores
+    customer = await factory.customer(home_store_id=here.id)
+    original = UnitOfWork.publish_changes
+    counts: list[int] = []
+
+    async def counted(self: UnitOfWork) -> None:
+        with count_statements() as counter:
+            await original(self)
+        counts.append(len(counter.statements))
+
+    monkeypatch.setattr(UnitOfWork, "publish_changes", counted)
+    assert (await factory.loyalty().adjust(customer.id, 5, "Counted")).ok
+    # PostgreSQL: lock, holders, counters with rows; SQLite: holders, counters, rows. Was 6
+    # (5 on SQLite): the counter's lock, two reads of holders, numbers, delete, insert.
+    assert counts == [3]
 
 
 async def test_group_changes_reach_the_members_stores(

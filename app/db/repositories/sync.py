@@ -63,8 +63,8 @@ def _answer(row: OfflineCustomer) -> OfflineAnswer:
 # its home store, not yet numbered there).
 Holders = dict[uuid.UUID, dict[uuid.UUID, bool]]
 
-# Feed rows per statement: 5 parameters each, well under PostgreSQL's 32,767 and
-# SQLite's 32,766.
+# Feed rows numbered in one statement with their counters (PostgreSQL): 4 parameters
+# each, well under its 32,767. More (an import) take the counters, then one executemany.
 NUMBER_ROWS = 4000
 
 
@@ -172,19 +172,19 @@ class SyncRepository:
             await self.session.execute(_feed_upsert(together))
             return
         last: dict[uuid.UUID, int] = dict((await self.session.execute(counter)).all())
-        feed_rows = [
-            {
-                "store_id": store_id,
-                "customer_id": customer_id,
-                "kind": kind,
-                "seq": last[store_id] - back,
-                "added_at": now,
-            }
-            for store_id, customer_id, kind, back in rows
-        ]
-        for start in range(0, len(feed_rows), NUMBER_ROWS):
-            stmt = insert(StoreCustomer).values(feed_rows[start : start + NUMBER_ROWS])
-            await self.session.execute(_feed_upsert(stmt))
+        await self.session.execute(
+            _feed_upsert(insert(StoreCustomer)),
+            [
+                {
+                    "store_id": store_id,
+                    "customer_id": customer_id,
+                    "kind": kind,
+                    "seq": last[store_id] - back,
+                    "added_at": now,
+                }
+                for store_id, customer_id, kind, back in rows
+            ],
+        )
 
     async def feed(self, store_id: uuid.UUID, after: int, first: int) -> list[FeedRow]:
         rows = await self.session.execute(
