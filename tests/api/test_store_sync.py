@@ -13,8 +13,11 @@ import pytest
 from app.db.repositories.paging import number_cursor
 from app.db.repositories.sync import SyncRepository
 from app.domain.permissions import Permission as P
+from app.domain.sales import PaymentMethod
 from app.services.customers import CustomerUpdate
 from app.services.groups import GroupChange, GroupService
+from app.services.loyalty import LoyaltyService
+from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
 from app.services.store_sync import StoreSyncService
 from app.services.unit_of_work import UnitOfWork
 from tests.conftest import BACKEND
@@ -488,7 +491,9 @@ async def test_numbers_taken_in_several_statements_stay_in_order(
         assert [c.customer_id for c in page.changes] == mine
         numbers = [number_cursor(c.cursor) for c in page.changes]
         assert numbers == list(range(numbers[0], numbers[0] + len(mine)))
-        assert numbers[0] == number_cursor(cursors[store.id]) + 1
+        before = cursors[store.id]
+        assert before is not None
+        assert numbers[0] == number_cursor(before) + 1
 
 
 async def test_publishing_a_change_takes_a_fixed_few_statements(
@@ -510,6 +515,41 @@ async def test_publishing_a_change_takes_a_fixed_few_statements(
     # PostgreSQL: lock, holders, counters with rows; SQLite: holders, counters, rows. Was 6
     # (5 on SQLite): the counter's lock, two reads of holders, numbers, delete, insert.
     assert counts == [3]
+
+
+async def test_sales_edits_and_downloads_of_one_customer_at_once_all_commit(
+    factory: Any, runtime: Any, stores: tuple[Any, Any]
+) -> None:
+    """Every transaction takes the feed's locks in one order, after its own (a sale's
+    points, stats and stock): customers, then store counters. Sales, edits (one moving
+    the home store) and downloads of one customer at once never deadlock, and every
+    store that holds the customer ends with its latest state."""
+    here, other = stores
+    third = await factory.store()
+    await factory.product("GUM", "1.00")
+    customer = await factory.customer(name="V0", home_store_id=here.id)
+    service = SaleService(runtime.tx, None, LoyaltyService(runtime.tx, None))
+    sync = StoreSyncService(runtime.tx, runtime.settings, None)
+    version = customer.version
+    for round_ in range(1, 6):
+        opened = [
+            await service.create(SaleCreate(lines=(LineDraft("GUM", 1),), customer_id=customer.id))
+            for _ in range(2)
+        ]
+        home = third.id if round_ == 3 else here.id
+        edit = CustomerUpdate(expected_version=version, name=f"V{round_}", home_store_id=home)
+        results = await asyncio.gather(
+            *(service.complete(s.value.id, SaleCompletion(PaymentMethod.CASH)) for s in opened),  # type: ignore[union-attr]
+            factory.customers().update(customer.id, edit),
+            sync.download(customer.id, other.id),
+        )
+        assert all(r.ok for r in results), [r.errors for r in results]
+        version = results[2].value.version
+    for store in (here, other, third):
+        page = await sync.changes(store.id, None, 50)
+        assert [(c.customer_id, c.customer.name) for c in page.changes if c.customer] == [
+            (customer.id, "V5")
+        ]
 
 
 async def test_group_changes_reach_the_members_stores(
