@@ -1,6 +1,7 @@
 """Sales through the till API: saleCreate (3 lines, a customer) + saleComplete per sale.
 
-Usage: ``.venv/bin/python bench/sale_throughput.py [--sales N --concurrency N]``.
+Usage: ``.venv/bin/python bench/sale_throughput.py [--sales N --concurrency N --stores N
+--serve]``.
 With ``POSCRM_DATABASE_URL=postgresql+asyncpg://…`` it runs on PostgreSQL (a database of
 its own, created and dropped); otherwise on a SQLite file in a temporary folder.
 
@@ -11,6 +12,17 @@ run: the same number of round trips of an authenticated trivial query (``{ me { 
 what the HTTP and GraphQL stack costs before any sale logic), and a sale with 3 lines
 inserted on the bare driver (sqlite3 / asyncpg), one transaction per sale: the floor of
 what the database must do.
+
+Every sale numbers its customer in the home store's change feed. ``--stores 0`` (the
+default): one branch sells; its customers are homed at the head office (as customers
+created without a home store are), so every sale takes the head office's feed counter.
+``--stores N``: N branches, each with its own till and stock rows and its customers homed
+there; client k sells at branch k mod N, so clients of different branches share no
+counter or stock row (issue 12).
+
+``--serve`` then runs the same clients over real HTTP against a `poscrm serve` process
+(uvicorn, one process) on the same database, each client on one keep-alive connection
+as a till holds one.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -57,22 +70,27 @@ SKUS = ("BENCH-TEA", "BENCH-MUG", "BENCH-BAG")
 CUSTOMERS = 200
 
 
-async def seed(app: Any) -> tuple[str, list[str]]:
-    """Products, customers with cards, a branch and its till: the till's device token."""
+async def seed(app: Any, stores: int) -> tuple[list[str], list[list[str]]]:
+    """Products, customers with cards, branches and their tills: per store (one without
+    ``stores``), the till's device token and the customers homed there."""
     from tests.factories import Factory
 
     factory = Factory(app.state.runtime)
     for sku, price in zip(SKUS, ("3.99", "7.50", "0.25"), strict=True):
         await factory.product(sku, price)
-    customers = []
+    branches = [await factory.store(f"BENCH{i}") for i in range(max(stores, 1))]
+    customers: list[list[str]] = [[] for _ in branches]
     for n in range(CUSTOMERS):
-        customer = await factory.customer(f"Bench Buyer {n}", f"+1212555{n:04d}")
+        home = n % len(branches)
+        homed = {"home_store_id": branches[home].id} if stores else {}
+        customer = await factory.customer(f"Bench Buyer {n}", f"+1212555{n:04d}", **homed)
         if n % 2:
             await factory.loyalty_card(customer.id, f"BENCH-{n:06d}")
-        customers.append(str(customer.id))
-    store = await factory.store("BENCH")
-    token = await factory.till(store.id, Permission.SALE_CREATE, Permission.CUSTOMER_VIEW)
-    return token, customers
+        customers[home].append(str(customer.id))
+    tokens = [
+        await factory.till(b.id, Permission.SALE_CREATE, Permission.CUSTOMER_VIEW) for b in branches
+    ]
+    return tokens, customers
 
 
 async def post(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
@@ -107,27 +125,26 @@ async def two_trivial(client: httpx.AsyncClient) -> float:
 
 
 async def clients(
-    app: Any, token: str, work: Any, total: int, concurrency: int
+    app: Any, tokens: list[str], work: Any, total: int, concurrency: int
 ) -> tuple[list[float], float]:
-    """``total`` calls of ``work(client, n)`` over ``concurrency`` clients: times, wall time.
-
-    ``app`` is the ASGI app in this process, or the port of a `poscrm serve`: then each
-    client holds one keep-alive connection, as a till does."""
+    """``total`` calls of ``work(client, n, k)`` over ``concurrency`` clients (client k with
+    ``tokens[k % len(tokens)]``): times, wall time. ``app`` is the ASGI app in this process,
+    or the port of a `poscrm serve`: then each client holds one keep-alive connection."""
     if isinstance(app, int):
         where: dict[str, Any] = {"base_url": f"http://127.0.0.1:{app}", "timeout": 60}
     else:
         where = {"transport": httpx.ASGITransport(app=app), "base_url": "http://bench"}
-    headers = {"Authorization": f"Bearer {token}"}
     queue = list(range(total))
     timings: list[float] = []
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
+        headers = {"Authorization": f"Bearer {tokens[k % len(tokens)]}"}
         async with httpx.AsyncClient(headers=headers, **where) as client:
             while queue:
-                timings.append(await work(client, queue.pop()))
+                timings.append(await work(client, queue.pop(), k))
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     return timings, time.perf_counter() - started
 
 
@@ -223,6 +240,29 @@ def count_statements(app: Any) -> Any:
     return stop
 
 
+WAITING = """SELECT left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) AS statement
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE NOT l.granted AND a.datname = current_database()"""
+
+
+async def lock_waits(database_url: str, done: asyncio.Event) -> tuple[Counter[str], int]:
+    """Sample, every 10 ms until ``done``, which statements wait for a lock (PostgreSQL):
+    per statement, in how many samples a backend waited on it; the number of samples."""
+    waits: Counter[str] = Counter()
+    if make_url(database_url).get_backend_name() != "postgresql":
+        return waits, 0
+    conn = await raw_connect(database_url)
+    samples = 0
+    try:
+        while not done.is_set():
+            waits.update(row["statement"] for row in await conn.fetch(WAITING))
+            samples += 1
+            await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
+    return waits, samples
+
+
 def line(label: str, timings: list[float], wall: float) -> None:
     median = statistics.median(timings) * 1000
     print(
@@ -238,33 +278,50 @@ def ratio(label: str, server: list[float], baseline: list[float]) -> None:
     )
 
 
+Runs = dict[str, tuple[list[float], float]]
+
+
 async def measure(
-    app: Any, token: str, customers: list[str], sales: int, concurrency: int
-) -> dict[str, tuple[list[float], float]]:
-    """Sales and trivial requests, one client then ``concurrency``, after a warm-up."""
+    app: Any,
+    database_url: str,
+    tokens: list[str],
+    customers: list[list[str]],
+    sales: int,
+    concurrency: int,
+) -> tuple[Runs, Counter[str], int]:
+    """Sales then trivial requests, one client then ``concurrency``, after a warm-up; and
+    which statements waited for locks while ``concurrency`` clients sold."""
     rng = random.Random(5)
 
-    async def sale(client: httpx.AsyncClient, n: int) -> float:
-        return await one_sale(client, customers[n % len(customers)], rng)
+    async def sale(client: httpx.AsyncClient, n: int, k: int) -> float:
+        mine = customers[k % len(customers)]
+        return await one_sale(client, mine[n % len(mine)], rng)
 
-    async def trivial(client: httpx.AsyncClient, _: int) -> float:
+    async def trivial(client: httpx.AsyncClient, _: int, _k: int) -> float:
         return await two_trivial(client)
 
-    await clients(app, token, sale, 30, 1)  # warm-up: caches, connections
-    await clients(app, token, trivial, 30, 1)
-    return {
-        "sale, 1 client": await clients(app, token, sale, sales, 1),
-        f"sale, {concurrency} clients": await clients(app, token, sale, sales, concurrency),
-        "2x { me { id } }, 1 client": await clients(app, token, trivial, sales, 1),
-        f"2x {{ me {{ id }} }}, {concurrency} clients": await clients(
-            app, token, trivial, sales, concurrency
-        ),
-    }
+    await clients(app, tokens, sale, 30, 1)  # warm-up: caches, connections
+    await clients(app, tokens, trivial, 30, 1)
+    runs = {"sale, 1 client": await clients(app, tokens, sale, sales, 1)}
+    done = asyncio.Event()
+    sampler = asyncio.create_task(lock_waits(database_url, done))
+    runs[f"sale, {concurrency} clients"] = await clients(app, tokens, sale, sales, concurrency)
+    done.set()
+    waits, samples = await sampler
+    runs["2x { me { id } }, 1 client"] = await clients(app, tokens, trivial, sales, 1)
+    runs[f"2x {{ me {{ id }} }}, {concurrency} clients"] = await clients(
+        app, tokens, trivial, sales, concurrency
+    )
+    return runs, waits, samples
 
 
 def report(
-    title: str, runs: dict[str, tuple[list[float], float]], raw: list[float], concurrency: int
+    title: str,
+    measured: tuple[Runs, Counter[str], int],
+    raw: list[float],
+    concurrency: int,
 ) -> None:
+    runs, waits, samples = measured
     print(title)
     for label, (timings, wall) in runs.items():
         line(label, timings, wall)
@@ -272,14 +329,24 @@ def report(
     ratio("sale / 2 trivial requests", one, trivial_one)
     ratio("sale / raw insert", one, raw)
     print(f"throughput, {concurrency} clients over 1 client: {one_wall / many_wall:.2f}x")
+    if samples:
+        print(f"backends waiting for a lock, {concurrency} clients (mean over {samples} samples):")
+        print(f"  {sum(waits.values()) / samples:5.2f}  in all")
+        for statement, n in waits.most_common(5):
+            print(f"  {n / samples:5.2f}  {statement}")
 
 
 async def over_http(
-    database_url: str, tmp: Path, token: str, customers: list[str], sales: int, concurrency: int
-) -> dict[str, tuple[list[float], float]]:
+    database_url: str,
+    tmp: Path,
+    tokens: list[str],
+    customers: list[list[str]],
+    sales: int,
+    concurrency: int,
+) -> tuple[Runs, Counter[str], int]:
     """The same requests over real HTTP to a `poscrm serve` (uvicorn, one process)."""
     folder = tmp / "serve"
-    folder.mkdir()
+    folder.mkdir(mode=0o700)
     env = {
         **os.environ,
         "POSCRM_DATA_DIR": str(folder),
@@ -295,34 +362,35 @@ async def over_http(
     )
     try:
         await asyncio.to_thread(wait_until_up, port, process)
-        return await measure(port, token, customers, sales, concurrency)
+        return await measure(port, database_url, tokens, customers, sales, concurrency)
     finally:
         process.terminate()
         await asyncio.to_thread(process.wait, 30)
 
 
-async def run(sales: int, concurrency: int, serve: bool) -> None:
+async def run(sales: int, concurrency: int, stores: int, serve: bool) -> None:
     tmp = temp_dir()
     async with scratch_database(tmp) as database_url:
         async with running_app(database_url, tmp) as app:
-            token, customers = await seed(app)
-            in_process = await measure(app, token, customers, sales, concurrency)
+            tokens, customers = await seed(app, stores)
+            in_process = await measure(app, database_url, tokens, customers, sales, concurrency)
             rng = random.Random(7)
 
-            async def sale(client: httpx.AsyncClient, n: int) -> float:
-                return await one_sale(client, customers[n % len(customers)], rng)
+            async def sale(client: httpx.AsyncClient, n: int, k: int) -> float:
+                mine = customers[k % len(customers)]
+                return await one_sale(client, mine[n % len(mine)], rng)
 
             stop = count_statements(app)
-            await clients(app, token, sale, 20, 1)
+            await clients(app, tokens, sale, 20, 1)
             statements = stop() / 20
         served = (
-            await over_http(database_url, tmp, token, customers, sales, concurrency)
+            await over_http(database_url, tmp, tokens, customers, sales, concurrency)
             if serve
             else None
         )
         raw = await raw_inserts(database_url, sales)
     backend = make_url(database_url).get_backend_name()
-    print(f"sales: {sales}  concurrency: {concurrency}  backend: {backend}")
+    print(f"sales: {sales}  concurrency: {concurrency}  stores: {stores}  backend: {backend}")
     print(f"statements per sale (create + complete): {statements:.1f}")
     line("raw driver insert, sale + 3 lines", raw, sum(raw))
     report("-- in-process (ASGI)", in_process, raw, concurrency)
@@ -334,12 +402,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--stores", type=int, default=0)
     parser.add_argument(
         "--serve", action="store_true", help="also over real HTTP to a `poscrm serve` process"
     )
     args = parser.parse_args()
     # uvloop, as `poscrm serve` runs (DESIGN.md §6).
-    uvloop.run(run(args.sales, args.concurrency, args.serve))
+    uvloop.run(run(args.sales, args.concurrency, args.stores, args.serve))
 
 
 if __name__ == "__main__":

@@ -210,9 +210,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             elif table.name == "sms_credit_balance":
                 # A new database's balance (migration 0011): no credits.
                 await session.execute(update(SmsCreditBalance).values(available=0, reserved=0))
-            elif table.name in {"sync_counter", "marketing_signing_key"}:
-                # The change numbers only ever grow, and the key lives as long as the
-                # database, as in production.
+            elif table.name == "marketing_signing_key":
+                # The key lives as long as the database, as in production.
                 continue
             else:
                 await session.execute(table.delete())

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # Audit actions that end a customer's life in the feeds; any other action is a change.
 FEED_KINDS = {"delete": "DELETED", "merged_into": "MERGED"}
+# Audit actions that create the customer.
+CREATING = {"create", "import"}
 PUBLISH_BATCH = 1000
 
 # Active webhook endpoints and the events each takes.
@@ -101,6 +103,8 @@ class UnitOfWork:
         # Customers this transaction changed, for the stores' change feeds.
         self._changed: dict[uuid.UUID, str] = {}
         self._held: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        # Customers this transaction created: invisible to others until it commits.
+        self._created: set[uuid.UUID] = set()
         self.webhooks = WebhookRepository(session)
         # Events for webhook endpoints, queued as deliveries at the end (issue 10 §5).
         self.webhook_events: list[WebhookEvent] = []
@@ -147,7 +151,10 @@ class UnitOfWork:
         )
         if entity_type == "customer":
             # Every customer change is audited, so this is where the feeds learn of it.
-            self.customer_changed(uuid.UUID(str(entity_id)), FEED_KINDS.get(action, "CHANGED"))
+            customer_id = uuid.UUID(str(entity_id))
+            if action in CREATING:
+                self._created.add(customer_id)
+            self.customer_changed(customer_id, FEED_KINDS.get(action, "CHANGED"))
             self.emit_webhook(
                 event_from_customer_audit(str(entity_id), action, before, after, self.now)
             )
@@ -198,7 +205,10 @@ class UnitOfWork:
         if entity_type == "customer":
             kind = FEED_KINDS.get(action, "CHANGED")
             for entity_id, before, after in entries:
-                self.customer_changed(uuid.UUID(str(entity_id)), kind)
+                customer_id = uuid.UUID(str(entity_id))
+                if action in CREATING:
+                    self._created.add(customer_id)
+                self.customer_changed(customer_id, kind)
                 self.emit_webhook(
                     event_from_customer_audit(str(entity_id), action, before, after, self.now)
                 )
@@ -213,34 +223,47 @@ class UnitOfWork:
     async def publish_changes(self) -> None:
         """Number this transaction's customer changes in every feed that holds them.
 
-        The counter is locked before the holders are read: a store that starts holding
-        a customer meanwhile (a download committing) is then either seen here or numbers
-        its own row after ours, so no store misses this change. All feed writes happen
-        here, at the end, so the lock is held only for the last statements.
+        The customers are locked before their holders are read (``lock_customers``): a
+        store that starts holding one meanwhile (a download committing) is then either
+        seen here or numbers its own row after this commit, so no store misses a change.
+        Numbers come from each store's own counter, taken last, so commits in different
+        stores never wait for each other and one store's commits queue only for the
+        final statements. Customers created here need no lock: no one else sees them yet.
         """
         if not self._changed and not self._held:
             return
-        await self.sync.lock_counter()
-        changed = list(self._changed.items())
+        held: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for store_id, customer_id in self._held:
+            held.setdefault(customer_id, set()).add(store_id)
+        ids = sorted(self._changed.keys() | held.keys(), key=str)
         # In slices: an import changes 100k customers, more than one IN list may bind.
-        for start in range(0, len(changed), PUBLISH_BATCH):
-            batch = dict(changed[start : start + PUBLISH_BATCH])
-            holders = await self.sync.holders(list(batch))
-            await self.sync.put(
-                [
-                    (store_id, customer_id, kind)
-                    for customer_id, kind in batch.items()
-                    for store_id in holders.get(customer_id, ())
-                ],
-                self.now,
+        slices = [ids[start : start + PUBLISH_BATCH] for start in range(0, len(ids), PUBLISH_BATCH)]
+        for batch in slices:
+            await self.sync.lock_customers(
+                [c for c in batch if c not in self._created], adding=bool(held)
             )
+        entries: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
+        for batch in slices:
+            holders = await self.sync.holders(batch)
             for customer_id in batch:
-                for store_id in holders.get(customer_id, ()):
-                    self._held.discard((store_id, customer_id))
-        new = [pair for pair in sorted(self._held, key=str) if not await self.sync.holds(*pair)]
-        await self.sync.put([(s, c, "CHANGED") for s, c in new], self.now)
+                stores = holders.get(customer_id, {})
+                kind = self._changed.get(customer_id)
+                if kind is not None:
+                    entries |= {
+                        (s, customer_id): kind for s in stores.keys() | held.get(customer_id, set())
+                    }
+                else:
+                    # Only newly held: numbered unless already in that store's feed.
+                    entries |= {
+                        (s, customer_id): "CHANGED"
+                        for s in held[customer_id]
+                        if not stores.get(s, False)
+                    }
+        # All stores' counters in one statement, after every lock above: one lock order.
+        await self.sync.number(entries, self.now)
         self._changed.clear()
         self._held.clear()
+        self._created.clear()
 
     def emit_webhook(self, event: WebhookEvent | None) -> None:
         """Announce an event to webhook endpoints, if this transaction commits."""

@@ -10,11 +10,17 @@ from typing import Any
 
 import pytest
 
+from app.db.repositories.paging import number_cursor
 from app.db.repositories.sync import SyncRepository
 from app.domain.permissions import Permission as P
+from app.domain.sales import PaymentMethod
 from app.services.customers import CustomerUpdate
 from app.services.groups import GroupChange, GroupService
+from app.services.loyalty import LoyaltyService
+from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
 from app.services.store_sync import StoreSyncService
+from app.services.unit_of_work import UnitOfWork
+from tests.conftest import BACKEND
 
 TILL = (P.CUSTOMER_VIEW, P.CUSTOMER_VIEW_PII, P.CUSTOMER_ADD, P.CUSTOMER_MODIFY)
 FEED = """
@@ -366,7 +372,7 @@ async def test_a_download_racing_a_change_never_hides_it(
     factory: Any, runtime: Any, stores: tuple[Any, Any], monkeypatch: Any
 ) -> None:
     """An edit whose transaction read the holders before a download committed must still
-    reach the downloading store (the counter is locked before the holders are read)."""
+    reach the downloading store (the download locks the customer the edit has updated)."""
     home, other = stores
     customer = await factory.customer(name="Old Name", home_store_id=home.id)
     original = SyncRepository.holders
@@ -397,6 +403,153 @@ async def test_a_download_racing_a_change_never_hides_it(
     later = await sync.changes(other.id, first.end_cursor, 10)
     copy |= {c.customer_id: c.customer.name for c in later.changes if c.customer}
     assert copy == {customer.id: "New"}
+
+
+async def test_a_download_racing_a_change_that_leaves_the_customer_row_never_hides_it(
+    factory: Any, runtime: Any, stores: tuple[Any, Any], monkeypatch: Any
+) -> None:
+    """Points move (as at every sale) without updating the customer's row: the change
+    locks the row itself before reading the holders, so a download waits for it."""
+    home, other = stores
+    customer = await factory.customer(home_store_id=home.id)
+    original = SyncRepository.holders
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def paused(self: Any, ids: list[uuid.UUID]) -> Any:
+        found = await original(self, ids)
+        if customer.id in ids and not reached.is_set():
+            reached.set()  # the points change has read who holds the customer
+            await release.wait()
+        return found
+
+    monkeypatch.setattr(SyncRepository, "holders", paused)
+    change = asyncio.create_task(factory.loyalty().adjust(customer.id, 50, "Welcome gift"))
+    await reached.wait()
+    sync = StoreSyncService(runtime.tx, runtime.settings, None)
+    download = asyncio.create_task(sync.download(customer.id, other.id))
+    await asyncio.sleep(0.2)  # the download waits for the change (or would have committed)
+    first = await sync.changes(other.id, None, 10)
+    release.set()
+    assert (await change).ok
+    assert (await download).ok
+    # The till's copy must come from after the change: it arrives (again) now.
+    later = await sync.changes(other.id, first.end_cursor, 10)
+    assert [c.customer_id for c in later.changes] == [customer.id]
+
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="SQLite has one writer: every commit queues")
+async def test_commits_numbering_different_stores_do_not_wait_for_each_other(
+    factory: Any, runtime: Any, stores: tuple[Any, Any], monkeypatch: Any
+) -> None:
+    """A change held open after taking its store's numbers does not hold up a change
+    numbered in another store (one chain-wide counter would)."""
+    here, there = stores
+    mine = await factory.customer(home_store_id=here.id)
+    theirs = await factory.customer(home_store_id=there.id)
+    original = SyncRepository.number
+    numbered, release = asyncio.Event(), asyncio.Event()
+
+    async def paused(self: Any, entries: Any, now: Any) -> None:
+        await original(self, entries, now)
+        if (here.id, mine.id) in entries:
+            numbered.set()  # this store's counter is locked until the commit
+            await release.wait()
+
+    monkeypatch.setattr(SyncRepository, "number", paused)
+    loyalty = factory.loyalty()
+    held_open = asyncio.create_task(loyalty.adjust(mine.id, 10, "Held open"))
+    await numbered.wait()
+    try:
+        # A deadline, not a timing: with one counter this would wait for the release.
+        other = await asyncio.wait_for(loyalty.adjust(theirs.id, 10, "Elsewhere"), 30)
+    finally:
+        release.set()
+        assert (await held_open).ok
+    assert other.ok
+    sync = StoreSyncService(runtime.tx, runtime.settings, None)
+    assert theirs.id in [c.customer_id for c in (await sync.changes(there.id, None, 10)).changes]
+
+
+async def test_numbers_taken_in_several_statements_stay_in_order(
+    factory: Any, runtime: Any, stores: tuple[Any, Any], monkeypatch: Any
+) -> None:
+    """More feed rows than one statement carries (an import): the counters are taken once
+    for all of them, and each store's rows get its next numbers, in customer order."""
+    here, there = stores
+    members = [await factory.customer(home_store_id=s.id) for s in (here, there, here, there)]
+    groups = GroupService(runtime.tx, None)
+    group = await groups.create("Chunked", None, Decimal("5"))
+    assert group.value
+    await groups.change_members(group.value.id, [m.id for m in members], add=True)
+    sync = StoreSyncService(runtime.tx, runtime.settings, None)
+    cursors = {s.id: (await sync.changes(s.id, None, 50)).end_cursor for s in stores}
+    monkeypatch.setattr("app.db.repositories.sync.NUMBER_ROWS", 1)
+    assert (await groups.update(group.value.id, GroupChange(discount_percent=Decimal("7")))).ok
+    for store in stores:
+        page = await sync.changes(store.id, cursors[store.id], 50)
+        mine = sorted((m.id for m in members if m.home_store_id == store.id), key=str)
+        assert [c.customer_id for c in page.changes] == mine
+        numbers = [number_cursor(c.cursor) for c in page.changes]
+        assert numbers == list(range(numbers[0], numbers[0] + len(mine)))
+        before = cursors[store.id]
+        assert before is not None
+        assert numbers[0] == number_cursor(before) + 1
+
+
+async def test_publishing_a_change_takes_a_fixed_few_statements(
+    factory: Any, stores: tuple[Any, Any], monkeypatch: Any, count_statements: Any
+) -> None:
+    """The feed's share of every customer write, each sale with a customer included."""
+    here, _ = stores
+    customer = await factory.customer(home_store_id=here.id)
+    original = UnitOfWork.publish_changes
+    counts: list[int] = []
+
+    async def counted(self: UnitOfWork) -> None:
+        with count_statements() as counter:
+            await original(self)
+        counts.append(len(counter.statements))
+
+    monkeypatch.setattr(UnitOfWork, "publish_changes", counted)
+    assert (await factory.loyalty().adjust(customer.id, 5, "Counted")).ok
+    # PostgreSQL: lock, holders, counters with rows; SQLite: holders, counters, rows. Was 6
+    # (5 on SQLite): the counter's lock, two reads of holders, numbers, delete, insert.
+    assert counts == [3]
+
+
+async def test_sales_edits_and_downloads_of_one_customer_at_once_all_commit(
+    factory: Any, runtime: Any, stores: tuple[Any, Any]
+) -> None:
+    """Every transaction takes the feed's locks in one order, after its own (a sale's
+    points, stats and stock): customers, then store counters. Sales, edits (one moving
+    the home store) and downloads of one customer at once never deadlock, and every
+    store that holds the customer ends with its latest state."""
+    here, other = stores
+    third = await factory.store()
+    await factory.product("GUM", "1.00")
+    customer = await factory.customer(name="V0", home_store_id=here.id)
+    service = SaleService(runtime.tx, None, LoyaltyService(runtime.tx, None))
+    sync = StoreSyncService(runtime.tx, runtime.settings, None)
+    version = customer.version
+    for round_ in range(1, 6):
+        opened = [
+            await service.create(SaleCreate(lines=(LineDraft("GUM", 1),), customer_id=customer.id))
+            for _ in range(2)
+        ]
+        home = third.id if round_ == 3 else here.id
+        edit = CustomerUpdate(expected_version=version, name=f"V{round_}", home_store_id=home)
+        results = await asyncio.gather(
+            *(service.complete(s.value.id, SaleCompletion(PaymentMethod.CASH)) for s in opened),  # type: ignore[union-attr]
+            factory.customers().update(customer.id, edit),
+            sync.download(customer.id, other.id),
+        )
+        assert all(r.ok for r in results), [r.errors for r in results]
+        version = results[2].value.version
+    for store in (here, other, third):
+        page = await sync.changes(store.id, None, 50)
+        assert [(c.customer_id, c.customer.name) for c in page.changes if c.customer] == [
+            (customer.id, "V5")
+        ]
 
 
 async def test_group_changes_reach_the_members_stores(

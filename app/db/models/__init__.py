@@ -44,7 +44,7 @@ from app.db.models.sale import (
 from app.db.models.sms_credit import SmsCreditBalance, SmsCreditEntry
 from app.db.models.staff import AuthToken, Role, StaffUser
 from app.db.models.store import Store, Till
-from app.db.models.sync import OfflineCustomer, StoreCustomer, SyncCounter
+from app.db.models.sync import OfflineCustomer, StoreCustomer, StoreSyncCounter
 from app.db.models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -100,7 +100,7 @@ __all__ = [
     "StaffUser",
     "Store",
     "StoreCustomer",
-    "SyncCounter",
+    "StoreSyncCounter",
     "Till",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -14,17 +14,21 @@ from app.db.models._columns import created_at
 from app.db.types import UTCDateTime
 
 
-class SyncCounter(Base):
-    """One row: the last change number handed out.
+class StoreSyncCounter(Base):
+    """Per store: the last change number handed out in that store's feed.
 
-    Taking a number locks this row until commit, so numbers become visible in the
-    order they were taken: a reader never sees 11 before 10 commits (nothing missed).
+    Taking numbers updates this row, which stays locked until commit, so a store's
+    numbers become visible in the order they were taken: a reader never sees 11 before
+    10 commits (nothing missed). Stores have their own rows, so commits numbering
+    changes in different stores never wait for each other.
     """
 
-    __tablename__ = "sync_counter"
+    __tablename__ = "store_sync_counters"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    store_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class StoreCustomer(Base):

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Uuid,
+    and_,
+    column,
+    literal,
+    or_,
+    select,
+    update,
+    values,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Customer, OfflineCustomer, StoreCustomer, SyncCounter
+from app.db.models import Customer, OfflineCustomer, StoreCustomer, StoreSyncCounter
+from app.db.types import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,83 +59,132 @@ def _answer(row: OfflineCustomer) -> OfflineAnswer:
     )
 
 
+# Customer -> the stores holding it -> whether it is in that store's feed yet (False: only
+# its home store, not yet numbered there).
+Holders = dict[uuid.UUID, dict[uuid.UUID, bool]]
+
+# Feed rows numbered in one statement with their counters (PostgreSQL): 4 parameters
+# each, well under its 32,767. More (an import) take the counters, then one executemany.
+NUMBER_ROWS = 4000
+
+
+def _feed_upsert(stmt: Any) -> Any:
+    """A (store, customer) already in the feed moves to its new number and kind."""
+    return stmt.on_conflict_do_update(
+        index_elements=[StoreCustomer.store_id, StoreCustomer.customer_id],
+        set_={
+            "seq": stmt.excluded.seq,
+            "kind": stmt.excluded.kind,
+            "added_at": stmt.excluded.added_at,
+        },
+    )
+
+
 class SyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def take_numbers(self, count: int) -> range:
-        """The next ``count`` change numbers.
+    @property
+    def _postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
-        The UPDATE locks the counter row until commit (PostgreSQL) or runs under the one
-        writer (SQLite): a later number is never visible before an earlier one.
+    async def lock_customers(self, customer_ids: list[uuid.UUID], *, adding: bool) -> None:
+        """Lock the customers whose feed rows this transaction writes, in id order, before
+        their holders are read (PostgreSQL; SQLite's one writer serialises anyway).
+
+        A change takes FOR SHARE: changes of one customer do not wait for each other, but
+        do wait for a transaction that adds a holder (``adding``: a download, a match,
+        FOR NO KEY UPDATE) or moves the home store (an UPDATE of the row), and those wait
+        for the change. So whichever commits second reads the holders after the first
+        committed, and a store that starts holding a customer never misses a change.
         """
-        last = await self.session.scalar(
-            update(SyncCounter)
-            .where(SyncCounter.id == 1)
-            .values(value=SyncCounter.value + count)
-            .returning(SyncCounter.value)
+        if not self._postgresql or not customer_ids:
+            return
+        await self.session.execute(
+            select(Customer.id)
+            .where(Customer.id.in_(customer_ids))
+            .order_by(Customer.id)
+            .with_for_update(read=not adding, key_share=adding)
         )
-        if last is None:  # migration 0005 creates the row
-            raise LookupError("sync_counter is empty: run `poscrm migrate`")
-        return range(last - count + 1, last + 1)
 
-    async def lock_counter(self) -> None:
-        """Take the counter's row lock now (PostgreSQL); SQLite's one writer is the lock."""
-        if self.session.get_bind().dialect.name != "sqlite":
-            await self.session.execute(
-                select(SyncCounter.value).where(SyncCounter.id == 1).with_for_update()
-            )
-
-    async def holders(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
-        """The stores holding each customer: those that hold it already, and its home store."""
-        found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-        rows = await self.session.execute(
-            select(StoreCustomer.customer_id, StoreCustomer.store_id).where(
-                StoreCustomer.customer_id.in_(customer_ids)
-            )
+    async def holders(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[uuid.UUID, bool]]:
+        """The stores holding each customer: those that hold it already and its home store,
+        with whether the store has the customer in its feed yet (True) or is only its home."""
+        listed = select(
+            StoreCustomer.customer_id, StoreCustomer.store_id, literal(1).label("listed")
+        ).where(StoreCustomer.customer_id.in_(customer_ids))
+        homes = select(Customer.id, Customer.home_store_id, literal(0)).where(
+            Customer.id.in_(customer_ids), Customer.home_store_id.is_not(None)
         )
-        homes = await self.session.execute(
-            select(Customer.id, Customer.home_store_id).where(
-                Customer.id.in_(customer_ids), Customer.home_store_id.is_not(None)
-            )
-        )
-        for customer_id, store_id in [*rows, *homes]:
-            found[customer_id].add(store_id)
+        found: dict[uuid.UUID, dict[uuid.UUID, bool]] = defaultdict(dict)
+        for customer_id, store_id, in_feed in await self.session.execute(listed.union_all(homes)):
+            stores = found[customer_id]
+            stores[store_id] = stores.get(store_id, False) or bool(in_feed)
         return found
 
-    async def put(self, entries: list[tuple[uuid.UUID, uuid.UUID, str]], now: datetime) -> None:
-        """Give each (store, customer, kind) a new number: it moves to the end of that feed."""
+    async def number(self, entries: dict[tuple[uuid.UUID, uuid.UUID], str], now: datetime) -> None:
+        """Give each (store, customer) -> kind a new number: it moves to the end of that feed.
+
+        One counter row per store, all taken in one statement in store order (so two
+        commits numbering the same stores never deadlock), locked until commit: a store's
+        later number is never visible before an earlier one. Within a store, customers
+        are numbered in id order.
+        """
         if not entries:
             return
-        entries = sorted(entries, key=lambda e: (str(e[0]), str(e[1])))
-        numbers = await self.take_numbers(len(entries))
-        keys = [(store_id, customer_id) for store_id, customer_id, _ in entries]
-        await self.session.execute(
-            delete(StoreCustomer).where(
-                tuple_(StoreCustomer.store_id, StoreCustomer.customer_id).in_(keys)
-            )
+        ordered = sorted(entries.items(), key=lambda e: (str(e[0][0]), str(e[0][1])))
+        counts = Counter(store_id for (store_id, _), _ in ordered)
+        insert: Any = postgresql.insert if self._postgresql else sqlite.insert
+        taken = insert(StoreSyncCounter).values(
+            [{"store_id": s, "value": n} for s, n in counts.items()]  # in store order
         )
+        counter = taken.on_conflict_do_update(
+            index_elements=[StoreSyncCounter.store_id],
+            set_={"value": StoreSyncCounter.value + taken.excluded.value},
+        ).returning(StoreSyncCounter.store_id, StoreSyncCounter.value)
+        # Per entry, how far below its store's new last number it goes.
+        rows, seen = [], Counter[uuid.UUID]()
+        for (store_id, customer_id), kind in ordered:
+            seen[store_id] += 1
+            rows.append((store_id, customer_id, kind, counts[store_id] - seen[store_id]))
+        if self._postgresql and len(rows) <= NUMBER_ROWS:
+            # One round trip: the counters and the feed rows in one statement.
+            numbered = counter.cte("numbered")
+            given = values(
+                column("store_id", Uuid()),
+                column("customer_id", Uuid()),
+                column("kind", String()),
+                column("back", BigInteger()),
+                name="given",
+            ).data(rows)
+            pick = select(
+                given.c.store_id,
+                given.c.customer_id,
+                numbered.c.value - given.c.back,
+                given.c.kind,
+                literal(now, UTCDateTime()),
+            ).join_from(given, numbered, numbered.c.store_id == given.c.store_id)
+            together = postgresql.insert(StoreCustomer).from_select(
+                ["store_id", "customer_id", "seq", "kind", "added_at"], pick
+            )
+            await self.session.execute(_feed_upsert(together))
+            return
+        last: dict[uuid.UUID, int] = dict((await self.session.execute(counter)).all())
         await self.session.execute(
-            insert(StoreCustomer),
+            _feed_upsert(insert(StoreCustomer)),
             [
                 {
                     "store_id": store_id,
                     "customer_id": customer_id,
                     "kind": kind,
-                    "seq": seq,
+                    "seq": last[store_id] - back,
                     "added_at": now,
                 }
-                for (store_id, customer_id, kind), seq in zip(entries, numbers, strict=True)
+                for store_id, customer_id, kind, back in rows
             ],
         )
-
-    async def holds(self, store_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
-        found = await self.session.scalar(
-            select(StoreCustomer.seq).where(
-                StoreCustomer.store_id == store_id, StoreCustomer.customer_id == customer_id
-            )
-        )
-        return found is not None
 
     async def feed(self, store_id: uuid.UUID, after: int, first: int) -> list[FeedRow]:
         rows = await self.session.execute(
