@@ -630,7 +630,14 @@ class SaleService:
             if not lines:
                 raise reject(ErrorCode.SALE_EMPTY, "Add a line before taking payment.", "saleId")
             customer_id = sale.customer_id
-            customer = await live_customer(uow, customer_id, "saleId") if customer_id else None
+            # The sale's customer is live: a merge moves open sales to the survivor, and a
+            # customer with sales is never deleted. So only a credit sale reads their row
+            # (the limit); a customer deactivated while the basket was scanned still buys.
+            credit_customer = (
+                await live_customer(uow, customer_id, "saleId")
+                if customer_id and cmd.payment is PaymentMethod.CREDIT
+                else None
+            )
             entitled = await self._entitlements(uow, customer_id)
             priced = await self._reprice(uow, sale_id, customer_id, lines, entitled)
             # The stamp read at this request's start vouches for the cached settings.
@@ -640,7 +647,7 @@ class SaleService:
                 raise reject(
                     ErrorCode.INVALID, f"Redeem 0 to {POINTS_MAX} points.", "input", "redeemPoints"
                 )
-            if redeem and customer is None:
+            if redeem and customer_id is None:
                 raise reject(
                     ErrorCode.INVALID,
                     "A walk-in sale has no points to redeem.",
@@ -657,17 +664,18 @@ class SaleService:
                     "redeemPoints",
                 )
             paid = priced.total - points_amount
-            if cmd.payment is PaymentMethod.CREDIT and not _credit_allowed(customer):
+            if cmd.payment is PaymentMethod.CREDIT and not _credit_allowed(credit_customer):
                 raise _credit_not_allowed()
             earned = 0
             segment = None
-            # Rows are locked in one order by every sale command (the customer's points,
-            # then their stats, then stock): two tills serving one customer never deadlock.
-            if customer is not None:
+            # Rows are locked in one order by every sale command (the sale, the customer's
+            # points, their stats, their segment, then stock): two tills serving one
+            # customer never deadlock.
+            if customer_id is not None:
                 if redeem:
                     try:
                         await self.loyalty.redeem(
-                            uow, customer.id, redeem, sale_id, card_id=entitled.card_id
+                            uow, customer_id, redeem, sale_id, card_id=entitled.card_id
                         )
                     except Rejected as rejected:
                         raise reject(
@@ -677,16 +685,15 @@ class SaleService:
                             "redeemPoints",
                         ) from None
                 earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
-                await self.loyalty.earn(uow, customer.id, earned, sale_id, entitled.card_id)
-                if cmd.payment is PaymentMethod.CREDIT:
-                    await self._charge_credit(uow, customer, paid)
-                visits = await uow.sales.add_visit(customer.id, cents(priced.total), uow.now)
+                await self.loyalty.earn(uow, customer_id, earned, sale_id, entitled.card_id)
+                if credit_customer is not None:
+                    await self._charge_credit(uow, credit_customer, paid)
+                visits = await uow.sales.add_visit(customer_id, cents(priced.total), uow.now)
                 # The till's next screen shows the customer's segment with this sale
                 # ("first visit" for a first one).
                 segment = await classify_at_sale(
-                    uow, customer.id, business, visits, cents(priced.total)
+                    uow, customer_id, business, visits, cents(priced.total)
                 )
-            await uow.products.adjust_stock(sale.store_id, units_by_product(lines, -1), uow.now)
             completed = await uow.sales.update_returning(
                 sale_id,
                 {
@@ -701,6 +708,8 @@ class SaleService:
                     "customer_segment": segment.value if segment else None,
                 },
             )
+            # Last: another till's sale of the same goods waits on these rows until commit.
+            await uow.products.adjust_stock(sale.store_id, units_by_product(lines, -1), uow.now)
             uow.emit_webhook(sale_event(WebhookEventType.SALE_COMPLETED, completed, uow.now))
             return completed
 
