@@ -258,6 +258,8 @@ class ConsentRecord:
     changed_at: datetime | None = None
     source: ConsentSource | None = None
     actor_label: str | None = None
+    store_id: uuid.UUID | None = None
+    till_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +270,22 @@ class ConsentChangeRecord:
     changed_at: datetime
     source: ConsentSource
     actor_label: str
+    store_id: uuid.UUID | None = None
+    till_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentPlace:
+    """Where a consent change was made: the caller's store and till (none for a link or
+    the online store)."""
+
+    store_id: uuid.UUID | None = None
+    till_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, actor: Actor | None) -> ConsentPlace:
+        # A till's token names its store and till; a staff session its store, if bound to one.
+        return cls(actor.store_id, actor.till_id) if actor else cls()
 
 
 @dataclass(frozen=True, slots=True)

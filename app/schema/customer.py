@@ -95,6 +95,12 @@ class ChannelConsent:
     changed_at: datetime | None
     source: records.ConsentSource | None
     changed_by: str | None
+    store_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The store where the last change was made (seed 003)."
+    )
+    till_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The till, when a till's token made it."
+    )
 
     @classmethod
     def from_record(cls, record: records.ConsentRecord | None) -> ChannelConsent:
@@ -110,7 +116,13 @@ class ChannelConsent:
             changed_at=record.changed_at,
             source=record.source,
             changed_by=record.actor_label,
+            store_id=_optional_id(record.store_id),
+            till_id=_optional_id(record.till_id),
         )
+
+
+def _optional_id(value: uuid.UUID | None) -> strawberry.ID | None:
+    return None if value is None else strawberry.ID(str(value))
 
 
 @strawberry.type(description="One consent change: from which state to which, when, where, by whom.")
@@ -121,6 +133,13 @@ class ConsentChange:
     changed_at: datetime
     source: records.ConsentSource
     changed_by: str
+    store_id: strawberry.ID | None = strawberry.field(
+        description="The store where it was made: the till's, or the staff user's own store; "
+        "none from an unsubscribe link, the online store or a changer bound to no store."
+    )
+    till_id: strawberry.ID | None = strawberry.field(
+        description="The till, when a till's token made it."
+    )
 
 
 async def _consent_history(
@@ -135,6 +154,8 @@ async def _consent_history(
             changed_at=c.changed_at,
             source=c.source,
             changed_by=c.actor_label,
+            store_id=_optional_id(c.store_id),
+            till_id=_optional_id(c.till_id),
         )
         for c in found
     ]

@@ -23,6 +23,7 @@ from app.domain.records import (
     AddressRecord,
     AuditRecord,
     ConsentChangeRecord,
+    ConsentPlace,
     ConsentRecord,
     ConsentSource,
     ConsentState,
@@ -564,6 +565,7 @@ class CustomerService:
             at=uow.now,
             source=source,
             actor_label=uow.actor_label,
+            place=ConsentPlace.of(uow.actor),
         )
         await uow.audit(
             "customer",

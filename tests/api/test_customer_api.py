@@ -428,3 +428,31 @@ async def test_registration_can_subscribe_marketing_at_once(gql, token, factory,
         {"field": ["input", "emailMarketing"], "code": "CONSENT_CHANNEL_MISSING"}
     ]
     assert await count(raw_sql, "customers") == 1
+
+
+PLACES = """query($id: ID!) { customer(id: $id) { marketingConsent {
+  email { state storeId tillId } sms { state storeId tillId }
+  history { channel state storeId tillId } } } }"""
+
+
+async def test_a_consent_change_records_the_store_and_till_where_it_was_made(
+    gql, token, factory
+) -> None:
+    """Seed 003: where a customer agreed (or withdrew) is kept next to who and how."""
+    made = await create(gql, token, name="Ann", phone="+12125550100", email="ann@example.com")
+    customer_id = made["customer"]["id"]
+    shop, branch = await factory.store(), await factory.store()
+    till = await factory.till(shop.id, P.CUSTOMER_MODIFY, P.CUSTOMER_VIEW)
+    till_id = (await gql("{ viewer { tillId } }", token=till))["data"]["viewer"]["tillId"]
+    clerk = await factory.token(P.CUSTOMER_MODIFY, P.CUSTOMER_VIEW, store_id=branch.id)
+    await gql(CONSENT, {"id": customer_id, "channel": "EMAIL", "on": True}, token=till)
+    await gql(CONSENT, {"id": customer_id, "channel": "SMS", "on": True}, token=clerk)
+
+    body = await gql(PLACES, {"id": customer_id}, token=token)
+    consent = body["data"]["customer"]["marketingConsent"]
+    assert consent["email"] == {"state": "SUBSCRIBED", "storeId": str(shop.id), "tillId": till_id}
+    assert consent["sms"] == {"state": "SUBSCRIBED", "storeId": str(branch.id), "tillId": None}
+    assert consent["history"] == [
+        {"channel": "SMS", "state": "SUBSCRIBED", "storeId": str(branch.id), "tillId": None},
+        {"channel": "EMAIL", "state": "SUBSCRIBED", "storeId": str(shop.id), "tillId": till_id},
+    ]

@@ -129,6 +129,9 @@ class ConsentChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     source: Mapped[str] = mapped_column(String(16))
     actor_label: Mapped[str] = mapped_column(String(200))
+    # Where the change was made (seed 003): the caller's store and till, if any.
+    store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))
+    till_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tills.id"))
 
 
 class MarketingConsent(Base):
@@ -144,6 +147,8 @@ class MarketingConsent(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     source: Mapped[str] = mapped_column(String(16))
     actor_label: Mapped[str] = mapped_column(String(200))
+    store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))
+    till_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tills.id"))
 
 
 class CustomerNameWord(Base):

@@ -11,11 +11,14 @@ from app.db.base import table_of
 from app.db.models import ConsentChange, MarketingConsent
 from app.domain.records import (
     ConsentChangeRecord,
+    ConsentPlace,
     ConsentRecord,
     ConsentSource,
     ConsentState,
     MarketingChannel,
 )
+
+NOWHERE = ConsentPlace()
 
 
 def _record(row: MarketingConsent) -> ConsentRecord:
@@ -25,6 +28,8 @@ def _record(row: MarketingConsent) -> ConsentRecord:
         changed_at=row.changed_at,
         source=ConsentSource(row.source),
         actor_label=row.actor_label,
+        store_id=row.store_id,
+        till_id=row.till_id,
     )
 
 
@@ -52,6 +57,7 @@ class ConsentRepository:
         at: datetime,
         source: ConsentSource,
         actor_label: str,
+        place: ConsentPlace = NOWHERE,
     ) -> ConsentRecord:
         row = await self.session.get(MarketingConsent, (customer_id, channel.value))
         if row is None:
@@ -71,12 +77,16 @@ class ConsentRepository:
                 changed_at=at,
                 source=source.value,
                 actor_label=actor_label,
+                store_id=place.store_id,
+                till_id=place.till_id,
             )
         )
         row.state = state.value
         row.changed_at = at
         row.source = source.value
         row.actor_label = actor_label
+        row.store_id = place.store_id
+        row.till_id = place.till_id
         await self.session.flush()
         return _record(row)
 
@@ -87,11 +97,18 @@ class ConsentRepository:
         at: datetime,
         source: ConsentSource,
         actor_label: str,
+        place: ConsentPlace = NOWHERE,
     ) -> None:
         """Subscribe customers that have no consent yet, with the change in their history."""
         if not entries:
             return
-        common = {"changed_at": at, "source": source.value, "actor_label": actor_label}
+        common = {
+            "changed_at": at,
+            "source": source.value,
+            "actor_label": actor_label,
+            "store_id": place.store_id,
+            "till_id": place.till_id,
+        }
         subscribed = ConsentState.SUBSCRIBED.value
         await self.session.execute(
             insert(table_of(MarketingConsent)),
@@ -133,6 +150,8 @@ class ConsentRepository:
                     changed_at=row.changed_at,
                     source=ConsentSource(row.source),
                     actor_label=row.actor_label,
+                    store_id=row.store_id,
+                    till_id=row.till_id,
                 )
             )
         return found
