@@ -55,10 +55,10 @@ RAW_READS = [
     "SELECT points FROM loyalty_points_balances WHERE customer_id = {0}",
     "SELECT visits, spent_cents, first_purchase_at, last_purchase_at"
     " FROM customer_sales_stats WHERE customer_id = {0}",
-    "SELECT l.sku, MAX(l.name), SUM(l.quantity - l.returned_quantity) AS units"
-    " FROM sale_lines l JOIN sales s ON s.id = l.sale_id"
-    " WHERE s.customer_id = {0} AND s.status = 'COMPLETED'"
-    " GROUP BY l.product_id, l.sku ORDER BY units DESC, l.sku LIMIT 5",
+    # The running units per product (issue 12), as the server reads them too.
+    "SELECT p.sku, p.name, u.units FROM customer_product_units u"
+    " JOIN products p ON p.id = u.product_id"
+    " WHERE u.customer_id = {0} AND u.units > 0 ORDER BY u.units DESC, p.sku LIMIT 5",
     "SELECT COUNT(*) FROM sales WHERE customer_id = {0}",
     "SELECT id, status, total, created_at FROM sales WHERE customer_id = {0}"
     " ORDER BY created_at DESC, id DESC LIMIT 21",

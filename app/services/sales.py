@@ -114,7 +114,11 @@ class SalesSummary:
     top_products: list[TopProductRecord] = field(default_factory=list)
 
 
-def _summary(stats: SalesStatsRecord | None, top: list[TopProductRecord]) -> SalesSummary:
+def sales_summary(
+    stats: SalesStatsRecord | None, top: list[TopProductRecord] | None = None
+) -> SalesSummary:
+    """The summary figures of a customer's running stats (None: never bought)."""
+    top = top or []
     if stats is None:
         return SalesSummary(0, ZERO, None, None, None, ZERO, top)
     average = to_cents(stats.spent / stats.visits) if stats.visits > 0 else None
@@ -679,6 +683,7 @@ class SaleService:
                 if cmd.payment is PaymentMethod.CREDIT:
                     await self._charge_credit(uow, customer, paid)
                 await uow.sales.add_visit(customer.id, cents(priced.total), uow.now)
+                await uow.sales.add_units(customer.id, units_by_product(lines, +1))
             await uow.products.adjust_stock(sale.store_id, units_by_product(lines, -1), uow.now)
             await uow.sales.update(
                 sale_id,
@@ -790,7 +795,8 @@ class SaleService:
 
     async def customer_pages(
         self, customer_ids: list[uuid.UUID], first: int, after: str | None
-    ) -> dict[uuid.UUID, Page[SaleRecord]]:
+    ) -> tuple[dict[uuid.UUID, Page[SaleRecord]], dict[uuid.UUID, list[SaleDiscountRecord]]]:
+        """The pages, and the applied discount of each sale on them."""
         async with self.tx.db.read() as session:
             return await SaleRepository(session).customer_pages(customer_ids, first, after)
 
@@ -803,6 +809,18 @@ class SaleService:
     ) -> dict[uuid.UUID, list[SaleDiscountRecord]]:
         async with self.tx.db.read() as session:
             return await SaleRepository(session).discounts_for(sale_ids)
+
+    async def applied_discounts_for(
+        self, sale_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleDiscountRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).discounts_for(sale_ids, applied_only=True)
+
+    async def top_products_for(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[TopProductRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).top_products(customer_ids, TOP_PRODUCTS)
 
     async def exchanges_for(self, sale_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[SaleRecord]]:
         async with self.tx.db.read() as session:
@@ -826,7 +844,7 @@ class SaleService:
             repository = SaleRepository(session)
             stats = await repository.stats_for(customer_ids)
             top = await repository.top_products(customer_ids, TOP_PRODUCTS)
-        return {i: _summary(stats.get(i), top.get(i, [])) for i in customer_ids}
+        return {i: sales_summary(stats.get(i), top.get(i, [])) for i in customer_ids}
 
 
 def _credit_allowed(customer: CustomerRecord | None) -> bool:
