@@ -82,6 +82,7 @@ async def add_sales_history(
         lines: list[dict[str, Any]] = []
         discounts: list[dict[str, Any]] = []
         bought: dict[uuid.UUID, list[Any]] = {}
+        units: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
         today = uow.now.date()
         for back in range(days, 0, -1):
             day = today - timedelta(days=back)
@@ -98,6 +99,9 @@ async def add_sales_history(
                         rng.sample(products, rng.randint(1, 3)), start=1
                     ):
                         quantity = rng.randint(1, 2)
+                        if customer is not None:
+                            kept = units.setdefault(customer, {})
+                            kept[product_id] = kept.get(product_id, 0) + quantity
                         amount = price * quantity
                         discount = to_cents(amount * percent / HUNDRED)
                         lines.append(
@@ -161,6 +165,7 @@ async def add_sales_history(
         repository = SaleRepository(session)
         for customer_id, (visits, spent, first, last) in bought.items():
             await repository.add_history(customer_id, visits, spent, first, last)
+            await repository.add_units(customer_id, units[customer_id])
         return len(sales)
 
     result = await tx.run(None, work)

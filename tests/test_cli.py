@@ -67,6 +67,16 @@ def test_seed_demo_fills_once(fresh: Path) -> None:
     assert months >= 12
     [(segmented,)] = db.execute("SELECT COUNT(*) FROM customer_segments").fetchall()
     assert segmented > 20
+    # Top products: the running units are what the history says (issue 12).
+    history = db.execute(
+        "SELECT s.customer_id, l.product_id, SUM(l.quantity - l.returned_quantity)"
+        " FROM sale_lines l JOIN sales s ON s.id = l.sale_id"
+        " WHERE s.status = 'COMPLETED' AND s.customer_id IS NOT NULL"
+        " GROUP BY s.customer_id, l.product_id"
+    ).fetchall()
+    kept = db.execute("SELECT customer_id, product_id, units FROM customer_product_units")
+    assert len(history) > 40
+    assert sorted(kept.fetchall()) == sorted(history)
     db.close()
     again = poscrm(fresh, "seed-demo")
     assert again.returncode == 0

@@ -23,7 +23,7 @@ Info = strawberry.Info[Context, None]
 
 
 async def customer(info: Info, id: strawberry.ID) -> Customer | None:
-    found = await info.context.customers.get(parse_id(id))
+    found = await info.context.loaders.customer_screen(parse_id(id))
     return Customer.from_record(found) if found else None
 
 

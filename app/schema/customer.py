@@ -34,6 +34,7 @@ from app.services.customers import (
     CustomerUpdate,
     PhoneDraft,
 )
+from app.services.sales import sales_summary
 from app.services.statutory import GST_STATES
 from app.services.unit_of_work import Result
 
@@ -258,8 +259,8 @@ async def _online_account(
 
 
 async def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
-    found = await info.context.loaders.loyalty_cards.load(uuid.UUID(root.id))
-    return LoyaltyCard.from_record(found) if found else None
+    card = (await info.context.loaders.facts.load(uuid.UUID(root.id))).card
+    return LoyaltyCard.from_record(card) if card else None
 
 
 async def _segment(root: Customer, info: strawberry.Info[Context, None]) -> CustomerSegment | None:
@@ -267,7 +268,7 @@ async def _segment(root: Customer, info: strawberry.Info[Context, None]) -> Cust
 
 
 async def _loyalty_points(root: Customer, info: strawberry.Info[Context, None]) -> int:
-    return await info.context.loaders.points.load(uuid.UUID(root.id))
+    return (await info.context.loaders.facts.load(uuid.UUID(root.id))).points
 
 
 async def _points_ledger(
@@ -286,8 +287,8 @@ async def _sales_history(
     from app.schema.sale import SalesHistory  # the sale module imports this one
 
     customer_id = uuid.UUID(root.id)
-    summary = await info.context.loaders.sales_summaries.load(customer_id)
-    return SalesHistory.from_summary(customer_id, summary)
+    facts = await info.context.loaders.facts.load(customer_id)
+    return SalesHistory.from_summary(customer_id, sales_summary(facts.stats))
 
 
 async def _appointments(

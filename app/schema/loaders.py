@@ -11,7 +11,8 @@ from strawberry.dataloader import DataLoader
 
 from app.domain.accounts import OnlineAccountRecord
 from app.domain.appointments import AppointmentRecord
-from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord
+from app.domain.customer_facts import NO_FACTS, CustomerFacts
+from app.domain.loyalty import PointsEntryRecord
 from app.domain.notifications import NotificationAttemptRecord, NotificationRecord
 from app.domain.products import StockRecord
 from app.domain.records import (
@@ -32,6 +33,7 @@ from app.domain.sales import (
     SaleRecord,
     SaleReturnLineRecord,
     SaleReturnRecord,
+    TopProductRecord,
 )
 from app.domain.segments import CustomerSegment
 from app.services.appointments import AppointmentService
@@ -42,7 +44,7 @@ from app.services.loyalty import LoyaltyService
 from app.services.notification_history import NotificationHistoryService
 from app.services.online_accounts import OnlineAccountService
 from app.services.products import ProductService
-from app.services.sales import SaleService, SalesSummary
+from app.services.sales import SaleService
 from app.services.segments import segments_of
 
 # (product, store); store None: the caller's store, else head office.
@@ -104,7 +106,11 @@ class Loaders:
             self._load_return_lines
         )
         self.customer_sales = DataLoader[PageKey, Page[SaleRecord]](self._load_customer_sales)
-        self.sales_summaries = DataLoader[uuid.UUID, SalesSummary](self._load_sales_summaries)
+        # Primed by customer_sales for the sales on its pages.
+        self.applied_discounts = DataLoader[uuid.UUID, list[SaleDiscountRecord]](
+            self._load_applied_discounts
+        )
+        self.top_products = DataLoader[uuid.UUID, list[TopProductRecord]](self._load_top_products)
         self._customers = customers
         self._groups = groups
         self._discounts = discounts
@@ -117,10 +123,8 @@ class Loaders:
         )
         self.stock = DataLoader[StockKey, int](self._load_stock)
         self.stock_levels = DataLoader[uuid.UUID, list[StockRecord]](self._load_stock_levels)
-        self.loyalty_cards = DataLoader[uuid.UUID, LoyaltyCardRecord | None](
-            self._load_loyalty_cards
-        )
-        self.points = DataLoader[uuid.UUID, int](self._load_points)
+        # Card, points and sales stats: one row per customer; primed by customer_screen.
+        self.facts = DataLoader[uuid.UUID, CustomerFacts](self._load_facts)
         self.segments = DataLoader[uuid.UUID, CustomerSegment | None](self._load_segments)
         self.ledger_pages = DataLoader[PageKey, Page[PointsEntryRecord]](self._load_ledger_pages)
         self.groups = DataLoader[uuid.UUID, list[CustomerGroupRecord]](self._load_groups)
@@ -147,6 +151,19 @@ class Loaders:
     async def _load_customers(self, ids: Sequence[uuid.UUID]) -> list[CustomerRecord | None]:
         found = await self._customers.get_many(list(ids))
         return [found.get(i) for i in ids]
+
+    async def customer_screen(self, customer_id: uuid.UUID) -> CustomerRecord | None:
+        """One customer, their card, points and sales stats read with them (one statement)."""
+        found = await self._customers.get_with_facts(customer_id)
+        if found is None:
+            return None
+        customer, facts = found
+        self.facts.prime(customer.id, facts)
+        return customer
+
+    async def _load_facts(self, ids: Sequence[uuid.UUID]) -> list[CustomerFacts]:
+        found = await self._customers.facts_for(list(ids))
+        return [found.get(i, NO_FACTS) for i in ids]
 
     async def _load_appointment_pages(
         self, keys: Sequence[PageKey]
@@ -203,17 +220,9 @@ class Loaders:
     async def _load_audit_pages(self, keys: Sequence[PageKey]) -> list[Page[AuditRecord]]:
         return await pages_by_window(keys, self._customers.audit_pages)
 
-    async def _load_loyalty_cards(self, ids: Sequence[uuid.UUID]) -> list[LoyaltyCardRecord | None]:
-        found = await self._loyalty.cards_for(list(ids))
-        return [found.get(i) for i in ids]
-
     async def _load_segments(self, ids: Sequence[uuid.UUID]) -> list[CustomerSegment | None]:
         found = await segments_of(self._customers.tx, list(ids))
         return [found.get(i) for i in ids]
-
-    async def _load_points(self, ids: Sequence[uuid.UUID]) -> list[int]:
-        found = await self._loyalty.balances_for(list(ids))
-        return [found.get(i, 0) for i in ids]
 
     async def _load_ledger_pages(self, keys: Sequence[PageKey]) -> list[Page[PointsEntryRecord]]:
         return await pages_by_window(keys, self._loyalty.ledger_pages)
@@ -257,8 +266,22 @@ class Loaders:
         return [found.get(i, []) for i in ids]
 
     async def _load_customer_sales(self, keys: Sequence[PageKey]) -> list[Page[SaleRecord]]:
-        return await pages_by_window(keys, self._sales.customer_pages)
+        return await pages_by_window(keys, self._customer_pages)
 
-    async def _load_sales_summaries(self, ids: Sequence[uuid.UUID]) -> list[SalesSummary]:
-        found = await self._sales.summaries_for(list(ids))
-        return [found[i] for i in ids]
+    async def _customer_pages(
+        self, customer_ids: list[uuid.UUID], first: int, after: str | None
+    ) -> dict[uuid.UUID, Page[SaleRecord]]:
+        pages, applied = await self._sales.customer_pages(customer_ids, first, after)
+        for sale_id, discounts in applied.items():
+            self.applied_discounts.prime(sale_id, discounts)
+        return pages
+
+    async def _load_applied_discounts(
+        self, ids: Sequence[uuid.UUID]
+    ) -> list[list[SaleDiscountRecord]]:
+        found = await self._sales.applied_discounts_for(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_top_products(self, ids: Sequence[uuid.UUID]) -> list[list[TopProductRecord]]:
+        found = await self._sales.top_products_for(list(ids))
+        return [found.get(i, []) for i in ids]

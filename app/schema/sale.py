@@ -191,7 +191,8 @@ async def _customer(
 async def _applied_discounts(
     root: Sale, info: strawberry.Info[Context, None]
 ) -> list[AppliedDiscount]:
-    return [d for d in await _discount_offers(root, info) if d.applied]
+    found = await info.context.loaders.applied_discounts.load(uuid.UUID(root.id))
+    return [AppliedDiscount.from_record(r) for r in found]
 
 
 async def _discount_offers(
@@ -304,6 +305,13 @@ class TopProduct:
         )
 
 
+async def _top_products(
+    root: SalesHistory, info: strawberry.Info[Context, None]
+) -> list[TopProduct]:
+    found = await info.context.loaders.top_products.load(root.customer_id)
+    return [TopProduct.from_record(r) for r in found]
+
+
 @strawberry.type(description="A customer's purchases (seeds 003, 004): summary and sales.")
 class SalesHistory:
     customer_id: strawberry.Private[uuid.UUID]
@@ -316,7 +324,7 @@ class SalesHistory:
     last_purchase_at: datetime | None
     credit_owed: Decimal = strawberry.field(description="Owed on account from credit sales.")
     top_products: list[TopProduct] = strawberry.field(
-        description="Most bought products, by units kept."
+        resolver=_top_products, description="Most bought products, by units kept."
     )
 
     @classmethod
@@ -329,7 +337,6 @@ class SalesHistory:
             first_purchase_at=s.first_purchase_at,
             last_purchase_at=s.last_purchase_at,
             credit_owed=s.credit_owed,
-            top_products=[TopProduct.from_record(r) for r in s.top_products],
         )
 
     @strawberry.field

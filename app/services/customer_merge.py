@@ -113,6 +113,7 @@ class CustomerMergeService:
                 "onlineAccount": await uow.online_accounts.fold(source_id, target_id, uow.now),
             }
             await merge.move_sales_stats(source_id, target_id)
+            await merge.move_product_units(source_id, target_id)
             await merge.move_rest(source_id, target_id)
             await merge.move_audit(source_id, target_id)
             await merge.mark_merged(source_id, target_id, uow.now)

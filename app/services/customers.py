@@ -11,11 +11,13 @@ from typing import Any
 
 from app.db.repositories.audit import AuditRepository
 from app.db.repositories.consents import ConsentRepository
+from app.db.repositories.customer_screen import CustomerScreenRepository
 from app.db.repositories.customers import (
     CustomerFilterSpec,
     CustomerRepository,
     CustomerSearch,
 )
+from app.domain.customer_facts import CustomerFacts
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.permissions import Permission
 from app.domain.records import (
@@ -587,6 +589,18 @@ class CustomerService:
     async def get_many(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, CustomerRecord]:
         async with self.tx.db.read() as session:
             return await CustomerRepository(session).get_many(customer_ids)
+
+    async def get_with_facts(
+        self, customer_id: uuid.UUID
+    ) -> tuple[CustomerRecord, CustomerFacts] | None:
+        """The customer with their card, points and sales stats: the screen's one statement."""
+        async with self.tx.db.read() as session:
+            return await CustomerScreenRepository(session).get_with_facts(customer_id)
+
+    async def facts_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, CustomerFacts]:
+        """Card, points and sales stats of a list of customers in one statement."""
+        async with self.tx.db.read() as session:
+            return await CustomerScreenRepository(session).facts_for(customer_ids)
 
     @staticmethod
     def to_search(term: str, region: str, *, prefixes: bool = True) -> CustomerSearch:

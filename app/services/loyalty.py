@@ -486,14 +486,6 @@ class LoyaltyService:
 
     # -- reads -------------------------------------------------------------------------
 
-    async def cards_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, LoyaltyCardRecord]:
-        async with self.tx.db.read() as session:
-            return await LoyaltyRepository(session).active_cards_for(customer_ids)
-
-    async def balances_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-        async with self.tx.db.read() as session:
-            return await LoyaltyRepository(session).balances_for(customer_ids)
-
     async def ledger_pages(
         self, customer_ids: list[uuid.UUID], first: int, after: str | None
     ) -> dict[uuid.UUID, Page[PointsEntryRecord]]:

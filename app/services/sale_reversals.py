@@ -119,6 +119,10 @@ class SaleReversalService:
             # till completes meanwhile is then either waited for and seen, or comes after.
             await uow.sales.remove_visit(customer_id, cents(sale.total))
             await uow.sales.set_span(customer_id, await uow.sales.completed_span(customer_id))
+            kept = [
+                replace(line, quantity=line.quantity - line.returned_quantity) for line in lines
+            ]
+            await uow.sales.add_units(customer_id, units_by_product(kept, -1))
         await uow.products.adjust_stock(sale.store_id, units_by_product(lines, +1), uow.now)
         return unrecovered
 
@@ -229,11 +233,13 @@ class SaleReversalService:
             refund = share.money - sale.refunded
             restored = share.points_restored - sale.points_restored
             reverse_due = share.points_reversed - sale.points_reversed
+            back = [replace(lines[i], quantity=q) for i, q in wanted.items()]
             reversed_ = 0
             if sale.customer_id is not None:
                 await self.loyalty.restore(uow, sale.customer_id, restored, sale_id)
                 reversed_ = await self.loyalty.reverse(uow, sale.customer_id, reverse_due, sale_id)
                 await uow.sales.add_spent(sale.customer_id, -cents(value))
+                await uow.sales.add_units(sale.customer_id, units_by_product(back, -1))
                 if sale.payment is PaymentMethod.CREDIT:
                     await uow.sales.release_credit(sale.customer_id, cents(refund))
             actor = self.actor
@@ -241,7 +247,7 @@ class SaleReversalService:
             store_id = actor.store_id if actor and actor.store_id else sale.store_id
             await uow.products.adjust_stock(
                 store_id,
-                units_by_product([replace(lines[i], quantity=q) for i, q in wanted.items()], +1),
+                units_by_product(back, +1),
                 uow.now,
             )
             created = await uow.sales.insert_return(

@@ -124,7 +124,11 @@ class SalesSummary:
     top_products: list[TopProductRecord] = field(default_factory=list)
 
 
-def _summary(stats: SalesStatsRecord | None, top: list[TopProductRecord]) -> SalesSummary:
+def sales_summary(
+    stats: SalesStatsRecord | None, top: list[TopProductRecord] | None = None
+) -> SalesSummary:
+    """The summary figures of a customer's running stats (None: never bought)."""
+    top = top or []
     if stats is None:
         return SalesSummary(0, ZERO, None, None, None, ZERO, top)
     average = to_cents(stats.spent / stats.visits) if stats.visits > 0 else None
@@ -689,6 +693,7 @@ class SaleService:
                 if credit_customer is not None:
                     await self._charge_credit(uow, credit_customer, paid)
                 visits = await uow.sales.add_visit(customer_id, cents(priced.total), uow.now)
+                await uow.sales.add_units(customer_id, units_by_product(lines, +1))
                 # The till's next screen shows the customer's segment with this sale
                 # ("first visit" for a first one).
                 segment = await classify_at_sale(
@@ -799,7 +804,8 @@ class SaleService:
 
     async def customer_pages(
         self, customer_ids: list[uuid.UUID], first: int, after: str | None
-    ) -> dict[uuid.UUID, Page[SaleRecord]]:
+    ) -> tuple[dict[uuid.UUID, Page[SaleRecord]], dict[uuid.UUID, list[SaleDiscountRecord]]]:
+        """The pages, and the applied discount of each sale on them."""
         async with self.tx.db.read() as session:
             return await SaleRepository(session).customer_pages(customer_ids, first, after)
 
@@ -812,6 +818,18 @@ class SaleService:
     ) -> dict[uuid.UUID, list[SaleDiscountRecord]]:
         async with self.tx.db.read() as session:
             return await SaleRepository(session).discounts_for(sale_ids)
+
+    async def applied_discounts_for(
+        self, sale_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[SaleDiscountRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).discounts_for(sale_ids, applied_only=True)
+
+    async def top_products_for(
+        self, customer_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[TopProductRecord]]:
+        async with self.tx.db.read() as session:
+            return await SaleRepository(session).top_products(customer_ids, TOP_PRODUCTS)
 
     async def exchanges_for(self, sale_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[SaleRecord]]:
         async with self.tx.db.read() as session:
@@ -835,7 +853,7 @@ class SaleService:
             repository = SaleRepository(session)
             stats = await repository.stats_for(customer_ids)
             top = await repository.top_products(customer_ids, TOP_PRODUCTS)
-        return {i: _summary(stats.get(i), top.get(i, [])) for i in customer_ids}
+        return {i: sales_summary(stats.get(i), top.get(i, [])) for i in customer_ids}
 
 
 def _checked(priced: PricedSale, *field: str) -> PricedSale:

@@ -34,6 +34,7 @@ from app.db.models.online_account import CustomerToken, OnlineAccount
 from app.db.models.outbox import OutboxMessage
 from app.db.models.product import Product, ProductStock
 from app.db.models.sale import (
+    CustomerProductUnits,
     CustomerSalesStats,
     Sale,
     SaleDiscount,
@@ -61,6 +62,7 @@ __all__ = [
     "CustomerGroupMember",
     "CustomerNameWord",
     "CustomerPhone",
+    "CustomerProductUnits",
     "CustomerSalesStats",
     "CustomerSegmentRow",
     "CustomerToken",

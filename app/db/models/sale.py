@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -125,6 +126,17 @@ class SaleDiscount(Base):
     """An offer considered for a sale; ``applied`` marks the one the rule chose."""
 
     __tablename__ = "sale_discounts"
+    __table_args__ = (
+        # The rule applies one offer at most; the sales page joins it on this index, one
+        # row per sale (app/db/repositories/sales.py, customer_pages).
+        Index(
+            "uq_sale_discounts_applied",
+            "sale_id",
+            unique=True,
+            sqlite_where=text("applied"),
+            postgresql_where=text("applied"),
+        ),
+    )
 
     id: Mapped[int] = big_id()
     sale_id: Mapped[uuid.UUID] = mapped_column(
@@ -189,3 +201,22 @@ class CustomerSalesStats(Base):
     credit_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CustomerProductUnits(Base):
+    """Units of a product a customer bought and kept, over their completed sales.
+
+    Kept with each sale, void, return and merge, like ``customer_sales_stats``: the
+    customer screen's top products read these rows instead of aggregating the whole
+    history at every view (issue 12).
+    """
+
+    __tablename__ = "customer_product_units"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    units: Mapped[int] = mapped_column(Integer)

@@ -86,6 +86,10 @@ def _record(row: Customer) -> CustomerRecord:
     )
 
 
+# For repositories that read the customers table joined with more (a Core row will do).
+customer_record = _record
+
+
 def _name_cursor(row: Customer) -> str:
     """The cursor of the customer list's order (name, then id)."""
     return encode_cursor(row.name_key, row.id.hex)

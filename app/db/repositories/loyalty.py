@@ -87,17 +87,6 @@ class LoyaltyRepository:
         ).one_or_none()
         return _card(row) if row else None
 
-    async def active_cards_for(
-        self, customer_ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, LoyaltyCardRecord]:
-        rows = await self.session.execute(
-            _CARD.where(
-                LoyaltyCard.customer_id.in_(customer_ids),
-                LoyaltyCard.status == CardStatus.ACTIVE.value,
-            )
-        )
-        return {r.customer_id: _card(r) for r in rows}
-
     async def card_number_used(self, card_number: str) -> bool:
         """Whether any card, working or replaced, ever had this number."""
         found = await self.session.scalar(
@@ -149,14 +138,6 @@ class LoyaltyRepository:
             select(PointsBalance.points).where(PointsBalance.customer_id == customer_id)
         )
         return int(found or 0)
-
-    async def balances_for(self, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-        rows = await self.session.execute(
-            select(PointsBalance.customer_id, PointsBalance.points).where(
-                PointsBalance.customer_id.in_(customer_ids)
-            )
-        )
-        return {customer_id: int(points) for customer_id, points in rows}
 
     async def lock_balance(self, customer_id: uuid.UUID) -> int | None:
         """The balance, locked until commit (PostgreSQL; SQLite has one writer anyway)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
@@ -20,6 +21,7 @@ from app.db.models import (
     CustomerDiscount,
     CustomerGroupMember,
     CustomerPhone,
+    CustomerProductUnits,
     CustomerSalesStats,
     DiscountAuditFinding,
     LoyaltyCard,
@@ -39,6 +41,7 @@ FOLDED_TABLES = frozenset(
         "sales",
         "appointments",
         "customer_sales_stats",
+        "customer_product_units",
         "loyalty_points_ledger",
         "loyalty_points_balances",
         "loyalty_cards",
@@ -112,6 +115,28 @@ class MergeRepository:
             )
         )
         await self.session.execute(delete(stats).where(stats.customer_id == source))
+
+    async def move_product_units(self, source: uuid.UUID, target: uuid.UUID) -> None:
+        """The survivor's units per product become the sum of both (sales moved with them)."""
+        kept = CustomerProductUnits
+        upsert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        moved = upsert(kept).from_select(
+            ["customer_id", "product_id", "units"],
+            select(literal(target, kept.customer_id.type), kept.product_id, kept.units).where(
+                kept.customer_id == source
+            ),
+        )
+        await self.session.execute(
+            moved.on_conflict_do_update(
+                index_elements=["customer_id", "product_id"],
+                set_={"units": kept.units + moved.excluded.units},
+            )
+        )
+        await self.session.execute(delete(kept).where(kept.customer_id == source))
 
     async def move_points(self, source: uuid.UUID, target: uuid.UUID, now: datetime) -> int:
         """The ledger moves whole; the survivor's balance grows by the merged one's."""

@@ -12,8 +12,11 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import table_of
 from app.db.models import (
+    CustomerProductUnits,
     CustomerSalesStats,
+    Product,
     Sale,
     SaleDiscount,
     SaleLine,
@@ -43,7 +46,7 @@ from app.domain.sales import (
 )
 
 
-def _sale(row: Sale) -> SaleRecord:
+def _sale(row: Any) -> SaleRecord:
     return SaleRecord(
         id=row.id,
         store_id=row.store_id,
@@ -84,7 +87,7 @@ def _exchanged_of(sale: SaleRecord) -> uuid.UUID:
     return sale.exchange_for_sale_id
 
 
-def _line(row: SaleLine) -> SaleLineRecord:
+def _line(row: Any) -> SaleLineRecord:
     return SaleLineRecord(
         id=row.id,
         sale_id=row.sale_id,
@@ -106,7 +109,7 @@ def _line(row: SaleLine) -> SaleLineRecord:
     )
 
 
-def _discount(row: SaleDiscount) -> SaleDiscountRecord:
+def _discount(row: Any) -> SaleDiscountRecord:
     return SaleDiscountRecord(
         sale_id=row.sale_id,
         source=DiscountSource(row.source),
@@ -248,36 +251,95 @@ class SaleRepository:
 
     async def customer_pages(
         self, customer_ids: list[uuid.UUID], first: int, after: str | None
-    ) -> dict[uuid.UUID, Page[SaleRecord]]:
-        """Newest-first pages of many customers' sales in two statements (no N+1)."""
-        conditions: list[ColumnElement[bool]] = [Sale.customer_id.in_(customer_ids)]
-        counted = await self.session.execute(
-            select(Sale.customer_id, func.count()).where(*conditions).group_by(Sale.customer_id)
+    ) -> tuple[dict[uuid.UUID, Page[SaleRecord]], dict[uuid.UUID, list[SaleDiscountRecord]]]:
+        """Newest-first pages of many customers' sales, with each customer's count of
+        sales and each sale's applied discount, in one statement (no N+1); a second one
+        counts those whose cursor is past their last sale."""
+        sales = table_of(Sale)
+        s = sales.c
+        offers = table_of(SaleDiscount)
+        applied = offers.c
+        newest_first = (s.created_at.desc(), s.id.desc())
+        conditions: list[ColumnElement[bool]] = [s.customer_id.in_(customer_ids)]
+        wanted = _newest_first_after(after) if after else None
+        columns = (
+            applied.source.label("applied_source"),
+            applied.code.label("applied_code"),
+            applied.percent.label("applied_percent"),
+            applied.amount.label("applied_amount"),
         )
-        totals = {customer_id: n for customer_id, n in counted if customer_id is not None}
-        if after:
-            conditions.append(_newest_first_after(after))
-        newest_first = (Sale.customer_id, Sale.created_at.desc(), Sale.id.desc())
+        # One applied offer at most per sale (a unique index): no sale comes twice.
+        with_applied = and_(applied.sale_id == s.id, applied.applied)
         if len(customer_ids) == 1:
             # The customer screen: a range of the (customer, created) index, read no
-            # further than the page, instead of ranking every sale they ever made.
-            query = select(Sale).where(*conditions).order_by(*newest_first).limit(first + 1)
-        else:
-            rank = (
-                func.row_number()
-                .over(partition_by=Sale.customer_id, order_by=newest_first[1:])
-                .label("rank")
+            # further than the page, instead of ranking every sale they ever made; the
+            # count is not correlated, so it runs once, on the same index.
+            every = sales.alias("every")
+            total = (
+                select(func.count())
+                .select_from(every)
+                .where(every.c.customer_id == customer_ids[0])
+                .scalar_subquery()
             )
-            ranked = select(Sale.id, rank).where(*conditions).subquery()
+            if wanted is not None:
+                conditions.append(wanted)
             query = (
-                select(Sale)
-                .join(ranked, ranked.c.id == Sale.id)
-                .where(ranked.c.rank <= first + 1)
-                .order_by(*newest_first)
+                select(sales, total.label("sales_count"), *columns)
+                .outerjoin(offers, with_applied)
+                .where(*conditions)
+                .order_by(s.customer_id, *newest_first)
+                .limit(first + 1)
             )
-        rows = await self.session.scalars(query)
-        sales = group_by(map(_sale, rows), _customer_of)
-        return pages_by_parent(customer_ids, sales, first, totals, _cursor)
+        else:
+            # Ranked among the sales after the cursor: a running count of those.
+            rank = (
+                func.sum(case((wanted, 1), else_=0)) if wanted is not None else func.row_number()
+            ).over(partition_by=s.customer_id, order_by=newest_first)
+            ranked = (
+                select(
+                    s.id,
+                    rank.label("rank"),
+                    func.count().over(partition_by=s.customer_id).label("sales_count"),
+                )
+                .where(*conditions)
+                .subquery()
+            )
+            if wanted is not None:
+                conditions.append(wanted)
+            query = (
+                select(sales, ranked.c.sales_count, *columns)
+                .join(ranked, ranked.c.id == s.id)
+                .outerjoin(offers, with_applied)
+                .where(*conditions, ranked.c.rank <= first + 1)
+                .order_by(s.customer_id, *newest_first)
+            )
+        rows = list(await self.session.execute(query))
+        totals = {r.customer_id: int(r.sales_count) for r in rows}
+        discounts = {
+            r.id: [
+                SaleDiscountRecord(
+                    sale_id=r.id,
+                    source=DiscountSource(r.applied_source),
+                    code=r.applied_code,
+                    percent=r.applied_percent,
+                    amount=r.applied_amount,
+                    applied=True,
+                )
+            ]
+            if r.applied_source is not None
+            else []
+            for r in rows
+        }
+        unseen = [i for i in customer_ids if i not in totals]
+        if after and unseen:
+            counted = await self.session.execute(
+                select(s.customer_id, func.count())
+                .where(s.customer_id.in_(unseen))
+                .group_by(s.customer_id)
+            )
+            totals.update({customer_id: int(n) for customer_id, n in counted})
+        found = group_by(map(_sale, rows), _customer_of)
+        return pages_by_parent(customer_ids, found, first, totals, _cursor), discounts
 
     async def exchanges_for(
         self, sale_ids: Sequence[uuid.UUID]
@@ -312,10 +374,11 @@ class SaleRepository:
     async def lines_for(
         self, sale_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[SaleLineRecord]]:
-        rows = await self.session.scalars(
-            select(SaleLine)
-            .where(SaleLine.sale_id.in_(sale_ids))
-            .order_by(SaleLine.sale_id, SaleLine.position)
+        lines = table_of(SaleLine)
+        rows = await self.session.execute(
+            select(lines)
+            .where(lines.c.sale_id.in_(sale_ids))
+            .order_by(lines.c.sale_id, lines.c.position)
         )
         return group_by(map(_line, rows), lambda line: line.sale_id)
 
@@ -359,13 +422,13 @@ class SaleRepository:
             )
 
     async def discounts_for(
-        self, sale_ids: Sequence[uuid.UUID]
+        self, sale_ids: Sequence[uuid.UUID], *, applied_only: bool = False
     ) -> dict[uuid.UUID, list[SaleDiscountRecord]]:
-        rows = await self.session.scalars(
-            select(SaleDiscount)
-            .where(SaleDiscount.sale_id.in_(sale_ids))
-            .order_by(SaleDiscount.sale_id, SaleDiscount.id)
-        )
+        offers = table_of(SaleDiscount)
+        query = select(offers).where(offers.c.sale_id.in_(sale_ids))
+        if applied_only:
+            query = query.where(offers.c.applied)
+        rows = await self.session.execute(query.order_by(offers.c.sale_id, offers.c.id))
         return group_by(map(_discount, rows), lambda discount: discount.sale_id)
 
     # -- returns -------------------------------------------------------------------
@@ -531,41 +594,60 @@ class SaleRepository:
         )
         return {r.customer_id: _stats(r) for r in rows}
 
+    # -- customers' units kept per product ------------------------------------------
+
+    async def add_units(self, customer_id: uuid.UUID, units: dict[uuid.UUID, int]) -> None:
+        """Count units bought (negative: voided or returned) per product, in one statement.
+
+        In product order, so two transactions touching the same rows lock them in the same
+        order (the customer's stats row, locked first, already queues their sales).
+        """
+        if not units:
+            return
+        kept = CustomerProductUnits
+        upsert = self._upsert()(kept).values(
+            [
+                {"customer_id": customer_id, "product_id": product_id, "units": n}
+                for product_id, n in sorted(units.items())
+            ]
+        )
+        await self.session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["customer_id", "product_id"],
+                set_={"units": kept.units + upsert.excluded.units},
+            )
+        )
+
     async def top_products(
         self, customer_ids: Sequence[uuid.UUID], limit: int
     ) -> dict[uuid.UUID, list[TopProductRecord]]:
-        """Each customer's most bought products (units kept, returns taken off)."""
-        kept = func.sum(SaleLine.quantity - SaleLine.returned_quantity)
-        grouped = (
+        """Each customer's most bought products (units kept, returns taken off), by the
+        running units: as many rows as products they bought, however long the history."""
+        kept = table_of(CustomerProductUnits).c
+        product = table_of(Product).c
+        ranked = (
             select(
-                Sale.customer_id,
-                SaleLine.product_id,
-                func.max(SaleLine.sku).label("sku"),
-                func.max(SaleLine.name).label("name"),
-                kept.label("quantity"),
+                kept.customer_id,
+                kept.product_id,
+                product.sku,
+                product.name,
+                kept.units,
                 func.row_number()
-                .over(
-                    partition_by=Sale.customer_id,
-                    order_by=(kept.desc(), func.max(SaleLine.sku)),
-                )
+                .over(partition_by=kept.customer_id, order_by=(kept.units.desc(), product.sku))
                 .label("rank"),
             )
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .where(
-                Sale.customer_id.in_(customer_ids),
-                Sale.status == SaleStatus.COMPLETED.value,
+            .join_from(
+                table_of(CustomerProductUnits), table_of(Product), product.id == kept.product_id
             )
-            .group_by(Sale.customer_id, SaleLine.product_id)
+            .where(kept.customer_id.in_(customer_ids), kept.units > 0)
             .subquery()
         )
         rows = await self.session.execute(
-            select(grouped)
-            .where(grouped.c.rank <= limit, grouped.c.quantity > 0)
-            .order_by(grouped.c.customer_id, grouped.c.rank)
+            select(ranked)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.customer_id, ranked.c.rank)
         )
         found: dict[uuid.UUID, list[TopProductRecord]] = defaultdict(list)
         for r in rows:
-            found[r.customer_id].append(
-                TopProductRecord(r.product_id, r.sku, r.name, int(r.quantity))
-            )
+            found[r.customer_id].append(TopProductRecord(r.product_id, r.sku, r.name, r.units))
         return found

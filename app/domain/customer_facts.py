@@ -1,0 +1,18 @@
+"""What the customer screen shows beside the profile, read in one row per customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.domain.loyalty import LoyaltyCardRecord
+from app.domain.sales import SalesStatsRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFacts:
+    card: LoyaltyCardRecord | None  # the working card
+    points: int  # the balance
+    stats: SalesStatsRecord | None  # None: never bought
+
+
+NO_FACTS = CustomerFacts(card=None, points=0, stats=None)
