@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db.engine import hold_reads, release_reads
 from app.observability import request_id_var
 from app.services.stamps import hold_stamps, release_stamps
 
@@ -149,6 +150,7 @@ class RequestGuard:
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
         held = hold_stamps()
+        reads = hold_reads()
         try:
             refusal = self._refusal(scope, headers)
             if refusal is not None:
@@ -229,8 +231,11 @@ class RequestGuard:
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
-            release_stamps(held)
-            request_id_var.reset(token)
+            try:
+                await release_reads(reads)
+            finally:
+                release_stamps(held)
+                request_id_var.reset(token)
 
     @staticmethod
     async def _read_body(receive: Receive) -> bytes:

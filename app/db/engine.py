@@ -8,7 +8,8 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,51 @@ def _sqlite_statement_budget(engine: AsyncEngine, seconds: float) -> None:
     event.listen(sync_engine, "before_cursor_execute", before_execute)
     event.listen(sync_engine, "after_cursor_execute", after_execute)
     event.listen(sync_engine.pool, "checkin", on_checkin)
+
+
+@dataclass(slots=True)
+class _RequestReads:
+    """One HTTP request's read session, which every read of the request shares.
+
+    A read session of its own per loader costs a pool checkout, BEGIN and ROLLBACK (and
+    on PostgreSQL the pool's ping) around one statement: most of a small screen's time
+    (issue 12). The lock makes the request's loaders take turns on the one connection.
+    """
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    session: AsyncSession | None = None
+    owner: Database | None = None
+
+    def session_of(self, db: Database) -> AsyncSession:
+        if self.session is None or self.owner is not db:
+            self.session, self.owner = db._read_sessions(), db
+        return self.session
+
+    async def close(self) -> None:
+        session, self.session, self.owner = self.session, None, None
+        if session is not None:
+            await session.close()
+
+
+_request_reads: ContextVar[_RequestReads | None] = ContextVar("request_reads", default=None)
+# Set while a block holds the request's read session: a read or write opened inside it
+# (re-entering) must not wait for the lock its own caller holds.
+_in_request_read: ContextVar[bool] = ContextVar("in_request_read", default=False)
+
+
+def hold_reads() -> Token[_RequestReads | None]:
+    """At the start of one HTTP request: its reads share one session from here on."""
+    return _request_reads.set(_RequestReads())
+
+
+async def release_reads(token: Token[_RequestReads | None]) -> None:
+    """At the end of the request: the shared session's connection goes back to the pool."""
+    reads = _request_reads.get()
+    _request_reads.reset(token)
+    if reads is not None and reads.session is not None:
+        # Even when the request was cancelled (a client gone): else the connection waits
+        # for the garbage collector.
+        await asyncio.shield(reads.close())
 
 
 def is_statement_timeout(error: BaseException) -> bool:
@@ -203,18 +249,53 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A short read-only session (loaders, queries); never commits."""
-        try:
-            async with self._read_sessions() as session:
-                yield session
-        except DBAPIError as error:
-            if is_statement_timeout(error):
-                raise StatementTimeout from error
-            raise
+        """A read-only session (loaders, queries); never commits.
+
+        Inside an HTTP request (``hold_reads``) every read shares one session, one at a
+        time; it ends with the request, and before any write (``write``), so what the
+        request reads after its own commit sees that commit. Elsewhere (jobs, the command
+        line) each block has a short session of its own.
+        """
+        shared = _request_reads.get()
+        if shared is None or _in_request_read.get():
+            try:
+                async with self._read_sessions() as session:
+                    yield session
+            except DBAPIError as error:
+                if is_statement_timeout(error):
+                    raise StatementTimeout from error
+                raise
+            return
+        async with shared.lock:
+            inside = _in_request_read.set(True)
+            try:
+                yield shared.session_of(self)
+            except BaseException as error:
+                # A failed statement (a timeout, a cancelled request) leaves the session's
+                # transaction in doubt: the request's next read starts a new one.
+                await asyncio.shield(shared.close())
+                if isinstance(error, DBAPIError) and is_statement_timeout(error):
+                    raise StatementTimeout from error
+                raise
+            finally:
+                _in_request_read.reset(inside)
+
+    async def _end_request_read(self) -> None:
+        """Close the request's shared read session, if one is open (see ``read``)."""
+        shared = _request_reads.get()
+        if shared is not None and shared.session is not None and not _in_request_read.get():
+            async with shared.lock:
+                await shared.close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends, rolled back on any exception."""
+        """One transaction: committed when the block ends, rolled back on any exception.
+
+        A request's shared read session is closed first (it gives back its PostgreSQL
+        connection before taking another: requests holding one each while waiting for a
+        second could empty the pool) and after (reads then see this commit).
+        """
+        await self._end_request_read()
         try:
             async with self._write_sessions() as session, session.begin():
                 if self._write_bound is not None:
@@ -228,6 +309,8 @@ class Database:
             if self.dialect == "sqlite":
                 _free_abandoned_connections()
             raise
+        finally:
+            await self._end_request_read()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

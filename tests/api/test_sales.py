@@ -938,3 +938,25 @@ async def test_a_sale_at_the_till_takes_a_fixed_number_of_statements(
     # PostgreSQL adds to each transaction its write time budget (SET LOCAL), and to the
     # feed the customer's row lock.
     assert counts[1] == ((6, 17) if BACKEND == "sqlite" else (7, 18)), counts
+
+
+async def test_a_mutations_answer_reads_what_it_committed(gql, cashier, factory, products) -> None:
+    """A request's reads share one session (issue 12). The till's first request reads its
+    grant before the sale is written; the answer, read after the commit, must not come
+    from that earlier snapshot (on SQLite a read transaction keeps its snapshot)."""
+    customer = await factory.customer(name="First Visit")
+    sale = await open_sale(
+        gql, cashier, customerId=str(customer.id), lines=[{"sku": "TEA-1", "quantity": 1}]
+    )
+    fresh_till = await factory.till(
+        (await factory.head_office()).id, P.SALE_CREATE, P.CUSTOMER_VIEW
+    )
+    body = await gql(
+        """mutation($s: ID!) { saleComplete(saleId: $s, input: {payment: CASH}) {
+          sale { status customer { salesHistory { visits } } } errors { code } } }""",
+        {"s": sale["id"]},
+        token=fresh_till,
+    )
+    done = body["data"]["saleComplete"]
+    assert done["errors"] == []
+    assert done["sale"]["customer"]["salesHistory"]["visits"] == 1

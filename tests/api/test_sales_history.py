@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from app.db.repositories.paging import encode_cursor
 from app.domain.permissions import Permission as P
@@ -135,6 +136,27 @@ async def test_the_customer_screen_takes_a_constant_number_of_statements(
     # the customer with card, points and stats; groups; top products (the running
     # units, not the history); the page with its count and applied discounts; lines
     assert counts[1] <= 5, counts
+
+
+async def test_a_screens_reads_share_one_connection(gql, cashier, factory, skus, db) -> None:
+    """Issue 12: the screen's loaders take turns on one read session for the request, not
+    a pool checkout, BEGIN and ROLLBACK each; a mutation's answer, read after its commit,
+    sees the commit."""
+    customer = await factory.customer(name="Regular")
+    await factory.loyalty_card(customer.id, percent="5")
+    await factory.completed_sale(customer.id, [(skus[0], 1)])
+    checkouts: list[object] = []
+
+    def checkout(*_: object) -> None:
+        checkouts.append(_)
+
+    event.listen(db.engine.sync_engine.pool, "checkout", checkout)
+    try:
+        body = await gql(SCREEN, {"id": str(customer.id)}, token=cashier)
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", checkout)
+    assert body["data"]["customer"]["salesHistory"]["visits"] == 1
+    assert len(checkouts) == 1
 
 
 async def test_the_sales_list_takes_a_constant_number_of_statements(
