@@ -49,6 +49,7 @@ from _common import (
     free_port,
     make_token,
     percentile,
+    replay,
     running_app,
     scratch_database,
     temp_dir,
@@ -329,6 +330,7 @@ async def run(customers: int, requests: int, serve: bool) -> None:
             # One request first for the answer (the baseline's rows) and its statements.
             _, statements, answers = await time_graphql(app, pii, QUERY, [{}] * 20, warm_up=5)
             answer = answers[-1]
+            raw = await replay(database_url, statements)
             edges = answer["customers"]["edges"]
             root = root_of(answer)
             local = await in_process(app, pii, masked, root, requests)
@@ -344,6 +346,10 @@ async def run(customers: int, requests: int, serve: bool) -> None:
     )
     for sql, _ in statements[-1]:
         print(f"    {' '.join(sql.split())[:110]}")
+    print(
+        f"the same statements on the bare driver: median {statistics.median(raw) * 1000:.3f} ms"
+        f" ({len(raw)} requests' worth)"
+    )
     report("in-process (httpx ASGITransport)", local, ("graphql-core + Starlette", "graphql-core"))
     if http:
         report("over HTTP (one keep-alive client)", http, ("graphql-core + uvicorn",))
