@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
+from app.db.bulk import insert_rows
 from app.db.models import (
     Customer,
     CustomerAddress,
@@ -560,17 +561,20 @@ class CustomerRepository:
         )
         return {code: customer_id for code, customer_id in rows if code is not None}
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        """New customers (every column given, the same keys in each row) and their name words.
-
-        Core executemany, not ORM objects: an import inserts 100k rows (DESIGN.md §6).
+    async def insert_many(
+        self, rows: list[dict[str, Any]], same: dict[str, Any] | None = None
+    ) -> None:
+        """New customers (every column given, in ``rows`` or, one value for all, in
+        ``same``) and their name words, by the backend's bulk path (app/db/bulk.py): an
+        import inserts 100k rows (DESIGN.md §6).
         """
         if not rows:
             return
-        await self.session.execute(insert(table_of(Customer)), [_with_phone_key(r) for r in rows])
+        await insert_rows(
+            self.session, table_of(Customer), [_with_phone_key(r) for r in rows], same
+        )
         words = [w for row in rows for w in _name_words(row["id"], row["name_key"])]
-        if words:
-            await self.session.execute(insert(table_of(CustomerNameWord)), words)
+        await insert_rows(self.session, table_of(CustomerNameWord), words)
 
     async def insert_profiles_many(
         self,
@@ -583,15 +587,13 @@ class CustomerRepository:
             for customer_id, items in addresses
             for i, a in enumerate(items)
         ]
-        if address_rows:
-            await self.session.execute(insert(table_of(CustomerAddress)), address_rows)
+        await insert_rows(self.session, table_of(CustomerAddress), address_rows)
         phone_rows = [
             _phone_row(customer_id, i, p)
             for customer_id, items in phones
             for i, p in enumerate(items)
         ]
-        if phone_rows:
-            await self.session.execute(insert(table_of(CustomerPhone)), phone_rows)
+        await insert_rows(self.session, table_of(CustomerPhone), phone_rows)
 
     async def export_batch(self, after: uuid.UUID | None, limit: int) -> list[CustomerRecord]:
         """The next customers by id after ``after``; merged ones are pointers, not customers."""

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import table_of
+from app.db.bulk import insert_rows
 from app.db.models import Customer, OfflineCustomer, StoreCustomer, SyncCounter
 
 
@@ -114,6 +116,23 @@ class SyncRepository:
                 }
                 for (store_id, customer_id, kind), seq in zip(entries, numbers, strict=True)
             ],
+        )
+
+    async def put_new(self, entries: list[tuple[uuid.UUID, uuid.UUID, str]], now: datetime) -> None:
+        """``put`` for customers this transaction created: no store can hold them yet, so
+        there is no earlier entry to remove (an import numbers 100k of them)."""
+        if not entries:
+            return
+        entries = sorted(entries, key=lambda e: (str(e[0]), str(e[1])))
+        numbers = await self.take_numbers(len(entries))
+        await insert_rows(
+            self.session,
+            table_of(StoreCustomer),
+            [
+                {"store_id": store_id, "customer_id": customer_id, "kind": kind, "seq": seq}
+                for (store_id, customer_id, kind), seq in zip(entries, numbers, strict=True)
+            ],
+            {"added_at": now},
         )
 
     async def holds(self, store_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
