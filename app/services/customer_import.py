@@ -478,6 +478,10 @@ def _check_rows(
     return kept, rejects + duplicates
 
 
+async def _refresh_statistics(uow: UnitOfWork) -> None:
+    await uow.customers.refresh_statistics()
+
+
 # -- the service ----------------------------------------------------------------------
 
 
@@ -524,6 +528,7 @@ class CustomerImportService:
         accepted: list[_Accepted] = []
         rejects: list[RejectedRow] = []
         done = 0
+        analyzed_at = ROWS_PER_TRANSACTION // 2
         for chunk in _batches(source.rows, ROWS_PER_TRANSACTION):
             checked, rejected = _check_rows(chunk, region, holders)
             rejects += rejected
@@ -544,6 +549,10 @@ class CustomerImportService:
                 kept, taken = result.value
                 accepted += kept
                 rejects += taken
+                if len(accepted) >= analyzed_at * 2:
+                    # Each time the import has doubled what it added (see refresh_statistics).
+                    analyzed_at = len(accepted)
+                    await self.tx.run(self.actor, _refresh_statistics)
                 # A writer of this process queued meanwhile goes first (asyncio's queue
                 # would otherwise hand the connection straight back to this loop).
                 await asyncio.sleep(0)
