@@ -383,13 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = commands.add_parser(
         "import-customers",
-        help="import customers from a CSV file (valid rows; rejects to a report)",
+        help="import customers from a CSV file (valid rows, committed 5,000 at a time; "
+        "rejects to a report)",
     )
     load.add_argument("file", help="UTF-8 CSV, a header row of API field names")
     load.add_argument(
         "--all-or-nothing",
         action="store_true",
-        help="import nothing if any row is rejected",
+        help="import nothing if any row is rejected (one transaction: tills wait for it)",
     )
     load.add_argument("--dry-run", action="store_true", help="check every row, import nothing")
     load.add_argument("--report", help="rejects report path (default: FILE.rejects.csv)")

@@ -1,11 +1,13 @@
-"""Customer import and export: create's rules per row, whole rows only, one transaction."""
+"""Customer import and export: create's rules per row, whole rows only, a transaction per batch."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,20 +22,25 @@ from app.domain.records import (
     ConsentSource,
     ConsentState,
     ContactChannel,
+    CustomerRecord,
     CustomerStatus,
     Gender,
     MarketingChannel,
 )
 from app.runtime import Runtime
+from app.services import customer_import
 from app.services.customer_export import CustomerExportService
 from app.services.customer_import import (
     CustomerImportService,
     ImportOutcome,
     ImportRefused,
+    RejectedRow,
+    check_row,
     read_csv,
     write_report,
 )
 from app.services.customer_merge import CustomerMergeService
+from app.services.customers import SCALAR_FIELDS, created_snapshot, imported_snapshot
 from app.services.store_sync import StoreSyncService
 from tests.factories import Factory
 
@@ -360,36 +367,85 @@ async def counts(raw_sql: Any) -> dict[str, int]:
     return {table: await count(raw_sql, table) for table in IMPORTED_TABLES}
 
 
-async def test_a_failure_midway_leaves_nothing_of_the_file(
-    runtime: Runtime, raw_sql: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = CustomerRepository.insert_profiles_many
-    calls = 0
+REAL_INSERT_PROFILES = CustomerRepository.insert_profiles_many
 
-    async def fail_on_the_second_chunk(self: CustomerRepository, *args: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
+
+def fail_on_the_second_batch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    real = CustomerRepository.insert_profiles_many
+    calls: list[int] = []
+
+    async def failing(self: CustomerRepository, *args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
             raise RuntimeError("disk full")
         await real(self, *args)
 
-    monkeypatch.setattr(CustomerRepository, "insert_profiles_many", fail_on_the_second_chunk)
+    monkeypatch.setattr(CustomerRepository, "insert_profiles_many", failing)
+    return calls
+
+
+# What 100 rows of many_rows leave: every table an import writes, whole customers only.
+ONE_BATCH = {
+    "customers": 100,
+    "customer_name_words": 200,
+    "customer_phones": 100,
+    "customer_addresses": 100,
+    "marketing_consents": 100,
+    "marketing_consent_history": 100,
+    "audit_entries": 100,
+    "store_customers": 100,
+}
+
+
+@pytest.fixture
+def batches_of_100(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(customer_import, "ROWS_PER_TRANSACTION", 100)
+
+
+@pytest.mark.usefixtures("batches_of_100")
+async def test_a_failure_midway_keeps_the_batches_before_it_whole_and_a_rerun_adds_the_rest(
+    runtime: Runtime, raw_sql: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = fail_on_the_second_batch(monkeypatch)
     with pytest.raises(RuntimeError, match="disk full"):
-        await run_import(runtime, tmp_path, many_rows(1500))
-    assert calls == 2  # the first chunk was written, then rolled back
+        await run_import(runtime, tmp_path, many_rows(150))
+    assert len(calls) == 2
+    # The first batch committed (each customer with all its rows), the second rolled back.
+    assert await counts(raw_sql) == ONE_BATCH
+
+    monkeypatch.setattr(CustomerRepository, "insert_profiles_many", REAL_INSERT_PROFILES)
+    outcome = await run_import(runtime, tmp_path, many_rows(150))
+    assert outcome.imported == 50
+    # The file's first 100 rows are in: each is reported, as any number held already is.
+    assert reasons(outcome) == {
+        line: {("phone", "PHONE_TAKEN"), ("otherPhones", "PHONE_TAKEN")} for line in range(2, 102)
+    }
+    assert await count(raw_sql, "customers") == 150
+
+
+async def test_all_or_nothing_a_failure_midway_leaves_nothing_of_the_file(
+    runtime: Runtime, raw_sql: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = fail_on_the_second_batch(monkeypatch)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await run_import(runtime, tmp_path, many_rows(1500), all_or_nothing=True)
+    assert len(calls) == 2  # the first 1,000 rows were written, then rolled back
     assert set((await counts(raw_sql)).values()) == {0}
 
 
-async def test_a_constraint_failure_midway_leaves_nothing_of_the_file(
+@pytest.mark.usefixtures("batches_of_100")
+@pytest.mark.parametrize("all_or_nothing", [False, True])
+async def test_a_constraint_failure_midway_rolls_back_its_whole_batch(
     runtime: Runtime,
     factory: Factory,
     raw_sql: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    all_or_nothing: bool,
 ) -> None:
     # As if another till took the number between the check and the insert: the unique
-    # index is the last line, and it rolls back the chunks already written.
-    await factory.customer(phone="+16465551499")
+    # index is the last line, and it rolls back the batch (all-or-nothing: the file).
+    await factory.customer(phone="+16465550149")
     before = await counts(raw_sql)
 
     async def nobody_holds_it(self: CustomerRepository, phones: list[str]) -> dict[str, Any]:
@@ -397,8 +453,41 @@ async def test_a_constraint_failure_midway_leaves_nothing_of_the_file(
 
     monkeypatch.setattr(CustomerRepository, "owners_of_phones", nobody_holds_it)
     with pytest.raises(IntegrityError):
-        await run_import(runtime, tmp_path, many_rows(1500))
-    assert await counts(raw_sql) == before
+        await run_import(runtime, tmp_path, many_rows(150), all_or_nothing=all_or_nothing)
+    after = await counts(raw_sql)
+    assert after == (before if all_or_nothing else {t: before[t] + n for t, n in ONE_BATCH.items()})
+
+
+@pytest.mark.usefixtures("batches_of_100")
+async def test_a_till_creating_a_customer_waits_for_one_batch_not_for_the_file(
+    runtime: Runtime, factory: Factory, tmp_path: Path
+) -> None:
+    first_batch = asyncio.Event()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "importing":
+            first_batch.set()  # reported once a batch has committed
+
+    source = read_csv(write_csv(tmp_path / "in.csv", many_rows(1000)))
+    importing = asyncio.create_task(service(runtime).run(source, progress=progress))
+    await first_batch.wait()
+    till = await factory.customer(phone="+12125550199")
+    # In between two batches: with one transaction for the file it would have waited.
+    assert not importing.done()
+    outcome = await importing
+    assert outcome.imported == 1000
+    assert till.phone == "+12125550199"
+
+
+@pytest.mark.usefixtures("batches_of_100")
+async def test_a_number_repeated_in_a_later_batch_is_a_duplicate_of_the_first_row(
+    runtime: Runtime, raw_sql: Any, tmp_path: Path
+) -> None:
+    rows = [*many_rows(100), {"name": "Late", "phone": "+16465550000"}]
+    outcome = await run_import(runtime, tmp_path, rows)
+    assert reasons(outcome) == {102: {("phone", "DUPLICATE")}}
+    assert "Row 2 " in outcome.rejects[0].errors[0].message
+    assert await count(raw_sql, "customers") == 100
 
 
 async def test_a_race_retried_by_the_transaction_answers_phone_taken(
@@ -553,3 +642,26 @@ async def test_the_export_reads_in_batches_past_the_first(
     await run_import(runtime, tmp_path, many_rows(20))
     rows = list(csv.DictReader(io.StringIO(await export(runtime))))
     assert sorted(r["phone"] for r in rows) == sorted(f"+1646555{i:04d}" for i in range(20))
+
+
+def test_the_audited_view_of_an_imported_customer_is_the_one_create_audits(
+    tmp_path: Path,
+) -> None:
+    row = read_csv(write_csv(tmp_path / "one.csv", [FULL])).rows[0]
+    checked = check_row(row, "IN")
+    assert not isinstance(checked, RejectedRow)
+    store_id = uuid.uuid4()
+    record = CustomerRecord(
+        id=uuid.uuid4(),
+        status=CustomerStatus.INACTIVE,
+        version=1,
+        home_store_id=store_id,
+        created_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC),
+        **{k: checked.fields[k] for k in SCALAR_FIELDS},
+    )
+    created = created_snapshot(record, checked.fields)
+    assert imported_snapshot(checked.fields, CustomerStatus.INACTIVE, store_id) == created
+    assert list(imported_snapshot(checked.fields, CustomerStatus.INACTIVE, store_id)) == list(
+        created
+    )

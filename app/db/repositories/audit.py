@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
+from app.db.bulk import insert_rows
 from app.db.models import AuditEntry
 from app.db.repositories.paging import encode_cursor, group_by, number_cursor, pages_by_parent
 from app.domain.records import AuditRecord, Page
@@ -52,10 +53,12 @@ class AuditRepository:
         )
         await self.session.flush()
 
-    async def insert_many(self, entries: list[dict[str, Any]]) -> None:
-        """Audit entries (the columns of ``insert``, plus ``at``) in one executemany."""
-        if entries:
-            await self.session.execute(insert(table_of(AuditEntry)), entries)
+    async def insert_many(
+        self, entries: list[dict[str, Any]], same: dict[str, Any] | None = None
+    ) -> None:
+        """Audit entries (the columns of ``insert``, plus ``at``; those common to all in
+        ``same``) by the backend's bulk path (app/db/bulk.py)."""
+        await insert_rows(self.session, table_of(AuditEntry), entries, same)
 
     async def pages(
         self, entity_type: str, entity_ids: list[str], first: int, after: str | None

@@ -4,10 +4,11 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
+from app.db.bulk import insert_rows
 from app.db.models import ConsentChange, MarketingConsent
 from app.domain.records import (
     ConsentChangeRecord,
@@ -110,25 +111,21 @@ class ConsentRepository:
             "till_id": place.till_id,
         }
         subscribed = ConsentState.SUBSCRIBED.value
-        await self.session.execute(
-            insert(table_of(MarketingConsent)),
-            [
-                {"customer_id": c, "channel": ch.value, "state": subscribed, **common}
-                for c, ch in entries
-            ],
+        await insert_rows(
+            self.session,
+            table_of(MarketingConsent),
+            [{"customer_id": c, "channel": ch.value} for c, ch in entries],
+            {"state": subscribed, **common},
         )
-        await self.session.execute(
-            insert(table_of(ConsentChange)),
-            [
-                {
-                    "customer_id": c,
-                    "channel": ch.value,
-                    "previous_state": ConsentState.NOT_SUBSCRIBED.value,
-                    "state": subscribed,
-                    **common,
-                }
-                for c, ch in entries
-            ],
+        await insert_rows(
+            self.session,
+            table_of(ConsentChange),
+            [{"customer_id": c, "channel": ch.value} for c, ch in entries],
+            {
+                "previous_state": ConsentState.NOT_SUBSCRIBED.value,
+                "state": subscribed,
+                **common,
+            },
         )
 
     async def history_for(

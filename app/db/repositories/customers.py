@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
+from app.db.bulk import insert_rows
 from app.db.models import (
     Customer,
     CustomerAddress,
@@ -203,6 +204,17 @@ class CustomerRepository:
         """Every number at once, for a bulk import: one lock instead of 100,000."""
         if self.session.get_bind().dialect.name != "sqlite":
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ALL_PHONES})
+
+    async def refresh_statistics(self) -> None:
+        """PostgreSQL: fresh planner statistics for the tables looked up by number.
+
+        An import grows them from few rows to many within minutes, long before
+        autovacuum's analyze: planned on the stale counts, each batch's look-up of 1,000
+        numbers scanned the whole table (64 s of a 100k import, against ~1 s). SQLite's
+        planner takes the unique index whatever the counts.
+        """
+        if self.session.get_bind().dialect.name != "sqlite":
+            await self.session.execute(text("ANALYZE customers, customer_phones"))
 
     async def owners_of_phones(self, phones: list[str]) -> dict[str, uuid.UUID]:
         """Who holds each number, as a main phone or as an extra one."""
@@ -564,17 +576,20 @@ class CustomerRepository:
         )
         return {code: customer_id for code, customer_id in rows if code is not None}
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        """New customers (every column given, the same keys in each row) and their name words.
-
-        Core executemany, not ORM objects: an import inserts 100k rows (DESIGN.md §6).
+    async def insert_many(
+        self, rows: list[dict[str, Any]], same: dict[str, Any] | None = None
+    ) -> None:
+        """New customers (every column given, in ``rows`` or, one value for all, in
+        ``same``) and their name words, by the backend's bulk path (app/db/bulk.py): an
+        import inserts 100k rows (DESIGN.md §6).
         """
         if not rows:
             return
-        await self.session.execute(insert(table_of(Customer)), [_with_phone_key(r) for r in rows])
+        await insert_rows(
+            self.session, table_of(Customer), [_with_phone_key(r) for r in rows], same
+        )
         words = [w for row in rows for w in _name_words(row["id"], row["name_key"])]
-        if words:
-            await self.session.execute(insert(table_of(CustomerNameWord)), words)
+        await insert_rows(self.session, table_of(CustomerNameWord), words)
 
     async def insert_profiles_many(
         self,
@@ -587,15 +602,13 @@ class CustomerRepository:
             for customer_id, items in addresses
             for i, a in enumerate(items)
         ]
-        if address_rows:
-            await self.session.execute(insert(table_of(CustomerAddress)), address_rows)
+        await insert_rows(self.session, table_of(CustomerAddress), address_rows)
         phone_rows = [
             _phone_row(customer_id, i, p)
             for customer_id, items in phones
             for i, p in enumerate(items)
         ]
-        if phone_rows:
-            await self.session.execute(insert(table_of(CustomerPhone)), phone_rows)
+        await insert_rows(self.session, table_of(CustomerPhone), phone_rows)
 
     async def export_batch(self, after: uuid.UUID | None, limit: int) -> list[CustomerRecord]:
         """The next customers by id after ``after``; merged ones are pointers, not customers."""
