@@ -39,7 +39,11 @@ class StoreCustomer(Base):
     """
 
     __tablename__ = "store_customers"
-    __table_args__ = (Index("uq_store_customers_feed", "store_id", "seq", unique=True),)
+    __table_args__ = (
+        Index("uq_store_customers_feed", "store_id", "seq", unique=True),
+        # Which stores hold a customer: read by every change to a customer (a sale too).
+        Index("ix_store_customers_customer", "customer_id"),
+    )
 
     store_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True
