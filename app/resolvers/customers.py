@@ -4,6 +4,7 @@ import strawberry
 
 from app.domain.errors import Rejected
 from app.domain.records import CustomerStatus, MarketingChannel
+from app.resolvers.selection import asks_for
 from app.schema.context import Context
 from app.schema.customer import (
     Customer,
@@ -36,7 +37,10 @@ async def customers(
 ) -> CustomerConnection:
     query = (filter or CustomerFilter()).to_query(search)
     try:
-        page = await info.context.customers.search(query, first, after)
+        # Counting every match costs as much as the page and more (the whole table, for a
+        # list without a search): only when the query shows the count.
+        counted = asks_for(info, "totalCount")
+        page = await info.context.customers.search(query, first, after, counted=counted)
     except Rejected as rejected:
         raise ClientError.from_rejected(rejected) from None
     return CustomerConnection.from_page(page, Customer.from_record, after=after)

@@ -673,10 +673,11 @@ class CustomerService:
             await lookups.count(actor)
 
     async def search(
-        self, query: CustomerQuery, first: int, after: str | None
+        self, query: CustomerQuery, first: int, after: str | None, *, counted: bool = True
     ) -> Page[CustomerRecord]:
-        """A page of customers; ``Rejected`` TOO_MANY_LOOKUPS for a caller who sees personal
-        data masked and looked up more phones or emails than the limit allows."""
+        """A page of customers (with their number unless not ``counted``: then ``total``
+        is 0); ``Rejected`` TOO_MANY_LOOKUPS for a caller who sees personal data masked
+        and looked up more phones or emails than the limit allows."""
         spec = CustomerFilterSpec(
             status=query.status,
             home_store_id=query.home_store_id,
@@ -691,7 +692,9 @@ class CustomerService:
             if term:
                 region = await self._region_for_search(term)
                 search = self.to_search(term, region, prefixes=sees_pii)
-            return await CustomerRepository(session).page(search, spec, first, after)
+            return await CustomerRepository(session).page(
+                search, spec, first, after, counted=counted
+            )
 
     async def _region_for_search(self, term: str) -> str:
         if not is_phone_like(term):

@@ -456,3 +456,27 @@ async def test_a_consent_change_records_the_store_and_till_where_it_was_made(
         {"channel": "SMS", "state": "SUBSCRIBED", "storeId": str(branch.id), "tillId": None},
         {"channel": "EMAIL", "state": "SUBSCRIBED", "storeId": str(shop.id), "tillId": till_id},
     ]
+
+
+async def test_a_list_counts_its_customers_only_when_asked(
+    gql, token, factory, count_statements
+) -> None:
+    """Issue 12: a count over every match (the whole table for a list without a search)
+    runs only when the query selects totalCount, itself or in a fragment."""
+    for n in range(3):
+        await factory.customer(name=f"Counted {n}")
+    queries = {
+        "plain": "{ customers(first: 2) { edges { node { id } } } }",
+        "counted": "{ customers(first: 2) { totalCount edges { node { id } } } }",
+        "fragment": "{ customers(first: 2) { ...n } } "
+        "fragment n on CustomerConnection { totalCount edges { node { id } } }",
+    }
+    counts = {}
+    for label, query in queries.items():
+        with count_statements() as counter:
+            body = await gql(query, token=token)
+        assert len(body["data"]["customers"]["edges"]) == 2
+        counts[label] = sum("count(" in s.lower() for s in counter.statements)
+        if label != "plain":
+            assert body["data"]["customers"]["totalCount"] == 3
+    assert counts == {"plain": 0, "counted": 1, "fragment": 1}

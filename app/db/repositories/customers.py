@@ -495,12 +495,17 @@ class CustomerRepository:
         spec: CustomerFilterSpec,
         first: int,
         after: str | None,
+        *,
+        counted: bool = True,
     ) -> Page[CustomerRecord]:
-        """Customers by name then id; ``after`` is a cursor from an earlier page."""
+        """Customers by name then id; ``after`` is a cursor from an earlier page. Not
+        ``counted``: ``total`` is 0, and no count runs."""
         conditions = self.conditions(search, spec)
-        total = await self.session.scalar(
-            select(func.count()).select_from(Customer).where(*conditions)
-        )
+        total: int | None = 0
+        if counted:
+            total = await self.session.scalar(
+                select(func.count()).select_from(Customer).where(*conditions)
+            )
         stmt = select(Customer).where(*conditions)
         if after is not None:
             stmt = stmt.where(after_key_and_id(Customer.name_key, Customer.id, after))
