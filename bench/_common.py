@@ -211,6 +211,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+POSCRM = Path(sys.executable).parent / "poscrm"
+
+
+@asynccontextmanager
+async def served(database_url: str, folder: Path) -> AsyncIterator[int]:
+    """One `poscrm serve --no-worker` (uvicorn, one process) on ``database_url``, its data
+    (and embedded Redis) in ``folder``, up and answering: its port. Stopped on exit."""
+    await asyncio.to_thread(folder.mkdir, mode=0o700)
+    env = {
+        **os.environ,
+        "POSCRM_DATA_DIR": str(folder),
+        "POSCRM_DATABASE_URL": database_url,
+        # One access line per request would be the bench.
+        "POSCRM_LOG_LEVEL": "WARNING",
+    }
+    port = free_port()
+    command = [str(POSCRM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"]
+    # stderr stays: start-up failures show.
+    process = await asyncio.to_thread(subprocess.Popen, command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        await asyncio.to_thread(wait_until_up, port, process)
+        yield port
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 30)
+
+
 def wait_until_up(port: int, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     """Until ``/healthz`` answers 200; a loaded machine takes a while to import the app."""
     deadline = time.monotonic() + timeout

@@ -29,12 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sqlite3
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -46,13 +43,12 @@ from typing import Any
 import httpx
 import uvloop
 from _common import (
-    free_port,
     percentile,
     raw_connect,
     running_app,
     scratch_database,
+    served,
     temp_dir,
-    wait_until_up,
 )
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -65,7 +61,6 @@ COMPLETE = """mutation($s: ID!, $k: String) {
   saleComplete(saleId: $s, input: {payment: CARD, idempotencyKey: $k}) {
   sale { id status total pointsEarned } errors { code message } } }"""
 TRIVIAL = "{ me { id } }"
-POSCRM = Path(sys.executable).parent / "poscrm"
 SKUS = ("BENCH-TEA", "BENCH-MUG", "BENCH-BAG")
 CUSTOMERS = 200
 
@@ -345,27 +340,8 @@ async def over_http(
     concurrency: int,
 ) -> tuple[Runs, Counter[str], int]:
     """The same requests over real HTTP to a `poscrm serve` (uvicorn, one process)."""
-    folder = tmp / "serve"
-    folder.mkdir(mode=0o700)
-    env = {
-        **os.environ,
-        "POSCRM_DATA_DIR": str(folder),
-        "POSCRM_DATABASE_URL": database_url,
-        "POSCRM_LOG_LEVEL": "WARNING",
-    }
-    port = free_port()
-    process = await asyncio.to_thread(
-        subprocess.Popen,
-        [str(POSCRM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        await asyncio.to_thread(wait_until_up, port, process)
+    async with served(database_url, tmp / "serve") as port:
         return await measure(port, database_url, tokens, customers, sales, concurrency)
-    finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait, 30)
 
 
 async def run(sales: int, concurrency: int, stores: int, serve: bool) -> None:

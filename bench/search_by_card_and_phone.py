@@ -23,12 +23,9 @@ series' p50/p99 and its median and p99 over the anonymous one (issue 12's target
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -38,16 +35,15 @@ from typing import Any
 import httpx
 import uvloop
 from _common import (
-    free_port,
     make_token,
     percentile,
     print_timings,
     replay,
     running_app,
     scratch_database,
+    served,
     temp_dir,
     time_graphql,
-    wait_until_up,
 )
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
@@ -61,7 +57,6 @@ QUERY = (
 )
 AREAS = [201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218]
 CHUNK = 20_000
-POSCRM = Path(sys.executable).parent / "poscrm"
 
 
 def phone_of(n: int) -> tuple[int, int, int]:
@@ -123,60 +118,38 @@ SERVE_LABELS = ("anonymous", "phone", "card", "code")
 WARM_UP = 50
 
 
-def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 (our own command line)
-        [str(POSCRM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=None,  # start-up failures show
-    )
-
-
 async def over_http(
     database_url: str, tmp: Path, token: str, terms: dict[str, list[dict[str, str]]]
 ) -> dict[str, list[float]]:
     """One `poscrm serve` on the database; every round sends each request once, so the
     machine's noise falls on every series alike."""
-    folder = tmp / "serve"
-    folder.mkdir(mode=0o700)
-    env = {
-        **os.environ,
-        "POSCRM_DATA_DIR": str(folder),
-        "POSCRM_DATABASE_URL": database_url,
-        # One access line per request would be the bench.
-        "POSCRM_LOG_LEVEL": "WARNING",
-    }
-    port = free_port()
-    process = await asyncio.to_thread(_serve, port, env)
     series: dict[str, list[float]] = {label: [] for label in SERVE_LABELS}
     auth = {"authorization": f"Bearer {token}"}
-    try:
-        await asyncio.to_thread(wait_until_up, port, process)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            rounds = len(terms["phone"])
-            for round_ in range(-WARM_UP, rounds):
-                i = round_ % rounds
-                bodies: list[tuple[str, dict[str, Any], dict[str, str]]] = [
-                    ("anonymous", {"query": "{ __typename }"}, {}),
-                    *(
-                        (kind, {"query": QUERY, "variables": terms[kind][i]}, auth)
-                        for kind in SERVE_LABELS[1:]
-                    ),
-                ]
-                for label, body, headers in bodies:
-                    started = time.perf_counter()
-                    response = await client.post("/graphql", json=body, headers=headers)
-                    elapsed = time.perf_counter() - started
-                    data = response.json()
-                    if "errors" in data:
-                        raise RuntimeError(f"GraphQL errors: {data['errors']}")
-                    if label != "anonymous" and data["data"]["customers"]["totalCount"] != 1:
-                        raise RuntimeError(f"{label} search found {data['data']}")
-                    if round_ >= 0:  # the first are warm-up (caches, connections)
-                        series[label].append(elapsed)
-    finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait, 30)
+    async with (
+        served(database_url, tmp / "serve") as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
+        rounds = len(terms["phone"])
+        for round_ in range(-WARM_UP, rounds):
+            i = round_ % rounds
+            bodies: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+                ("anonymous", {"query": "{ __typename }"}, {}),
+                *(
+                    (kind, {"query": QUERY, "variables": terms[kind][i]}, auth)
+                    for kind in SERVE_LABELS[1:]
+                ),
+            ]
+            for label, body, headers in bodies:
+                started = time.perf_counter()
+                response = await client.post("/graphql", json=body, headers=headers)
+                elapsed = time.perf_counter() - started
+                data = response.json()
+                if "errors" in data:
+                    raise RuntimeError(f"GraphQL errors: {data['errors']}")
+                if label != "anonymous" and data["data"]["customers"]["totalCount"] != 1:
+                    raise RuntimeError(f"{label} search found {data['data']}")
+                if round_ >= 0:  # the first are warm-up (caches, connections)
+                    series[label].append(elapsed)
     return series
 
 

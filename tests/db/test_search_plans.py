@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 from app.db.repositories.customers import CustomerFilterSpec, CustomerRepository
@@ -51,9 +52,9 @@ def assert_index_search(plan: str) -> None:
 
 
 async def selects_sent(
-    db: Database, call: Callable[[CustomerRepository], Awaitable[Any]]
+    db: Database, call: Callable[[AsyncSession], Awaitable[Any]]
 ) -> list[tuple[str, Any]]:
-    """The SELECTs a repository call really sends, with their parameters."""
+    """The SELECTs a repository call on a read session really sends, with their parameters."""
     sent: list[tuple[str, Any]] = []
 
     def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -63,7 +64,7 @@ async def selects_sent(
     event.listen(db.engine.sync_engine, "before_cursor_execute", before)
     try:
         async with db.read() as session:
-            await call(CustomerRepository(session))
+            await call(session)
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", before)
     return sent
@@ -75,14 +76,18 @@ async def test_lookup_is_an_index_search(db, term: str, prefixes: bool) -> None:
     # prefixes=False: a caller without CUSTOMER_VIEW_PII (whole numbers and endings only).
     search = CustomerService.to_search(term, "US", prefixes=prefixes)
     # The SQL page() sends (the count, then the ordered page), not just its WHERE clause.
-    sent = await selects_sent(db, lambda repo: repo.page(search, CustomerFilterSpec(), 20, None))
+    sent = await selects_sent(
+        db, lambda s: CustomerRepository(s).page(search, CustomerFilterSpec(), 20, None)
+    )
     assert len(sent) == 2
     for sql, params in sent:
         assert_index_search(await explain(db, sql, params))
 
 
 async def test_the_phone_uniqueness_check_is_an_index_search(db) -> None:
-    [(sql, params)] = await selects_sent(db, lambda repo: repo.id_by_phone("+12125550100"))
+    [(sql, params)] = await selects_sent(
+        db, lambda s: CustomerRepository(s).id_by_phone("+12125550100")
+    )
     assert_index_search(await explain(db, sql, params))
 
 
@@ -97,7 +102,9 @@ async def test_the_card_number_lookup_is_an_index_search(db) -> None:
     # Scanned or typed in any case; looks like a name, so the name lookups run too.
     search = CustomerService.to_search(" vip-2024-0042 ", "US")
     assert search.card_number == "VIP-2024-0042"
-    sent = await selects_sent(db, lambda repo: repo.page(search, CustomerFilterSpec(), 20, None))
+    sent = await selects_sent(
+        db, lambda s: CustomerRepository(s).page(search, CustomerFilterSpec(), 20, None)
+    )
     assert len(sent) == 2
     for sql, params in sent:
         assert "loyalty_cards" in sql
@@ -111,7 +118,9 @@ async def test_the_last_digits_search_ranges_over_the_reversed_numbers(db, term:
     search = CustomerService.to_search(term, "US", prefixes=False)
     assert search.phone_prefixes == ()
     assert search.phone_suffix_reversed == "".join(c for c in term if c.isdigit())[::-1]
-    sent = await selects_sent(db, lambda repo: repo.page(search, CustomerFilterSpec(), 20, None))
+    sent = await selects_sent(
+        db, lambda s: CustomerRepository(s).page(search, CustomerFilterSpec(), 20, None)
+    )
     assert len(sent) == 2
     for sql, params in sent:
         assert sql.count("phone_reversed >=") == 2, sql
