@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 
 from app.domain.errors import Rejected
@@ -43,7 +45,24 @@ async def customers(
         page = await info.context.customers.search(query, first, after, counted=counted)
     except Rejected as rejected:
         raise ClientError.from_rejected(rejected) from None
-    return CustomerConnection.from_page(page, Customer.from_record, after=after)
+    connection = CustomerConnection.from_page(page, Customer.from_record, after=after)
+    await _preload(info, [edge.node for edge in connection.edges])
+    return connection
+
+
+async def _preload(info: Info, nodes: list[Customer]) -> None:
+    """Load the page's groups and cards now, one batch each, when the query shows them: the
+    nodes then answer those fields as plain attributes (no awaitable per customer)."""
+    if not nodes:
+        return
+    ids = [uuid.UUID(node.id) for node in nodes]
+    loaders = info.context.loaders
+    if asks_for(info, "edges", "node", "groups"):
+        for node, groups in zip(nodes, await loaders.groups.load_many(ids), strict=True):
+            node.preloaded_groups = groups
+    if asks_for(info, "edges", "node", "loyaltyCard"):
+        for node, facts in zip(nodes, await loaders.facts.load_many(ids), strict=True):
+            node.preloaded_facts = facts
 
 
 async def customer_create(info: Info, input: CustomerCreateInput) -> CustomerPayload:

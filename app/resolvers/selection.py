@@ -8,17 +8,23 @@ from typing import Any
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 
-def _asks(selections: Iterable[Selection], name: str) -> bool:
+def _fields(selections: Iterable[Selection], name: str) -> list[SelectedField]:
+    """The fields called ``name`` among ``selections``, fragments' included."""
+    found: list[SelectedField] = []
     for selection in selections:
         if isinstance(selection, SelectedField) and selection.name == name:
-            return True
-        if isinstance(selection, FragmentSpread | InlineFragment) and _asks(
-            selection.selections, name
-        ):
-            return True
-    return False
+            found.append(selection)
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            found.extend(_fields(selection.selections, name))
+    return found
 
 
-def asks_for(info: Any, name: str) -> bool:
-    """Whether the field being resolved selects ``name`` (directly or in a fragment)."""
-    return any(_asks(field.selections, name) for field in info.selected_fields)
+def asks_for(info: Any, *path: str) -> bool:
+    """Whether the field being resolved selects the field at ``path`` below it (each step
+    directly or in a fragment): ``asks_for(info, "edges", "node", "groups")``."""
+    level: list[Any] = list(info.selected_fields)
+    for name in path:
+        level = [f for parent in level for f in _fields(parent.selections, name)]
+        if not level:
+            return False
+    return True

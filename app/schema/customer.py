@@ -13,6 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.domain import records
+from app.domain.customer_facts import CustomerFacts
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission
 from app.schema import masks
@@ -235,12 +236,22 @@ async def _notifications(
     return NotificationConnection.from_page(page, Notification.from_record, after=after)
 
 
-async def _groups(
+def _groups(
     root: Customer, info: strawberry.Info[Context, None]
 ) -> list[Annotated[CustomerGroup, strawberry.lazy("app.schema.group")]]:
+    # Not async: a preloaded page answers at once; otherwise graphql-core awaits the load.
+    if root.preloaded_groups is not None:
+        return _group_nodes(root.preloaded_groups)
+    return cast(list[CustomerGroup], _load_groups(root, info))
+
+
+async def _load_groups(root: Customer, info: strawberry.Info[Context, None]) -> list[CustomerGroup]:
+    return _group_nodes(await info.context.loaders.groups.load(uuid.UUID(root.id)))
+
+
+def _group_nodes(found: list[records.CustomerGroupRecord]) -> list[CustomerGroup]:
     from app.schema.group import CustomerGroup  # the group module imports this one
 
-    found = await info.context.loaders.groups.load(uuid.UUID(root.id))
     return [CustomerGroup.from_record(g) for g in found]
 
 
@@ -258,9 +269,19 @@ async def _online_account(
     return OnlineAccount.from_record(found) if found else None
 
 
-async def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
-    card = (await info.context.loaders.facts.load(uuid.UUID(root.id))).card
-    return LoyaltyCard.from_record(card) if card else None
+def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
+    # Not async, as ``_groups``.
+    if root.preloaded_facts is not None:
+        return _card_node(root.preloaded_facts)
+    return cast(LoyaltyCard | None, _load_card(root, info))
+
+
+async def _load_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
+    return _card_node(await info.context.loaders.facts.load(uuid.UUID(root.id)))
+
+
+def _card_node(facts: CustomerFacts) -> LoyaltyCard | None:
+    return LoyaltyCard.from_record(facts.card) if facts.card else None
 
 
 async def _segment(root: Customer, info: strawberry.Info[Context, None]) -> CustomerSegment | None:
@@ -335,6 +356,10 @@ class Customer:
     merged_into_id: strawberry.ID | None = strawberry.field(
         description="Set when this customer was merged into another: use that one."
     )
+    # Filled by a list that loaded them for its whole page at once (``customers``): the
+    # fields then resolve as plain attribute reads, not one awaitable per customer.
+    preloaded_groups: strawberry.Private[list[records.CustomerGroupRecord] | None] = None
+    preloaded_facts: strawberry.Private[CustomerFacts | None] = None
 
     @classmethod
     def from_record(cls, record: records.CustomerRecord) -> Customer:

@@ -480,3 +480,34 @@ async def test_a_list_counts_its_customers_only_when_asked(
         if label != "plain":
             assert body["data"]["customers"]["totalCount"] == 3
     assert counts == {"plain": 0, "counted": 1, "fragment": 1}
+
+
+async def test_a_list_answers_groups_and_cards_from_its_page_load(gql, token, factory) -> None:
+    """Issue 12: a list loads its page's groups and cards at once and its nodes answer them
+    as plain attributes; through fragments too, and the same as one customer's query."""
+    carded = await factory.customer(name="Aa Carded")
+    await factory.loyalty_card(carded.id, "LIST-1", percent="5")
+    grouped = await factory.customer(name="Ab Grouped")
+    group = await factory.group("Regulars", "10")
+    await factory.add_to_group(group.id, grouped.id)
+    await factory.customer(name="Ac Neither")
+    fields = "name groups { name } loyaltyCard { cardNumber discountPercent }"
+    listed = await gql(
+        "{ customers(first: 3) { edges { ... on CustomerEdge { node { ...c } } } } } "
+        f"fragment c on Customer {{ {fields} }}",
+        token=token,
+    )
+    nodes = [e["node"] for e in listed["data"]["customers"]["edges"]]
+    assert nodes == [
+        {"name": "Aa Carded", "groups": [],
+         "loyaltyCard": {"cardNumber": "LIST-1", "discountPercent": "5.00"}},
+        {"name": "Ab Grouped", "groups": [{"name": "Regulars"}], "loyaltyCard": None},
+        {"name": "Ac Neither", "groups": [], "loyaltyCard": None},
+    ]  # fmt: skip
+    for customer, node in zip((carded, grouped), nodes, strict=False):
+        one = await gql(
+            f"query($id: ID!) {{ customer(id: $id) {{ {fields} }} }}",
+            {"id": str(customer.id)},
+            token=token,
+        )
+        assert one["data"]["customer"] == node
