@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import MetaData, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -23,3 +26,9 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def conflict_insert(dialect: str) -> Any:
+    """The dialect's ``insert``, which takes ``ON CONFLICT`` (PostgreSQL's and SQLite's
+    share the API): upserts and insert-unless-there are written once for both."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -14,9 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import conflict_insert
 from app.db.models import (
     AuditEntry,
     DiscountAuditFinding,
@@ -142,8 +142,7 @@ class DiscountAuditRepository:
         self.session = session
 
     def _insert(self) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        return postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return conflict_insert(self.session.get_bind().dialect.name)
 
     # -- the watermark -----------------------------------------------------------------
 

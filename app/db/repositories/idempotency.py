@@ -3,9 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import conflict_insert
 from app.db.models import IdempotencyKey
 
 
@@ -52,10 +52,8 @@ class IdempotencyRepository:
         transaction's uncommitted one waits for it to end, then inserts (it rolled back)
         or finds it (it committed).
         """
-        dialect = self.session.get_bind().dialect.name
-        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         inserted = await self.session.scalar(
-            upsert(IdempotencyKey)
+            conflict_insert(self.session.get_bind().dialect.name)(IdempotencyKey)
             .values(
                 scope=scope,
                 operation=operation,

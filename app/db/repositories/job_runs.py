@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import conflict_insert
 from app.db.models import JobRun
 from app.db.repositories.paging import encode_cursor, time_and_id_cursor
 from app.domain.records import JobRunRecord, Page
@@ -33,8 +33,7 @@ class JobRunRepository:
         self.session = session
 
     def _insert(self) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        return postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return conflict_insert(self.session.get_bind().dialect.name)
 
     async def claim(
         self, job_name: str, scheduled_for: datetime, started_at: datetime

@@ -8,10 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import table_of
+from app.db.base import conflict_insert, table_of
 from app.db.models import BusinessSettings, LoyaltyCard, PointsBalance, PointsEntry
 from app.db.repositories.business import SETTINGS_ROW
 from app.db.repositories.paging import encode_cursor, group_by, number_cursor, pages_by_parent
@@ -150,8 +149,7 @@ class LoyaltyRepository:
 
     async def add_points(self, customer_id: uuid.UUID, points: int, now: datetime) -> int:
         """Add to the balance, creating its row on the first entry; the new balance."""
-        dialect = self.session.get_bind().dialect.name
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        dialect_insert = conflict_insert(self.session.get_bind().dialect.name)
         stmt = (
             dialect_insert(PointsBalance)
             .values(customer_id=customer_id, points=points, updated_at=now)

@@ -10,9 +10,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import conflict_insert
 from app.db.models import (
     Appointment,
     AuditEntry,
@@ -119,11 +119,7 @@ class MergeRepository:
     async def move_product_units(self, source: uuid.UUID, target: uuid.UUID) -> None:
         """The survivor's units per product become the sum of both (sales moved with them)."""
         kept = CustomerProductUnits
-        upsert = (
-            postgresql.insert
-            if self.session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
+        upsert = conflict_insert(self.session.get_bind().dialect.name)
         moved = upsert(kept).from_select(
             ["customer_id", "product_id", "units"],
             select(literal(target, kept.customer_id.type), kept.product_id, kept.units).where(

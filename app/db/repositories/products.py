@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import conflict_insert
 from app.db.models import Product, ProductStock
 from app.db.repositories.paging import after_key_and_id, encode_cursor
 from app.domain.products import ProductFilter, ProductRecord, StockRecord
@@ -65,8 +65,7 @@ class ProductRepository:
 
     def _insert(self) -> Any:
         """The dialect's INSERT, which has ON CONFLICT (both SQLite and PostgreSQL do)."""
-        dialect = self.session.get_bind().dialect.name
-        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ProductStock)
+        return conflict_insert(self.session.get_bind().dialect.name)(ProductStock)
 
     # -- products ------------------------------------------------------------------
 

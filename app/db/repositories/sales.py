@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import table_of
+from app.db.base import conflict_insert, table_of
 from app.db.models import (
     CustomerProductUnits,
     CustomerSalesStats,
@@ -468,8 +467,7 @@ class SaleRepository:
     # -- customers' running stats --------------------------------------------------
 
     def _upsert(self) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        return postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return conflict_insert(self.session.get_bind().dialect.name)
 
     async def _ensure_stats(self, customer_id: uuid.UUID) -> None:
         await self.session.execute(

@@ -37,10 +37,9 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import Base, table_of
+from app.db.base import Base, conflict_insert, table_of
 from app.db.models import (
     CustomerDaily,
     Sale,
@@ -476,7 +475,7 @@ class SalesAggregateRepository:
     async def mark(self, day: date, store_id: uuid.UUID, now: datetime) -> None:
         """Mark (day, store) stale; a new ``mark`` each time, even if already marked."""
         table = table_of(SalesDirtyDay)
-        stmt = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        stmt = conflict_insert(self.dialect)(table)
         stmt = stmt.values(day=day, store_id=store_id, mark=uuid.uuid4(), marked_at=now)
         await self.session.execute(
             stmt.on_conflict_do_update(

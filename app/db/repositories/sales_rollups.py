@@ -28,10 +28,9 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import table_of
+from app.db.base import conflict_insert, table_of
 from app.db.models import SalesDaily, SalesMonthly
 from app.db.repositories.sales_aggregates import Span
 from app.domain.reports import first_of_month, next_month
@@ -86,7 +85,7 @@ class SalesRollupRepository:
     async def _apply(self, spans: Sequence[Span], sign: int) -> None:
         rows = self._by_month(sign).where(self._daily_in(spans))
         monthly = table_of(SalesMonthly)
-        make = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        make = conflict_insert(self.dialect)
         stmt = make(monthly).from_select(["month", "store_id", "product_id", *MEASURES], rows)
         await self.session.execute(
             stmt.on_conflict_do_update(

@@ -23,10 +23,9 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import table_of
+from app.db.base import conflict_insert, table_of
 from app.db.models import CustomerDaily, CustomerSalesStats, CustomerSegmentRow, Sale, SegmentCuts
 from app.db.repositories.sales_aggregates import cents_of, day_start
 from app.domain.segments import CustomerSegment, Cuts, SegmentRules
@@ -54,9 +53,7 @@ class SegmentRepository:
         self.dialect = session.get_bind().dialect.name
 
     def _insert(self, model: Any) -> Any:
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
-            table_of(model)
-        )
+        return conflict_insert(self.dialect)(table_of(model))
 
     async def chain_activity(
         self, window_start: date

@@ -20,9 +20,10 @@ from sqlalchemy import (
     update,
     values,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import conflict_insert
 from app.db.models import Customer, OfflineCustomer, StoreCustomer, StoreSyncCounter
 from app.db.types import UTCDateTime
 
@@ -136,7 +137,7 @@ class SyncRepository:
             return
         ordered = sorted(entries.items(), key=lambda e: (str(e[0][0]), str(e[0][1])))
         counts = Counter(store_id for (store_id, _), _ in ordered)
-        insert: Any = postgresql.insert if self._postgresql else sqlite.insert
+        insert: Any = conflict_insert(self.session.get_bind().dialect.name)
         taken = insert(StoreSyncCounter).values(
             [{"store_id": s, "value": n} for s, n in counts.items()]  # in store order
         )
