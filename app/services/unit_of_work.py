@@ -150,14 +150,7 @@ class UnitOfWork:
             after=after,
         )
         if entity_type == "customer":
-            # Every customer change is audited, so this is where the feeds learn of it.
-            customer_id = uuid.UUID(str(entity_id))
-            if action in CREATING:
-                self._created.add(customer_id)
-            self.customer_changed(customer_id, FEED_KINDS.get(action, "CHANGED"))
-            self.emit_webhook(
-                event_from_customer_audit(str(entity_id), action, before, after, self.now)
-            )
+            self._customer_audited(entity_id, action, before, after)
 
     async def audit_changes(
         self,
@@ -201,15 +194,25 @@ class UnitOfWork:
             },
         )
         if entity_type == "customer":
-            kind = FEED_KINDS.get(action, "CHANGED")
             for entity_id, before, after in entries:
-                customer_id = uuid.UUID(str(entity_id))
-                if action in CREATING:
-                    self._created.add(customer_id)
-                self.customer_changed(customer_id, kind)
-                self.emit_webhook(
-                    event_from_customer_audit(str(entity_id), action, before, after, self.now)
-                )
+                self._customer_audited(entity_id, action, before, after)
+
+    def _customer_audited(
+        self,
+        entity_id: object,
+        action: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """Every customer change is audited, so this is where the feeds and the webhooks
+        learn of it."""
+        customer_id = uuid.UUID(str(entity_id))
+        if action in CREATING:
+            self._created.add(customer_id)
+        self.customer_changed(customer_id, FEED_KINDS.get(action, "CHANGED"))
+        self.emit_webhook(
+            event_from_customer_audit(str(entity_id), action, before, after, self.now)
+        )
 
     def customer_changed(self, customer_id: uuid.UUID, kind: str = "CHANGED") -> None:
         self._changed[customer_id] = kind
@@ -266,10 +269,9 @@ class UnitOfWork:
     async def publish_new_customers(self, homes: dict[uuid.UUID, uuid.UUID]) -> None:
         """Number customers this transaction created in their home store's feed, now.
 
-        Until commit no other store can hold them, so ``publish_changes``' look-up of
-        holders and removal of old entries (two scans per 1,000 customers as the feed
-        grows) has nothing to find; it then skips them. The stores' counters are taken
-        here and held to commit, as there.
+        Until commit no other store can hold them, so ``publish_changes``' lock and
+        look-up of holders have nothing to find; it then skips them. The stores' counters
+        are taken here and held to commit, as there.
         """
         await self.sync.number({(s, c): "CHANGED" for c, s in homes.items()}, self.now)
         for customer_id in homes:
