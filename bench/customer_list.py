@@ -52,9 +52,9 @@ from _common import (
     replay,
     running_app,
     scratch_database,
+    served,
     temp_dir,
     time_graphql,
-    wait_until_up,
 )
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
@@ -85,7 +85,6 @@ type Customer {
 type CustomerGroup { name: String! }
 type LoyaltyCard { cardNumber: String! discountPercent: Decimal! }
 """
-POSCRM = Path(sys.executable).parent / "poscrm"
 WARM_UP = 30
 
 
@@ -230,51 +229,22 @@ async def in_process(
     return series
 
 
-def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 (our own command line)
-        command, env=env, stdout=subprocess.DEVNULL, stderr=None
-    )
-
-
 async def over_http(
     database_url: str, tmp: Path, pii: str, answer: dict[str, Any], requests: int
 ) -> dict[str, list[float]]:
-    folder = tmp / "serve"
-    folder.mkdir(mode=0o700)
     rows = tmp / "rows.json"
     rows.write_text(json.dumps(answer))
-    env = {
-        **os.environ,
-        "POSCRM_DATA_DIR": str(folder),
-        "POSCRM_DATABASE_URL": database_url,
-        "POSCRM_LOG_LEVEL": "WARNING",
-    }
-    app_port, base_port = free_port(), free_port()
-    processes = [
-        await asyncio.to_thread(
-            _spawn,
-            [
-                str(POSCRM),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(app_port),
-                "--no-worker",
-            ],
-            env,
-        ),
-        await asyncio.to_thread(
-            _spawn,
-            [sys.executable, __file__, "--baseline-server", str(rows), "--port", str(base_port)],
-            env,
-        ),
-    ]
+    base_port = free_port()
+    baseline = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, __file__, "--baseline-server", str(rows), "--port", str(base_port)],
+        stdout=subprocess.DEVNULL,
+    )
     series: dict[str, list[float]] = {"app, PII": [], "graphql-core + uvicorn": []}
     try:
-        await asyncio.to_thread(wait_until_up, app_port, processes[0])
-        await asyncio.to_thread(_wait_for_baseline, base_port, processes[1])
+        await asyncio.to_thread(_wait_for_baseline, base_port, baseline)
         async with (
+            served(database_url, tmp / "serve") as app_port,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{app_port}", timeout=30) as client,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{base_port}", timeout=30) as base,
         ):
@@ -287,9 +257,8 @@ async def over_http(
                     for label, elapsed in zip(series, times, strict=True):
                         series[label].append(elapsed)
     finally:
-        for process in processes:
-            process.terminate()
-            await asyncio.to_thread(process.wait, 30)
+        baseline.terminate()
+        await asyncio.to_thread(baseline.wait, 30)
     return series
 
 

@@ -114,8 +114,14 @@ class _RequestReads:
     session: AsyncSession | None = None
     owner: Database | None = None
 
+    def serves(self, db: Database) -> bool:
+        """Whether reads of ``db`` share this slot: the first database read claims it."""
+        return self.owner is None or self.owner is db
+
     def session_of(self, db: Database) -> AsyncSession:
-        if self.session is None or self.owner is not db:
+        # ``read`` checked ``serves`` first; an app reads through one Database anyway.
+        assert self.serves(db)
+        if self.session is None:
             self.session, self.owner = db._read_sessions(), db
         return self.session
 
@@ -257,7 +263,7 @@ class Database:
         line) each block has a short session of its own.
         """
         shared = _request_reads.get()
-        if shared is None or _in_request_read.get():
+        if shared is None or _in_request_read.get() or not shared.serves(self):
             try:
                 async with self._read_sessions() as session:
                     yield session
