@@ -14,7 +14,13 @@ from app.schema.errors import UserError, user_errors
 from app.services.business import SettingsChange
 from app.services.unit_of_work import Result
 
-strawberry.enum(records.SearchFirst, description="What the till's customer search tries first.")
+strawberry.enum(
+    records.SearchFirst,
+    description=(
+        "What the till's customer search lists first when a term could mean either: PHONE, "
+        "phone and email matches; NAME, name, customer code and card matches."
+    ),
+)
 strawberry.enum(records.NotificationScenario)
 
 

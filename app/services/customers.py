@@ -37,6 +37,7 @@ from app.domain.records import (
     NotificationScenario,
     Page,
     PhoneRecord,
+    SearchFirst,
     TokenKind,
 )
 from app.domain.segments import CustomerSegment
@@ -59,6 +60,9 @@ from app.services.phones import (
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.settings import Settings
+
+# A shorter word is a name's beginning only: two letters would match half the emails.
+EMAIL_PREFIX_MIN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,20 +637,30 @@ class CustomerService:
             return await CustomerScreenRepository(session).facts_for(customer_ids)
 
     @staticmethod
-    def to_search(term: str, region: str, *, prefixes: bool = True) -> CustomerSearch:
+    def to_search(
+        term: str, region: str, *, prefixes: bool = True, first: SearchFirst = SearchFirst.PHONE
+    ) -> CustomerSearch:
         """What a typed term may mean: a phone (a whole number in any format, its last 4+
         digits, or with ``prefixes`` its beginning), a name, a code, an email (a whole
-        address) or a loyalty card number (a card number can look like a phone or a name).
+        address, or with ``prefixes`` a word's beginning) or a loyalty card number (a card
+        number can look like a phone or a name). ``first``: which meaning's matches lead
+        the results (seed 000's "Search Mobile Number/Name first").
 
         ``prefixes`` is False for callers who see numbers masked: a number's beginning,
-        typed one more digit at a time, rebuilt a whole number in 26 searches (issue 9).
-        Its end they may search: the customer says it aloud, and the mask shows the last
-        four digits anyway.
+        typed one more digit at a time, rebuilt a whole number in 26 searches (issue 9);
+        so would an email's. Its end they may search: the customer says it aloud, and the
+        mask shows the last four digits anyway.
         """
         term = term.strip()
         card = card_key(term)
+        contact_first = first is SearchFirst.PHONE
         if "@" in term:
-            return CustomerSearch(email_key=email_key(term), customer_code=term, card_number=card)
+            return CustomerSearch(
+                email_key=email_key(term),
+                customer_code=term,
+                card_number=card,
+                contact_first=contact_first,
+            )
         if is_phone_like(term):
             whole = whole_number(term, region)
             ending = last_digits(term)
@@ -656,8 +670,17 @@ class CustomerService:
                 phone_suffix_reversed=ending[::-1] if ending else None,
                 customer_code=term,
                 card_number=card,
+                contact_first=contact_first,
             )
-        return CustomerSearch(name_key=name_key(term) or None, customer_code=term, card_number=card)
+        # One word of three or more letters may also be how an email address begins.
+        could_be_email = prefixes and len(term) >= EMAIL_PREFIX_MIN and not term.split()[1:]
+        return CustomerSearch(
+            name_key=name_key(term) or None,
+            customer_code=term,
+            card_number=card,
+            email_prefix=email_key(term) if could_be_email else None,
+            contact_first=contact_first,
+        )
 
     @staticmethod
     def is_contact_lookup(term: str) -> bool:
@@ -687,19 +710,19 @@ class CustomerService:
         term = (query.search or "").strip()
         await self._count_lookup(term)
         sees_pii = self.actor is None or self.actor.can(Permission.CUSTOMER_VIEW_PII)
+        search = None
+        if term:
+            settings = await cached_business_settings(self.tx)
+            search = self.to_search(
+                term,
+                settings.default_phone_region,
+                prefixes=sees_pii,
+                first=settings.customer_search_first,
+            )
         async with self.tx.db.read() as session:
-            search = None
-            if term:
-                region = await self._region_for_search(term)
-                search = self.to_search(term, region, prefixes=sees_pii)
             return await CustomerRepository(session).page(
                 search, spec, first, after, counted=counted
             )
-
-    async def _region_for_search(self, term: str) -> str:
-        if not is_phone_like(term):
-            return ""  # only a typed number needs the region to be read
-        return (await cached_business_settings(self.tx)).default_phone_region
 
     async def addresses(
         self, customer_ids: list[uuid.UUID]

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
+    Subquery,
     and_,
     delete,
     exists,
@@ -39,6 +41,7 @@ from app.db.models import (
 from app.db.models.customer import reversed_digits
 from app.db.repositories.paging import (
     after_key_and_id,
+    after_rank_key_and_id,
     encode_cursor,
     pages_by_parent,
 )
@@ -140,6 +143,11 @@ class CustomerSearch:
     customer_code: str | None = None
     # Upper-cased, as cards are stored; only working (ACTIVE) cards find anyone.
     card_number: str | None = None
+    # A word's beginning as an email's (a range); only for callers who may see emails.
+    email_prefix: str | None = None
+    # The business's customerSearchFirst: phone and email matches before name, code and
+    # card ones (PHONE), or after them (NAME).
+    contact_first: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +415,85 @@ class CustomerRepository:
         result = await self.session.execute(delete(Customer).where(Customer.id == customer_id))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    @staticmethod
+    def _matches(search: CustomerSearch) -> tuple[list[Select[Any]], list[Select[Any]]]:
+        """The index lookups of a term's meanings, as (contact details, the rest): a phone
+        or an email, and a name, a customer code or a card number. Which comes first in
+        the results is the business's ``customerSearchFirst``."""
+        contact: list[Select[Any]] = [
+            select(Customer.id).where(_prefix_range(Customer.phone, p))
+            for p in search.phone_prefixes
+        ] + [
+            select(CustomerPhone.customer_id).where(_prefix_range(CustomerPhone.phone, p))
+            for p in search.phone_prefixes
+        ]
+        if search.phones:
+            contact.append(select(Customer.id).where(Customer.phone.in_(search.phones)))
+            contact.append(
+                select(CustomerPhone.customer_id).where(CustomerPhone.phone.in_(search.phones))
+            )
+        if search.phone_suffix_reversed:
+            suffix = search.phone_suffix_reversed
+            contact.append(
+                select(Customer.id).where(_prefix_range(Customer.phone_reversed, suffix))
+            )
+            contact.append(
+                select(CustomerPhone.customer_id).where(
+                    _prefix_range(CustomerPhone.phone_reversed, suffix)
+                )
+            )
+        if search.email_key:
+            contact.append(select(Customer.id).where(Customer.email_key == search.email_key))
+        if search.email_prefix:
+            contact.append(
+                select(Customer.id).where(_prefix_range(Customer.email_key, search.email_prefix))
+            )
+        named: list[Select[Any]] = []
+        if search.name_key:
+            named.append(
+                select(Customer.id).where(_prefix_range(Customer.name_key, search.name_key))
+            )
+            if " " not in search.name_key:
+                # Any word of the name, e.g. "smi" finds "John Smith".
+                named.append(
+                    select(CustomerNameWord.customer_id).where(
+                        _prefix_range(CustomerNameWord.word, search.name_key)
+                    )
+                )
+        if search.customer_code:
+            named.append(select(Customer.id).where(Customer.customer_code == search.customer_code))
+        if search.card_number:
+            named.append(
+                select(LoyaltyCard.customer_id).where(
+                    LoyaltyCard.card_number == search.card_number,
+                    # Not `= 'ACTIVE'`: that is the predicate of the partial per-customer
+                    # index, which PostgreSQL may then read whole instead of looking up
+                    # the number. A card is ACTIVE or REPLACED.
+                    LoyaltyCard.status != "REPLACED",
+                )
+            )
+        return contact, named
+
+    def _ranked_matches(self, search: CustomerSearch | None) -> Subquery | None:
+        """Each match's id with 0 if it matched the meaning the business searches first,
+        else 1, for a term with meanings of both kinds (digits that may be a phone or a
+        code; a word that may be a name or an email's beginning); None when the term has
+        one kind only, and plain name order serves."""
+        if search is None:
+            return None
+        contact, named = self._matches(search)
+        if not contact or not named:
+            return None
+        first, then = (contact, named) if search.contact_first else (named, contact)
+        lookups = [q.add_columns(literal(0).label("rank")) for q in first] + [
+            q.add_columns(literal(1).label("rank")) for q in then
+        ]
+        found = union_all(*lookups).subquery()
+        id_ = found.c[0]
+        return (
+            select(id_.label("id"), func.min(found.c.rank).label("rank")).group_by(id_).subquery()
+        )
+
     def conditions(
         self, search: CustomerSearch | None, spec: CustomerFilterSpec
     ) -> list[ColumnElement[bool]]:
@@ -414,55 +501,8 @@ class CustomerRepository:
         if search is not None:
             # One index lookup per meaning of the term, united: an OR of them would
             # make PostgreSQL scan (it cannot OR an index with a subquery).
-            ids = [
-                select(Customer.id).where(_prefix_range(Customer.phone, p))
-                for p in search.phone_prefixes
-            ] + [
-                select(CustomerPhone.customer_id).where(_prefix_range(CustomerPhone.phone, p))
-                for p in search.phone_prefixes
-            ]
-            if search.phones:
-                ids.append(select(Customer.id).where(Customer.phone.in_(search.phones)))
-                ids.append(
-                    select(CustomerPhone.customer_id).where(CustomerPhone.phone.in_(search.phones))
-                )
-            if search.phone_suffix_reversed:
-                suffix = search.phone_suffix_reversed
-                ids.append(
-                    select(Customer.id).where(_prefix_range(Customer.phone_reversed, suffix))
-                )
-                ids.append(
-                    select(CustomerPhone.customer_id).where(
-                        _prefix_range(CustomerPhone.phone_reversed, suffix)
-                    )
-                )
-            if search.name_key:
-                ids.append(
-                    select(Customer.id).where(_prefix_range(Customer.name_key, search.name_key))
-                )
-                if " " not in search.name_key:
-                    # Any word of the name, e.g. "smi" finds "John Smith".
-                    ids.append(
-                        select(CustomerNameWord.customer_id).where(
-                            _prefix_range(CustomerNameWord.word, search.name_key)
-                        )
-                    )
-            if search.email_key:
-                ids.append(select(Customer.id).where(Customer.email_key == search.email_key))
-            if search.customer_code:
-                ids.append(
-                    select(Customer.id).where(Customer.customer_code == search.customer_code)
-                )
-            if search.card_number:
-                ids.append(
-                    select(LoyaltyCard.customer_id).where(
-                        LoyaltyCard.card_number == search.card_number,
-                        # Not `= 'ACTIVE'`: that is the predicate of the partial per-customer
-                        # index, which PostgreSQL may then read whole instead of looking up
-                        # the number. A card is ACTIVE or REPLACED.
-                        LoyaltyCard.status != "REPLACED",
-                    )
-                )
+            contact, named = self._matches(search)
+            ids = contact + named
             conditions.append(Customer.id.in_(union_all(*ids)) if ids else false())
         if spec.status is not None:
             conditions.append(Customer.status == spec.status.value)
@@ -506,17 +546,43 @@ class CustomerRepository:
             total = await self.session.scalar(
                 select(func.count()).select_from(Customer).where(*conditions)
             )
-        stmt = select(Customer).where(*conditions)
+        matches = self._ranked_matches(search)
+        if matches is None:
+            stmt = select(Customer).where(*conditions)
+            if after is not None:
+                stmt = stmt.where(after_key_and_id(Customer.name_key, Customer.id, after))
+            rows = list(
+                await self.session.scalars(
+                    stmt.order_by(Customer.name_key, Customer.id).limit(first + 1)
+                )
+            )
+            return Page(
+                items=[(_name_cursor(r), _record(r)) for r in rows[:first]],
+                has_next=len(rows) > first,
+                total=total or 0,
+            )
+        # The first kind's matches by name, then the others by name.
+        rank = matches.c.rank
+        ranked = (
+            select(Customer, rank)
+            .join(matches, matches.c.id == Customer.id)
+            .where(*self.conditions(None, spec))
+        )
         if after is not None:
-            stmt = stmt.where(after_key_and_id(Customer.name_key, Customer.id, after))
-        rows = list(
-            await self.session.scalars(
-                stmt.order_by(Customer.name_key, Customer.id).limit(first + 1)
+            ranked = ranked.where(
+                after_rank_key_and_id(rank, Customer.name_key, Customer.id, after)
+            )
+        found = list(
+            await self.session.execute(
+                ranked.order_by(rank, Customer.name_key, Customer.id).limit(first + 1)
             )
         )
         return Page(
-            items=[(_name_cursor(r), _record(r)) for r in rows[:first]],
-            has_next=len(rows) > first,
+            items=[
+                (encode_cursor(r, row.name_key, row.id.hex), _record(row))
+                for row, r in found[:first]
+            ],
+            has_next=len(found) > first,
             total=total or 0,
         )
 

@@ -73,6 +73,18 @@ def time_and_id_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidCursor("malformed cursor") from None
 
 
+def after_rank_key_and_id(rank: Any, key: Any, id_: Any, cursor: str) -> ColumnElement[bool]:
+    """Rows after the cursor's (rank, key, id) in ``ORDER BY rank, key, id``."""
+    last_rank, last_key, raw_id = decode_cursor(cursor, 3)
+    if type(last_rank) is not int or not 0 <= last_rank <= 1:
+        raise InvalidCursor("malformed cursor")
+    last_key, last_id = key_and_id_cursor(encode_cursor(last_key, raw_id))
+    return or_(
+        rank > last_rank,
+        and_(rank == last_rank, or_(key > last_key, and_(key == last_key, id_ > last_id))),
+    )
+
+
 def after_key_and_id(key: Any, id_: Any, cursor: str) -> ColumnElement[bool]:
     """Rows after the cursor's (key, id) in ``ORDER BY key, id``: the keyset condition."""
     last_key, last_id = key_and_id_cursor(cursor)
