@@ -21,6 +21,8 @@ from app.schema.customer import (
 from app.schema.errors import ClientError, user_errors
 from app.schema.ids import parse_id
 from app.schema.pagination import DEFAULT_PAGE_SIZE
+from app.schema.sale import Sale
+from app.services.unit_of_work import Result
 
 Info = strawberry.Info[Context, None]
 
@@ -66,11 +68,15 @@ async def _preload(info: Info, nodes: list[Customer]) -> None:
 
 
 async def customer_create(info: Info, input: CustomerCreateInput) -> CustomerPayload:
-    result = await info.context.customers.create(input.to_command())
-    payload = CustomerPayload.from_result(result)
-    if result.value is not None:
-        found = await info.context.merges.duplicates(result.value.id)
-        payload.duplicates = [DuplicateCandidate.from_duplicate(d) for d in found]
+    result = await info.context.customers.register(input.to_command())
+    registered = result.value
+    if registered is None:
+        return CustomerPayload.from_errors(result.errors)
+    payload = CustomerPayload.from_result(Result(registered.customer))
+    if registered.sale is not None:
+        payload.sale = Sale.from_record(registered.sale)
+    found = await info.context.merges.duplicates(registered.customer.id)
+    payload.duplicates = [DuplicateCandidate.from_duplicate(d) for d in found]
     return payload
 
 

@@ -42,7 +42,7 @@ from app.services.unit_of_work import Result
 if TYPE_CHECKING:
     from app.schema.context import Context
     from app.schema.group import CustomerGroup
-    from app.schema.sale import SalesHistory
+    from app.schema.sale import Sale, SalesHistory
 
 strawberry.enum(records.CustomerStatus)
 strawberry.enum(records.MarketingChannel)
@@ -577,6 +577,11 @@ class CustomerCreateInput:
         default=None,
         description="A till's retry with the same key gets the first result back.",
     )
+    sale_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Register at checkout (seed 003): put the new customer on this open sale "
+        "and re-price it, all or nothing; needs SALE_CREATE too. The payload's sale shows it.",
+    )
 
     def to_command(self) -> CustomerCreate:
         values = _profile(self, lambda value: value is not None)
@@ -585,6 +590,7 @@ class CustomerCreateInput:
             email_marketing=self.email_marketing,
             sms_marketing=self.sms_marketing,
             idempotency_key=self.idempotency_key,
+            sale_id=parse_id(self.sale_id) if self.sale_id is not None else None,
         )
 
 
@@ -645,6 +651,10 @@ class CustomerPayload:
         default_factory=list,
         description="On customerCreate: customers who are likely the same person. "
         "The customer was created; merge them if they are (customerMerge).",
+    )
+    sale: Annotated[Sale, strawberry.lazy("app.schema.sale")] | None = strawberry.field(
+        default=None,
+        description="On customerCreate with saleId: the sale, with the new customer on it.",
     )
 
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 from strawberry.types.field import StrawberryField
@@ -26,10 +27,18 @@ CHAIN_SET_UP = (
 
 
 class Requires(FieldExtension):
-    def __init__(self, *permissions: Permission, chain_wide: bool = False) -> None:
-        """No permissions: any authenticated caller."""
+    def __init__(
+        self,
+        *permissions: Permission,
+        chain_wide: bool = False,
+        when_given: tuple[str, str, Permission] | None = None,
+    ) -> None:
+        """No permissions: any authenticated caller. ``when_given`` (argument, input
+        field, permission): that permission too when the input field is given, as
+        customerCreate's ``saleId`` also changes a sale (SALE_CREATE)."""
         self.permissions = frozenset(permissions)
         self.chain_wide = chain_wide
+        self.when_given = when_given
         self.payload: Any = None
 
     def apply(self, field: StrawberryField) -> None:
@@ -38,11 +47,20 @@ class Requires(FieldExtension):
         if hasattr(field_type, "from_errors"):
             self.payload = field_type
 
-    def _refusal(self, info: Info) -> UserError | None:
+    def _needed(self, kwargs: dict[str, Any]) -> frozenset[Permission]:
+        if self.when_given is None:
+            return self.permissions
+        argument, name, permission = self.when_given
+        given = getattr(kwargs.get(argument), name, None)
+        if given is None or given is strawberry.UNSET:
+            return self.permissions
+        return self.permissions | {permission}
+
+    def _refusal(self, info: Info, kwargs: dict[str, Any]) -> UserError | None:
         actor = info.context.actor
         if actor is None:
             return UserError(ErrorCode.UNAUTHENTICATED, "Log in first.")
-        missing = sorted(p.value for p in self.permissions if not actor.can(p))
+        missing = sorted(p.value for p in self._needed(kwargs) if not actor.can(p))
         if missing:
             return UserError(ErrorCode.FORBIDDEN, f"Your role lacks {', '.join(missing)}.")
         if self.chain_wide and actor.bound_store_id is not None:
@@ -55,7 +73,7 @@ class Requires(FieldExtension):
         raise ClientError(error.message, error.code.value)
 
     def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
-        error = self._refusal(info)
+        error = self._refusal(info, kwargs)
         return self._refuse(error) if error else next_(source, info, **kwargs)
 
     async def resolve_async(
@@ -65,7 +83,7 @@ class Requires(FieldExtension):
         info: Info,
         **kwargs: Any,
     ) -> Any:
-        error = self._refusal(info)
+        error = self._refusal(info, kwargs)
         if error:
             return self._refuse(error)
         return await next_(source, info, **kwargs)
@@ -74,7 +92,7 @@ class Requires(FieldExtension):
 class RequiresAny(Requires):
     """Any one of ``permissions`` will do: a till's SALE_CREATE or an analyst's REPORT_VIEW."""
 
-    def _refusal(self, info: Info) -> UserError | None:
+    def _refusal(self, info: Info, kwargs: dict[str, Any]) -> UserError | None:
         actor = info.context.actor
         if actor is None:
             return UserError(ErrorCode.UNAUTHENTICATED, "Log in first.")
@@ -91,7 +109,7 @@ class RequiresCustomer(Requires):
     def __init__(self) -> None:
         super().__init__()
 
-    def _refusal(self, info: Info) -> UserError | None:
+    def _refusal(self, info: Info, kwargs: dict[str, Any]) -> UserError | None:
         if info.context.customer_session is None:
             return UserError(ErrorCode.UNAUTHENTICATED, "Sign in to the online store first.")
         return None

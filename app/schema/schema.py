@@ -346,7 +346,8 @@ class Mutation:
         extensions=[Requires()],
     )
     customer_create: CustomerPayload = strawberry.mutation(
-        resolver=customers.customer_create, extensions=[Requires(P.CUSTOMER_ADD)]
+        resolver=customers.customer_create,
+        extensions=[Requires(P.CUSTOMER_ADD, when_given=("input", "sale_id", P.SALE_CREATE))],
     )
     customer_update: CustomerPayload = strawberry.mutation(
         resolver=customers.customer_update, extensions=[Requires(P.CUSTOMER_MODIFY)]

@@ -40,6 +40,7 @@ from app.domain.records import (
     SearchFirst,
     TokenKind,
 )
+from app.domain.sales import SaleRecord
 from app.domain.segments import CustomerSegment
 from app.domain.values import UNSET, Unset
 from app.services.business import cached_business_settings
@@ -57,6 +58,7 @@ from app.services.phones import (
     phone_search_prefixes,
     whole_number,
 )
+from app.services.sales import SaleService, require_sale
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.settings import Settings
@@ -111,6 +113,16 @@ class CustomerCreate:
     email_marketing: bool = False
     sms_marketing: bool = False
     idempotency_key: str | None = None
+    # Register at checkout (seed 003): put the new customer on this open sale at once.
+    sale_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A new customer, and the open sale they were put on if registered at checkout."""
+
+    customer: CustomerRecord
+    sale: SaleRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,9 +405,17 @@ class CustomerService:
 
     async def create(self, cmd: CustomerCreate) -> Result[CustomerRecord]:
         """Create a customer; a retry with the same idempotency key returns the first result."""
+        result = await self.register(cmd)
+        return Result(result.value.customer if result.value else None, result.errors)
+
+    async def register(self, cmd: CustomerCreate) -> Result[Registered]:
+        """Create a customer and, with ``sale_id``, put them on that open sale re-priced, all
+        in one transaction: a sale that cannot take them (not open, another store's, gone)
+        leaves no customer behind. A retry with the same idempotency key returns the first
+        customer and the sale as it now is."""
         digest = request_hash({k: v for k, v in asdict(cmd).items() if k != "idempotency_key"})
 
-        async def work(uow: UnitOfWork) -> CustomerRecord:
+        async def work(uow: UnitOfWork) -> Registered:
             business = await uow.business.get()
             # First: a racing retry waits here, then finds the first call's key below.
             await lock_numbers(uow, cmd, business.default_phone_region)
@@ -408,8 +428,17 @@ class CustomerService:
                 "idempotencyKey",
             )
             if earlier is not None:
-                return await self._require(uow, uuid.UUID(earlier))
+                customer = await self._require(uow, uuid.UUID(earlier))
+                sale = None
+                if cmd.sale_id is not None:
+                    sale = await require_sale(uow, cmd.sale_id, ("input", "saleId"))
+                return Registered(customer, sale)
             customer = await self.insert_checked(uow, cmd, business.default_phone_region)
+            sale = None
+            if cmd.sale_id is not None:
+                sale = await SaleService.put_new_customer_on(
+                    uow, cmd.sale_id, customer.id, "input", "saleId"
+                )
             await remember(
                 uow, Operation.CUSTOMER_CREATE, cmd.idempotency_key, digest, str(customer.id)
             )
@@ -417,7 +446,7 @@ class CustomerService:
             # business turned the scenario on (seed 000's settings).
             if NotificationScenario.REGISTRATION in business.notification_scenarios:
                 await queue_registration(uow, customer, business)
-            return customer
+            return Registered(customer, sale)
 
         return await self.tx.run(self.actor, work)
 

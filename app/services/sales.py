@@ -167,15 +167,20 @@ def _quantity_error(quantity: int, *path: str) -> UserError | None:
     return UserError(ErrorCode.INVALID, f"A quantity is 1 to {QUANTITY_MAX}.", path)
 
 
-async def require_sale(uow: UnitOfWork, sale_id: uuid.UUID) -> SaleRecord:
+async def require_sale(
+    uow: UnitOfWork, sale_id: uuid.UUID, field: tuple[str, ...] = ("saleId",)
+) -> SaleRecord:
     sale = await uow.sales.get(sale_id)
     if sale is None:
-        raise reject(ErrorCode.NOT_FOUND, "No such sale.", "saleId")
+        raise reject(ErrorCode.NOT_FOUND, "No such sale.", *field)
     return sale
 
 
 async def claim_sale(
-    uow: UnitOfWork, sale_id: uuid.UUID, status: SaleStatus = SaleStatus.OPEN
+    uow: UnitOfWork,
+    sale_id: uuid.UUID,
+    status: SaleStatus = SaleStatus.OPEN,
+    field: tuple[str, ...] = ("saleId",),
 ) -> SaleRecord:
     """The sale, if in ``status``, claimed for this transaction (see the module docstring).
 
@@ -184,21 +189,21 @@ async def claim_sale(
     come back at any store: the return is refunded at the caller's own.
     """
     claimed = await uow.sales.claim(sale_id, status, uow.now)
-    sale = claimed or await require_sale(uow, sale_id)
+    sale = claimed or await require_sale(uow, sale_id, field)
     if status is SaleStatus.OPEN:
-        require_store(uow.actor, sale.store_id, "saleId")
+        require_store(uow.actor, sale.store_id, *field)
     if claimed is not None:
         return claimed
     if status is SaleStatus.OPEN:
         raise reject(
             ErrorCode.SALE_NOT_OPEN,
             f"This sale is {sale.status.value}; only an open sale can change.",
-            "saleId",
+            *field,
         )
     raise reject(
         ErrorCode.SALE_NOT_COMPLETED,
         f"This sale is {sale.status.value}; only a completed sale can be returned.",
-        "saleId",
+        *field,
     )
 
 
@@ -292,8 +297,8 @@ class SaleService:
                 offers.append(DiscountOffer(source, row.code, row.percent))
         return Entitlements(offers, card_id)
 
+    @staticmethod
     async def _reprice(
-        self,
         uow: UnitOfWork,
         sale_id: uuid.UUID,
         customer_id: uuid.UUID | None,
@@ -309,7 +314,7 @@ class SaleService:
         if lines is None:
             lines = await uow.sales.lines(sale_id)
         if entitled is None:
-            entitled = await self._entitlements(uow, customer_id)
+            entitled = await SaleService._entitlements(uow, customer_id)
         priced = _checked(
             price_sale([LineInput(x.quantity, x.unit_price) for x in lines], entitled.offers)
         )
@@ -326,11 +331,12 @@ class SaleService:
             await uow.sales.replace_discounts(sale_id, rows)
         return priced
 
+    @staticmethod
     async def _priced_sale(
-        self, uow: UnitOfWork, sale_id: uuid.UUID, customer_id: uuid.UUID | None
+        uow: UnitOfWork, sale_id: uuid.UUID, customer_id: uuid.UUID | None
     ) -> SaleRecord:
         """Re-price an open sale after an edit; the sale as it now is."""
-        priced = await self._reprice(uow, sale_id, customer_id)
+        priced = await SaleService._reprice(uow, sale_id, customer_id)
         return await uow.sales.update_returning(
             sale_id, {"customer_id": customer_id, **_totals(priced)}
         )
@@ -603,6 +609,15 @@ class SaleService:
             return await self._priced_sale(uow, sale_id, customer.id)
 
         return await self.tx.run(self.actor, work)
+
+    @staticmethod
+    async def put_new_customer_on(
+        uow: UnitOfWork, sale_id: uuid.UUID, customer_id: uuid.UUID, *field: str
+    ) -> SaleRecord:
+        """Register at checkout (seed 003): a customer just created in ``uow`` goes onto
+        the open sale, which is re-priced for them, in the same transaction."""
+        await claim_sale(uow, sale_id, field=field)
+        return await SaleService._priced_sale(uow, sale_id, customer_id)
 
     async def remove_customer(self, sale_id: uuid.UUID) -> Result[SaleRecord]:
         """Make it a walk-in sale again; the customer's discounts no longer apply."""
