@@ -47,6 +47,26 @@ async def _reply(
     await send({"type": "http.response.body", "body": body})
 
 
+# Any one of these on a multipart POST /graphql (non-empty): headers a cross-site page
+# cannot send without a CORS preflight.
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-requested-with")
+UPLOAD_NEEDS_PREFLIGHT = (
+    "A multipart POST /graphql needs the header Apollo-Require-Preflight: true (or "
+    "X-Requested-With), which cross-site pages cannot send."
+)
+
+
+def multipart_field_refusal(name: str, raw: str) -> tuple[dict[str, Any], str | None]:
+    """A multipart request's ``operations`` or ``map`` field parsed, or why it is refused:
+    the same JSON checks as a POST body's, and an object (one operation, no batches)."""
+    parsed, problem = _json_problem(raw)
+    if problem is not None:
+        return {}, f"The {name} field {problem}."
+    if not isinstance(parsed, dict):
+        return {}, f"The {name} field must be a JSON object."
+    return parsed, None
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -133,9 +153,12 @@ class RequestGuard:
         max_body_bytes: int,
         body_timeout: float = 30.0,
         graphql_path: str = "/graphql",
+        max_upload_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # A multipart POST /graphql carries a file (a profile picture): its own limit.
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
         self.body_timeout = body_timeout
         self.graphql_path = graphql_path
 
@@ -152,7 +175,9 @@ class RequestGuard:
         held = hold_stamps()
         reads = hold_reads()
         try:
-            refusal = self._refusal(scope, headers)
+            upload = self._is_upload(scope, headers)
+            max_bytes = self.max_upload_bytes if upload else self.max_body_bytes
+            refusal = self._refusal(scope, headers, max_bytes)
             if refusal is not None:
                 status_holder["status"] = refusal[0]
                 await _reply(send, refusal[0], refusal[1], request_id)
@@ -173,7 +198,7 @@ class RequestGuard:
                     raise _BodyTooSlow from None
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > max_bytes:
                         raise _BodyTooLarge
                     body_done = not message.get("more_body", False)
                 else:
@@ -195,7 +220,11 @@ class RequestGuard:
                 await send(message)
 
             try:
-                if scope["path"] == self.graphql_path and scope["method"] == "POST":
+                if upload:
+                    # Streamed on to the form parser, which spools the file to disk;
+                    # the operations part is checked there (app/main.py).
+                    await self.app(scope, limited_receive, send_with_id)
+                elif scope["path"] == self.graphql_path and scope["method"] == "POST":
                     body = await self._read_body(limited_receive)
                     problem = _body_refusal(body)
                     if problem is not None:
@@ -249,21 +278,39 @@ class RequestGuard:
                 break
         return b"".join(chunks)
 
-    def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+    def _is_upload(self, scope: Scope, headers: dict[str, str]) -> bool:
+        return (
+            scope["path"] == self.graphql_path
+            and scope["method"] == "POST"
+            and _content_type(headers) == "multipart/form-data"
+        )
+
+    def _refusal(
+        self, scope: Scope, headers: dict[str, str], max_bytes: int
+    ) -> tuple[int, str] | None:
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        if length is not None and (not length.isdigit() or int(length) > max_bytes):
             return 413, "Request body too large."
         if scope["path"] == self.graphql_path and scope["method"] == "POST":
-            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            # JSON only: form posts and multipart are how cross-site requests and
-            # uploads would sneak in (CSRF needs no preflight for those).
-            if content_type != "application/json":
-                return 415, "POST /graphql takes application/json."
+            content_type = _content_type(headers)
+            # A browser sends form posts and multipart cross-site with the user's
+            # cookies and no CORS preflight (CSRF): JSON, or multipart only with a header
+            # no page of another site can add without a preflight, which this server
+            # never grants (it sends no CORS headers), as Apollo's CSRF prevention does.
+            if content_type == "multipart/form-data":
+                if not any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
+                    return 400, UPLOAD_NEEDS_PREFLIGHT
+            elif content_type != "application/json":
+                return 415, "POST /graphql takes application/json (or multipart uploads)."
         if scope["path"] == self.graphql_path and scope["method"] == "GET":
             problem = _query_string_refusal(scope["query_string"])
             if problem is not None:
                 return 400, problem
         return None
+
+
+def _content_type(headers: dict[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -9,17 +9,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
+from strawberry.file_uploads.utils import replace_placeholders_with_files
 
 from app.domain.errors import ErrorCode, StatementTimeout
-from app.http import RequestGuard
+from app.domain.photos import MAX_BYTES as MAX_PHOTO_BYTES
+from app.http import RequestGuard, multipart_field_refusal
 from app.metrics import metrics_endpoint
 from app.observability import keep_personal_data_out_of_logs, request_id_var
+from app.photo_files import photo_file
 from app.runtime import Runtime
 from app.schema.context import Context
 from app.schema.schema import build_schema
@@ -32,6 +37,12 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 GRAPHIQL_PAGE = STATIC_DIR / "graphiql" / "index.html"
+# A multipart request's parts besides the file (operations, map, boundaries): ample.
+UPLOAD_ENVELOPE_BYTES = 64 * 1024
+MULTIPART_SHAPE = (
+    "A multipart request needs the fields operations and map, and its files "
+    "(GraphQL multipart request spec)."
+)
 
 
 def _bearer(request: Request) -> str | None:
@@ -42,8 +53,40 @@ def _bearer(request: Request) -> str | None:
 
 class PoscrmGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
-        super().__init__(build_schema(settings), allow_queries_via_get=True, graphql_ide="graphiql")
+        super().__init__(
+            build_schema(settings),
+            allow_queries_via_get=True,
+            graphql_ide="graphiql",
+            # Only behind RequestGuard's CSRF rule (app/http.py): a header no cross-site
+            # page can send without a preflight.
+            multipart_uploads_enabled=True,
+        )
         self._page = GRAPHIQL_PAGE.read_text() if GRAPHIQL_PAGE.exists() else None
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+        """Strawberry's, with every malformed part a 400 rather than a 500 (a map path
+        through a list or a string, a named part that is no file) and the operations held
+        to the JSON rules of any POST body."""
+        try:
+            form = await request.get_form_data()
+        except ValueError as e:
+            raise HTTPException(400, "Unable to parse the multipart body") from e
+        operations, files_map = form.form.get("operations"), form.form.get("map")
+        if not isinstance(operations, str) or not isinstance(files_map, str):
+            raise HTTPException(400, MULTIPART_SHAPE)
+        parsed, problem = multipart_field_refusal("operations", operations)
+        mapping, map_problem = multipart_field_refusal("map", files_map)
+        if problem or map_problem:
+            raise HTTPException(400, problem or map_problem or "")
+        for name, paths in mapping.items():
+            if not isinstance(form.files.get(name), UploadFile) or not (
+                isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+            ):
+                raise HTTPException(400, MULTIPART_SHAPE)
+        try:
+            return replace_placeholders_with_files(parsed, mapping, form.files)
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise HTTPException(400, MULTIPART_SHAPE) from e
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         runtime: Runtime = request.app.state.runtime
@@ -119,6 +162,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             Route("/metrics", metrics_endpoint),
             Route("/unsubscribe", unsubscribe_form, methods=["GET"]),
             Route("/unsubscribe", unsubscribe_submit, methods=["POST"]),
+            Route("/photos/{token}", photo_file, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
@@ -128,5 +172,6 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         body_timeout=settings.body_timeout_seconds,
+        max_upload_bytes=MAX_PHOTO_BYTES + UPLOAD_ENVELOPE_BYTES,
     )
     return app

@@ -60,6 +60,10 @@ class ErrorCode(enum.StrEnum):
     SCENARIO_OFF = "SCENARIO_OFF"
     # A sales report crossing product and sale dimensions no aggregate holds together.
     REPORT_DIMENSIONS_INCOMPATIBLE = "REPORT_DIMENSIONS_INCOMPATIBLE"
+    # Profile pictures (issue 13): app/domain/photos.py PhotoProblem, one code each.
+    UNSUPPORTED_IMAGE = "UNSUPPORTED_IMAGE"
+    IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE"
+    IMAGE_TOO_MANY_PIXELS = "IMAGE_TOO_MANY_PIXELS"
 
 
 @dataclass(frozen=True, slots=True)

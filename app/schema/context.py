@@ -25,6 +25,7 @@ from app.services.marketing.campaigns import MarketingService
 from app.services.marketing.unsubscribe import UnsubscribeService
 from app.services.notification_history import NotificationHistoryService
 from app.services.online_accounts import OnlineAccountService
+from app.services.photos import PhotoService
 from app.services.products import ProductService
 from app.services.sale_reversals import SaleReversalService
 from app.services.sales import SaleService
@@ -144,6 +145,10 @@ class Context:
         )
 
     @cached_property
+    def photos(self) -> PhotoService:
+        return PhotoService(self.tx, self.actor)
+
+    @cached_property
     def loaders(self) -> Loaders:
         # Per request: a loader's cache must never show one caller another's data.
         return Loaders(
@@ -156,6 +161,7 @@ class Context:
             self.sales,
             self.notifications,
             self.online_accounts,
+            self.photos,
         )
 
     @property

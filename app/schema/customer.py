@@ -16,6 +16,7 @@ from app.domain import records
 from app.domain.customer_facts import CustomerFacts
 from app.domain.errors import UserError as DomainUserError
 from app.domain.permissions import Permission
+from app.domain.photos import PhotoSize
 from app.schema import masks
 from app.schema.account import OnlineAccount
 from app.schema.appointment import Appointment, AppointmentConnection
@@ -50,6 +51,7 @@ strawberry.enum(records.ConsentState)
 strawberry.enum(records.ConsentSource)
 strawberry.enum(records.Gender)
 strawberry.enum(records.ContactChannel)
+strawberry.enum(PhotoSize, description="LARGE: 512 px on the longer side; SMALL: 128 px.")
 
 PII = Permission.CUSTOMER_VIEW_PII
 
@@ -312,6 +314,13 @@ async def _sales_history(
     return SalesHistory.from_summary(customer_id, sales_summary(facts.stats))
 
 
+async def _photo_url(
+    root: Customer, info: strawberry.Info[Context, None], size: PhotoSize = PhotoSize.LARGE
+) -> str | None:
+    found = await info.context.loaders.photo_urls.load(uuid.UUID(root.id))
+    return found.get(size)
+
+
 async def _appointments(
     root: Customer,
     info: strawberry.Info[Context, None],
@@ -394,6 +403,15 @@ class Customer:
 
     addresses: list[Address] = strawberry.field(
         resolver=_addresses, extensions=[MaskedWithout(PII, masks.nothing)]
+    )
+    # A face is personal data: null, like a birth date, for roles without PII.
+    photo_url: str | None = strawberry.field(
+        resolver=_photo_url,
+        description="The profile picture (seed 004) as a JPEG, at a signed path of this "
+        "server that works for one to two hours and needs no Authorization header (an "
+        "<img> can show it); ask again for a fresh one. Null: no picture, or no "
+        "CUSTOMER_VIEW_PII.",
+        extensions=[MaskedWithout(PII, masks.hidden)],
     )
     other_phones: list[CustomerPhone] = strawberry.field(resolver=_other_phones)
 

@@ -14,6 +14,7 @@ from app.domain.appointments import AppointmentRecord
 from app.domain.customer_facts import NO_FACTS, CustomerFacts
 from app.domain.loyalty import PointsEntryRecord
 from app.domain.notifications import NotificationAttemptRecord, NotificationRecord
+from app.domain.photos import PhotoSize
 from app.domain.products import StockRecord
 from app.domain.records import (
     AddressRecord,
@@ -43,6 +44,7 @@ from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
 from app.services.notification_history import NotificationHistoryService
 from app.services.online_accounts import OnlineAccountService
+from app.services.photos import PhotoService
 from app.services.products import ProductService
 from app.services.sales import SaleService
 from app.services.segments import segments_of
@@ -82,7 +84,10 @@ class Loaders:
         sales: SaleService,
         notifications: NotificationHistoryService,
         accounts: OnlineAccountService,
+        photos: PhotoService,
     ) -> None:
+        self._photos = photos
+        self.photo_urls = DataLoader[uuid.UUID, dict[PhotoSize, str]](self._load_photo_urls)
         self._notifications = notifications
         self._accounts = accounts
         self.online_accounts = DataLoader[uuid.UUID, OnlineAccountRecord | None](
@@ -147,6 +152,10 @@ class Loaders:
     ) -> list[OnlineAccountRecord | None]:
         found = await self._accounts.accounts_for(list(ids))
         return [found.get(i) for i in ids]
+
+    async def _load_photo_urls(self, ids: Sequence[uuid.UUID]) -> list[dict[PhotoSize, str]]:
+        found = await self._photos.urls_for(list(ids))
+        return [found.get(i, {}) for i in ids]
 
     async def _load_customers(self, ids: Sequence[uuid.UUID]) -> list[CustomerRecord | None]:
         found = await self._customers.get_many(list(ids))

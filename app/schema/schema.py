@@ -30,6 +30,7 @@ from app.resolvers import (
     marketing,
     merge,
     notifications,
+    photos,
     products,
     sales,
     sms_credits,
@@ -360,6 +361,18 @@ class Mutation:
     )
     marketing_consent_update: CustomerPayload = strawberry.mutation(
         resolver=customers.marketing_consent_update,
+        extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+    customer_photo_set: CustomerPayload = strawberry.mutation(
+        resolver=photos.customer_photo_set,
+        description="Set the profile picture (seed 004) from a JPEG, PNG or WebP of at most "
+        "5 MB, sent as a multipart request (GraphQL multipart request spec) with the header "
+        "Apollo-Require-Preflight or X-Requested-With. Kept re-encoded, without metadata.",
+        extensions=[Requires(P.CUSTOMER_MODIFY)],
+    )
+    customer_photo_remove: CustomerPayload = strawberry.mutation(
+        resolver=photos.customer_photo_remove,
+        description="Delete the profile picture; its URLs stop working at once.",
         extensions=[Requires(P.CUSTOMER_MODIFY)],
     )
     business_settings_update: BusinessSettingsPayload = strawberry.mutation(

@@ -18,10 +18,12 @@ from app.schema.permissions import Requires, RequiresAny
 from app.schema.schema import PUBLIC_OPERATIONS, Mutation, Query, build_schema
 from app.services.customers import CustomerCreate
 from app.services.groups import GroupService
+from app.services.photos import PhotoService
 from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
 from app.services.webhooks.endpoints import WebhookEndpointService
 from tests.discount_audit_world import finding as audit_finding
+from tests.uploads import picture, post_upload
 
 P = Permission
 
@@ -192,6 +194,20 @@ MUTATIONS: dict[str, Op] = {
     "marketingConsentUpdate": Op(
         "mutation($id: ID!) { marketingConsentUpdate(customerId: $id, channel: EMAIL, "
         "subscribed: true) { customer { id } errors { code field } } }",
+        lambda s: {"id": s.customer_id},
+        P.CUSTOMER_MODIFY,
+    ),
+    # A JSON request is refused before its "file" is looked at; the control (with the
+    # permission) sends a real picture over multipart (UPLOADS).
+    "customerPhotoSet": Op(
+        "mutation($id: ID!, $file: Upload!) { customerPhotoSet(customerId: $id, file: $file) "
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"id": s.customer_id, "file": "not-a-file"},
+        P.CUSTOMER_MODIFY,
+    ),
+    "customerPhotoRemove": Op(
+        "mutation($id: ID!) { customerPhotoRemove(customerId: $id) "
+        "{ customer { id } errors { code field } } }",
         lambda s: {"id": s.customer_id},
         P.CUSTOMER_MODIFY,
     ),
@@ -588,6 +604,9 @@ ANY_OF_QUERIES = {
     "sales": frozenset({P.SALE_CREATE, P.REPORT_VIEW}),
 }
 
+# Mutations taking a file: their control call is a multipart request (tests/uploads.py).
+UPLOADS = {"customerPhotoSet"}
+
 PERMISSION_MUTATIONS = sorted(name for name, op in MUTATIONS.items() if op.permission is not None)
 
 
@@ -641,6 +660,8 @@ async def _seed(factory: Any) -> Seed:
     )
     assert offline.value
     assert offline.value[0].status == "CONFLICT"
+    # A picture to remove (customerPhotoRemove).
+    assert (await PhotoService(factory.runtime.tx, None).set(customer.id, picture("PNG"))).ok
     # A card to replace (loyaltyCardReplace); the other customer has none to be issued one.
     await factory.loyalty_card(customer.id, f"SEED-{uuid.uuid4().hex[:12]}")
     code = await factory.discount_code(f"SEED{uuid.uuid4().hex[:8]}")
@@ -893,7 +914,13 @@ async def test_table_inputs_succeed_with_the_permission(gql, factory, raw_sql, n
     seed = await _seed(factory)
     token = await factory.token(op.permission)
     before = await _snapshot(raw_sql)
-    body = await gql(op.document, op.variables(seed), token=token)
+    if name in UPLOADS:
+        sent = await post_upload(
+            gql.http, op.document, op.variables(seed), picture("PNG"), token=token
+        )
+        body = sent.json()
+    else:
+        body = await gql(op.document, op.variables(seed), token=token)
     assert _payload(body, name)["errors"] == []
     assert await _snapshot(raw_sql) != before
 

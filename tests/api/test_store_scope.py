@@ -279,6 +279,8 @@ CHAIN_WIDE_MUTATIONS = {
     "customerSetStatus": "customers are chain-wide",
     "customerDelete": "customers are chain-wide",
     "marketingConsentUpdate": "customers are chain-wide",
+    "customerPhotoSet": "customers are chain-wide, their pictures with them",
+    "customerPhotoRemove": "customers are chain-wide, their pictures with them",
     "customerMerge": "customers are chain-wide",
     "customerGroupCreate": "groups are chain-wide programmes",
     "customerGroupUpdate": "groups are chain-wide programmes",

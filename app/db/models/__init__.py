@@ -32,6 +32,7 @@ from app.db.models.marketing import MarketingCampaign, MarketingSigningKey
 from app.db.models.notification import Notification, NotificationAttempt
 from app.db.models.online_account import CustomerToken, OnlineAccount
 from app.db.models.outbox import OutboxMessage
+from app.db.models.photo import CustomerPhoto
 from app.db.models.product import Product, ProductStock
 from app.db.models.sale import (
     CustomerProductUnits,
@@ -62,6 +63,7 @@ __all__ = [
     "CustomerGroupMember",
     "CustomerNameWord",
     "CustomerPhone",
+    "CustomerPhoto",
     "CustomerProductUnits",
     "CustomerSalesStats",
     "CustomerSegmentRow",
