@@ -114,6 +114,10 @@ def _open_checked(data: bytes) -> Image.Image:
             # decoding; the picture must then be opened again to be decoded.
             probe.verify()
             image = Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS))
+            # A JPEG decodes straight to 1/2, 1/4 or 1/8 scale where that still leaves
+            # twice the LARGE size: a camera photo then takes a fraction of the memory
+            # and time, and every byte of it is still decoded.
+            image.draft("RGB", (2 * EDGE[PhotoSize.LARGE], 2 * EDGE[PhotoSize.LARGE]))
             # A truncated or corrupt body fails here, where it is decoded whole.
             image.load()
     except PhotoRejected:
