@@ -98,6 +98,7 @@ MIGRATED_SETTINGS = {
     "segment_at_risk_days": 90,
     "segment_lapsed_days": 180,
     "segment_loyal_quintile": 4,
+    "loyalty_enabled": True,
 }
 
 BACKEND = os.environ.get("POSCRM_TEST_DATABASE", "sqlite")

@@ -169,6 +169,8 @@ class CustomerRecord:
     willing_to_receive: bool = False
     remarks: str | None = None
     merged_into_id: uuid.UUID | None = None
+    # No points, no card discount for this customer (seed 004): domain/loyalty.py.
+    loyalty_opt_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +233,8 @@ class BusinessSettingsRecord:
     # The fill rate reorder suggestions plan for (issue 11 §5).
     forecast_service_level: float = 0.95
     segment_rules: SegmentRules = field(default_factory=SegmentRules)
+    # Seed 004 "Enable loyalty function": see app/domain/loyalty.py loyalty_active.
+    loyalty_enabled: bool = True
 
     @property
     def notification_scenarios(self) -> frozenset[NotificationScenario]:

@@ -64,6 +64,11 @@ class BusinessSettings:
     segment_loyal_quintile: int = strawberry.field(
         description="LOYAL: frequency and spend quintiles (1-5, in the chain) at least this."
     )
+    loyalty_enabled: bool = strawberry.field(
+        description='Seed 004 "Enable loyalty function": off, no sale earns or redeems '
+        "points and no loyalty card discount applies (group discounts and codes still do); "
+        "balances and cards are kept and shown, and LOYALTY_ADJUST can still correct them."
+    )
     updated_at: datetime
 
     @classmethod
@@ -83,6 +88,7 @@ class BusinessSettings:
             segment_at_risk_days=r.segment_rules.at_risk_days,
             segment_lapsed_days=r.segment_rules.lapsed_days,
             segment_loyal_quintile=r.segment_rules.loyal_quintile,
+            loyalty_enabled=r.loyalty_enabled,
             updated_at=r.updated_at,
         )
 
@@ -109,6 +115,7 @@ class BusinessSettingsInput:
     segment_at_risk_days: int | None = strawberry.UNSET
     segment_lapsed_days: int | None = strawberry.UNSET
     segment_loyal_quintile: int | None = strawberry.UNSET
+    loyalty_enabled: bool | None = strawberry.UNSET
 
     def to_change(self) -> SettingsChange:
         # Every setting always has a value: null, like absent, leaves it as it is.
@@ -130,6 +137,7 @@ class BusinessSettingsInput:
             segment_at_risk_days=given(self.segment_at_risk_days),  # type: ignore[arg-type]
             segment_lapsed_days=given(self.segment_lapsed_days),  # type: ignore[arg-type]
             segment_loyal_quintile=given(self.segment_loyal_quintile),  # type: ignore[arg-type]
+            loyalty_enabled=given(self.loyalty_enabled),  # type: ignore[arg-type]
             # Unlike the others, null is a value here: points that never expire.
             points_validity_days=(
                 DOMAIN_UNSET

@@ -362,6 +362,11 @@ class Customer:
         description="Willing to receive communications from the shop (seed 001)."
     )
     remarks: str | None
+    loyalty_opt_out: bool = strawberry.field(
+        description="The customer takes no part in loyalty (seed 004): no points earned or "
+        "redeemed, no card discount; their balance and card are kept and shown, and group "
+        "discounts and codes still apply."
+    )
     merged_into_id: strawberry.ID | None = strawberry.field(
         description="Set when this customer was merged into another: use that one."
     )
@@ -398,6 +403,7 @@ class Customer:
             preferred_channel=record.preferred_channel,
             willing_to_receive=record.willing_to_receive,
             remarks=record.remarks,
+            loyalty_opt_out=record.loyalty_opt_out,
             merged_into_id=_id(record.merged_into_id),
         )
 
@@ -535,6 +541,7 @@ _PROFILE_FIELDS = {
     "preferred_channel": "preferred_channel",
     "willing_to_receive": "willing_to_receive",
     "remarks": "remarks",
+    "loyalty_opt_out": "loyalty_opt_out",
 }
 
 
@@ -583,6 +590,9 @@ class CustomerCreateInput:
     preferred_channel: records.ContactChannel | None = None
     willing_to_receive: bool = False
     remarks: str | None = None
+    loyalty_opt_out: bool = strawberry.field(
+        default=False, description="No points and no card discount for this customer."
+    )
     addresses: list[AddressInput] | None = None
     other_phones: list[PhoneInput] | None = None
     email_marketing: bool = strawberry.field(
@@ -634,6 +644,7 @@ class CustomerUpdateInput:
     preferred_channel: records.ContactChannel | None = strawberry.UNSET
     willing_to_receive: bool | None = strawberry.UNSET
     remarks: str | None = strawberry.UNSET
+    loyalty_opt_out: bool | None = strawberry.UNSET
     addresses: list[AddressInput] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the whole list."
     )

@@ -1,4 +1,5 @@
-"""Business settings (seed 000): till search order, phone region, points, notifications."""
+"""Business settings (seed 000): till search order, phone region, points, notifications,
+and the loyalty switch (seed 004)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ class SettingsChange:
     segment_at_risk_days: int | Unset = UNSET
     segment_lapsed_days: int | Unset = UNSET
     segment_loyal_quintile: int | Unset = UNSET
+    loyalty_enabled: bool | Unset = UNSET
 
 
 def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
@@ -93,6 +95,7 @@ def _snapshot(record: BusinessSettingsRecord) -> dict[str, Any]:
         "segmentAtRiskDays": record.segment_rules.at_risk_days,
         "segmentLapsedDays": record.segment_rules.lapsed_days,
         "segmentLoyalQuintile": record.segment_rules.loyal_quintile,
+        "loyaltyEnabled": record.loyalty_enabled,
     }
 
 
@@ -201,6 +204,10 @@ class BusinessSettingsService:
                     )
                 values["forecast_service_level"] = level
             values.update(_segment_values(change, current.segment_rules))
+            if not isinstance(change.loyalty_enabled, Unset):
+                # Seed 004 "Enable loyalty function"; the tills see it with the next
+                # settings stamp, like every other setting.
+                values["loyalty_enabled"] = change.loyalty_enabled
             if values:
                 await uow.business.update({**values, "updated_at": uow.now})
             updated = await uow.business.get()

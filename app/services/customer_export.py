@@ -95,6 +95,7 @@ def _row(
         "preferredChannel": customer.preferred_channel,
         "willingToReceive": customer.willing_to_receive,
         "remarks": customer.remarks,
+        "loyaltyOptOut": customer.loyalty_opt_out,
         "homeStoreCode": store_code,
         "status": customer.status,
         "emailMarketing": MarketingChannel.EMAIL in subscribed,

@@ -107,6 +107,8 @@ class CustomerCreate:
     preferred_channel: ContactChannel | None = None
     willing_to_receive: bool = False
     remarks: str | None = None
+    # Seed 004: no points and no card discount for them (app/domain/loyalty.py).
+    loyalty_opt_out: bool = False
     addresses: tuple[AddressDraft, ...] = ()
     phones: tuple[PhoneDraft, ...] = ()
     # Seed 003: registration may subscribe marketing at once, with the customer's consent.
@@ -149,6 +151,7 @@ class CustomerUpdate:
     preferred_channel: ContactChannel | Unset | None = UNSET
     willing_to_receive: bool | Unset | None = UNSET
     remarks: str | Unset | None = UNSET
+    loyalty_opt_out: bool | Unset | None = UNSET
     addresses: tuple[AddressDraft, ...] | Unset | None = UNSET
     phones: tuple[PhoneDraft, ...] | Unset | None = UNSET
 
@@ -437,7 +440,7 @@ class CustomerService:
             sale = None
             if cmd.sale_id is not None:
                 sale = await SaleService.put_new_customer_on(
-                    uow, cmd.sale_id, customer.id, "input", "saleId"
+                    uow, business, cmd.sale_id, customer.id, "input", "saleId"
                 )
             await remember(
                 uow, Operation.CUSTOMER_CREATE, cmd.idempotency_key, digest, str(customer.id)

@@ -13,6 +13,13 @@
 - The ledger is the record; ``loyalty_points_balances`` is its running sum, written in
   the same transaction as each entry. Debits are conditional UPDATEs
   (``WHERE points >= n``), so two tills redeeming at once can never overdraw it.
+- Seed 004 "Enable loyalty function": with loyalty off for the shop
+  (``loyaltyEnabled``) or for a customer (``loyaltyOptOut``), decided by
+  app/domain/loyalty.py ``loyalty_active``, nothing is earned and redeeming answers
+  ``LOYALTY_DISABLED``; balances and cards are kept and shown. Manual adjustments
+  (LOYALTY_ADJUST), card issues and replacements, voids, returns and expiry still work:
+  staff must be able to correct a balance, and a sale made while loyalty was on is undone
+  as it was made.
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ from decimal import Decimal
 from typing import Any
 
 from app.db.repositories.loyalty import LoyaltyRepository
-from app.domain.errors import ErrorCode, reject
-from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord, PointsKind
+from app.domain.errors import ErrorCode, Rejected, reject
+from app.domain.loyalty import LoyaltyCardRecord, PointsEntryRecord, PointsKind, loyalty_active
 from app.domain.records import Actor, CustomerRecord, Page
 from app.domain.values import UNSET, Unset
+from app.services.business import cached_business_settings
 from app.services.checks import required_text, two_decimals
 from app.services.customer_lookup import live_customer
 from app.services.idempotency import Operation, replay_or_reserve, request_hash
@@ -46,6 +54,16 @@ HUNDRED = Decimal(100)
 # Customers per expiry transaction: few statements each, yet short enough that a till
 # redeeming points (or, on SQLite, any writer) waits a fraction of a second at most.
 EXPIRY_BATCH = 1000
+
+
+def loyalty_disabled(*field: str) -> Rejected:
+    """Points asked for while loyalty is off for the shop or the customer (seed 004)."""
+    return reject(
+        ErrorCode.LOYALTY_DISABLED,
+        "Loyalty is switched off for this business or this customer: no points are "
+        "redeemed or earned.",
+        *field,
+    )
 
 
 def card_key(term: str) -> str | None:
@@ -345,7 +363,9 @@ class LoyaltyService:
         """Spend points outside a sale (e.g. a reward handed over); the new balance."""
 
         async def work(uow: UnitOfWork) -> int:
-            await self._require_customer(uow, customer_id)
+            customer = await self._require_customer(uow, customer_id)
+            if not loyalty_active(await cached_business_settings(self.tx), customer):
+                raise loyalty_disabled("input", "points")
             why = _reason(reason)
             if not 0 < points <= POINTS_MAX:
                 raise reject(

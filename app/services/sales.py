@@ -20,6 +20,7 @@ from typing import Any
 
 from app.db.repositories.sales import SaleRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
+from app.domain.loyalty import loyalty_active
 from app.domain.money import ZERO, cents, from_cents, to_cents
 from app.domain.permissions import Permission
 from app.domain.pricing import (
@@ -32,7 +33,14 @@ from app.domain.pricing import (
     redemption_value,
 )
 from app.domain.products import ProductRecord, sku_key
-from app.domain.records import Actor, CustomerRecord, CustomerStatus, Page, TokenKind
+from app.domain.records import (
+    Actor,
+    BusinessSettingsRecord,
+    CustomerRecord,
+    CustomerStatus,
+    Page,
+    TokenKind,
+)
 from app.domain.sales import (
     PaymentMethod,
     SaleDiscountRecord,
@@ -57,7 +65,7 @@ from app.services.idempotency import (
     replay_or_reserve,
     request_hash,
 )
-from app.services.loyalty import POINTS_MAX, LoyaltyService
+from app.services.loyalty import POINTS_MAX, LoyaltyService, loyalty_disabled
 from app.services.segments import classify_at_sale
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -109,6 +117,9 @@ class Entitlements:
 
     offers: list[DiscountOffer] = field(default_factory=list)
     card_id: uuid.UUID | None = None
+    # Whether loyalty works for them now (app/domain/loyalty.py loyalty_active, seed 004):
+    # without it their card takes nothing off and the sale earns and redeems no points.
+    loyalty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,29 +292,39 @@ class SaleService:
         return await live_customer(uow, customer_id, *field)
 
     @staticmethod
-    async def _entitlements(uow: UnitOfWork, customer_id: uuid.UUID | None) -> Entitlements:
-        """What the customer is entitled to at this moment (seed 002), in one statement."""
+    async def _entitlements(
+        uow: UnitOfWork, settings: BusinessSettingsRecord, customer_id: uuid.UUID | None
+    ) -> Entitlements:
+        """What the customer is entitled to at this moment (seed 002), in one statement.
+
+        The one place the loyalty switch acts on pricing (seed 004): with loyalty off for
+        the shop or the customer, their card is not among the offers the best-single-offer
+        rule chooses from; codes and groups are.
+        """
         if customer_id is None:
             return Entitlements()
         offers = []
         card_id = None
         # Read at the time of sale: a code past its expiry never applies, job or no job.
-        for row in await uow.discounts.offers_for(customer_id, uow.now):
+        found = await uow.discounts.offers_for(customer_id, uow.now)
+        loyalty = loyalty_active(settings, found)
+        for row in found.rows:
             source = DiscountSource(row.source)
             if source is DiscountSource.LOYALTY_CARD:
+                if not loyalty:
+                    continue
                 card_id = row.card_id
             # A code applies as assigned; a card or group only with a discount of its own.
             if row.percent is not None and (source is DiscountSource.CODE or row.percent > 0):
                 offers.append(DiscountOffer(source, row.code, row.percent))
-        return Entitlements(offers, card_id)
+        return Entitlements(offers, card_id, loyalty)
 
     @staticmethod
     async def _reprice(
         uow: UnitOfWork,
         sale_id: uuid.UUID,
-        customer_id: uuid.UUID | None,
+        entitled: Entitlements,
         lines: list[SaleLineRecord] | None = None,
-        entitled: Entitlements | None = None,
     ) -> PricedSale:
         """Price the sale's lines for its customer now, and store the figures that changed.
 
@@ -313,8 +334,6 @@ class SaleService:
         """
         if lines is None:
             lines = await uow.sales.lines(sale_id)
-        if entitled is None:
-            entitled = await SaleService._entitlements(uow, customer_id)
         priced = _checked(
             price_sale([LineInput(x.quantity, x.unit_price) for x in lines], entitled.offers)
         )
@@ -333,10 +352,14 @@ class SaleService:
 
     @staticmethod
     async def _priced_sale(
-        uow: UnitOfWork, sale_id: uuid.UUID, customer_id: uuid.UUID | None
+        uow: UnitOfWork,
+        settings: BusinessSettingsRecord,
+        sale_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
     ) -> SaleRecord:
         """Re-price an open sale after an edit; the sale as it now is."""
-        priced = await SaleService._reprice(uow, sale_id, customer_id)
+        entitled = await SaleService._entitlements(uow, settings, customer_id)
+        priced = await SaleService._reprice(uow, sale_id, entitled)
         return await uow.sales.update_returning(
             sale_id, {"customer_id": customer_id, **_totals(priced)}
         )
@@ -470,7 +493,8 @@ class SaleService:
             rows = await self._line_rows(uow, sale_id, cmd.lines, 1, ("input", "lines"))
             customer_id = customer.id if customer else None
             # Priced before anything is written: a new sale is inserted once, as it is.
-            entitled = await self._entitlements(uow, customer_id)
+            business = await cached_business_settings(self.tx)
+            entitled = await self._entitlements(uow, business, customer_id)
             priced = _checked(
                 price_sale(
                     [LineInput(r["quantity"], r["unit_price"]) for r in rows], entitled.offers
@@ -523,7 +547,9 @@ class SaleService:
             await uow.sales.insert_lines(
                 await self._line_rows(uow, sale_id, drafts, last + 1, ("lines",))
             )
-            return await self._priced_sale(uow, sale_id, sale.customer_id)
+            return await self._priced_sale(
+                uow, await cached_business_settings(self.tx), sale_id, sale.customer_id
+            )
 
         return await self.tx.run(self.actor, work)
 
@@ -575,7 +601,9 @@ class SaleService:
             if not values:
                 return await require_sale(uow, sale_id)
             await uow.sales.update_lines([{"id": line_id, **values}])
-            return await self._priced_sale(uow, sale_id, sale.customer_id)
+            return await self._priced_sale(
+                uow, await cached_business_settings(self.tx), sale_id, sale.customer_id
+            )
 
         return await self.tx.run(self.actor, work)
 
@@ -594,7 +622,9 @@ class SaleService:
             sale = await claim_sale(uow, sale_id)
             self._line_of(await uow.sales.lines(sale_id), line_id)
             await uow.sales.delete_line(line_id)
-            return await self._priced_sale(uow, sale_id, sale.customer_id)
+            return await self._priced_sale(
+                uow, await cached_business_settings(self.tx), sale_id, sale.customer_id
+            )
 
         return await self.tx.run(self.actor, work)
 
@@ -606,25 +636,33 @@ class SaleService:
         async def work(uow: UnitOfWork) -> SaleRecord:
             await claim_sale(uow, sale_id)
             customer = await self._customer(uow, customer_id, reactivate, sale_id, "customerId")
-            return await self._priced_sale(uow, sale_id, customer.id)
+            return await self._priced_sale(
+                uow, await cached_business_settings(self.tx), sale_id, customer.id
+            )
 
         return await self.tx.run(self.actor, work)
 
     @staticmethod
     async def put_new_customer_on(
-        uow: UnitOfWork, sale_id: uuid.UUID, customer_id: uuid.UUID, *field: str
+        uow: UnitOfWork,
+        settings: BusinessSettingsRecord,
+        sale_id: uuid.UUID,
+        customer_id: uuid.UUID,
+        *field: str,
     ) -> SaleRecord:
         """Register at checkout (seed 003): a customer just created in ``uow`` goes onto
         the open sale, which is re-priced for them, in the same transaction."""
         await claim_sale(uow, sale_id, field=field)
-        return await SaleService._priced_sale(uow, sale_id, customer_id)
+        return await SaleService._priced_sale(uow, settings, sale_id, customer_id)
 
     async def remove_customer(self, sale_id: uuid.UUID) -> Result[SaleRecord]:
         """Make it a walk-in sale again; the customer's discounts no longer apply."""
 
         async def work(uow: UnitOfWork) -> SaleRecord:
             await claim_sale(uow, sale_id)
-            return await self._priced_sale(uow, sale_id, None)
+            return await self._priced_sale(
+                uow, await cached_business_settings(self.tx), sale_id, None
+            )
 
         return await self.tx.run(self.actor, work)
 
@@ -657,10 +695,10 @@ class SaleService:
                 if customer_id and cmd.payment is PaymentMethod.CREDIT
                 else None
             )
-            entitled = await self._entitlements(uow, customer_id)
-            priced = await self._reprice(uow, sale_id, customer_id, lines, entitled)
             # The stamp read at this request's start vouches for the cached settings.
             business = await cached_business_settings(self.tx)
+            entitled = await self._entitlements(uow, business, customer_id)
+            priced = await self._reprice(uow, sale_id, entitled, lines)
             redeem = cmd.redeem_points
             if not 0 <= redeem <= POINTS_MAX:
                 raise reject(
@@ -673,6 +711,8 @@ class SaleService:
                     "input",
                     "redeemPoints",
                 )
+            if redeem and not entitled.loyalty:
+                raise loyalty_disabled("input", "redeemPoints")
             points_amount = redemption_value(redeem, business.point_value)
             if points_amount > priced.total:
                 raise reject(
@@ -703,8 +743,11 @@ class SaleService:
                             "input",
                             "redeemPoints",
                         ) from None
-                earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
-                await self.loyalty.earn(uow, customer_id, earned, sale_id, entitled.card_id)
+                # Seed 004: with loyalty off for the shop or the customer nothing is earned;
+                # the balance stays as it is.
+                if entitled.loyalty:
+                    earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
+                    await self.loyalty.earn(uow, customer_id, earned, sale_id, entitled.card_id)
                 if credit_customer is not None:
                     await self._charge_credit(uow, credit_customer, paid)
                 visits = await uow.sales.add_visit(customer_id, cents(priced.total), uow.now)

@@ -63,6 +63,7 @@ FULL = {
     "preferredChannel": "email",
     "willingToReceive": "1",
     "remarks": "Prefers mornings.",
+    "loyaltyOptOut": "yes",
     "status": "inactive",
     "emailMarketing": "true",
     "smsMarketing": "TRUE",
@@ -135,6 +136,7 @@ async def test_a_full_row_is_imported_with_every_field(
     assert customer.preferred_channel is ContactChannel.EMAIL
     assert customer.willing_to_receive is True
     assert customer.remarks == "Prefers mornings."
+    assert customer.loyalty_opt_out is True
     assert customer.status is CustomerStatus.INACTIVE
     assert customer.home_store_id == branch.id
     assert [p.phone for p in phones] == ["+919820012346", "+919820012347"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Float, Integer, String
+from sqlalchemy import JSON, Boolean, Float, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -39,4 +39,7 @@ class BusinessSettings(Base):
     segment_at_risk_days: Mapped[int] = mapped_column(Integer, server_default="90")
     segment_lapsed_days: Mapped[int] = mapped_column(Integer, server_default="180")
     segment_loyal_quintile: Mapped[int] = mapped_column(Integer, server_default="4")
+    # Seed 004 "Enable loyalty function": off, no points are earned or redeemed and no card
+    # discount applies; balances and cards are kept and shown.
+    loyalty_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

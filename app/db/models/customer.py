@@ -74,6 +74,9 @@ class Customer(Base):
     preferred_channel: Mapped[str | None] = mapped_column(String(8))
     willing_to_receive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     remarks: Mapped[str | None] = mapped_column(Text)
+    # The customer takes no part in the loyalty programme (seed 004): no points, no card
+    # discount; their group discounts and codes still apply.
+    loyalty_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set when this customer was folded into another: the row stays as a pointer.
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = created_at()

@@ -44,6 +44,7 @@ class BusinessSettingsRepository:
                 lapsed_days=row.segment_lapsed_days,
                 loyal_quintile=row.segment_loyal_quintile,
             ),
+            loyalty_enabled=row.loyalty_enabled,
         )
 
     async def update(self, values: dict[str, Any]) -> None:

@@ -87,6 +87,7 @@ def _record(row: Customer) -> CustomerRecord:
         willing_to_receive=row.willing_to_receive,
         remarks=row.remarks,
         merged_into_id=row.merged_into_id,
+        loyalty_opt_out=row.loyalty_opt_out,
     )
 
 

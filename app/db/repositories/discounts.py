@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
+    Customer,
     CustomerDiscount,
     CustomerGroup,
     CustomerGroupMember,
@@ -81,6 +82,19 @@ class OfferRow:
     code: str
     percent: Decimal | None
     card_id: uuid.UUID | None
+
+
+# The marker row of a customer who opted out of loyalty: it rides in the offers' statement.
+_OPTED_OUT = "LOYALTY_OPT_OUT"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerOffers:
+    """What ``offers_for`` reads: the offers, and whether the customer opted out of
+    loyalty (app/domain/loyalty.py ``loyalty_active`` takes this as the customer)."""
+
+    rows: list[OfferRow]
+    loyalty_opt_out: bool
 
 
 def _valid_at(at: datetime) -> ColumnElement[bool]:
@@ -200,9 +214,10 @@ class DiscountRepository:
         """The discount a sale at ``at`` gets for this customer, if any (issue 4 reads this)."""
         return (await self.valid_for([customer_id], at)).get(customer_id)
 
-    async def offers_for(self, customer_id: uuid.UUID, at: datetime) -> list[OfferRow]:
-        """The customer's discount code valid at ``at``, working loyalty card and groups, in
-        one statement: the till prices every sale with these, so they are one round trip.
+    async def offers_for(self, customer_id: uuid.UUID, at: datetime) -> CustomerOffers:
+        """The customer's discount code valid at ``at``, working loyalty card and groups, and
+        whether they opted out of loyalty, in one statement: the till prices every sale with
+        these, so they are one round trip.
 
         The card comes even at 0% (a sale's points ledger line names it); percents are
         compared in Python, as SQLite keeps them as text.
@@ -227,8 +242,19 @@ class DiscountRepository:
             .join(CustomerGroupMember, CustomerGroupMember.group_id == CustomerGroup.id)
             .where(CustomerGroupMember.customer_id == customer_id)
         )
-        rows = await self.session.execute(union_all(code, card, groups))
-        return [OfferRow(*row) for row in rows]
+        opted_out = select(
+            literal(_OPTED_OUT),
+            literal(""),
+            cast(null(), DiscountCode.percent.type),
+            no_card,
+        ).where(Customer.id == customer_id, Customer.loyalty_opt_out)
+        rows = [OfferRow(*row) for row in await self.session.execute(
+            union_all(code, card, groups, opted_out)
+        )]  # fmt: skip
+        return CustomerOffers(
+            rows=[r for r in rows if r.source != _OPTED_OUT],
+            loyalty_opt_out=any(r.source == _OPTED_OUT for r in rows),
+        )
 
     async def delete_expired(self, now: datetime) -> list[CustomerDiscountRecord]:
         """Delete assignments that expired by ``now``; returns exactly the rows deleted."""
