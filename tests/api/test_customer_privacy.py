@@ -271,6 +271,14 @@ async def test_erasure_leaves_the_canary_nowhere_and_the_books_intact(
     assert after == {"reason": "[erased] wrote in", "erasedRecords": 2}
     events = [r[0] for r in await raw_sql("SELECT event FROM webhook_deliveries")]
     assert "customer.erased" in events
+    # What they owe can still be paid off.
+    paid = await gql(
+        "mutation($c: ID!) { customerAccountPayment(customerId: $c, "
+        'input: {amount: "9.50", payment: CASH}) { errors { code } } }',
+        {"c": str(person.id)},
+        token=await factory.token(*Permission),
+    )
+    assert paid["data"]["customerAccountPayment"]["errors"] == []
 
 
 async def test_no_search_finds_the_erased_person_and_the_number_is_free(
@@ -334,6 +342,17 @@ async def test_a_queued_message_to_the_person_is_not_sent(
         if uuid.UUID(str(nid)) == queued
     ]
     assert (status, error) == ("SKIPPED", "the customer was erased; nothing was sent")
+    # Made active again, the record has no address a message could go to.
+    await factory.set_status(customer.id, "ACTIVE")
+    admin = await factory.token(*Permission)
+    invited = await gql(
+        "mutation($c: ID!) { customerAccountInvite(customerId: $c) { errors { code } } }",
+        {"c": str(customer.id)},
+        token=admin,
+    )
+    assert [e["code"] for e in invited["data"]["customerAccountInvite"]["errors"]] == [
+        "NO_MESSAGE_CHANNEL"
+    ]
 
 
 # -- export ----------------------------------------------------------------------------
