@@ -468,3 +468,18 @@ async def test_a_store_bound_caller_exports_and_erases_only_its_stores_customers
     assert (await gql(EXPORT, {"id": str(other.id)}, token=chain))["data"]["customerDataExport"][
         "errors"
     ] == []
+
+
+async def test_a_late_retry_of_the_registration_does_not_bring_the_person_back(
+    gql: Any, factory: Any, raw_sql: Any
+) -> None:
+    create = CustomerCreate(name=f"{CANARY} Person", phone=PHONE, idempotency_key="till1-0042")
+    first = await factory.customers().create(create)
+    assert first.value, first.errors
+    assert (await factory.customers().create(create)).value == first.value  # a replay
+    token = await factory.token(P.CUSTOMER_DELETE)
+    body = await gql(ERASE, {"id": str(first.value.id), "reason": "asked"}, token=token)
+    assert body["data"]["customerErase"]["errors"] == []
+    retried = await factory.customers().create(create)
+    assert [e.code.value for e in retried.errors] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert [r[0] for r in await raw_sql("SELECT name FROM customers")] == ["Erased customer"]
