@@ -14,6 +14,7 @@ a person is for the stores that know them, or head office.
 
 from __future__ import annotations
 
+import base64
 import enum
 import logging
 import re
@@ -46,6 +47,7 @@ from app.domain.records import (
 from app.services import sms_credits
 from app.services.customer_lookup import live_customer
 from app.services.gateways import FileGateway
+from app.services.photos import remove_customer_photo
 from app.services.store_scope import require_held
 from app.services.text import name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -95,7 +97,8 @@ MIN_SCRUBBED_LENGTH = 3
 
 
 def _json(value: Any) -> Any:
-    """A value as JSON: money and other decimals as strings (never floats), times in ISO."""
+    """A value as JSON: money and other decimals as strings (never floats), times in ISO,
+    bytes (a photo) in base64."""
     if isinstance(value, dict):
         return {k: _json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -106,6 +109,8 @@ def _json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal | uuid.UUID):
         return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return value
 
 
@@ -210,10 +215,16 @@ async def _skip_queued_messages(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
         await sms_credits.settle(uow.sms_credits, notification_id, sent=False, now=uow.now)
 
 
-# The rows removed or emptied beyond the profile and the scrubbed texts, in order.
-# Photos (a parallel branch) plug in here: add their `remove_photos(uow, ids)` step,
-# which deletes the photo rows and queues the stored files' removal after commit.
+async def _remove_photos(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
+    # Every size of the profile picture; URLs handed out stop working at once.
+    for customer_id in ids:
+        await remove_customer_photo(uow, customer_id)
+
+
+# The rows removed or emptied beyond the profile and the scrubbed texts, in order. A
+# feature that keeps more about a customer adds its step here (docs/privacy.md).
 ERASURE_STEPS: tuple[ErasureStep, ...] = (
+    _remove_photos,
     _delete_personal_rows,
     _retire_cards,
     _clear_notes,
@@ -296,6 +307,8 @@ class CustomerPrivacyService:
                 "loyaltyCards": sections["loyaltyCards"],
                 "discountCode": sections["discountCode"],
                 "onlineAccount": sections["onlineAccount"],
+                # Each stored size, its image as base64 in ``data``.
+                "photos": sections["photos"],
             },
             # Records merged into this customer (seed 002: duplicates folded into one).
             "mergedRecords": [profile(i) for i in ids[1:] if i in profiles],

@@ -7,6 +7,7 @@ cell of every table in the database, and the notification file, for the canary.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -22,10 +23,12 @@ from app.services.appointments import AppointmentCreate
 from app.services.customer_merge import CustomerMergeService
 from app.services.customers import AddressDraft, CustomerCreate, CustomerUpdate, PhoneDraft
 from app.services.gateways import FileGateway, OutgoingMessage
+from app.services.photos import PhotoService
 from app.services.sale_reversals import SaleReversalService
 from app.services.statutory import gstin_check_character
 from app.services.store_sync import StoreSyncService
 from app.services.webhooks.endpoints import WebhookEndpointService
+from tests.uploads import picture
 
 P = Permission
 CANARY = "Zqxcanary7311"
@@ -122,6 +125,8 @@ async def _seed(factory: Any) -> Person:
     )
     assert synced.value, synced.errors
     assert synced.value[0].customer_id == person.id, synced
+    photo = await PhotoService(tx, None).set(person.id, picture("PNG"))
+    assert photo.value, photo.errors
     group = await factory.group(f"Regulars {uuid.uuid4().hex[:6]}")
     await factory.add_to_group(group.id, person.id)
     await factory.loyalty_card(person.id)
@@ -253,6 +258,7 @@ async def test_erasure_leaves_the_canary_nowhere_and_the_books_intact(
         "status": "INACTIVE",
     }
     assert _found(await _every_cell(db)) == []
+    assert await raw_sql("SELECT id FROM customer_photos") == []
     path = factory.settings.resolved_data_dir / factory.settings.notification_outbox_file
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert not any(n.lower() in json.dumps(lines).lower() for n in NEEDLES)
@@ -386,6 +392,10 @@ async def test_the_export_holds_every_section(gql: Any, factory: Any, person: Pe
     assert sorted(p["phone"] for p in profile["otherPhones"]) == [EXTRA_PHONE, MERGED_PHONE]
     assert next(g["name"] for g in profile["groups"]).startswith("Regulars")
     assert len(profile["loyaltyCards"]) == 1
+    assert profile["photos"]
+    for stored in profile["photos"]:
+        assert stored["contentType"].startswith("image/")
+        assert len(base64.b64decode(stored["data"])) > 100  # the picture itself
     assert "passwordHash" not in json.dumps(doc)
     assert "nameKey" not in json.dumps(doc)
     assert [m["name"] for m in doc["mergedRecords"]] == [f"{CANARY} Duplicate"]

@@ -28,6 +28,7 @@ from app.db.models import (
     CustomerGroupMember,
     CustomerNameWord,
     CustomerPhone,
+    CustomerPhoto,
     CustomerSalesStats,
     CustomerToken,
     DiscountAuditFinding,
@@ -213,6 +214,11 @@ class CustomerPrivacyRepository:
                 select(Notification)
                 .where(Notification.customer_id.in_(ids))
                 .order_by(Notification.created_at, Notification.id)
+            ),
+            "photos": await self._rows(
+                select(CustomerPhoto)
+                .where(CustomerPhoto.customer_id.in_(ids))
+                .order_by(CustomerPhoto.customer_id, CustomerPhoto.size)
             ),
             "onlineAccount": await self._rows(
                 select(OnlineAccount).where(OnlineAccount.customer_id.in_(ids))
