@@ -33,6 +33,8 @@ class WebhookEventType(enum.StrEnum):
     CUSTOMER_UPDATED = "customer.updated"
     CUSTOMER_MERGED = "customer.merged"
     CUSTOMER_DELETED = "customer.deleted"
+    # Pseudonymised on a privacy request (issue 13): erase your own copy of the person.
+    CUSTOMER_ERASED = "customer.erased"
     SALE_COMPLETED = "sale.completed"
     SALE_VOIDED = "sale.voided"
     SALE_RETURNED = "sale.returned"
@@ -69,6 +71,7 @@ _CUSTOMER_ACTIONS = {
     "set_status": WebhookEventType.CUSTOMER_UPDATED,
     "delete": WebhookEventType.CUSTOMER_DELETED,
     "merged_into": WebhookEventType.CUSTOMER_MERGED,
+    "erase": WebhookEventType.CUSTOMER_ERASED,
     "consent": WebhookEventType.CONSENT_CHANGED,
 }
 # The consent audit names its field after the channel: consentEmail, consentSms.

@@ -14,6 +14,7 @@ from app.services.appointments import AppointmentService
 from app.services.auth import AuthService
 from app.services.business import BusinessSettingsService
 from app.services.customer_merge import CustomerMergeService
+from app.services.customer_privacy import CustomerPrivacyService
 from app.services.customers import CustomerService
 from app.services.discount_audit import DiscountAuditService
 from app.services.discounts import DiscountService
@@ -117,6 +118,10 @@ class Context:
     @cached_property
     def merges(self) -> CustomerMergeService:
         return CustomerMergeService(self.tx, self.actor)
+
+    @cached_property
+    def privacy(self) -> CustomerPrivacyService:
+        return CustomerPrivacyService(self.tx, self.settings, self.actor)
 
     @cached_property
     def auth(self) -> AuthService:

@@ -31,6 +31,7 @@ from app.resolvers import (
     merge,
     notifications,
     photos,
+    privacy,
     products,
     sales,
     sms_credits,
@@ -84,6 +85,7 @@ from app.schema.limits import (
 from app.schema.marketing import MarketingMessagePayload, MarketingUnsubscribePayload
 from app.schema.notification import NotificationConnection
 from app.schema.permissions import Requires, RequiresAny, RequiresCustomer
+from app.schema.privacy import CustomerDataExportPayload
 from app.schema.product import Product, ProductConnection, ProductPayload
 from app.schema.sale import Sale, SaleConnection, SalePayload, SaleReturnPayload
 from app.schema.scalars import FiniteDecimal
@@ -383,6 +385,20 @@ class Mutation:
         resolver=merge.customer_merge,
         description="Fold sourceId into targetId; the source stays as a MERGED pointer.",
         # Merging retires a customer record for good, as deleting does.
+        extensions=[Requires(P.CUSTOMER_DELETE)],
+    )
+    customer_data_export: CustomerDataExportPayload = strawberry.mutation(
+        resolver=privacy.customer_data_export,
+        description="Everything held about one customer, as one JSON document (a privacy "
+        "request; docs/privacy.md). Audited: who exported, never what.",
+        extensions=[Requires(P.CUSTOMER_VIEW_PII)],
+    )
+    customer_erase: CustomerPayload = strawberry.mutation(
+        resolver=privacy.customer_erase,
+        description="Pseudonymise a customer for good (a privacy request): personal data "
+        "goes from the profile, the audit trail, messages and feeds; sales, points and "
+        "what they owe stay. Irreversible; docs/privacy.md.",
+        # Erasing ends a person's record for good, as deleting does.
         extensions=[Requires(P.CUSTOMER_DELETE)],
     )
     customer_download_to_store: CustomerPayload = strawberry.mutation(

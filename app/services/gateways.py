@@ -8,7 +8,10 @@ chooses them from the settings, the file gateway standing in for any channel lef
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -138,4 +141,42 @@ class FileGateway:
     def _append(self, line: str) -> None:
         # Owner-only: every line holds an address and a message (issue 9 §7).
         with open_private_for_append(self.path) as handle:
+            # Shared with erase(), which rewrites the file under the exclusive lock.
+            fcntl.flock(handle, fcntl.LOCK_EX)
             handle.write(line + "\n")
+
+    async def erase(self, notification_ids: set[str]) -> int:
+        """Blank the address, subject and text of these notifications' lines (an erasure,
+        issue 13); the lines stay, with their time and id. Answers how many changed."""
+        return await asyncio.to_thread(self._erase, notification_ids)
+
+    def _erase(self, notification_ids: set[str]) -> int:
+        with (
+            contextlib.suppress(FileNotFoundError),
+            open(self.path, "r+", encoding="utf-8") as handle,
+        ):
+            # In place under the lock, so that a line appended meanwhile is never lost.
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            lines, changed = [], 0
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    lines.append(line)
+                    continue
+                if isinstance(entry, dict) and entry.get("id") in notification_ids:
+                    entry = {k: ERASED_LINE.get(k, v) for k, v in entry.items()}
+                    line, changed = json.dumps(entry) + "\n", changed + 1
+                lines.append(line)
+            if changed:
+                handle.seek(0)
+                handle.writelines(lines)
+                handle.truncate()
+                handle.flush()
+                os.fsync(handle.fileno())
+            return changed
+        return 0
+
+
+# What an erased message's line keeps of the address and text (docs/privacy.md).
+ERASED_LINE = {"to": "[erased]", "subject": "[erased]", "body": "[erased]", "headers": {}}

@@ -74,7 +74,10 @@ async def address_is_shared(
 
 
 def _address(customer: CustomerRecord, channel: MarketingChannel) -> str | None:
-    return customer.email if channel is MarketingChannel.EMAIL else customer.phone
+    if channel is MarketingChannel.EMAIL:
+        return customer.email
+    # An erased customer's placeholder (issue 13) holds the phone column but is no number.
+    return customer.phone if customer.phone.startswith("+") else None
 
 
 def possible_channels(

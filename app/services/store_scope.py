@@ -47,3 +47,15 @@ def scoped_store(actor: Actor | None, requested: uuid.UUID | None, *field: str) 
     if requested is not None and requested != bound:
         raise other_store(*field)
     return bound
+
+
+def require_held(actor: Actor | None, holders: set[uuid.UUID], *field: str) -> None:
+    """Refuse (FORBIDDEN) a bound caller whose store does not hold the customer.
+
+    ``holders``: the stores holding the customer (its home store and the stores that
+    downloaded it, ``SyncRepository.holders``). Customers are read chain-wide, but
+    handing over or erasing all of a person (issue 13) is for the stores that know them.
+    """
+    bound = actor.bound_store_id if actor else None
+    if bound is not None and bound not in holders:
+        raise other_store(*field)

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 FEED_KINDS = {"delete": "DELETED", "merged_into": "MERGED"}
 # Audit actions that create the customer.
 CREATING = {"create", "import"}
+# Audit actions that record something done with a customer without changing them: no
+# store's feed is told (a data export, issue 13).
+UNCHANGING = {"data_export"}
 PUBLISH_BATCH = 1000
 
 # Active webhook endpoints and the events each takes.
@@ -206,6 +209,8 @@ class UnitOfWork:
     ) -> None:
         """Every customer change is audited, so this is where the feeds and the webhooks
         learn of it."""
+        if action in UNCHANGING:
+            return
         customer_id = uuid.UUID(str(entity_id))
         if action in CREATING:
             self._created.add(customer_id)

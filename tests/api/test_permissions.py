@@ -252,6 +252,17 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"s": s.other_customer_id, "t": s.customer_id},
         P.CUSTOMER_DELETE,
     ),
+    "customerDataExport": Op(
+        "mutation($id: ID!) { customerDataExport(id: $id) { document errors { code field } } }",
+        lambda s: {"id": s.customer_id},
+        P.CUSTOMER_VIEW_PII,
+    ),
+    "customerErase": Op(
+        'mutation($id: ID!) { customerErase(id: $id, reason: "asked in writing") '
+        "{ customer { id } errors { code field } } }",
+        lambda s: {"id": s.other_customer_id},
+        P.CUSTOMER_DELETE,
+    ),
     "customerDownloadToStore": Op(
         "mutation($c: ID!, $s: ID) { customerDownloadToStore(customerId: $c, storeId: $s) "
         "{ customer { id } errors { code field } } }",

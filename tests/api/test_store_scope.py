@@ -147,6 +147,16 @@ SCOPED_MUTATIONS: dict[str, Scoped] = {
         "$k: ID!, $c: ID!|clientId: $k, customerId: $c",
         lambda o: {"k": o.conflict_client_id, "c": o.customer_id},
     ),
+    # Customers are read chain-wide, but all of a person goes only to the stores holding
+    # them (issue 13): this one's home is the head office, and HB never downloaded them.
+    "customerDataExport": _mutation(
+        "customerDataExport", "$c: ID!|id: $c", lambda o: {"c": o.customer_id}
+    ),
+    "customerErase": _mutation(
+        "customerErase",
+        '$c: ID!|id: $c, reason: "asked in writing"',
+        lambda o: {"c": o.customer_id},
+    ),
     "customerDownloadToStore": _mutation(
         "customerDownloadToStore",
         "$c: ID!, $s: ID!|customerId: $c, storeId: $s",

@@ -1,0 +1,439 @@
+"""Privacy requests (issue 13): hand a person everything held about them, or erase them.
+
+What Shopify ("customer data request", "erasure request") and ERPNext ("Personal Data
+Download/Deletion Request") give shops. ``export`` assembles one JSON document of every
+row about the customer (and the records merged into them); ``erase`` pseudonymises them:
+the profile, the lists and every free text and JSON written about them lose the
+person's values, while the books (sales, totals, the points ledger, what they owe) stay
+as they are, now about "Erased customer". docs/privacy.md says what goes and what stays.
+
+A caller bound to a store (a till, a store manager) may do either only for a customer
+their store holds (home store, or downloaded there): handing over or destroying all of
+a person is for the stores that know them, or head office.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import phonenumbers
+
+from app.db.repositories.customer_privacy import (
+    ERASED,
+    ERASED_PROFILE,
+    CustomerPrivacyRepository,
+)
+from app.domain.errors import ErrorCode, UserError
+from app.domain.money import from_cents
+from app.domain.records import (
+    Actor,
+    ConsentPlace,
+    ConsentSource,
+    ConsentState,
+    CustomerRecord,
+    CustomerStatus,
+    MarketingChannel,
+    TokenKind,
+)
+from app.services import sms_credits
+from app.services.customer_lookup import live_customer
+from app.services.gateways import FileGateway
+from app.services.photos import remove_customer_photo
+from app.services.store_scope import require_held
+from app.services.text import name_key
+from app.services.unit_of_work import Result, Transactions, UnitOfWork
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Bumped when the document's shape changes, so a reader knows which shape it holds.
+SCHEMA_VERSION = 1
+ERASED_NAME = ERASED_PROFILE["name"]
+ERASED_NOTIFICATION = "the customer was erased; nothing was sent"
+
+# Keys of audit snapshots (API names) and of offline submissions (field names) whose
+# values are the person: replaced whatever they hold, older values included.
+PERSONAL_KEYS = frozenset(
+    {
+        "name",
+        "phone",
+        "email",
+        "customerCode",
+        "customer_code",
+        "firstName",
+        "first_name",
+        "lastName",
+        "last_name",
+        "birthDate",
+        "birth_date",
+        "gender",
+        "pan",
+        "gstin",
+        "state",
+        "state_code",
+        "regNo",
+        "reg_no",
+        "vatNo",
+        "vat_no",
+        "remarks",
+        "addresses",
+        "otherPhones",
+        "phones",
+        "mergedName",
+        "note",
+    }
+)
+# Shorter values ("F", a state code) would match inside unrelated words.
+MIN_SCRUBBED_LENGTH = 3
+
+
+def _json(value: Any) -> Any:
+    """A value as JSON: money and other decimals as strings (never floats), times in ISO,
+    bytes (a photo) in base64."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def _leaves(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def _personal_leaves(value: Any) -> Iterable[str]:
+    """The strings under personal keys anywhere in a JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v) if k in PERSONAL_KEYS else _personal_leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _personal_leaves(v)
+
+
+def _variants(value: str) -> set[str]:
+    """A value and the other ways it is written: a number's digits and national form,
+    each word of a name."""
+    found = {value.strip()}
+    if value.startswith("+") and value[1:].isdigit():
+        found.add(value[1:])
+        try:
+            number = phonenumbers.parse(value)
+            found.add(str(phonenumbers.national_significant_number(number)))
+        except phonenumbers.NumberParseException:
+            pass
+    found.update(value.split())
+    return {v for v in found if len(v) >= MIN_SCRUBBED_LENGTH}
+
+
+def personal_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
+    """A regular expression matching any of the person's values as a whole word."""
+    known: set[str] = set()
+    for value in values:
+        if value and value != ERASED and not value.startswith(("merged:", "erased:")):
+            known |= _variants(value)
+    if not known:
+        return None
+    alternatives = "|".join(re.escape(v) for v in sorted(known, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def scrub(value: Any, pattern: re.Pattern[str] | None) -> Any:
+    """``value`` with personal keys' values replaced and the person's values cut from text."""
+    if isinstance(value, dict):
+        return {
+            k: (ERASED if k in PERSONAL_KEYS and v not in (None, [], "") else scrub(v, pattern))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub(v, pattern) for v in value]
+    if isinstance(value, str) and pattern is not None:
+        return pattern.sub(ERASED, value)
+    return value
+
+
+def erased_phone(customer_id: uuid.UUID) -> str:
+    """What holds the unique phone column once the number is freed: no search matches it
+    (not a number: no reversed digits), and no message can go to it."""
+    return f"erased:{customer_id.hex[:13]}"
+
+
+# One step of an erasure, inside its transaction: (unit of work, the person's customer
+# ids: the erased customer first, then the records merged into it).
+ErasureStep = Callable[[UnitOfWork, list[uuid.UUID]], Awaitable[None]]
+
+
+async def _delete_personal_rows(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
+    await CustomerPrivacyRepository(uow.session).delete_personal_rows(ids)
+
+
+async def _clear_notes(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
+    await CustomerPrivacyRepository(uow.session).clear_notes(ids)
+
+
+async def _forget_requests(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
+    await CustomerPrivacyRepository(uow.session).forget_requests(ids)
+
+
+async def _retire_cards(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
+    # A retired number finds no one at the till; the card rows stay, as the points
+    # ledger names them (and a number is never issued twice).
+    for card_id in await CustomerPrivacyRepository(uow.session).active_card_ids(ids):
+        await uow.loyalty.retire_card(card_id, uow.now)
+
+
+async def _skip_queued_messages(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
+    # Nothing more goes to the person; an SMS's held credits go back.
+    for notification_id in await CustomerPrivacyRepository(uow.session).notification_ids(
+        ids, queued=True
+    ):
+        await uow.notifications.settle(notification_id, status="SKIPPED", error=ERASED_NOTIFICATION)
+        await sms_credits.settle(uow.sms_credits, notification_id, sent=False, now=uow.now)
+
+
+async def _remove_photos(uow: UnitOfWork, ids: list[uuid.UUID]) -> None:
+    # Every size of the profile picture; URLs handed out stop working at once.
+    for customer_id in ids:
+        await remove_customer_photo(uow, customer_id)
+
+
+# The rows removed or emptied beyond the profile and the scrubbed texts, in order. A
+# feature that keeps more about a customer adds its step here (docs/privacy.md).
+ERASURE_STEPS: tuple[ErasureStep, ...] = (
+    _remove_photos,
+    _delete_personal_rows,
+    _retire_cards,
+    _clear_notes,
+    _skip_queued_messages,
+    _forget_requests,
+)
+
+
+class CustomerPrivacyService:
+    def __init__(self, tx: Transactions, settings: Settings, actor: Actor | None) -> None:
+        self.tx = tx
+        self.settings = settings
+        self.actor = actor
+
+    async def _person(self, uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
+        """The customer (not a merged pointer: its survivor is the person), if the caller's
+        store holds them."""
+        customer = await live_customer(uow, customer_id, "id")
+        holders = (await uow.sync.holders([customer_id])).get(customer_id, {})
+        require_held(uow.actor, set(holders), "id")
+        return customer
+
+    # -- export -------------------------------------------------------------------
+
+    async def export(self, customer_id: uuid.UUID) -> Result[dict[str, Any]]:
+        """Everything held about the customer as one JSON document; the export is audited
+        (who, when; never the data)."""
+
+        async def work(uow: UnitOfWork) -> dict[str, Any]:
+            await self._person(uow, customer_id)
+            ids = await CustomerPrivacyRepository(uow.session).person_ids(customer_id)
+            sections = await CustomerPrivacyRepository(uow.session).export_sections(ids)
+            document = self._document(customer_id, ids, sections, uow.now)
+            await uow.audit(
+                "customer",
+                customer_id,
+                "data_export",
+                after={"schemaVersion": SCHEMA_VERSION, "sales": len(document["sales"])},
+            )
+            return document
+
+        return await self.tx.run(self.actor, work)
+
+    @staticmethod
+    def _document(
+        customer_id: uuid.UUID,
+        ids: list[uuid.UUID],
+        sections: dict[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
+        def own(section: str, owner: uuid.UUID = customer_id) -> list[dict[str, Any]]:
+            return [r for r in sections[section] if r.get("customerId") == owner]
+
+        profiles = {row["id"]: row for row in sections["customers"]}
+
+        def profile(owner: uuid.UUID) -> dict[str, Any]:
+            return {
+                **profiles[owner],
+                "addresses": own("addresses", owner),
+                "otherPhones": own("otherPhones", owner),
+            }
+
+        stats = sections["salesStats"]
+        summary = {
+            "visits": sum(s["visits"] for s in stats),
+            "totalSpent": from_cents(sum(s["spentCents"] for s in stats)),
+            "creditOwed": from_cents(sum(s["creditCents"] for s in stats)),
+            "firstPurchaseAt": min((s["firstPurchaseAt"] for s in stats if s["firstPurchaseAt"]),
+                                   default=None),
+            "lastPurchaseAt": max((s["lastPurchaseAt"] for s in stats if s["lastPurchaseAt"]),
+                                  default=None),
+        }  # fmt: skip
+        document = {
+            "schemaVersion": SCHEMA_VERSION,
+            "exportedAt": now,
+            "customerId": customer_id,
+            "profile": {
+                **profile(customer_id),
+                "groups": sections["groups"],
+                "loyaltyCards": sections["loyaltyCards"],
+                "discountCode": sections["discountCode"],
+                "onlineAccount": sections["onlineAccount"],
+                # Each stored size, its image as base64 in ``data``.
+                "photos": sections["photos"],
+            },
+            # Records merged into this customer (seed 002: duplicates folded into one).
+            "mergedRecords": [profile(i) for i in ids[1:] if i in profiles],
+            "marketingConsent": sections["marketingConsent"],
+            "consentHistory": sections["consentHistory"],
+            "notifications": sections["notifications"],
+            "salesSummary": summary,
+            "sales": sections["sales"],
+            "pointsBalance": sum(b["points"] for b in sections["pointsBalance"]),
+            "pointsLedger": sections["pointsLedger"],
+            "appointments": sections["appointments"],
+            "auditTrail": sections["auditTrail"],
+        }
+        return _json(document)  # type: ignore[no-any-return]
+
+    # -- erasure ------------------------------------------------------------------
+
+    async def erase(self, customer_id: uuid.UUID, reason: str) -> Result[CustomerRecord]:
+        """Pseudonymise the customer for good (see the module's docstring); audited with
+        who, when and why, never what was erased."""
+        if not reason.strip():
+            why = UserError(ErrorCode.REQUIRED, "Say why the customer is erased.", ("reason",))
+            return Result(errors=[why])
+        notified: list[uuid.UUID] = []
+
+        async def work(uow: UnitOfWork) -> CustomerRecord:
+            await uow.customers.lock([customer_id])
+            customer = await self._person(uow, customer_id)
+            repo = CustomerPrivacyRepository(uow.session)
+            ids = await repo.person_ids(customer_id)
+            await self._unsubscribe(uow, customer_id)
+            cells = await repo.text_cells(ids, await repo.sale_ids(ids))
+            pattern = personal_pattern(
+                [
+                    *(v for row in await repo.customer_rows(ids) for v in _profile_values(row)),
+                    *(v for cell in cells for v in _personal_leaves(cell.value)),
+                ]
+            )
+            for step in ERASURE_STEPS:
+                await step(uow, ids)
+            await repo.rewrite(
+                [
+                    replace(cell, value=scrubbed)
+                    for cell in cells
+                    if (scrubbed := scrub(cell.value, pattern)) != cell.value
+                ]
+            )
+            await repo.clear_pointers(ids[1:], uow.now)
+            await uow.customers.update_if_version(
+                customer_id,
+                customer.version,
+                {
+                    **ERASED_PROFILE,
+                    "name_key": name_key(ERASED_NAME),
+                    "phone": erased_phone(customer_id),
+                    "status": CustomerStatus.INACTIVE.value,
+                    "updated_at": uow.now,
+                },
+            )
+            notified.extend(await repo.notification_ids(ids, queued=False))
+            # The reason is staff's text: it may name the person too.
+            await uow.audit(
+                "customer",
+                customer_id,
+                "erase",
+                after={"reason": scrub(reason.strip(), pattern), "erasedRecords": len(ids)},
+            )
+            erased = await uow.customers.get(customer_id)
+            assert erased is not None
+            return erased
+
+        result = await self.tx.run(self.actor, work)
+        if result.ok and notified:
+            await self._erase_from_notification_file(notified)
+        return result
+
+    async def _unsubscribe(self, uow: UnitOfWork, customer_id: uuid.UUID) -> None:
+        """Both channels lose their address: a subscription ends, in the history (seed 003)."""
+        current = (await uow.consents.for_customers([customer_id])).get(customer_id, {})
+        kind = uow.actor.kind if uow.actor else None
+        source = ConsentSource.POS if kind is TokenKind.DEVICE else ConsentSource.BACK_OFFICE
+        for channel in MarketingChannel:
+            consent = current.get(channel)
+            if consent is None or consent.state is not ConsentState.SUBSCRIBED:
+                continue
+            await uow.consents.put(
+                customer_id,
+                channel,
+                ConsentState.UNSUBSCRIBED,
+                at=uow.now,
+                source=source,
+                actor_label=uow.actor_label,
+                place=ConsentPlace.of(uow.actor),
+            )
+            await uow.audit(
+                "customer",
+                customer_id,
+                "consent",
+                before={f"consent{channel.value.title()}": consent.state.value},
+                after={
+                    f"consent{channel.value.title()}": ConsentState.UNSUBSCRIBED.value,
+                    "source": source.value,
+                },
+            )
+
+    async def _erase_from_notification_file(self, notification_ids: list[uuid.UUID]) -> None:
+        """The file gateway's copy of each message sent (with address and text), after
+        commit: a failure here is logged, and the database is already erased."""
+        path = self.settings.resolved_data_dir / self.settings.notification_outbox_file
+        try:
+            await FileGateway(path).erase({str(i) for i in notification_ids})
+        except OSError:
+            log.exception("could not erase messages from the notification file %s", path)
+
+
+# Columns of those rows that say nothing about who the person is (codes from a short list).
+_NOT_PERSONAL = frozenset({"id", "status", "gender", "preferredChannel", "label", "country"})
+
+
+def _profile_values(row: dict[str, Any]) -> Iterable[str]:
+    """The strings of a customer, address or phone row (ids and codes aside)."""
+    for key, value in row.items():
+        if key in _NOT_PERSONAL or key.endswith("Id"):
+            continue
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, date) and not isinstance(value, datetime):
+            yield value.isoformat()
