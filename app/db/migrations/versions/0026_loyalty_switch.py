@@ -2,8 +2,8 @@
 (on for existing shops, which keep working as before) and customers.loyalty_opt_out (a
 customer who wants no points and no card discount)
 
-Revision ID: 0027_loyalty_switch
-Revises: 0024
+Revision ID: 0026_loyalty_switch
+Revises: 0025_customer_photos
 Create Date: 2026-12-07 12:45:00.000000
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0027_loyalty_switch"
-down_revision = "0024"
+revision = "0026_loyalty_switch"
+down_revision = "0025_customer_photos"
 branch_labels = None
 depends_on = None
 
