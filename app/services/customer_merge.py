@@ -107,6 +107,7 @@ class CustomerMergeService:
                 "points": await merge.move_points(source_id, target_id, uow.now),
                 "loyaltyCard": await merge.move_cards(source_id, target_id, uow.now),
                 "discountCode": await merge.move_discount(source_id, target_id),
+                "photo": await merge.move_photo(source_id, target_id),
                 "groups": [str(g) for g in await merge.move_groups(source_id, target_id)],
                 "consent": await merge.move_consent(source_id, target_id, addresses),
                 "otherPhones": await merge.move_phones(source_id, target_id),

@@ -24,6 +24,7 @@ from app.domain.permissions import Permission as P
 from app.services.customers import CustomerUpdate, PhoneDraft
 from app.services.groups import GroupService
 from app.services.store_sync import StoreSyncService
+from tests.uploads import picture, set_photo
 
 ALL = (
     P.CUSTOMER_VIEW,
@@ -41,6 +42,7 @@ mutation($input: CustomerCreateInput!) {
     errors { code }
   }
 }"""
+PHOTO = "query($id: ID!) { customer(id: $id) { photoUrl } }"
 DUPLICATES = "query($id: ID!) { customerDuplicates(id: $id) { customer { id } reasons } }"
 MERGE = """
 mutation($s: ID!, $t: ID!) {
@@ -272,3 +274,31 @@ def test_every_table_pointing_at_customers_is_handled_by_merge() -> None:
     } - {"customers"}
     # The audit trail names its customer in entity_id, not customer_id.
     assert pointing | {"audit_entries"} == FOLDED_TABLES | KEPT_TABLES
+
+
+async def test_the_survivor_takes_the_merged_ones_photo_unless_it_has_its_own(
+    gql: Any, client: Any, token: str, factory: Any, raw_sql: Any
+) -> None:
+    async def owners() -> dict[str, int]:
+        rows = await raw_sql("SELECT customer_id, size FROM customer_photos")
+        counted: dict[str, int] = {}
+        for customer_id, _size in rows:
+            key = str(uuid.UUID(str(customer_id)))
+            counted[key] = counted.get(key, 0) + 1
+        return counted
+
+    source, target = await factory.customer(), await factory.customer()
+    await set_photo(client, str(source.id), picture("PNG"), token)
+    body = await gql(MERGE, {"s": str(source.id), "t": str(target.id)}, token=token)
+    assert body["data"]["customerMerge"]["errors"] == []
+    assert await owners() == {str(target.id): 2}
+
+    # A survivor with a picture keeps it; the merged one's is not left behind unseen.
+    other = await factory.customer()
+    await set_photo(client, str(other.id), picture("JPEG"), token)
+    kept = (await gql(PHOTO, {"id": str(target.id)}, token=token))["data"]["customer"]
+    body = await gql(MERGE, {"s": str(other.id), "t": str(target.id)}, token=token)
+    assert body["data"]["customerMerge"]["errors"] == []
+    assert await owners() == {str(target.id): 2}
+    after = (await gql(PHOTO, {"id": str(target.id)}, token=token))["data"]["customer"]
+    assert after == kept

@@ -21,6 +21,7 @@ from app.db.models import (
     CustomerDiscount,
     CustomerGroupMember,
     CustomerPhone,
+    CustomerPhoto,
     CustomerProductUnits,
     CustomerSalesStats,
     DiscountAuditFinding,
@@ -61,6 +62,7 @@ FOLDED_TABLES = frozenset(
         # recompute rewrites customer_daily for the survivor.
         "customer_daily",
         "customer_segments",
+        "customer_photos",
     }
 )
 KEPT_TABLES = frozenset({"customer_name_words", "customer_addresses", "store_customers"})
@@ -194,6 +196,24 @@ class MergeRepository:
         result = await self.session.execute(
             update(CustomerDiscount)
             .where(CustomerDiscount.customer_id == source)
+            .values(customer_id=target)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def move_photo(self, source: uuid.UUID, target: uuid.UUID) -> bool:
+        """The survivor keeps its own picture; else it takes the merged one's (both sizes
+        move together: the rows are one upload)."""
+        has_own = await self.session.scalar(
+            select(CustomerPhoto.id).where(CustomerPhoto.customer_id == target).limit(1)
+        )
+        if has_own is not None:
+            await self.session.execute(
+                delete(CustomerPhoto).where(CustomerPhoto.customer_id == source)
+            )
+            return False
+        result = await self.session.execute(
+            update(CustomerPhoto)
+            .where(CustomerPhoto.customer_id == source)
             .values(customer_id=target)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
