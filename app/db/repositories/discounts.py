@@ -18,7 +18,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    type_coerce,
     union_all,
     update,
 )
@@ -229,9 +228,9 @@ class DiscountRepository:
         compared in Python, as SQLite keeps them as text.
         """
         no_card = cast(null(), Uuid)
-        # Typed on the first branch: the union's columns take its types (Percent reads
-        # SQLite's text back as a Decimal).
-        no_multiplier = type_coerce(null(), LoyaltyTier.points_multiplier.type)
+        # Cast: PostgreSQL types a bare NULL in the first branch as text, and the union's
+        # columns take the first branch's types (Percent also reads SQLite's text back).
+        no_multiplier = cast(null(), LoyaltyTier.points_multiplier.type)
         no_tier = cast(null(), Uuid)
         code = (
             select(
