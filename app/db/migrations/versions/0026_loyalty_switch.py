@@ -3,7 +3,7 @@
 customer who wants no points and no card discount)
 
 Revision ID: 0027_loyalty_switch
-Revises: 0024
+Revises: 0025_customer_photos
 Create Date: 2026-12-07 12:45:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_loyalty_switch"
-down_revision = "0024"
+down_revision = "0025_customer_photos"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 and the one each customer holds now
 
 Revision ID: 0028_loyalty_tiers
-Revises: 0024
+Revises: 0027_loyalty_switch
 Create Date: 2026-12-07 12:40:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision = "0028_loyalty_tiers"
-down_revision = "0024"
+down_revision = "0027_loyalty_switch"
 branch_labels = None
 depends_on = None
 
