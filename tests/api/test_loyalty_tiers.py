@@ -549,3 +549,34 @@ async def test_a_tier_costs_a_sale_one_statement(gql, factory, manager, count_st
     print(f"completion statements with tiers: {counts}")
     base = 17 if BACKEND == "sqlite" else 18
     assert counts[1:] == [base + 1, base + 1], counts
+
+
+SETTINGS = """mutation($input: BusinessSettingsInput!) { businessSettingsUpdate(input: $input) {
+  errors { field code } } }"""
+
+
+async def test_with_loyalty_off_the_tier_gives_nothing_but_is_kept(
+    gql, factory, manager, cashier
+) -> None:
+    """The loyalty switch (seed 004) turns the tier's benefits off with the card's, in the
+    entitlements; the tier is still held and re-evaluated, as balances are kept."""
+    await tier(gql, manager, threshold="10", discountPercent="15", pointsMultiplier="2")
+    product = await factory.product("TIER-OFF", "40.00")
+    customer = await factory.customer(name="Switched")
+    await sell(gql, cashier, customer.id, product.sku)  # promoted
+    on = await sell(gql, cashier, customer.id, product.sku)
+    assert (on["discountTotal"], on["pointsEarned"]) == ("6.00", 68)  # 15% off, 34 x 2
+
+    settings = await factory.token(P.SETTINGS_MANAGE)
+    off = {"input": {"loyaltyEnabled": False}}
+    assert _data(await gql(SETTINGS, off, token=settings))["businessSettingsUpdate"] == {
+        "errors": []
+    }
+    sale = await sell(gql, cashier, customer.id, product.sku)
+    assert (sale["discountTotal"], sale["pointsEarned"], sale["discountOffers"]) == (
+        "0.00",
+        0,
+        [],
+    )
+    shown = await screen(gql, cashier, customer.id)
+    assert shown["loyaltyTier"]["tier"]["name"] == "Silver"
