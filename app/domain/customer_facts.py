@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.domain.loyalty import LoyaltyCardRecord
 from app.domain.sales import SalesStatsRecord
+from app.domain.tiers import CustomerTierRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +14,7 @@ class CustomerFacts:
     card: LoyaltyCardRecord | None  # the working card
     points: int  # the balance
     stats: SalesStatsRecord | None  # None: never bought
+    tier: CustomerTierRecord | None = None  # the loyalty tier held now
 
 
 NO_FACTS = CustomerFacts(card=None, points=0, stats=None)

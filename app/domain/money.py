@@ -12,6 +12,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
+ONE = Decimal(1)
 
 
 def to_cents(amount: Decimal) -> Decimal:

@@ -5,16 +5,18 @@ The rule, in one place:
 * A line's amount is ``quantity * unit price`` (exact: prices have two decimals).
 * With a customer on the sale, their offers are considered: their discount code if it
   is active and not expired at the time of sale, each of their groups' discounts, and
-  their loyalty card's discount. **The best single offer applies** to every line: the
-  highest percent; on a tie a discount code wins over a loyalty card, which wins over
-  a group (then the group name decides). Offers never stack, so a customer in three
-  groups never gets three discounts.
+  their loyalty card's discount, and their loyalty tier's (app/domain/tiers.py). **The
+  best single offer applies** to every line: the highest percent; on a tie a discount
+  code wins over a loyalty card, which wins over a tier, which wins over a group (then
+  the group name decides). Offers never stack, so a customer in three groups never gets
+  three discounts, nor a tier's discount on top of a group's.
 * Each line's discount is ``to_cents(amount * percent / 100)``; the sale's discount is
   the sum of its lines' discounts, so lines and sale always add up, and since no
   percent is above 100 no line, and no sale, is ever negative.
 * Points redeemed pay part of the total (``points * point value``, never more than the
   total); the rest is paid by cash, card or credit, and earns
-  ``floor(paid * points per currency unit)`` points.
+  ``floor(paid * points per currency unit * tier multiplier)`` points: one floor of the
+  exact product, so a 1.5 multiplier never loses a point to rounding twice.
 * A return refunds its lines' share of what was paid: cumulative figures are computed
   for everything returned so far, so that returning the whole sale, in any number of
   steps, gives back exactly what was paid, restores exactly the points redeemed and
@@ -28,23 +30,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.domain.money import HUNDRED, ZERO, to_cents, whole_points
+from app.domain.money import HUNDRED, ONE, ZERO, to_cents, whole_points
 
 
 class DiscountSource(enum.StrEnum):
     CODE = "CODE"
     LOYALTY_CARD = "LOYALTY_CARD"
+    # The customer's loyalty tier (app/domain/tiers.py), earned by spend or points.
+    TIER = "TIER"
     GROUP = "GROUP"
 
 
-# On equal percents: the code the shop assigned by hand, then the card, then a group.
-SOURCE_PRIORITY = {DiscountSource.CODE: 0, DiscountSource.LOYALTY_CARD: 1, DiscountSource.GROUP: 2}
+# On equal percents: the code the shop assigned by hand, then the card, then the tier the
+# customer earned, then a group.
+SOURCE_PRIORITY = {
+    DiscountSource.CODE: 0,
+    DiscountSource.LOYALTY_CARD: 1,
+    DiscountSource.TIER: 2,
+    DiscountSource.GROUP: 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class DiscountOffer:
     source: DiscountSource
-    code: str  # the discount code, the card number or the group name
+    code: str  # the discount code, the card number, the tier name or the group name
     percent: Decimal
 
 
@@ -74,7 +84,8 @@ class PricedSale:
 
 
 def best_offer(offers: Sequence[DiscountOffer]) -> DiscountOffer | None:
-    """The one offer that applies: highest percent, then code > card > group, then name."""
+    """The one offer that applies: highest percent, then code > card > tier > group, then
+    name."""
     candidates = [o for o in offers if o.percent > 0]
     if not candidates:
         return None
@@ -107,8 +118,12 @@ def redemption_value(points: int, point_value: Decimal) -> Decimal:
     return to_cents(point_value * points)
 
 
-def points_earned(paid: Decimal, points_per_currency_unit: Decimal) -> int:
-    return max(0, whole_points(paid * points_per_currency_unit))
+def points_earned(
+    paid: Decimal, points_per_currency_unit: Decimal, multiplier: Decimal = ONE
+) -> int:
+    """Whole points for ``paid``: the exact product of paid, rate and the customer's tier
+    multiplier, floored once."""
+    return max(0, whole_points(paid * points_per_currency_unit * multiplier))
 
 
 def returned_value(line_total: Decimal, quantity: int, returned_quantity: int) -> Decimal:

@@ -14,7 +14,7 @@ from app.jobs.analytics import refresh_sales_aggregates
 from app.jobs.discount_audit import audit_discounts
 from app.jobs.discounts import EXPIRY_MINUTES, expire_customer_discounts
 from app.jobs.forecasts import refresh_demand_forecasts
-from app.jobs.loyalty import expire_loyalty_points
+from app.jobs.loyalty import expire_loyalty_points, refresh_loyalty_tiers
 from app.jobs.marketing import fan_out_marketing
 from app.jobs.notifications import deliver_notification
 from app.jobs.outbox import relay_outbox
@@ -147,6 +147,9 @@ def build_worker(
             _nightly(refresh_sales_aggregates, hour=2, minute=20),
             # Daily, in the quiet hours.
             _nightly(expire_loyalty_points, hour=3, minute=10),
+            # After midnight UTC, the window's end: yesterday's sales count and the oldest
+            # day drops out (demotions).
+            _nightly(refresh_loyalty_tiers, hour=3, minute=40),
         ],
         redis_settings=redis_settings(redis_url),
         queue_name=settings.queue_name,

@@ -53,7 +53,8 @@ async def customers(
 
 
 async def _preload(info: Info, nodes: list[Customer]) -> None:
-    """Load the page's groups and cards now, one batch each, when the query shows them: the
+    """Load the page's groups and cards (with points, stats and tier: one row each) now, one
+    batch each, when the query shows them: the
     nodes then answer those fields as plain attributes (no awaitable per customer)."""
     if not nodes:
         return
@@ -62,7 +63,9 @@ async def _preload(info: Info, nodes: list[Customer]) -> None:
     if asks_for(info, "edges", "node", "groups"):
         for node, groups in zip(nodes, await loaders.groups.load_many(ids), strict=True):
             node.preloaded_groups = groups
-    if asks_for(info, "edges", "node", "loyaltyCard"):
+    if asks_for(info, "edges", "node", "loyaltyCard") or asks_for(
+        info, "edges", "node", "loyaltyTier"
+    ):
         for node, facts in zip(nodes, await loaders.facts.load_many(ids), strict=True):
             node.preloaded_facts = facts
 

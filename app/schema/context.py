@@ -22,6 +22,7 @@ from app.services.forecasts import ForecastService
 from app.services.groups import GroupService
 from app.services.lookup_limit import LookupLimit
 from app.services.loyalty import LoyaltyService
+from app.services.loyalty_tiers import LoyaltyTierService
 from app.services.marketing.campaigns import MarketingService
 from app.services.marketing.unsubscribe import UnsubscribeService
 from app.services.notification_history import NotificationHistoryService
@@ -74,6 +75,10 @@ class Context:
     @cached_property
     def groups(self) -> GroupService:
         return GroupService(self.tx, self.actor)
+
+    @cached_property
+    def loyalty_tiers(self) -> LoyaltyTierService:
+        return LoyaltyTierService(self.tx, self.actor)
 
     @cached_property
     def discounts(self) -> DiscountService:

@@ -24,6 +24,7 @@ from app.schema.discount import CustomerDiscount
 from app.schema.errors import UserError, user_errors
 from app.schema.ids import parse_id
 from app.schema.loyalty import LoyaltyCard, PointsEntry
+from app.schema.loyalty_tier import CustomerLoyaltyTier
 from app.schema.notification import Notification, NotificationConnection
 from app.schema.pagination import DEFAULT_PAGE_SIZE, Connection
 from app.schema.permissions import MaskedWithout, Requires
@@ -286,6 +287,25 @@ def _card_node(facts: CustomerFacts) -> LoyaltyCard | None:
     return LoyaltyCard.from_record(facts.card) if facts.card else None
 
 
+def _loyalty_tier(
+    root: Customer, info: strawberry.Info[Context, None]
+) -> CustomerLoyaltyTier | None:
+    # Read with the card and points (the customer screen's one row; a list's preload).
+    if root.preloaded_facts is not None:
+        return _tier_node(root.preloaded_facts)
+    return cast(CustomerLoyaltyTier | None, _load_tier(root, info))
+
+
+async def _load_tier(
+    root: Customer, info: strawberry.Info[Context, None]
+) -> CustomerLoyaltyTier | None:
+    return _tier_node(await info.context.loaders.facts.load(uuid.UUID(root.id)))
+
+
+def _tier_node(facts: CustomerFacts) -> CustomerLoyaltyTier | None:
+    return CustomerLoyaltyTier.from_record(facts.tier) if facts.tier else None
+
+
 async def _segment(root: Customer, info: strawberry.Info[Context, None]) -> CustomerSegment | None:
     return await info.context.loaders.segments.load(uuid.UUID(root.id))
 
@@ -443,6 +463,12 @@ class Customer:
         resolver=_loyalty_card, description="The working card; null when none was issued."
     )
     loyalty_points: int = strawberry.field(resolver=_loyalty_points, description="The balance.")
+    # Not personal data: shown like the card, to whoever sees the customer.
+    loyalty_tier: CustomerLoyaltyTier | None = strawberry.field(
+        resolver=_loyalty_tier,
+        description="The tier held now (seed 003); null: none. Set at a sale's completion "
+        "and re-evaluated nightly.",
+    )
     segment: CustomerSegment | None = strawberry.field(
         resolver=_segment,
         description="Null: never bought. Set at once by a sale, refreshed nightly.",

@@ -27,6 +27,7 @@ from app.resolvers import (
     groups,
     jobs,
     loyalty,
+    loyalty_tiers,
     marketing,
     merge,
     notifications,
@@ -82,6 +83,7 @@ from app.schema.limits import (
     Schema,
     depth_limit,
 )
+from app.schema.loyalty_tier import LoyaltyTier, LoyaltyTierDeletePayload, LoyaltyTierPayload
 from app.schema.marketing import MarketingMessagePayload, MarketingUnsubscribePayload
 from app.schema.notification import NotificationConnection
 from app.schema.permissions import Requires, RequiresAny, RequiresCustomer
@@ -175,6 +177,13 @@ class Query:
         # Not CUSTOMER_VIEW: a till sees the code its customer holds (Customer.discount);
         # a list of every code would let a cashier pick one for anyone (seed 002: fraud).
         extensions=[Requires(P.DISCOUNT_MANAGE)],
+    )
+    # CUSTOMER_VIEW, as customerGroups: the ladder a customer climbs is no secret, and
+    # nobody can hand a tier out (it is earned).
+    loyalty_tiers: list[LoyaltyTier] = strawberry.field(
+        resolver=loyalty_tiers.loyalty_tiers,
+        description="The business's loyalty tiers, lowest rank first.",
+        extensions=[Requires(P.CUSTOMER_VIEW)],
     )
     # A till looks up its sales (a receipt, a return); an analyst reports on them.
     sale: Sale | None = strawberry.field(
@@ -456,6 +465,24 @@ class Mutation:
     )
     customer_discount_remove: CustomerPayload = strawberry.mutation(
         resolver=discounts.customer_discount_remove, extensions=[Requires(P.DISCOUNT_MANAGE)]
+    )
+    # DISCOUNT_MANAGE, as discount codes: a tier gives discounts and points to everyone
+    # who reaches it (seed 002: benefits set by those trusted with them); chain-wide, as
+    # the tiers apply in every store.
+    loyalty_tier_create: LoyaltyTierPayload = strawberry.mutation(
+        resolver=loyalty_tiers.loyalty_tier_create,
+        description="A new tier; customers reach it at their next sale or that night.",
+        extensions=[Requires(P.DISCOUNT_MANAGE, chain_wide=True)],
+    )
+    loyalty_tier_update: LoyaltyTierPayload = strawberry.mutation(
+        resolver=loyalty_tiers.loyalty_tier_update,
+        description="Change a tier; its discount and multiplier apply to its holders at once.",
+        extensions=[Requires(P.DISCOUNT_MANAGE, chain_wide=True)],
+    )
+    loyalty_tier_delete: LoyaltyTierDeletePayload = strawberry.mutation(
+        resolver=loyalty_tiers.loyalty_tier_delete,
+        description="Delete a tier; its holders hold none until re-evaluated (audited).",
+        extensions=[Requires(P.DISCOUNT_MANAGE, chain_wide=True)],
     )
     loyalty_card_issue: CustomerPayload = strawberry.mutation(
         resolver=loyalty.loyalty_card_issue,

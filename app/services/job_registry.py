@@ -13,6 +13,7 @@ from app.services.discount_audit import AUDIT_EVERY, AUDIT_JOB, audit_discount_u
 from app.services.discounts import EXPIRY_EVERY, EXPIRY_JOB, expire_assignments
 from app.services.forecasts import FORECAST_JOB, refresh_forecasts
 from app.services.loyalty import LoyaltyService
+from app.services.loyalty_tiers import TIER_JOB, refresh_tiers
 from app.services.sales_aggregates import AGGREGATES_JOB, CATCH_UP_NIGHTS, run_nightly
 from app.services.scheduled import ScheduledJob, ScheduledRun, run_once, slot_of
 from app.services.unit_of_work import Transactions, UnitOfWork
@@ -39,6 +40,9 @@ SCHEDULED_JOBS: dict[str, ScheduledJob] = {
     for job in (
         ScheduledJob(EXPIRY_JOB, EXPIRY_EVERY, expire_assignments),
         ScheduledJob(POINTS_EXPIRY_JOB, DAILY, _expire_points),
+        # No catch-up: each run evaluates everyone as of now, so tonight's makes up for
+        # any missed night.
+        ScheduledJob(TIER_JOB, DAILY, refresh_tiers),
         # No catch-up: the watermark already makes the next run scan everything missed.
         ScheduledJob(AUDIT_JOB, AUDIT_EVERY, audit_discount_usage),
         # Only the latest night matters: a missed night is caught up by tonight's run.

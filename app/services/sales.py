@@ -21,7 +21,7 @@ from typing import Any
 from app.db.repositories.sales import SaleRepository
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
 from app.domain.loyalty import loyalty_active
-from app.domain.money import ZERO, cents, from_cents, to_cents
+from app.domain.money import ONE, ZERO, cents, from_cents, to_cents
 from app.domain.permissions import Permission
 from app.domain.pricing import (
     DiscountOffer,
@@ -66,6 +66,7 @@ from app.services.idempotency import (
     request_hash,
 )
 from app.services.loyalty import POINTS_MAX, LoyaltyService, loyalty_disabled
+from app.services.loyalty_tiers import cached_tiers, evaluate_at_sale
 from app.services.segments import classify_at_sale
 from app.services.store_scope import require_store, scoped_store
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -112,14 +113,18 @@ class SaleCompletion:
 
 @dataclass(frozen=True, slots=True)
 class Entitlements:
-    """What a customer brings to a sale: the offers it is priced with, and their working
-    card, which the sale's points ledger lines name."""
+    """What a customer brings to a sale: the offers it is priced with, their working card,
+    which the sale's points ledger lines name, and their loyalty tier (its discount is
+    among the offers; its multiplier multiplies the points the sale earns)."""
 
     offers: list[DiscountOffer] = field(default_factory=list)
     card_id: uuid.UUID | None = None
     # Whether loyalty works for them now (app/domain/loyalty.py loyalty_active, seed 004):
     # without it their card takes nothing off and the sale earns and redeems no points.
     loyalty: bool = False
+    tier_id: uuid.UUID | None = None
+    # 1 without a tier, or with loyalty off (the tier is kept, its benefits are not given).
+    points_multiplier: Decimal = ONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,13 +303,15 @@ class SaleService:
         """What the customer is entitled to at this moment (seed 002), in one statement.
 
         The one place the loyalty switch acts on pricing (seed 004): with loyalty off for
-        the shop or the customer, their card is not among the offers the best-single-offer
-        rule chooses from; codes and groups are.
+        the shop or the customer, neither their card nor their loyalty tier is among the
+        offers the best-single-offer rule chooses from, and the tier's multiplier is 1;
+        codes and groups are offered.
         """
         if customer_id is None:
             return Entitlements()
         offers = []
-        card_id = None
+        card_id = tier_id = None
+        multiplier = ONE
         # Read at the time of sale: a code past its expiry never applies, job or no job.
         found = await uow.discounts.offers_for(customer_id, uow.now)
         loyalty = loyalty_active(settings, found)
@@ -314,10 +321,18 @@ class SaleService:
                 if not loyalty:
                     continue
                 card_id = row.card_id
-            # A code applies as assigned; a card or group only with a discount of its own.
+            if source is DiscountSource.TIER:
+                # The tier is loyalty too: kept and shown with loyalty off, but its discount
+                # and multiplier are not given (the same switch as the card's).
+                tier_id = row.tier_id
+                if not loyalty:
+                    continue
+                multiplier = row.multiplier or ONE
+            # A code applies as assigned; a card, tier or group only with a discount of
+            # its own.
             if row.percent is not None and (source is DiscountSource.CODE or row.percent > 0):
                 offers.append(DiscountOffer(source, row.code, row.percent))
-        return Entitlements(offers, card_id, loyalty)
+        return Entitlements(offers, card_id, loyalty, tier_id, multiplier)
 
     @staticmethod
     async def _reprice(
@@ -728,8 +743,8 @@ class SaleService:
             earned = 0
             segment = None
             # Rows are locked in one order by every sale command (the sale, the customer's
-            # points, their stats, their segment, then stock): two tills serving one
-            # customer never deadlock.
+            # points, their stats, their segment, their tier, then stock): two tills
+            # serving one customer never deadlock.
             if customer_id is not None:
                 if redeem:
                     try:
@@ -746,7 +761,12 @@ class SaleService:
                 # Seed 004: with loyalty off for the shop or the customer nothing is earned;
                 # the balance stays as it is.
                 if entitled.loyalty:
-                    earned = min(points_earned(paid, business.points_per_currency_unit), POINTS_MAX)
+                    earned = min(
+                        points_earned(
+                            paid, business.points_per_currency_unit, entitled.points_multiplier
+                        ),
+                        POINTS_MAX,
+                    )
                     await self.loyalty.earn(uow, customer_id, earned, sale_id, entitled.card_id)
                 if credit_customer is not None:
                     await self._charge_credit(uow, credit_customer, paid)
@@ -771,6 +791,12 @@ class SaleService:
                     "customer_segment": segment.value if segment else None,
                 },
             )
+            if customer_id is not None:
+                # Now that the sale counts toward their spend and points (docs/sales.md
+                # "Loyalty tiers"); the tier's row is locked after the segment's.
+                await evaluate_at_sale(
+                    uow, customer_id, entitled.tier_id, await cached_tiers(self.tx)
+                )
             # Last: another till's sale of the same goods waits on these rows until commit.
             await uow.products.adjust_stock(sale.store_id, units_by_product(lines, -1), uow.now)
             uow.emit_webhook(sale_event(WebhookEventType.SALE_COMPLETED, completed, uow.now))

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 AUTH = "auth"
 BUSINESS_SETTINGS = "business-settings"
 WEBHOOK_SUBSCRIPTIONS = "webhook-subscriptions"
-NAMES = (AUTH, BUSINESS_SETTINGS, WEBHOOK_SUBSCRIPTIONS)
+LOYALTY_TIERS = "loyalty-tiers"
+NAMES = (AUTH, BUSINESS_SETTINGS, WEBHOOK_SUBSCRIPTIONS, LOYALTY_TIERS)
 
 # The stamps one request has read (``hold_stamps``): a till's phone search needs both the
 # caller's grant and the settings, a sale the grant, the settings and the webhook

@@ -23,6 +23,7 @@ from app.db.repositories.groups import GroupRepository
 from app.db.repositories.idempotency import IdempotencyRepository
 from app.db.repositories.job_runs import JobRunRepository
 from app.db.repositories.loyalty import LoyaltyRepository
+from app.db.repositories.loyalty_tiers import LoyaltyTierRepository
 from app.db.repositories.notifications import NotificationRepository
 from app.db.repositories.online_accounts import OnlineAccountRepository
 from app.db.repositories.outbox import OutboxRepository
@@ -35,9 +36,16 @@ from app.db.repositories.sync import SyncRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.domain.errors import Rejected, UserError
 from app.domain.records import Actor, BusinessSettingsRecord
+from app.domain.tiers import LoyaltyTierRecord
 from app.domain.webhooks import WebhookEvent, event_from_customer_audit
 from app.services.stamped_cache import StampedCache
-from app.services.stamps import AUTH, BUSINESS_SETTINGS, WEBHOOK_SUBSCRIPTIONS, VersionStamps
+from app.services.stamps import (
+    AUTH,
+    BUSINESS_SETTINGS,
+    LOYALTY_TIERS,
+    WEBHOOK_SUBSCRIPTIONS,
+    VersionStamps,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +98,7 @@ class UnitOfWork:
         self.groups = GroupRepository(session)
         self.discounts = DiscountRepository(session)
         self.loyalty = LoyaltyRepository(session)
+        self.tiers = LoyaltyTierRepository(session)
         self.products = ProductRepository(session)
         self.job_runs = JobRunRepository(session)
         self.staff = StaffRepository(session)
@@ -123,6 +132,8 @@ class UnitOfWork:
             stale.add(BUSINESS_SETTINGS)
         if self.webhooks.subscriptions_changed:
             stale.add(WEBHOOK_SUBSCRIPTIONS)
+        if self.tiers.changed:
+            stale.add(LOYALTY_TIERS)
         return stale
 
     @property
@@ -355,6 +366,10 @@ class Transactions:
         # Which endpoints get which events: read by every transaction that emits events.
         self.webhook_subscriptions: StampedCache[None, Subscriptions] = StampedCache(
             stamps, WEBHOOK_SUBSCRIPTIONS, max_age=cache_seconds
+        )
+        # The loyalty tiers, by rank: every completed sale with a customer re-evaluates them.
+        self.loyalty_tiers: StampedCache[None, tuple[LoyaltyTierRecord, ...]] = StampedCache(
+            stamps, LOYALTY_TIERS, max_age=cache_seconds
         )
 
     async def run(

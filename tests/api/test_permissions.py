@@ -13,11 +13,13 @@ import pytest
 
 from app.db.base import Base
 from app.domain.permissions import Permission
+from app.domain.tiers import TierBasis
 from app.schema.customer import Customer
 from app.schema.permissions import Requires, RequiresAny
 from app.schema.schema import PUBLIC_OPERATIONS, Mutation, Query, build_schema
 from app.services.customers import CustomerCreate
 from app.services.groups import GroupService
+from app.services.loyalty_tiers import LoyaltyTierService, TierDraft
 from app.services.photos import PhotoService
 from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
@@ -54,6 +56,7 @@ class Seed:
     till_id: str
     webhook_endpoint_id: str
     finding_id: str
+    tier_id: str
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,31 @@ MUTATIONS: dict[str, Op] = {
         lambda s: {"id": s.discount_code_id, "input": {"percent": "12.5"}},
         P.DISCOUNT_MANAGE,
     ),
+    "loyaltyTierCreate": Op(
+        "mutation($input: LoyaltyTierInput!) { loyaltyTierCreate(input: $input) "
+        "{ tier { id } errors { code field } } }",
+        lambda s: {
+            "input": {
+                "name": f"Tier {s.tag}",
+                "rank": 2,
+                "basis": "SPEND",
+                "threshold": "500",
+                "windowDays": 365,
+            }
+        },
+        P.DISCOUNT_MANAGE,
+    ),
+    "loyaltyTierUpdate": Op(
+        "mutation($id: ID!, $input: LoyaltyTierUpdateInput!) { loyaltyTierUpdate(id: $id, "
+        "input: $input) { tier { id } errors { code field } } }",
+        lambda s: {"id": s.tier_id, "input": {"discountPercent": "7.5"}},
+        P.DISCOUNT_MANAGE,
+    ),
+    "loyaltyTierDelete": Op(
+        "mutation($id: ID!) { loyaltyTierDelete(id: $id) { deletedId errors { code field } } }",
+        lambda s: {"id": s.tier_id},
+        P.DISCOUNT_MANAGE,
+    ),
     "appointmentCreate": Op(
         "mutation($c: ID!, $input: AppointmentCreateInput!) { appointmentCreate(customerId: $c, "
         "input: $input) { appointment { id } errors { code field } } }",
@@ -562,6 +590,7 @@ QUERIES: dict[str, tuple[str, Callable[[Seed], dict[str, Any]], bool]] = {
     ),
     "offlineCustomerConflicts": ("{ offlineCustomerConflicts { clientId } }", _no_vars, False),
     "discountCodes": ("{ discountCodes { totalCount } }", _no_vars, False),
+    "loyaltyTiers": ("{ loyaltyTiers { id } }", _no_vars, False),
     "appointment": (
         "query($id: ID!) { appointment(id: $id) { id } }",
         lambda s: {"id": s.appointment_id},
@@ -703,7 +732,12 @@ async def _seed(factory: Any) -> Seed:
     finding_id = await audit_finding(
         factory.runtime.db, store_id=completed.store_id, sale_id=completed.id
     )
+    tier = await LoyaltyTierService(factory.runtime.tx, None).create(
+        TierDraft(f"seed-tier-{uuid.uuid4().hex[:8]}", 1, TierBasis.SPEND, Decimal(100), 365)
+    )
+    assert tier.value, tier.errors
     return Seed(
+        tier_id=str(tier.value.id),
         finding_id=str(finding_id),
         webhook_endpoint_id=str(endpoint.value.id),
         debtor_id=str(debtor.id),

@@ -13,9 +13,12 @@ from sqlalchemy import event
 
 from app.db.repositories.paging import encode_cursor
 from app.domain.permissions import Permission as P
+from app.domain.tiers import TierBasis
+from app.services.loyalty_tiers import LoyaltyTierService, TierDraft
 
 SCREEN = """query($id: ID!) { customer(id: $id) {
   name groups { name } loyaltyCard { cardNumber } loyaltyPoints
+  loyaltyTier { since tier { name discountPercent pointsMultiplier } }
   salesHistory { visits totalSpent averageBasket firstPurchaseAt lastPurchaseAt
     topProducts { sku quantity }
     sales(first: 20) { edges { node { id total status
@@ -108,6 +111,11 @@ async def test_the_customer_screen_takes_a_constant_number_of_statements(
     group = await factory.group("Staff family", "10")
     await factory.add_to_group(group.id, customer.id)
     await factory.loyalty_card(customer.id, percent="5")
+    # A tier the first sale reaches (issue 13): shown with the card, in the same row.
+    tier = await LoyaltyTierService(factory.runtime.tx, None).create(
+        TierDraft("Silver", 1, TierBasis.SPEND, Decimal("1"), 365, Decimal("1.5"), Decimal("2"))
+    )
+    assert tier.value, tier.errors
     counts = []
     for sales, lines in ((3, 2), (25, 4)):
         done = len(
@@ -130,10 +138,15 @@ async def test_the_customer_screen_takes_a_constant_number_of_statements(
             ("GROUP", "10.00")
         ]
         assert screen["groups"] == [{"name": "Staff family"}]
+        assert screen["loyaltyTier"]["tier"] == {
+            "name": "Silver",
+            "discountPercent": "2.00",
+            "pointsMultiplier": "1.50",
+        }
         counts.append(counter.count)
     print(f"customer screen statements: {counts}")
     assert counts[0] == counts[1], counts
-    # the customer with card, points and stats; groups; top products (the running
+    # the customer with card, points, stats and tier; groups; top products (the running
     # units, not the history); the page with its count and applied discounts; lines
     assert counts[1] <= 5, counts
 

@@ -29,8 +29,9 @@ from app.domain.pricing import (
 
 CENT = Decimal("0.01")
 CODE, CARD, GROUP = DiscountSource.CODE, DiscountSource.LOYALTY_CARD, DiscountSource.GROUP
+TIER = DiscountSource.TIER
 # Written out here, not imported: the tie rule is what is under test.
-TIE_ORDER = {CODE: 0, CARD: 1, GROUP: 2}
+TIE_ORDER = {CODE: 0, CARD: 1, TIER: 2, GROUP: 3}
 
 
 def d(text: str) -> Decimal:
@@ -109,6 +110,26 @@ def test_on_a_tie_the_code_beats_the_card_which_beats_a_group() -> None:
     assert best_offer([DiscountOffer(GROUP, "Silver", d("10.00")), group]) == group
 
 
+def test_on_a_tie_the_tier_comes_after_the_card_and_before_a_group() -> None:
+    tier = DiscountOffer(TIER, "Gold", d("10.00"))
+    group = DiscountOffer(GROUP, "A-Team", d("10.00"))
+    assert best_offer([group, tier]) == tier
+    assert best_offer([tier, DiscountOffer(CARD, "LC-1", d("10.00"))]).source is CARD  # type: ignore[union-attr]
+
+
+def test_a_bigger_tier_discount_wins_and_a_smaller_one_never_stacks() -> None:
+    tier = DiscountOffer(TIER, "Gold", d("15.00"))
+    group = DiscountOffer(GROUP, "Staff", d("10.00"))
+    wins = price_sale([LineInput(1, d("100.00"))], [group, tier])
+    assert wins.applied == tier
+    assert (wins.discount_total, wins.total) == (d("15.00"), d("85.00"))
+    bigger_code = DiscountOffer(CODE, "VIP20", d("20.00"))
+    loses = price_sale([LineInput(1, d("100.00"))], [group, tier, bigger_code])
+    assert loses.applied == bigger_code
+    # 20%, not 20% + 15% + 10%.
+    assert (loses.discount_total, loses.total) == (d("20.00"), d("80.00"))
+
+
 def test_groups_never_stack() -> None:
     offers = [DiscountOffer(GROUP, name, d("10.00")) for name in ("Gold", "Staff", "VIP")]
     sale = price_sale([LineInput(1, d("100.00"))], offers)
@@ -151,6 +172,15 @@ def test_points_pay_part_and_the_rest_earns_whole_points() -> None:
     assert points_earned(d("13.72"), d("1.00")) == 13
     assert points_earned(d("13.72"), d("2.50")) == 34  # 34.30
     assert points_earned(d("0.99"), d("1.00")) == 0
+
+
+def test_a_tier_multiplier_floors_the_exact_product_once() -> None:
+    # 13.72 x 1 x 1.5 = 20.58 -> 20 (flooring 13 first and multiplying would give 19.5).
+    assert points_earned(d("13.72"), d("1.00"), d("1.50")) == 20
+    # 0.67 x 1.5 = 1.005: the fraction of each factor adds up to a whole point.
+    assert points_earned(d("0.67"), d("1.00"), d("1.50")) == 1
+    assert points_earned(d("13.72"), d("2.50"), d("1.00")) == points_earned(d("13.72"), d("2.50"))
+    assert points_earned(d("99.99"), d("0.10"), d("10.00")) == 99  # 99.99
 
 
 def test_returning_one_of_three_refunds_a_third_of_the_line() -> None:
@@ -340,6 +370,41 @@ def test_points_earned_is_the_floor_of_paid_times_rate(paid_cents: int, rate: De
     assert 0 <= earned <= paid * rate
     # Integer arithmetic: cents times hundredths of a point is in ten-thousandths.
     assert earned == paid_cents * int(rate * 100) // 10_000
+
+
+@given(st.integers(0, 10**10), hundredths(0, 10_000), hundredths(100, 1000))
+def test_a_tier_multiplier_earns_the_floor_of_the_exact_product(
+    paid_cents: int, rate: Decimal, multiplier: Decimal
+) -> None:
+    paid = Decimal(paid_cents).scaleb(-2)
+    earned = points_earned(paid, rate, multiplier)
+    # Integer arithmetic: cents x hundredths x hundredths is in millionths of a point.
+    assert earned == paid_cents * int(rate * 100) * int(multiplier * 100) // 1_000_000
+    # Never fewer points than without a tier, never more than the exact product.
+    assert points_earned(paid, rate) <= earned <= paid * rate * multiplier
+
+
+@given(LINES, OFFERS, hundredths(1, 10_000))
+def test_a_tier_offer_competes_as_one_more_candidate(
+    lines: list[LineInput], offers: list[DiscountOffer], percent: Decimal
+) -> None:
+    tier = DiscountOffer(TIER, "Gold", percent)
+    with_tier = price_sale(lines, [*offers, tier])
+    without = price_sale(lines, offers)
+    assert with_tier.applied == expected_offer([*offers, tier])
+    if with_tier.applied == tier:
+        assert without.applied is None or without.applied.percent <= percent
+    else:
+        # It lost: the sale is priced exactly as without it (nothing stacks).
+        assert (with_tier.discount_total, with_tier.total) == (
+            without.discount_total,
+            without.total,
+        )
+    # One percent off every line, whichever won.
+    best = with_tier.applied.percent if with_tier.applied else Decimal(0)
+    assert with_tier.discount_total == sum(
+        (half_up(line.amount * best / 100) for line in with_tier.lines), Decimal("0.00")
+    )
 
 
 # --- properties: returns ----------------------------------------------------------------------

@@ -27,7 +27,13 @@ from app.db.models.forecast import DemandForecast
 from app.db.models.group import CustomerGroup, CustomerGroupMember
 from app.db.models.idempotency import IdempotencyKey
 from app.db.models.job_run import JobRun
-from app.db.models.loyalty import LoyaltyCard, PointsBalance, PointsEntry
+from app.db.models.loyalty import (
+    CustomerLoyaltyTier,
+    LoyaltyCard,
+    LoyaltyTier,
+    PointsBalance,
+    PointsEntry,
+)
 from app.db.models.marketing import MarketingCampaign, MarketingSigningKey
 from app.db.models.notification import Notification, NotificationAttempt
 from app.db.models.online_account import CustomerToken, OnlineAccount
@@ -61,6 +67,7 @@ __all__ = [
     "CustomerDiscount",
     "CustomerGroup",
     "CustomerGroupMember",
+    "CustomerLoyaltyTier",
     "CustomerNameWord",
     "CustomerPhone",
     "CustomerPhoto",
@@ -75,6 +82,7 @@ __all__ = [
     "IdempotencyKey",
     "JobRun",
     "LoyaltyCard",
+    "LoyaltyTier",
     "MarketingCampaign",
     "MarketingConsent",
     "MarketingSigningKey",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
 from app.db.models._columns import big_id, created_at, utcnow, uuid_pk
-from app.db.types import Percent, UTCDateTime
+from app.db.types import Money, Percent, UTCDateTime
 
 
 class LoyaltyCard(Base):
@@ -75,3 +75,38 @@ class PointsEntry(Base):
     sale_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sales.id"))
     at: Mapped[datetime] = created_at()
     actor_label: Mapped[str] = mapped_column(String(200))
+
+
+class LoyaltyTier(Base):
+    """A membership plan a customer earns (seed 003): app/domain/tiers.py has the rule."""
+
+    __tablename__ = "loyalty_tiers"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    name: Mapped[str] = mapped_column(String(100))
+    # "gold" and "Gold" are one tier.
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    # The higher rank wins when a customer reaches several tiers.
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    basis: Mapped[str] = mapped_column(String(8))
+    threshold: Mapped[Decimal] = mapped_column(Money())
+    window_days: Mapped[int] = mapped_column(Integer)
+    points_multiplier: Mapped[Decimal] = mapped_column(Percent())
+    discount_percent: Mapped[Decimal | None] = mapped_column(Percent())
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerLoyaltyTier(Base):
+    """The tier a customer holds now; no row: none. Kept at each sale's completion and by
+    the nightly re-evaluation (app/services/loyalty_tiers.py)."""
+
+    __tablename__ = "customer_loyalty_tiers"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tier_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("loyalty_tiers.id", ondelete="CASCADE"), index=True
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime())

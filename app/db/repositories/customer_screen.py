@@ -1,27 +1,40 @@
 """The customer screen's profile row: the customer with their working loyalty card, points
-balance and running sales stats, in one statement for one customer or a whole list."""
+balance, running sales stats and loyalty tier, in one statement for one customer or a
+whole list."""
 
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import table_of
-from app.db.models import Customer, CustomerSalesStats, LoyaltyCard, PointsBalance
+from app.db.models import (
+    Customer,
+    CustomerLoyaltyTier,
+    CustomerSalesStats,
+    LoyaltyCard,
+    LoyaltyTier,
+    PointsBalance,
+)
 from app.db.repositories.customers import customer_record
+from app.db.repositories.loyalty_tiers import tier_record
 from app.domain.customer_facts import CustomerFacts
 from app.domain.loyalty import CardStatus, LoyaltyCardRecord
 from app.domain.money import ZERO, from_cents
 from app.domain.records import CustomerRecord
 from app.domain.sales import SalesStatsRecord
+from app.domain.tiers import CustomerTierRecord
 
 _CUSTOMERS = table_of(Customer)
 _CARDS = table_of(LoyaltyCard)
 _POINTS = table_of(PointsBalance)
 _STATS = table_of(CustomerSalesStats)
+_HELD = table_of(CustomerLoyaltyTier)
+_TIERS = table_of(LoyaltyTier)
 
 # Labelled: the customers table has its own id, status and created_at.
 _FACTS = (
@@ -38,6 +51,17 @@ _FACTS = (
     _STATS.c.credit_cents.label("stats_credit_cents"),
     _STATS.c.first_purchase_at.label("stats_first_purchase_at"),
     _STATS.c.last_purchase_at.label("stats_last_purchase_at"),
+    _HELD.c.since.label("tier_since"),
+    _TIERS.c.id.label("tier_id"),
+    _TIERS.c.name.label("tier_name"),
+    _TIERS.c.rank.label("tier_rank"),
+    _TIERS.c.basis.label("tier_basis"),
+    _TIERS.c.threshold.label("tier_threshold"),
+    _TIERS.c.window_days.label("tier_window_days"),
+    _TIERS.c.points_multiplier.label("tier_points_multiplier"),
+    _TIERS.c.discount_percent.label("tier_discount_percent"),
+    _TIERS.c.created_at.label("tier_created_at"),
+    _TIERS.c.updated_at.label("tier_updated_at"),
 )
 
 
@@ -50,6 +74,8 @@ def _joined(query: Select[Any]) -> Select[Any]:
         .outerjoin(_CARDS, working)
         .outerjoin(_POINTS, _POINTS.c.customer_id == customer_id)
         .outerjoin(_STATS, _STATS.c.customer_id == customer_id)
+        .outerjoin(_HELD, _HELD.c.customer_id == customer_id)
+        .outerjoin(_TIERS, _TIERS.c.id == _HELD.c.tier_id)
     )
 
 
@@ -76,7 +102,28 @@ def _facts(row: Any) -> CustomerFacts:
             first_purchase_at=row.stats_first_purchase_at,
             last_purchase_at=row.stats_last_purchase_at,
         )
-    return CustomerFacts(card=card, points=int(row.points or 0), stats=stats)
+    tier = None
+    if row.tier_id is not None:
+        held = tier_record(
+            SimpleNamespace(
+                **{name: getattr(row, f"tier_{name}") for name in _TIER_FIELDS}, id=row.tier_id
+            )
+        )
+        tier = CustomerTierRecord(customer_id=customer_id, tier=held, since=row.tier_since)
+    return CustomerFacts(card=card, points=int(row.points or 0), stats=stats, tier=tier)
+
+
+_TIER_FIELDS = (
+    "name",
+    "rank",
+    "basis",
+    "threshold",
+    "window_days",
+    "points_multiplier",
+    "discount_percent",
+    "created_at",
+    "updated_at",
+)
 
 
 class CustomerScreenRepository:

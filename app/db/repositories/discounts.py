@@ -28,8 +28,10 @@ from app.db.models import (
     CustomerDiscount,
     CustomerGroup,
     CustomerGroupMember,
+    CustomerLoyaltyTier,
     DiscountCode,
     LoyaltyCard,
+    LoyaltyTier,
 )
 from app.db.repositories.paging import after_key_and_id, encode_cursor
 from app.domain.loyalty import CardStatus
@@ -82,6 +84,9 @@ class OfferRow:
     code: str
     percent: Decimal | None
     card_id: uuid.UUID | None
+    # On the tier's row: its points multiplier and id (app/domain/tiers.py).
+    multiplier: Decimal | None = None
+    tier_id: uuid.UUID | None = None
 
 
 # The marker row of a customer who opted out of loyalty: it rides in the offers' statement.
@@ -215,16 +220,27 @@ class DiscountRepository:
         return (await self.valid_for([customer_id], at)).get(customer_id)
 
     async def offers_for(self, customer_id: uuid.UUID, at: datetime) -> CustomerOffers:
-        """The customer's discount code valid at ``at``, working loyalty card and groups, and
-        whether they opted out of loyalty, in one statement: the till prices every sale with
-        these, so they are one round trip.
+        """The customer's discount code valid at ``at``, working loyalty card, tier and groups,
+        and whether they opted out of loyalty, in one statement: the till prices every sale
+        with these, so they are one round trip.
 
         The card comes even at 0% (a sale's points ledger line names it); percents are
         compared in Python, as SQLite keeps them as text.
         """
         no_card = cast(null(), Uuid)
+        # Cast: PostgreSQL types a bare NULL in the first branch as text, and the union's
+        # columns take the first branch's types (Percent also reads SQLite's text back).
+        no_multiplier = cast(null(), LoyaltyTier.points_multiplier.type)
+        no_tier = cast(null(), Uuid)
         code = (
-            select(literal("CODE"), DiscountCode.code, DiscountCode.percent, no_card)
+            select(
+                literal("CODE"),
+                DiscountCode.code,
+                DiscountCode.percent,
+                no_card,
+                no_multiplier,
+                no_tier,
+            )
             .join(CustomerDiscount, CustomerDiscount.discount_code_id == DiscountCode.id)
             .where(CustomerDiscount.customer_id == customer_id, _valid_at(at))
         )
@@ -233,12 +249,34 @@ class DiscountRepository:
             LoyaltyCard.card_number,
             LoyaltyCard.discount_percent,
             LoyaltyCard.id,
+            no_multiplier,
+            no_tier,
         ).where(
             LoyaltyCard.customer_id == customer_id,
             LoyaltyCard.status == CardStatus.ACTIVE.value,
         )
+        # The tier comes even without a discount: its multiplier counts at completion.
+        tier = (
+            select(
+                literal("TIER"),
+                LoyaltyTier.name,
+                LoyaltyTier.discount_percent,
+                no_card,
+                LoyaltyTier.points_multiplier,
+                LoyaltyTier.id,
+            )
+            .join(CustomerLoyaltyTier, CustomerLoyaltyTier.tier_id == LoyaltyTier.id)
+            .where(CustomerLoyaltyTier.customer_id == customer_id)
+        )
         groups = (
-            select(literal("GROUP"), CustomerGroup.name, CustomerGroup.discount_percent, no_card)
+            select(
+                literal("GROUP"),
+                CustomerGroup.name,
+                CustomerGroup.discount_percent,
+                no_card,
+                no_multiplier,
+                no_tier,
+            )
             .join(CustomerGroupMember, CustomerGroupMember.group_id == CustomerGroup.id)
             .where(CustomerGroupMember.customer_id == customer_id)
         )
@@ -247,9 +285,11 @@ class DiscountRepository:
             literal(""),
             cast(null(), DiscountCode.percent.type),
             no_card,
+            no_multiplier,
+            no_tier,
         ).where(Customer.id == customer_id, Customer.loyalty_opt_out)
         rows = [OfferRow(*row) for row in await self.session.execute(
-            union_all(code, card, groups, opted_out)
+            union_all(code, card, tier, groups, opted_out)
         )]  # fmt: skip
         return CustomerOffers(
             rows=[r for r in rows if r.source != _OPTED_OUT],
