@@ -12,6 +12,7 @@ from app.db.repositories.merge import MergeRepository
 from app.domain.errors import ErrorCode, reject
 from app.domain.records import Actor, CustomerRecord, CustomerStatus
 from app.services.customer_lookup import live_customer
+from app.services.loyalty_tiers import evaluate_after_merge
 from app.services.sales_aggregates import customer_sales_moved
 from app.services.text import email_key, name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
@@ -113,6 +114,7 @@ class CustomerMergeService:
                 "otherPhones": await merge.move_phones(source_id, target_id),
                 "onlineAccount": await uow.online_accounts.fold(source_id, target_id, uow.now),
             }
+            moved["loyaltyTier"] = await evaluate_after_merge(uow, source_id, target_id)
             await merge.move_sales_stats(source_id, target_id)
             await merge.move_product_units(source_id, target_id)
             await merge.move_rest(source_id, target_id)

@@ -205,6 +205,19 @@ async def evaluate_at_sale(
     return reached
 
 
+async def evaluate_after_merge(
+    uow: UnitOfWork, source_id: uuid.UUID, target_id: uuid.UUID
+) -> str | None:
+    """The survivor's tier once the merged customer's sales are theirs (moved in ``uow``):
+    the merged record's tier goes, and the survivor's is evaluated with both histories
+    counted, now rather than at their next sale. The tier's name after, or None."""
+    await uow.tiers.unassign_many([source_id])
+    tiers = await uow.tiers.all()
+    held = await uow.tiers.held(target_id)
+    reached = await evaluate_at_sale(uow, target_id, held, tiers)
+    return reached.name if reached else None
+
+
 async def refresh_tiers(
     tx: Transactions, scheduled_for: datetime, now: datetime | None = None
 ) -> ScheduledRun:

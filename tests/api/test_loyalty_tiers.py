@@ -580,3 +580,30 @@ async def test_with_loyalty_off_the_tier_gives_nothing_but_is_kept(
     )
     shown = await screen(gql, cashier, customer.id)
     assert shown["loyaltyTier"]["tier"]["name"] == "Silver"
+
+
+async def test_a_merge_tiers_the_survivor_with_both_histories(
+    gql, factory, manager, cashier, raw_sql
+) -> None:
+    """Two records of one person: the merged one Silver, the survivor short of it. Merged,
+    the survivor is Silver at once and the merged record holds no tier."""
+    await tier(gql, manager)
+    product = await factory.product("TIER-MERGE", "30.00")
+    source, target = await factory.customer(), await factory.customer()
+    await sell(gql, cashier, source.id, product.sku)
+    await sell(gql, cashier, source.id, product.sku)
+    await sell(gql, cashier, target.id, product.sku)
+    assert (await screen(gql, cashier, source.id))["loyaltyTier"] is not None
+    assert (await screen(gql, cashier, target.id))["loyaltyTier"] is None
+
+    merger = await factory.token(P.CUSTOMER_VIEW, P.CUSTOMER_MODIFY, P.CUSTOMER_DELETE)
+    merge = """mutation($s: ID!, $t: ID!) { customerMerge(sourceId: $s, targetId: $t) {
+      errors { code } } }"""
+    body = await gql(merge, {"s": str(source.id), "t": str(target.id)}, token=merger)
+    assert _data(body)["customerMerge"]["errors"] == []
+
+    shown = await screen(gql, cashier, target.id)
+    assert shown["loyaltyTier"]["tier"]["name"] == "Silver"
+    assert (None, "Silver") in [(b, a) for b, a, _ in tier_changes(shown)]
+    holders = await raw_sql("SELECT customer_id FROM customer_loyalty_tiers")
+    assert [str(uuid.UUID(str(c))) for (c,) in holders] == [str(target.id)]

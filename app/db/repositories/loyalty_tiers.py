@@ -108,6 +108,12 @@ class LoyaltyTierRepository:
 
     # -- who holds which ---------------------------------------------------------------
 
+    async def held(self, customer_id: uuid.UUID) -> uuid.UUID | None:
+        held = CustomerLoyaltyTier
+        return await self.session.scalar(
+            select(held.tier_id).where(held.customer_id == customer_id)
+        )
+
     async def assign(self, customer_id: uuid.UUID, tier_id: uuid.UUID, since: datetime) -> None:
         """Give the customer the tier, if it still exists (a till's cached list may name
         one deleted a moment ago: then nothing is written)."""

@@ -63,6 +63,9 @@ FOLDED_TABLES = frozenset(
         "customer_daily",
         "customer_segments",
         "customer_photos",
+        # Not moved: the merge evaluates the survivor's tier with both histories counted
+        # (app/services/loyalty_tiers.py evaluate_after_merge) and drops the merged one's.
+        "customer_loyalty_tiers",
     }
 )
 KEPT_TABLES = frozenset({"customer_name_words", "customer_addresses", "store_customers"})
