@@ -305,6 +305,7 @@ class CustomerPrivacyService:
                 **profile(customer_id),
                 "groups": sections["groups"],
                 "loyaltyCards": sections["loyaltyCards"],
+                "loyaltyTier": sections["loyaltyTier"],
                 "discountCode": sections["discountCode"],
                 "onlineAccount": sections["onlineAccount"],
                 # Each stored size, its image as base64 in ``data``.

@@ -607,3 +607,16 @@ async def test_a_merge_tiers_the_survivor_with_both_histories(
     assert (None, "Silver") in [(b, a) for b, a, _ in tier_changes(shown)]
     holders = await raw_sql("SELECT customer_id FROM customer_loyalty_tiers")
     assert [str(uuid.UUID(str(c))) for (c,) in holders] == [str(target.id)]
+
+
+async def test_a_customers_data_export_names_their_tier(gql, factory, manager, cashier) -> None:
+    await tier(gql, manager)
+    product = await factory.product("TIER-EXPORT", "60.00")
+    customer = await factory.customer()
+    await sell(gql, cashier, customer.id, product.sku)
+    export = """mutation($id: ID!) { customerDataExport(id: $id) { document errors { code } } }"""
+    body = await gql(
+        export, {"id": str(customer.id)}, token=await factory.token(P.CUSTOMER_VIEW_PII)
+    )
+    held = _data(body)["customerDataExport"]["document"]["profile"]["loyaltyTier"]
+    assert [t["name"] for t in held] == ["Silver"]

@@ -26,6 +26,7 @@ from app.db.models import (
     CustomerDiscount,
     CustomerGroup,
     CustomerGroupMember,
+    CustomerLoyaltyTier,
     CustomerNameWord,
     CustomerPhone,
     CustomerPhoto,
@@ -35,6 +36,7 @@ from app.db.models import (
     DiscountCode,
     IdempotencyKey,
     LoyaltyCard,
+    LoyaltyTier,
     MarketingConsent,
     Notification,
     NotificationAttempt,
@@ -153,6 +155,11 @@ class CustomerPrivacyRepository:
             .join(DiscountCode, DiscountCode.id == CustomerDiscount.discount_code_id)
             .where(CustomerDiscount.customer_id.in_(ids))
         )
+        tiers = await self.session.execute(
+            select(CustomerLoyaltyTier, LoyaltyTier.name)
+            .join(LoyaltyTier, LoyaltyTier.id == CustomerLoyaltyTier.tier_id)
+            .where(CustomerLoyaltyTier.customer_id.in_(ids))
+        )
         sales = await self._rows(
             select(Sale).where(Sale.id.in_(sale_ids)).order_by(Sale.created_at, Sale.id)
         )
@@ -191,6 +198,7 @@ class CustomerPrivacyRepository:
                 {**_columns(row), "code": code, "percent": percent}
                 for row, code, percent in discounts
             ],
+            "loyaltyTier": [{**_columns(row), "name": name} for row, name in tiers],
             "loyaltyCards": await self._rows(
                 select(LoyaltyCard)
                 .where(LoyaltyCard.customer_id.in_(ids))
