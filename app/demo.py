@@ -13,15 +13,17 @@ from app.demo_audit import plant_discount_abuse, staff_actor
 from app.demo_history import add_sales_history
 from app.domain.permissions import Permission
 from app.domain.sales import PaymentMethod
+from app.domain.tiers import TierBasis
 from app.services.auth import AuthService
 from app.services.groups import GroupService
 from app.services.loyalty import LoyaltyService
+from app.services.loyalty_tiers import LoyaltyTierService, TierDraft, refresh_tiers
 from app.services.products import ProductService
 from app.services.sales import LineDraft, SaleCompletion, SaleCreate, SaleService
 from app.services.sales_aggregates import rebuild
 from app.services.sms_credits import SmsCreditService
 from app.services.text import email_key, name_key
-from app.services.unit_of_work import Transactions, UnitOfWork
+from app.services.unit_of_work import Transactions, UnitOfWork, utcnow
 from app.settings import Settings
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105  (printed for the demo's users)
@@ -205,6 +207,20 @@ async def _sell(
         await loyalty.issue_card(customer_id, f"DEMO{n + 1:06d}", Decimal("0"))
     # The past year first: today's sales then see their customers' history (segments).
     count = await add_sales_history(tx, rng, stores, customers)
+    # Membership tiers over that year (seed 003): everyone tiered before today's sales,
+    # which then get the tier's discount and multiplier and may promote.
+    tiers = LoyaltyTierService(tx, None)
+    for name, rank, threshold, multiplier, percent in (
+        ("Silver", 1, "225", "1.25", None),
+        ("Gold", 2, "300", "1.5", "7"),
+    ):
+        made = await tiers.create(
+            TierDraft(name, rank, TierBasis.SPEND, Decimal(threshold), 365, Decimal(multiplier),
+                      Decimal(percent) if percent else None)
+        )  # fmt: skip
+        assert made.value, made.errors
+    tiered = await refresh_tiers(tx, utcnow())
+    print(f"loyalty tiers Silver and Gold: {(tiered.result or {}).get('rows', 0)} customers tiered")
     sales = SaleService(tx, None, loyalty)
     for n, customer_id in enumerate(customers):
         for _ in range(rng.randint(0, 3)):

@@ -58,6 +58,14 @@ def test_seed_demo_fills_once(fresh: Path) -> None:
     assert "40 customers" in first.stdout
     # Each pattern the services can make, planted once or more, and each found.
     assert "discount audit: 8 abuse cases planted, 8 findings" in first.stdout
+    # Membership tiers (seed 003) over the year's history: customers hold them already.
+    [(tiered,)] = (
+        sqlite3.connect(fresh / "poscrm.db")
+        .execute("SELECT COUNT(*) FROM customer_loyalty_tiers")
+        .fetchall()
+    )
+    assert tiered > 0
+    assert f"{tiered} customers tiered" in first.stdout
     # A year of history, already aggregated and segmented for the analyst's tour.
     db = sqlite3.connect(fresh / "poscrm.db")
     [(days, months)] = db.execute(
