@@ -1,7 +1,7 @@
 """Sales through the till API: saleCreate (3 lines, a customer) + saleComplete per sale.
 
 Usage: ``.venv/bin/python bench/sale_throughput.py [--sales N --concurrency N --stores N
---serve]``.
+--serve --tiers]``.
 With ``POSCRM_DATABASE_URL=postgresql+asyncpg://…`` it runs on PostgreSQL (a database of
 its own, created and dropped); otherwise on a SQLite file in a temporary folder.
 
@@ -65,12 +65,32 @@ SKUS = ("BENCH-TEA", "BENCH-MUG", "BENCH-BAG")
 CUSTOMERS = 200
 
 
-async def seed(app: Any, stores: int) -> tuple[list[str], list[list[str]]]:
+async def add_tiers(runtime: Any) -> None:
+    """Silver and Gold by spend over a year, low enough that the bench's buyers climb
+    them within the run: sales are priced with a tier's discount and multiplier and some
+    completions promote (an evaluation and an audit entry)."""
+    from app.domain.tiers import TierBasis
+    from app.services.loyalty_tiers import LoyaltyTierService, TierDraft
+
+    tiers = LoyaltyTierService(runtime.tx, None)
+    for name, rank, threshold, percent in (("Silver", 1, "40", "3"), ("Gold", 2, "120", "6")):
+        draft = TierDraft(
+            name, rank, TierBasis.SPEND, Decimal(threshold), 365, Decimal("1.5"), Decimal(percent)
+        )
+        made = await tiers.create(draft)
+        if made.value is None:
+            raise RuntimeError(made.errors)
+
+
+async def seed(app: Any, stores: int, tiers: bool) -> tuple[list[str], list[list[str]]]:
     """Products, customers with cards, branches and their tills: per store (one without
-    ``stores``), the till's device token and the customers homed there."""
+    ``stores``), the till's device token and the customers homed there; with ``tiers``,
+    two loyalty tiers the buyers climb."""
     from tests.factories import Factory
 
     factory = Factory(app.state.runtime)
+    if tiers:
+        await add_tiers(app.state.runtime)
     for sku, price in zip(SKUS, ("3.99", "7.50", "0.25"), strict=True):
         await factory.product(sku, price)
     branches = [await factory.store(f"BENCH{i}") for i in range(max(stores, 1))]
@@ -344,11 +364,11 @@ async def over_http(
         return await measure(port, database_url, tokens, customers, sales, concurrency)
 
 
-async def run(sales: int, concurrency: int, stores: int, serve: bool) -> None:
+async def run(sales: int, concurrency: int, stores: int, serve: bool, tiers: bool) -> None:
     tmp = temp_dir()
     async with scratch_database(tmp) as database_url:
         async with running_app(database_url, tmp) as app:
-            tokens, customers = await seed(app, stores)
+            tokens, customers = await seed(app, stores, tiers)
             in_process = await measure(app, database_url, tokens, customers, sales, concurrency)
             rng = random.Random(7)
 
@@ -366,7 +386,10 @@ async def run(sales: int, concurrency: int, stores: int, serve: bool) -> None:
         )
         raw = await raw_inserts(database_url, sales)
     backend = make_url(database_url).get_backend_name()
-    print(f"sales: {sales}  concurrency: {concurrency}  stores: {stores}  backend: {backend}")
+    print(
+        f"sales: {sales}  concurrency: {concurrency}  stores: {stores}  tiers: {tiers}  "
+        f"backend: {backend}"
+    )
     print(f"statements per sale (create + complete): {statements:.1f}")
     line("raw driver insert, sale + 3 lines", raw, sum(raw))
     report("-- in-process (ASGI)", in_process, raw, concurrency)
@@ -382,9 +405,12 @@ def main() -> None:
     parser.add_argument(
         "--serve", action="store_true", help="also over real HTTP to a `poscrm serve` process"
     )
+    parser.add_argument(
+        "--tiers", action="store_true", help="with two loyalty tiers the buyers climb"
+    )
     args = parser.parse_args()
     # uvloop, as `poscrm serve` runs (DESIGN.md §6).
-    uvloop.run(run(args.sales, args.concurrency, args.stores, args.serve))
+    uvloop.run(run(args.sales, args.concurrency, args.stores, args.serve, args.tiers))
 
 
 if __name__ == "__main__":
