@@ -20,7 +20,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -92,6 +92,13 @@ PERSONAL_KEYS = frozenset(
         "note",
     }
 )
+# Keys (API and column names) whose values are a person's name: cut into words too.
+NAME_KEYS = frozenset(
+    {"name", "firstName", "first_name", "lastName", "last_name", "mergedName", "merged_name"}
+)
+# Columns naming who did something (staff, a till, or the customer through a link): only
+# the person's whole values are cut from them, never a word a staff name shares.
+LABEL_COLUMNS = frozenset({"actor_label", "issued_by", "assigned_by", "created_by"})
 # Shorter values ("F", a state code) would match inside unrelated words.
 MIN_SCRUBBED_LENGTH = 3
 
@@ -125,41 +132,69 @@ def _leaves(value: Any) -> Iterable[str]:
         yield value
 
 
-def _personal_leaves(value: Any) -> Iterable[str]:
-    """The strings under personal keys anywhere in a JSON value."""
+def _personal_leaves(value: Any) -> Iterable[tuple[str, str]]:
+    """(key, string) under personal keys anywhere in a JSON value."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _leaves(v) if k in PERSONAL_KEYS else _personal_leaves(v)
+            if k in PERSONAL_KEYS:
+                yield from ((k, leaf) for leaf in _leaves(v))
+            else:
+                yield from _personal_leaves(v)
     elif isinstance(value, list):
         for v in value:
             yield from _personal_leaves(v)
 
 
-def _variants(value: str) -> set[str]:
-    """A value and the other ways it is written: a number's digits and national form,
-    each word of a name."""
-    found = {value.strip()}
+def _variants(key: str, value: str) -> tuple[set[str], set[str]]:
+    """A value and the other ways it is written (a number's digits and national form), and
+    apart, the words of a name: staff write "Mrs Rao" in a reason. Only a name is cut into
+    words: a remark's or an address's words ("Sunday", "Main Road") are everyone's."""
+    whole = {value.strip()}
     if value.startswith("+") and value[1:].isdigit():
-        found.add(value[1:])
+        whole.add(value[1:])
         try:
             number = phonenumbers.parse(value)
-            found.add(str(phonenumbers.national_significant_number(number)))
+            whole.add(str(phonenumbers.national_significant_number(number)))
         except phonenumbers.NumberParseException:
             pass
-    found.update(value.split())
-    return {v for v in found if len(v) >= MIN_SCRUBBED_LENGTH}
+    words = set(value.split()) if key in NAME_KEYS else set()
+    return (
+        {v for v in whole if len(v) >= MIN_SCRUBBED_LENGTH},
+        {v for v in words if len(v) >= MIN_SCRUBBED_LENGTH},
+    )
 
 
-def personal_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """A regular expression matching any of the person's values as a whole word."""
-    known: set[str] = set()
-    for value in values:
-        if value and value != ERASED and not value.startswith(("merged:", "erased:")):
-            known |= _variants(value)
-    if not known:
+def _matching(values: set[str]) -> re.Pattern[str] | None:
+    if not values:
         return None
-    alternatives = "|".join(re.escape(v) for v in sorted(known, key=len, reverse=True))
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalText:
+    """What to cut from text about the person. ``text``: their values and the words of
+    their names, for what staff wrote about them (reasons, notes, snapshots). ``labels``:
+    whole values only, for the columns naming who acted: a staff member who shares a
+    surname with the person keeps their name ("Ravi Rao (till 1)")."""
+
+    text: re.Pattern[str] | None
+    labels: re.Pattern[str] | None
+
+    def scrub(self, column: str, value: Any) -> Any:
+        return scrub(value, self.labels if column in LABEL_COLUMNS else self.text)
+
+
+def personal_text(values: Iterable[tuple[str, str]]) -> PersonalText:
+    """The patterns for the person's (key, value) pairs, each matched as a whole word."""
+    whole: set[str] = set()
+    words: set[str] = set()
+    for key, value in values:
+        if value and value != ERASED and not value.startswith(("merged:", "erased:")):
+            more_whole, more_words = _variants(key, value)
+            whole |= more_whole
+            words |= more_words
+    return PersonalText(_matching(whole | words), _matching(whole))
 
 
 def scrub(value: Any, pattern: re.Pattern[str] | None) -> Any:
@@ -342,10 +377,10 @@ class CustomerPrivacyService:
             ids = await repo.person_ids(customer_id)
             await self._unsubscribe(uow, customer_id)
             cells = await repo.text_cells(ids, await repo.sale_ids(ids))
-            pattern = personal_pattern(
+            personal = personal_text(
                 [
-                    *(v for row in await repo.customer_rows(ids) for v in _profile_values(row)),
-                    *(v for cell in cells for v in _personal_leaves(cell.value)),
+                    *(kv for row in await repo.customer_rows(ids) for kv in _profile_values(row)),
+                    *(kv for cell in cells for kv in _personal_leaves(cell.value)),
                 ]
             )
             for step in ERASURE_STEPS:
@@ -354,7 +389,7 @@ class CustomerPrivacyService:
                 [
                     replace(cell, value=scrubbed)
                     for cell in cells
-                    if (scrubbed := scrub(cell.value, pattern)) != cell.value
+                    if (scrubbed := personal.scrub(cell.column, cell.value)) != cell.value
                 ]
             )
             await repo.clear_pointers(ids[1:], uow.now)
@@ -375,7 +410,7 @@ class CustomerPrivacyService:
                 "customer",
                 customer_id,
                 "erase",
-                after={"reason": scrub(reason.strip(), pattern), "erasedRecords": len(ids)},
+                after={"reason": scrub(reason.strip(), personal.text), "erasedRecords": len(ids)},
             )
             erased = await uow.customers.get(customer_id)
             assert erased is not None
@@ -429,12 +464,12 @@ class CustomerPrivacyService:
 _NOT_PERSONAL = frozenset({"id", "status", "gender", "preferredChannel", "label", "country"})
 
 
-def _profile_values(row: dict[str, Any]) -> Iterable[str]:
-    """The strings of a customer, address or phone row (ids and codes aside)."""
+def _profile_values(row: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    """(column, string) of a customer, address or phone row (ids and codes aside)."""
     for key, value in row.items():
         if key in _NOT_PERSONAL or key.endswith("Id"):
             continue
         if isinstance(value, str):
-            yield value
+            yield key, value
         elif isinstance(value, date) and not isinstance(value, datetime):
-            yield value.isoformat()
+            yield key, value.isoformat()

@@ -493,3 +493,64 @@ async def test_a_late_retry_of_the_registration_does_not_bring_the_person_back(
     retried = await factory.customers().create(create)
     assert [e.code.value for e in retried.errors] == ["IDEMPOTENCY_KEY_REUSED"]
     assert [r[0] for r in await raw_sql("SELECT name FROM customers")] == ["Erased customer"]
+
+
+async def test_erasure_cuts_the_person_not_everyones_words(
+    gql: Any, factory: Any, raw_sql: Any
+) -> None:
+    """Only a name is cut into words: a remark's and an address's words ("Sunday", "Main
+    Road") are everyone's, and a staff member sharing the surname keeps their name."""
+    customer = await factory.customer(
+        "Asha Rao",
+        "+12125557399",
+        remarks="visits on Sunday",
+        addresses=(AddressDraft("12 Main Road", None, "Pune"),),
+    )
+    await factory.product("TEA-7399", "5.00")
+    sale = await factory.completed_sale(customer.id, [("TEA-7399", 1)])
+    _, staff = await factory.staff(P.SALE_VOID, P.SALE_CREATE, username="ravi.rao")
+    reason = "Sunday promo: main road store, Asha asked"
+    voided = await gql(
+        "mutation($s: ID!, $r: String) { saleVoid(saleId: $s, reason: $r) { errors { code } } }",
+        {"s": str(sale.id), "r": reason},
+        token=staff,
+    )
+    assert voided["data"]["saleVoid"]["errors"] == []
+
+    body = await gql(
+        ERASE,
+        {"id": str(customer.id), "reason": "asked"},
+        token=await factory.token(P.CUSTOMER_DELETE),
+    )
+    assert body["data"]["customerErase"]["errors"] == []
+
+    [(kept_reason,)] = await raw_sql("SELECT void_reason FROM sales WHERE void_reason IS NOT NULL")
+    assert kept_reason == "Sunday promo: main road store, [erased] asked"
+    labels = {label for (label,) in await raw_sql("SELECT actor_label FROM audit_entries")}
+    assert any("ravi.rao" in label for label in labels), labels
+
+
+async def test_the_sales_audit_entries_are_scrubbed_chunk_by_chunk(
+    gql: Any, factory: Any, raw_sql: Any, monkeypatch: Any
+) -> None:
+    """A customer with more sales than one IN list takes (ID_CHUNK, small here): every
+    sale's audit entries are still read and scrubbed."""
+    from app.db.repositories import customer_privacy as repository
+
+    monkeypatch.setattr(repository, "ID_CHUNK", 2)
+    customer = await factory.customer(f"{CANARY} Chunked", "+12125557398")
+    await factory.product("TEA-7398", "5.00")
+    reversals = SaleReversalService(factory.runtime.tx, None, factory.loyalty())
+    for _ in range(5):
+        sale = await factory.completed_sale(customer.id, [("TEA-7398", 1)])
+        voided = await reversals.void(sale.id, f"{CANARY} changed their mind")
+        assert voided.value, voided.errors
+    body = await gql(
+        ERASE,
+        {"id": str(customer.id), "reason": "asked"},
+        token=await factory.token(P.CUSTOMER_DELETE),
+    )
+    assert body["data"]["customerErase"]["errors"] == []
+    rows = await raw_sql("SELECT before, after FROM audit_entries WHERE entity_type = 'sale'")
+    assert len(rows) >= 5
+    assert CANARY.lower() not in json.dumps([str(r) for r in rows]).lower()

@@ -9,11 +9,12 @@ tests/api/test_customer_privacy.py fails until it is).
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import Base, table_of
@@ -83,24 +84,41 @@ class Cell:
 
 # The free text and JSON written about a customer (by staff, tills or the system) that may
 # name them: scrubbed of the person's values on erasure, the rows themselves kept.
-def _text_columns(
-    ids: list[uuid.UUID], sale_ids: list[uuid.UUID]
-) -> list[tuple[type[Base], tuple[str, ...], ColumnElement[bool]]]:
+TextColumns = tuple[type[Base], tuple[str, ...], ColumnElement[bool]]
+AUDIT_TEXT = ("before", "after", "actor_label")
+# Ids per IN list: a customer of the whole shop's cash sales has tens of thousands of
+# sales, past asyncpg's 32,767 bound values in one statement.
+ID_CHUNK = 1000
+
+
+def _sales_of(ids: list[uuid.UUID]) -> Select[uuid.UUID]:
+    return select(Sale.id).where(Sale.customer_id.in_(ids))
+
+
+def _text_columns(ids: list[uuid.UUID], sale_ids: list[uuid.UUID]) -> list[TextColumns]:
     as_text = [str(i) for i in ids]
-    sales_as_text = [str(i) for i in sale_ids]
+    sales = _sales_of(ids)
     offline_candidates = [cast(OfflineCustomer.candidate_ids, String).contains(str(i)) for i in ids]
-    return [
+    # The sales' audit entries are keyed by the id as text: asked by chunks of ids.
+    sale_audit: list[TextColumns] = [
         (
             AuditEntry,
-            ("before", "after", "actor_label"),
-            or_(
-                (AuditEntry.entity_type == "customer") & AuditEntry.entity_id.in_(as_text),
-                (AuditEntry.entity_type == "sale") & AuditEntry.entity_id.in_(sales_as_text),
-            ),
+            AUDIT_TEXT,
+            (AuditEntry.entity_type == "sale")
+            & AuditEntry.entity_id.in_([str(i) for i in sale_ids[start : start + ID_CHUNK]]),
+        )
+        for start in range(0, len(sale_ids), ID_CHUNK)
+    ]
+    return [
+        *sale_audit,
+        (
+            AuditEntry,
+            AUDIT_TEXT,
+            (AuditEntry.entity_type == "customer") & AuditEntry.entity_id.in_(as_text),
         ),
         (PointsEntry, ("reason", "actor_label"), PointsEntry.customer_id.in_(ids)),
         (Sale, ("void_reason",), Sale.customer_id.in_(ids)),
-        (SaleReturn, ("reason",), SaleReturn.sale_id.in_(sale_ids)),
+        (SaleReturn, ("reason",), SaleReturn.sale_id.in_(sales)),
         (ConsentChange, ("actor_label",), ConsentChange.customer_id.in_(ids)),
         (MarketingConsent, ("actor_label",), MarketingConsent.customer_id.in_(ids)),
         (LoyaltyCard, ("issued_by",), LoyaltyCard.customer_id.in_(ids)),
@@ -111,7 +129,7 @@ def _text_columns(
             ("explanation", "details", "note"),
             or_(
                 DiscountAuditFinding.customer_id.in_(ids),
-                DiscountAuditFinding.sale_id.in_(sale_ids),
+                DiscountAuditFinding.sale_id.in_(sales),
             ),
         ),
         (
@@ -143,7 +161,6 @@ class CustomerPrivacyRepository:
 
     async def export_sections(self, ids: list[uuid.UUID]) -> dict[str, Any]:
         """Every row about the person, table by table, as column -> value (camelCase)."""
-        sale_ids = await self.sale_ids(ids)
         groups = await self.session.execute(
             select(CustomerGroup.id, CustomerGroup.name, CustomerGroupMember.customer_id)
             .join(CustomerGroupMember, CustomerGroupMember.group_id == CustomerGroup.id)
@@ -161,21 +178,25 @@ class CustomerPrivacyRepository:
             .where(CustomerLoyaltyTier.customer_id.in_(ids))
         )
         sales = await self._rows(
-            select(Sale).where(Sale.id.in_(sale_ids)).order_by(Sale.created_at, Sale.id)
+            select(Sale).where(Sale.customer_id.in_(ids)).order_by(Sale.created_at, Sale.id)
         )
-        lines = await self._rows(
+        lines: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+        for line in await self._rows(
             select(SaleLine)
-            .where(SaleLine.sale_id.in_(sale_ids))
+            .where(SaleLine.sale_id.in_(_sales_of(ids)))
             .order_by(SaleLine.sale_id, SaleLine.position)
-        )
-        returns = await self._rows(
+        ):
+            lines[line["saleId"]].append(line)
+        returns: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+        for row in await self._rows(
             select(SaleReturn)
-            .where(SaleReturn.sale_id.in_(sale_ids))
+            .where(SaleReturn.sale_id.in_(_sales_of(ids)))
             .order_by(SaleReturn.created_at, SaleReturn.id)
-        )
+        ):
+            returns[row["saleId"]].append(row)
         for sale in sales:
-            sale["lines"] = [line for line in lines if line["saleId"] == sale["id"]]
-            sale["returns"] = [r for r in returns if r["saleId"] == sale["id"]]
+            sale["lines"] = lines.get(sale["id"], [])
+            sale["returns"] = returns.get(sale["id"], [])
         return {
             "customers": await self._rows(
                 select(Customer).where(Customer.id.in_(ids)).order_by(Customer.created_at)
