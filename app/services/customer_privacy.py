@@ -48,7 +48,7 @@ from app.services import sms_credits
 from app.services.customer_lookup import live_customer
 from app.services.gateways import FileGateway
 from app.services.photos import remove_customer_photo
-from app.services.store_scope import require_held
+from app.services.store_scope import require_home_store
 from app.services.text import name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork
 from app.settings import Settings
@@ -275,11 +275,14 @@ class CustomerPrivacyService:
         self.actor = actor
 
     async def _person(self, uow: UnitOfWork, customer_id: uuid.UUID) -> CustomerRecord:
-        """The customer (not a merged pointer: its survivor is the person), if the caller's
-        store holds them."""
+        """The customer (not a merged pointer: its survivor is the person), if the caller
+        may act for their home store."""
         customer = await live_customer(uow, customer_id, "id")
-        holders = (await uow.sync.holders([customer_id])).get(customer_id, {})
-        require_held(uow.actor, set(holders), "id")
+        if uow.actor is not None and uow.actor.bound_store_id is not None:
+            # Not "any store holding them": a till adds any customer to its store with one
+            # download (CUSTOMER_ADD), which would make this limit one call long.
+            home = customer.home_store_id or (await uow.stores.head_office()).id
+            require_home_store(uow.actor, home, "id")
         return customer
 
     # -- export -------------------------------------------------------------------

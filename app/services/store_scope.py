@@ -49,13 +49,13 @@ def scoped_store(actor: Actor | None, requested: uuid.UUID | None, *field: str) 
     return bound
 
 
-def require_held(actor: Actor | None, holders: set[uuid.UUID], *field: str) -> None:
-    """Refuse (FORBIDDEN) a bound caller whose store does not hold the customer.
+def require_home_store(actor: Actor | None, home_store_id: uuid.UUID, *field: str) -> None:
+    """Refuse (FORBIDDEN) a bound caller of another store than the customer's home store
+    (the head office for a customer without one).
 
-    ``holders``: the stores holding the customer (its home store and the stores that
-    downloaded it, ``SyncRepository.holders``). Customers are read chain-wide, but
-    handing over or erasing all of a person (issue 13) is for the stores that know them.
+    Customers are read chain-wide, but handing over or erasing all of a person (issue 13)
+    is for the store that keeps their record, or for a chain-wide caller.
     """
     bound = actor.bound_store_id if actor else None
-    if bound is not None and bound not in holders:
+    if bound is not None and bound != home_store_id:
         raise other_store(*field)

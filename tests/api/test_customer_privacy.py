@@ -463,15 +463,27 @@ async def test_a_store_bound_caller_exports_and_erases_only_its_stores_customers
         assert allowed["data"]["customerDataExport"]["errors"] == []
     refused = await gql(ERASE, {"id": str(theirs.id), "reason": "asked"}, token=manager)
     assert [e["code"] for e in refused["data"]["customerErase"]["errors"]] == ["FORBIDDEN"]
-    # Once the store holds the customer (downloaded at its till), it may.
+    # Downloading them to the store's till (one CUSTOMER_ADD call) does not open the door.
     downloaded = await gql(
         "mutation($c: ID!) { customerDownloadToStore(customerId: $c) { errors { code } } }",
         {"c": str(theirs.id)},
         token=till,
     )
     assert downloaded["data"]["customerDownloadToStore"]["errors"] == []
-    allowed = await gql(ERASE, {"id": str(theirs.id), "reason": "asked"}, token=manager)
+    for token in (manager, till):
+        refused = await gql(EXPORT, {"id": str(theirs.id)}, token=token)
+        assert [e["code"] for e in refused["data"]["customerDataExport"]["errors"]] == ["FORBIDDEN"]
+    refused = await gql(ERASE, {"id": str(theirs.id), "reason": "asked"}, token=manager)
+    assert [e["code"] for e in refused["data"]["customerErase"]["errors"]] == ["FORBIDDEN"]
+    allowed = await gql(ERASE, {"id": str(ours.id), "reason": "asked"}, token=manager)
     assert allowed["data"]["customerErase"]["errors"] == []
+    # A customer without a home store is the head office's.
+    headless = await factory.customer()
+    refused = await gql(EXPORT, {"id": str(headless.id)}, token=manager)
+    assert [e["code"] for e in refused["data"]["customerDataExport"]["errors"]] == ["FORBIDDEN"]
+    office = await factory.token(*everything, store_id=(await factory.head_office()).id)
+    allowed = await gql(EXPORT, {"id": str(headless.id)}, token=office)
+    assert allowed["data"]["customerDataExport"]["errors"] == []
     # A chain-wide caller (STORE_ALL) may for any customer.
     chain = await factory.token(*Permission, store_id=hb.id)
     other = await factory.customer(home_store_id=dt.id)

@@ -13,13 +13,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from app.domain.permissions import Permission
+from app.domain.tiers import TierBasis
 from app.schema.schema import build_schema
 from app.services.customers import CustomerCreate
+from app.services.loyalty_tiers import LoyaltyTierService, TierDraft
 from app.services.sales import LineDraft, SaleCreate
 from app.services.store_sync import StoreSyncService
 from app.services.webhooks.endpoints import WebhookEndpointService
@@ -52,6 +55,7 @@ class Other:
     spare_role_id: str
     webhook_endpoint_id: str
     finding_id: str
+    tier_id: str
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,20 @@ SCOPED_MUTATIONS: dict[str, Scoped] = {
         "$id: ID!|id: $id, status: DISMISSED",
         lambda o: {"id": o.finding_id},
     ),
+    # Chain-wide set-up (the tiers apply in every store): refused to store-bound callers.
+    "loyaltyTierCreate": _mutation(
+        "loyaltyTierCreate",
+        '|input: {name: "Silver", rank: 1, basis: SPEND, threshold: "50", windowDays: 365}',
+        lambda o: {},
+    ),
+    "loyaltyTierUpdate": _mutation(
+        "loyaltyTierUpdate",
+        "$id: ID!|id: $id, input: {windowDays: 30}",
+        lambda o: {"id": o.tier_id},
+    ),
+    "loyaltyTierDelete": _mutation(
+        "loyaltyTierDelete", "$id: ID!|id: $id", lambda o: {"id": o.tier_id}
+    ),
     "smsCreditsAdd": _mutation("smsCreditsAdd", '|amount: 5, reference: "INV-1"', lambda o: {}),
     "marketingMessageSend": _mutation(
         "marketingMessageSend",
@@ -321,6 +339,7 @@ CHAIN_WIDE_QUERIES = {
     "customers": "customers are chain-wide",
     "businessSettings": "chain-wide settings",
     "customerGroups": "groups are chain-wide",
+    "loyaltyTiers": "the tiers are chain-wide, as groups",
     "customerGroup": "groups are chain-wide",
     "customerDuplicates": "customers are chain-wide",
     "appointment": "one booking by id, as the customer's history shows it",
@@ -387,6 +406,10 @@ async def other(factory: Any) -> Other:
         "http://127.0.0.1:9/never", ["consent.changed"]
     )
     assert endpoint.value
+    tier = await LoyaltyTierService(factory.runtime.tx, None).create(
+        TierDraft("Gold", 9, TierBasis.SPEND, Decimal("500"), 365)
+    )
+    assert tier.value, tier.errors
     finding = await audit_finding(factory.runtime.db, store_id=dt.id, sale_id=completed.id)
     return Other(
         finding_id=str(finding),
@@ -404,6 +427,7 @@ async def other(factory: Any) -> Other:
         role_id=str(role.value.id),
         spare_role_id=str(spare.value.id),
         webhook_endpoint_id=str(endpoint.value.id),
+        tier_id=str(tier.value.id),
     )
 
 
