@@ -34,9 +34,15 @@ from datetime import datetime
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 5 * 1024 * 1024
-# 40 megapixels: any phone camera's photo, far below what would take a till's memory
-# (decoded RGBA is 4 bytes a pixel: 160 MB here, gigabytes for a "bomb").
+# 40 megapixels: any phone camera's photo. A JPEG is decoded at a reduced scale (draft),
+# so even this many pixels cost a few MB.
 MAX_PIXELS = 40_000_000
+# PNG and WebP decode whole, 4 bytes a pixel for RGBA: 16 MP is 64 MB, while a 150 KB
+# transparent PNG of 40 MP would be 160 MB before any work on it (measured: 0.8 GB peak
+# with the copies a re-encoding made of it).
+MAX_PIXELS_WHOLE = 16_000_000
+# The picture is scaled to this first, before anything copies it.
+WORKING_EDGE = 1024
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 CONTENT_TYPE = "image/jpeg"
 JPEG_QUALITY = 85
@@ -63,7 +69,8 @@ PROBLEM_MESSAGES = {
     PhotoProblem.UNSUPPORTED_IMAGE: "Send a JPEG, PNG or WebP picture (this file is none, "
     "or is damaged).",
     PhotoProblem.IMAGE_TOO_LARGE: f"A picture may be at most {MAX_BYTES // (1024 * 1024)} MB.",
-    PhotoProblem.IMAGE_TOO_MANY_PIXELS: f"A picture may have at most {MAX_PIXELS:,} pixels.",
+    PhotoProblem.IMAGE_TOO_MANY_PIXELS: f"A picture may have at most {MAX_PIXELS:,} pixels "
+    f"as a JPEG, {MAX_PIXELS_WHOLE:,} as a PNG or WebP.",
 }
 
 
@@ -108,7 +115,8 @@ def _open_checked(data: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             probe = Image.open(io.BytesIO(data), formats=sorted(ACCEPTED_FORMATS))
             width, height = probe.size
-            if width * height > MAX_PIXELS:
+            limit = MAX_PIXELS if probe.format == "JPEG" else MAX_PIXELS_WHOLE
+            if width * height > limit:
                 raise PhotoRejected(PhotoProblem.IMAGE_TOO_MANY_PIXELS)
             # verify() reads the whole file's structure (a PNG's chunk checksums) without
             # decoding; the picture must then be opened again to be decoded.
@@ -149,18 +157,25 @@ def encode_photo(data: bytes) -> list[EncodedPhoto]:
     if len(data) > MAX_BYTES:
         raise PhotoRejected(PhotoProblem.IMAGE_TOO_LARGE)
     image = _open_checked(data)
+    if image.mode in ("1", "P", "PA", "I", "I;16", "F", "CMYK", "YCbCr", "LAB", "HSV"):
+        # Modes Pillow scales only by nearest pixel (or not at all): widened first.
+        transparent = image.mode in ("PA",) or "transparency" in image.info
+        image = image.convert("RGBA" if transparent else "RGB")
+    # Scaled down in place before anything else copies it: every later step works on at
+    # most WORKING_EDGE pixels a side, whatever the upload's size.
+    image.thumbnail((WORKING_EDGE, WORKING_EDGE), Image.Resampling.LANCZOS)
     try:
         upright = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, struct.error):
         # Unreadable EXIF: no orientation to apply; the picture itself decoded.
         upright = image
-    rgb = _flattened(upright)
-    # Nothing of the upload's own metadata is carried over into what is saved.
-    rgb.info = {}
+    working = _flattened(upright)
     encoded = []
     for size in PhotoSize:
-        scaled = rgb.copy()
+        # A copy of the working picture (a few MB at most), not of the upload.
+        scaled = working.copy()
         scaled.thumbnail((EDGE[size], EDGE[size]), Image.Resampling.LANCZOS)
+        # Nothing of the upload's own metadata is carried over into what is saved.
         scaled.info = {}
         out = io.BytesIO()
         scaled.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)

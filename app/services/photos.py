@@ -9,6 +9,7 @@ for it), so bad input reaches no transaction at all and changes nothing.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 
@@ -60,6 +61,17 @@ async def remove_customer_photo(uow: UnitOfWork, customer_id: uuid.UUID) -> bool
     return True
 
 
+# Encodings at once in this process: each may hold a 64 MB decode (a 16 MP PNG), so many
+# uploads at once wait their turn instead of taking the server's memory together. The
+# wait is in the worker thread, never on the event loop.
+_ENCODING = threading.BoundedSemaphore(2)
+
+
+def _encode_in_turn(data: bytes) -> list[EncodedPhoto]:
+    with _ENCODING:
+        return encode_photo(data)
+
+
 class PhotoService:
     def __init__(self, tx: Transactions, actor: Actor | None) -> None:
         self.tx = tx
@@ -72,7 +84,7 @@ class PhotoService:
         IMAGE_TOO_MANY_PIXELS) or ``customerId`` (NOT_FOUND, CUSTOMER_MERGED).
         """
         try:
-            encoded = await asyncio.to_thread(encode_photo, data)
+            encoded = await asyncio.to_thread(_encode_in_turn, data)
         except PhotoRejected as rejected:
             problem = rejected.problem
             code = ErrorCode(problem.value)

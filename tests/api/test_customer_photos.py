@@ -137,6 +137,9 @@ def _truncated_png() -> bytes:
         ("truncated png", _truncated_png(), "UNSUPPORTED_IMAGE"),
         # Above our 40-megapixel limit, below Pillow's own bomb warning.
         ("48 megapixels", png_declaring(8000, 6000), "IMAGE_TOO_MANY_PIXELS"),
+        # A PNG decodes whole: 16 MP is its limit (a tiny transparent file of 40 MP took
+        # 0.8 GB to re-encode). The same pixels as a JPEG are kept (test below).
+        ("16.8 MP png", png_declaring(4100, 4100), "IMAGE_TOO_MANY_PIXELS"),
         # Far beyond even Pillow's limits: refused on the header, before any decoding.
         ("bomb", png_declaring(100_000, 100_000), "IMAGE_TOO_MANY_PIXELS"),
         ("one byte too many", b"\xff\xd8" + b"\0" * (MAX_BYTES - 1), "IMAGE_TOO_LARGE"),
@@ -536,3 +539,12 @@ async def test_a_list_loads_photo_urls_in_one_statement(
     body = await gql(query, token=token)
     urls = {e["node"]["id"]: e["node"]["photoUrl"] for e in body["data"]["customers"]["edges"]}
     assert sum(url is not None for url in urls.values()) == 3
+
+
+async def test_a_jpeg_may_have_more_pixels_than_a_png(client, factory) -> None:
+    """A JPEG is decoded at a reduced scale, so 16.8 MP costs it little: kept."""
+    customer = await factory.customer()
+    token = await factory.token(*EDITOR)
+    payload = await set_photo(client, str(customer.id), picture("JPEG", (4100, 4100)), token)
+    assert payload["errors"] == []
+    assert (await _served(client, payload["customer"]["photoUrl"])).size == (512, 512)
