@@ -74,6 +74,10 @@ class PoscrmGraphQL(GraphQL[Context, None]):
         operations, files_map = form.form.get("operations"), form.form.get("map")
         if not isinstance(operations, str) or not isinstance(files_map, str):
             raise HTTPException(400, MULTIPART_SHAPE)
+        # The body limit grows for the file only: a query sent as a multipart field
+        # stays held to the envelope, not to the upload's 5 MiB.
+        if len(operations.encode()) + len(files_map.encode()) > UPLOAD_ENVELOPE_BYTES:
+            raise HTTPException(413, "The operations and map fields are too large.")
         parsed, problem = multipart_field_refusal("operations", operations)
         mapping, map_problem = multipart_field_refusal("map", files_map)
         if problem or map_problem:

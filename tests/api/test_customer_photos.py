@@ -276,6 +276,26 @@ async def test_malformed_multipart_is_a_400_not_a_500(
     assert response.status_code == 400, response.text
 
 
+async def test_a_multipart_query_is_held_to_the_envelope_not_the_upload_limit(client) -> None:
+    """Only the file may use the upload's 5 MiB: a 900 KB query as the operations field
+    is refused as a JSON body of that size is."""
+    padding = " " * 900_000
+    response = await client.post(
+        "/graphql",
+        data={"operations": json.dumps({"query": "{ __typename }" + padding}), "map": "{}"},
+        files={"0": ("a.jpg", b"x", "image/jpeg")},
+        headers={"Apollo-Require-Preflight": "true"},
+    )
+    assert response.status_code == 413, response.text
+    small = await client.post(
+        "/graphql",
+        data={"operations": json.dumps({"query": "{ __typename }"}), "map": "{}"},
+        files={"0": ("a.jpg", b"x", "image/jpeg")},
+        headers={"Apollo-Require-Preflight": "true"},
+    )
+    assert small.status_code == 200, small.text
+
+
 async def test_a_json_request_cannot_pass_a_string_for_the_file(gql, factory, raw_sql) -> None:
     customer = await factory.customer()
     token = await factory.token(*EDITOR)
