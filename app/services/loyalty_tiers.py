@@ -156,12 +156,13 @@ async def cached_tiers(tx: Transactions) -> tuple[LoyaltyTierRecord, ...]:
 
 async def apply_changes(
     uow: UnitOfWork, changes: Sequence[TierChange], names: dict[uuid.UUID, str]
-) -> None:
-    """Write tier changes and audit each on its customer, before and after by name."""
+) -> list[TierChange]:
+    """Write tier changes and audit each on its customer, before and after by name; a
+    change a sale overtook (the customer no longer holds its ``old``) is dropped. The
+    changes made."""
     if not changes:
-        return
-    await uow.tiers.assign_many({c: new for c, _, new in changes if new is not None}, uow.now)
-    await uow.tiers.unassign_many([c for c, _, new in changes if new is None])
+        return []
+    written = await uow.tiers.move_if_held(changes, uow.now)
     await uow.audit_many(
         "customer",
         AUDIT_ACTION,
@@ -171,9 +172,10 @@ async def apply_changes(
                 {"loyaltyTier": names.get(old) if old else None},
                 {"loyaltyTier": names.get(new) if new else None},
             )
-            for customer_id, old, new in changes
+            for customer_id, old, new in written
         ],
     )
+    return written
 
 
 async def evaluate_at_sale(
@@ -228,8 +230,9 @@ async def refresh_tiers(
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         tiers = await uow.tiers.all()
-        changes = await uow.tiers.changes(tiers, moment)
-        await apply_changes(uow, changes, {t.id: t.name for t in tiers})
+        changes = await apply_changes(
+            uow, await uow.tiers.changes(tiers, moment), {t.id: t.name for t in tiers}
+        )
         promoted = sum(1 for _, old, new in changes if _rank_of(tiers, new) > _rank_of(tiers, old))
         return {
             "rows": len(changes),

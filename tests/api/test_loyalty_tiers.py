@@ -13,7 +13,7 @@ import pytest
 
 from app.domain.permissions import Permission as P
 from app.jobs.worker import build_worker
-from app.services.loyalty_tiers import TIER_JOB, refresh_tiers
+from app.services.loyalty_tiers import TIER_JOB, apply_changes, refresh_tiers
 from app.services.sale_reversals import SaleReversalService
 from app.services.unit_of_work import utcnow
 from tests.analytics.helpers import move_sale
@@ -620,3 +620,35 @@ async def test_a_customers_data_export_names_their_tier(gql, factory, manager, c
     )
     held = _data(body)["customerDataExport"]["document"]["profile"]["loyaltyTier"]
     assert [t["name"] for t in held] == ["Silver"]
+
+
+async def test_the_nightly_run_never_undoes_a_change_it_did_not_see(
+    gql, factory, runtime, manager, cashier
+) -> None:
+    """The run reads who moves, then writes. A sale that changed a customer's tier in
+    between (it committed meanwhile, on PostgreSQL) wins: the stale change is dropped."""
+    silver = await tier(gql, manager, windowDays=30)
+    gold = await tier(gql, manager, name="Gold", rank=2, threshold="500", windowDays=30)
+    product = await factory.product("TIER-RACE", "60.00")
+    customer = await factory.customer(name="Racing")
+    await sell(gql, cashier, customer.id, product.sku)
+    later = utcnow() + timedelta(days=31)
+
+    async def read(uow: Any) -> Any:
+        return await uow.tiers.changes(await uow.tiers.all(), later)
+
+    stale = (await runtime.tx.run(None, read)).value
+    assert stale == [(customer.id, uuid.UUID(silver["id"]), None)]
+
+    async def sale_promotes(uow: Any) -> None:
+        await uow.tiers.assign(customer.id, uuid.UUID(gold["id"]), uow.now)
+
+    await runtime.tx.run(None, sale_promotes)
+
+    async def write(uow: Any) -> Any:
+        return await apply_changes(uow, stale, {})
+
+    assert (await runtime.tx.run(None, write)).value == []
+    shown = await screen(gql, cashier, customer.id)
+    assert shown["loyaltyTier"]["tier"]["name"] == "Gold"
+    assert ("Silver", None) not in [(b, a) for b, a, _ in tier_changes(shown)]

@@ -133,18 +133,35 @@ class LoyaltyTierRepository:
             )
         )
 
-    async def assign_many(self, tiers: dict[uuid.UUID, uuid.UUID], since: datetime) -> None:
-        if not tiers:
-            return
-        table = table_of(CustomerLoyaltyTier)
-        stmt = conflict_insert(self.dialect)(table)
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["customer_id"],
-                set_={"tier_id": stmt.excluded.tier_id, "since": stmt.excluded.since},
-            ),
-            [{"customer_id": c, "tier_id": t, "since": since} for c, t in tiers.items()],
-        )
+    async def move_if_held(
+        self, changes: Sequence[TierChange], since: datetime
+    ) -> list[TierChange]:
+        """Write each (customer, old, new) only where the customer still holds ``old``
+        (none: no row): a sale that changed their tier after the changes were read (it
+        committed in between, on PostgreSQL) wins. The changes written."""
+        held = CustomerLoyaltyTier
+        table = table_of(held)
+        written: list[TierChange] = []
+        for customer_id, old, new in changes:
+            stmt: Any
+            if old is None:
+                stmt = (
+                    conflict_insert(self.dialect)(table)
+                    .values(customer_id=customer_id, tier_id=new, since=since)
+                    .on_conflict_do_nothing(index_elements=["customer_id"])
+                )
+            elif new is None:
+                stmt = delete(held).where(held.customer_id == customer_id, held.tier_id == old)
+            else:
+                stmt = (
+                    update(held)
+                    .where(held.customer_id == customer_id, held.tier_id == old)
+                    .values(tier_id=new, since=since)
+                )
+            result = await self.session.execute(stmt)
+            if result.rowcount:  # type: ignore[attr-defined]
+                written.append((customer_id, old, new))
+        return written
 
     async def unassign_many(self, customer_ids: Sequence[uuid.UUID]) -> None:
         for start in range(0, len(customer_ids), WRITE_BATCH):
