@@ -396,7 +396,9 @@ class CustomerPrivacyService:
                 ]
             )
             await repo.clear_pointers(ids[1:], uow.now)
-            await uow.customers.update_if_version(
+            # The row is locked above, so its version cannot have moved; were it ever to,
+            # the whole erasure rolls back rather than be recorded half done.
+            erased_now = await uow.customers.update_if_version(
                 customer_id,
                 customer.version,
                 {
@@ -407,6 +409,8 @@ class CustomerPrivacyService:
                     "updated_at": uow.now,
                 },
             )
+            if not erased_now:
+                raise RuntimeError(f"customer {customer_id} changed while locked for erasure")
             notified.extend(await repo.notification_ids(ids, queued=False))
             # The reason is staff's text: it may name the person too.
             await uow.audit(
