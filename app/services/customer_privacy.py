@@ -36,16 +36,13 @@ from app.domain.errors import ErrorCode, UserError
 from app.domain.money import from_cents
 from app.domain.records import (
     Actor,
-    ConsentPlace,
-    ConsentSource,
-    ConsentState,
     CustomerRecord,
     CustomerStatus,
     MarketingChannel,
-    TokenKind,
 )
 from app.services import sms_credits
 from app.services.customer_lookup import live_customer
+from app.services.customers import unsubscribe
 from app.services.gateways import FileGateway
 from app.services.photos import remove_customer_photo
 from app.services.store_scope import require_home_store
@@ -428,34 +425,11 @@ class CustomerPrivacyService:
             await self._erase_from_notification_file(notified)
         return result
 
-    async def _unsubscribe(self, uow: UnitOfWork, customer_id: uuid.UUID) -> None:
+    @staticmethod
+    async def _unsubscribe(uow: UnitOfWork, customer_id: uuid.UUID) -> None:
         """Both channels lose their address: a subscription ends, in the history (seed 003)."""
-        current = (await uow.consents.for_customers([customer_id])).get(customer_id, {})
-        kind = uow.actor.kind if uow.actor else None
-        source = ConsentSource.POS if kind is TokenKind.DEVICE else ConsentSource.BACK_OFFICE
         for channel in MarketingChannel:
-            consent = current.get(channel)
-            if consent is None or consent.state is not ConsentState.SUBSCRIBED:
-                continue
-            await uow.consents.put(
-                customer_id,
-                channel,
-                ConsentState.UNSUBSCRIBED,
-                at=uow.now,
-                source=source,
-                actor_label=uow.actor_label,
-                place=ConsentPlace.of(uow.actor),
-            )
-            await uow.audit(
-                "customer",
-                customer_id,
-                "consent",
-                before={f"consent{channel.value.title()}": consent.state.value},
-                after={
-                    f"consent{channel.value.title()}": ConsentState.UNSUBSCRIBED.value,
-                    "source": source.value,
-                },
-            )
+            await unsubscribe(uow, customer_id, channel)
 
     async def _erase_from_notification_file(self, notification_ids: list[uuid.UUID]) -> None:
         """The file gateway's copy of each message sent (with address and text), after

@@ -280,6 +280,53 @@ def imported_snapshot(
     )
 
 
+def consent_source(actor: Actor | None) -> ConsentSource:
+    """How a consent change came: a till (POS), the online store, or the back office."""
+    kind = actor.kind if actor else None
+    if kind is TokenKind.DEVICE:
+        return ConsentSource.POS
+    if kind is TokenKind.CUSTOMER:
+        return ConsentSource.ONLINE_STORE
+    return ConsentSource.BACK_OFFICE
+
+
+async def put_consent(
+    uow: UnitOfWork,
+    customer_id: uuid.UUID,
+    channel: MarketingChannel,
+    before: ConsentState,
+    state: ConsentState,
+) -> None:
+    """Record a consent change (its history: when, how, by whom, where) and audit it."""
+    source = consent_source(uow.actor)
+    await uow.consents.put(
+        customer_id,
+        channel,
+        state,
+        at=uow.now,
+        source=source,
+        actor_label=uow.actor_label,
+        place=ConsentPlace.of(uow.actor),
+    )
+    await uow.audit(
+        "customer",
+        customer_id,
+        "consent",
+        before={f"consent{channel.value.title()}": before.value},
+        after={
+            f"consent{channel.value.title()}": state.value,
+            "source": source.value,
+        },
+    )
+
+
+async def unsubscribe(uow: UnitOfWork, customer_id: uuid.UUID, channel: MarketingChannel) -> None:
+    """End a subscription to ``channel``, if there is one (its address is gone)."""
+    current = (await uow.consents.for_customers([customer_id])).get(customer_id, {}).get(channel)
+    if current and current.state is ConsentState.SUBSCRIBED:
+        await put_consent(uow, customer_id, channel, current.state, ConsentState.UNSUBSCRIBED)
+
+
 class CustomerService:
     def __init__(
         self,
@@ -358,14 +405,6 @@ class CustomerService:
         phones = await uow.customers.phones_for([customer_id])
         return Profile(tuple(addresses.get(customer_id, ())), tuple(phones.get(customer_id, ())))
 
-    def _consent_source(self) -> ConsentSource:
-        kind = self.actor.kind if self.actor else None
-        if kind is TokenKind.DEVICE:
-            return ConsentSource.POS
-        if kind is TokenKind.CUSTOMER:
-            return ConsentSource.ONLINE_STORE
-        return ConsentSource.BACK_OFFICE
-
     @staticmethod
     def _row_values(values: dict[str, Any], uow: UnitOfWork) -> dict[str, Any]:
         return customer_row(values, uow.now)
@@ -399,7 +438,7 @@ class CustomerService:
             (MarketingChannel.SMS, cmd.sms_marketing),
         ):
             if wanted:
-                await self._put_consent(
+                await put_consent(
                     uow, customer.id, channel, ConsentState.NOT_SUBSCRIBED, ConsentState.SUBSCRIBED
                 )
         return customer
@@ -518,7 +557,7 @@ class CustomerService:
             await uow.audit_changes("customer", customer_id, "update", before, after)
             # Seed 003: a channel without its address cannot stay subscribed.
             if "email" in values and values["email"] is None:
-                await self._unsubscribe_if_subscribed(uow, customer_id, MarketingChannel.EMAIL)
+                await unsubscribe(uow, customer_id, MarketingChannel.EMAIL)
             return updated
 
         return await self.tx.run(self.actor, work)
@@ -601,50 +640,10 @@ class CustomerService:
             else:
                 state = ConsentState.UNSUBSCRIBED if before is ConsentState.SUBSCRIBED else before
             if state is not before:
-                await self._put_consent(uow, customer_id, channel, before, state)
+                await put_consent(uow, customer_id, channel, before, state)
             return customer
 
         return await self.tx.run(self.actor, work)
-
-    async def _unsubscribe_if_subscribed(
-        self, uow: UnitOfWork, customer_id: uuid.UUID, channel: MarketingChannel
-    ) -> None:
-        current = (
-            (await uow.consents.for_customers([customer_id])).get(customer_id, {}).get(channel)
-        )
-        if current and current.state is ConsentState.SUBSCRIBED:
-            await self._put_consent(
-                uow, customer_id, channel, current.state, ConsentState.UNSUBSCRIBED
-            )
-
-    async def _put_consent(
-        self,
-        uow: UnitOfWork,
-        customer_id: uuid.UUID,
-        channel: MarketingChannel,
-        before: ConsentState,
-        state: ConsentState,
-    ) -> None:
-        source = self._consent_source()
-        await uow.consents.put(
-            customer_id,
-            channel,
-            state,
-            at=uow.now,
-            source=source,
-            actor_label=uow.actor_label,
-            place=ConsentPlace.of(uow.actor),
-        )
-        await uow.audit(
-            "customer",
-            customer_id,
-            "consent",
-            before={f"consent{channel.value.title()}": before.value},
-            after={
-                f"consent{channel.value.title()}": state.value,
-                "source": source.value,
-            },
-        )
 
     # -- queries --------------------------------------------------------------------
 
