@@ -24,6 +24,7 @@ from typing import Any
 
 from app.db.repositories.loyalty_tiers import LoyaltyTierRepository, TierChange
 from app.domain.errors import ErrorCode, Rejected, UserError, reject
+from app.domain.money import HUNDRED, ONE
 from app.domain.records import Actor
 from app.domain.tiers import (
     MULTIPLIER_MAX,
@@ -41,7 +42,6 @@ from app.services.text import name_key
 from app.services.unit_of_work import Result, Transactions, UnitOfWork, utcnow
 
 NAME_MAX = 100
-HUNDRED = Decimal(100)
 THRESHOLD_MAX = Decimal("999999999999.99")
 TIER_JOB = "refresh_loyalty_tiers"
 DAILY = timedelta(days=1)
@@ -55,7 +55,7 @@ class TierDraft:
     basis: TierBasis
     threshold: Decimal
     window_days: int
-    points_multiplier: Decimal = Decimal(1)
+    points_multiplier: Decimal = ONE
     discount_percent: Decimal | None = None
 
 
@@ -195,7 +195,7 @@ async def evaluate_at_sale(
     if new == held:
         return reached
     if new is None:
-        await uow.tiers.unassign_many([customer_id])
+        await uow.tiers.unassign(customer_id)
     else:
         await uow.tiers.assign(customer_id, new, uow.now)
     names = {t.id: t.name for t in tiers}
@@ -213,7 +213,7 @@ async def evaluate_after_merge(
     """The survivor's tier once the merged customer's sales are theirs (moved in ``uow``):
     the merged record's tier goes, and the survivor's is evaluated with both histories
     counted, now rather than at their next sale. The tier's name after, or None."""
-    await uow.tiers.unassign_many([source_id])
+    await uow.tiers.unassign(source_id)
     tiers = await uow.tiers.all()
     held = await uow.tiers.held(target_id)
     reached = await evaluate_at_sale(uow, target_id, held, tiers)

@@ -562,9 +562,7 @@ class SaleService:
             await uow.sales.insert_lines(
                 await self._line_rows(uow, sale_id, drafts, last + 1, ("lines",))
             )
-            return await self._priced_sale(
-                uow, await cached_business_settings(self.tx), sale_id, sale.customer_id
-            )
+            return await self._repriced(uow, sale_id, sale.customer_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -616,9 +614,7 @@ class SaleService:
             if not values:
                 return await require_sale(uow, sale_id)
             await uow.sales.update_lines([{"id": line_id, **values}])
-            return await self._priced_sale(
-                uow, await cached_business_settings(self.tx), sale_id, sale.customer_id
-            )
+            return await self._repriced(uow, sale_id, sale.customer_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -637,9 +633,7 @@ class SaleService:
             sale = await claim_sale(uow, sale_id)
             self._line_of(await uow.sales.lines(sale_id), line_id)
             await uow.sales.delete_line(line_id)
-            return await self._priced_sale(
-                uow, await cached_business_settings(self.tx), sale_id, sale.customer_id
-            )
+            return await self._repriced(uow, sale_id, sale.customer_id)
 
         return await self.tx.run(self.actor, work)
 
@@ -651,11 +645,17 @@ class SaleService:
         async def work(uow: UnitOfWork) -> SaleRecord:
             await claim_sale(uow, sale_id)
             customer = await self._customer(uow, customer_id, reactivate, sale_id, "customerId")
-            return await self._priced_sale(
-                uow, await cached_business_settings(self.tx), sale_id, customer.id
-            )
+            return await self._repriced(uow, sale_id, customer.id)
 
         return await self.tx.run(self.actor, work)
+
+    async def _repriced(
+        self, uow: UnitOfWork, sale_id: uuid.UUID, customer_id: uuid.UUID | None
+    ) -> SaleRecord:
+        """``_priced_sale`` with the business settings this request's stamp vouches for."""
+        return await self._priced_sale(
+            uow, await cached_business_settings(self.tx), sale_id, customer_id
+        )
 
     @staticmethod
     async def put_new_customer_on(
@@ -675,9 +675,7 @@ class SaleService:
 
         async def work(uow: UnitOfWork) -> SaleRecord:
             await claim_sale(uow, sale_id)
-            return await self._priced_sale(
-                uow, await cached_business_settings(self.tx), sale_id, None
-            )
+            return await self._repriced(uow, sale_id, None)
 
         return await self.tx.run(self.actor, work)
 

@@ -27,9 +27,6 @@ from app.db.models import CustomerLoyaltyTier, LoyaltyTier, Sale
 from app.db.repositories.sales_aggregates import cents_of
 from app.domain.tiers import LoyaltyTierRecord, TierBasis
 
-# Customers per IN list when many tiers change at once (the nightly run).
-WRITE_BATCH = 1000
-
 
 def tier_record(row: Any) -> LoyaltyTierRecord:
     return LoyaltyTierRecord(
@@ -163,12 +160,10 @@ class LoyaltyTierRepository:
                 written.append((customer_id, old, new))
         return written
 
-    async def unassign_many(self, customer_ids: Sequence[uuid.UUID]) -> None:
-        for start in range(0, len(customer_ids), WRITE_BATCH):
-            batch = list(customer_ids[start : start + WRITE_BATCH])
-            await self.session.execute(
-                delete(CustomerLoyaltyTier).where(CustomerLoyaltyTier.customer_id.in_(batch))
-            )
+    async def unassign(self, customer_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(CustomerLoyaltyTier).where(CustomerLoyaltyTier.customer_id == customer_id)
+        )
 
     # -- measures ------------------------------------------------------------------------
 
@@ -186,8 +181,10 @@ class LoyaltyTierRepository:
         return func.coalesce(func.sum(case((Sale.completed_at >= since, value), else_=0)), 0)
 
     @staticmethod
-    def _window(tiers: Sequence[LoyaltyTierRecord], now: datetime) -> datetime:
-        return now - timedelta(days=max(t.window_days for t in tiers))
+    def _counted(tiers: Sequence[LoyaltyTierRecord], now: datetime) -> ColumnElement[bool]:
+        """The sales any tier counts at ``now``: completed within the longest window."""
+        window = now - timedelta(days=max(t.window_days for t in tiers))
+        return (Sale.status == "COMPLETED") & (Sale.completed_at >= window)
 
     async def measures(
         self, customer_id: uuid.UUID, tiers: Sequence[LoyaltyTierRecord], now: datetime
@@ -199,9 +196,7 @@ class LoyaltyTierRepository:
         row = (
             await self.session.execute(
                 select(*(self._measure(t, now) for t in tiers)).where(
-                    Sale.customer_id == customer_id,
-                    Sale.status == "COMPLETED",
-                    Sale.completed_at >= self._window(tiers, now),
+                    Sale.customer_id == customer_id, self._counted(tiers, now)
                 )
             )
         ).one()
@@ -215,15 +210,11 @@ class LoyaltyTierRepository:
         if not tiers:
             rows = await self.session.execute(select(held.customer_id, held.tier_id))
             return [(c, t, None) for c, t in rows.all()]
-        window = self._window(tiers, now)
+        counted = self._counted(tiers, now)
         columns = [self._measure(t, now).label(f"m{i}") for i, t in enumerate(tiers)]
         measures = (
             select(Sale.customer_id.label("customer_id"), *columns)
-            .where(
-                Sale.customer_id.is_not(None),
-                Sale.status == "COMPLETED",
-                Sale.completed_at >= window,
-            )
+            .where(Sale.customer_id.is_not(None), counted)
             .group_by(Sale.customer_id)
             .subquery()
         )
@@ -243,11 +234,7 @@ class LoyaltyTierRepository:
         )
         lapsed = await self.session.execute(
             select(held.customer_id, held.tier_id).where(
-                ~exists().where(
-                    Sale.customer_id == held.customer_id,
-                    Sale.status == "COMPLETED",
-                    Sale.completed_at >= window,
-                )
+                ~exists().where(Sale.customer_id == held.customer_id, counted)
             )
         )
         return [(c, old, new) for c, old, new in moved.all()] + [
