@@ -272,15 +272,28 @@ async def _online_account(
     return OnlineAccount.from_record(found) if found else None
 
 
-def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
-    # Not async, as ``_groups``.
+def _from_facts(
+    root: Customer,
+    info: strawberry.Info[Context, None],
+    node: Callable[[CustomerFacts], Any],
+) -> Any:
+    """A field of the customer's facts row (card, points, stats, tier): at once when a
+    list preloaded the row (not async, as ``_groups``), else through the facts loader."""
     if root.preloaded_facts is not None:
-        return _card_node(root.preloaded_facts)
-    return cast(LoyaltyCard | None, _load_card(root, info))
+        return node(root.preloaded_facts)
+    return _load_from_facts(root, info, node)
 
 
-async def _load_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
-    return _card_node(await info.context.loaders.facts.load(uuid.UUID(root.id)))
+async def _load_from_facts(
+    root: Customer,
+    info: strawberry.Info[Context, None],
+    node: Callable[[CustomerFacts], Any],
+) -> Any:
+    return node(await info.context.loaders.facts.load(uuid.UUID(root.id)))
+
+
+def _loyalty_card(root: Customer, info: strawberry.Info[Context, None]) -> LoyaltyCard | None:
+    return cast(LoyaltyCard | None, _from_facts(root, info, _card_node))
 
 
 def _card_node(facts: CustomerFacts) -> LoyaltyCard | None:
@@ -290,16 +303,7 @@ def _card_node(facts: CustomerFacts) -> LoyaltyCard | None:
 def _loyalty_tier(
     root: Customer, info: strawberry.Info[Context, None]
 ) -> CustomerLoyaltyTier | None:
-    # Read with the card and points (the customer screen's one row; a list's preload).
-    if root.preloaded_facts is not None:
-        return _tier_node(root.preloaded_facts)
-    return cast(CustomerLoyaltyTier | None, _load_tier(root, info))
-
-
-async def _load_tier(
-    root: Customer, info: strawberry.Info[Context, None]
-) -> CustomerLoyaltyTier | None:
-    return _tier_node(await info.context.loaders.facts.load(uuid.UUID(root.id)))
+    return cast(CustomerLoyaltyTier | None, _from_facts(root, info, _tier_node))
 
 
 def _tier_node(facts: CustomerFacts) -> CustomerLoyaltyTier | None:

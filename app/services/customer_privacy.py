@@ -8,8 +8,8 @@ person's values, while the books (sales, totals, the points ledger, what they ow
 as they are, now about "Erased customer". docs/privacy.md says what goes and what stays.
 
 A caller bound to a store (a till, a store manager) may do either only for a customer
-their store holds (home store, or downloaded there): handing over or destroying all of
-a person is for the stores that know them, or head office.
+whose home store is theirs: handing over or destroying all of a person is for the store
+that keeps their record, or head office.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from app.db.models import (
     SaleLine,
     SaleReturn,
 )
+from app.domain.loyalty import CardStatus
 
 # Columns never exported: search keys derived from other columns, and secrets' hashes.
 _NOT_EXPORTED = frozenset(
@@ -356,7 +357,7 @@ class CustomerPrivacyRepository:
         return list(
             await self.session.scalars(
                 select(LoyaltyCard.id).where(
-                    LoyaltyCard.customer_id.in_(ids), LoyaltyCard.status == "ACTIVE"
+                    LoyaltyCard.customer_id.in_(ids), LoyaltyCard.status == CardStatus.ACTIVE.value
                 )
             )
         )
