@@ -112,9 +112,6 @@ class LoyaltyTierUpdateInput:
             # A null in a field a tier always has is no change.
             return DOMAIN_UNSET if value is strawberry.UNSET or value is None else value
 
-        percent = (
-            DOMAIN_UNSET if self.discount_percent is strawberry.UNSET else self.discount_percent
-        )
         return TierChangeDraft(
             name=given(self.name),  # type: ignore[arg-type]
             rank=given(self.rank),  # type: ignore[arg-type]
@@ -123,7 +120,9 @@ class LoyaltyTierUpdateInput:
             window_days=given(self.window_days),  # type: ignore[arg-type]
             points_multiplier=given(self.points_multiplier),  # type: ignore[arg-type]
             # Null clears the discount, unlike the fields above.
-            discount_percent=DOMAIN_UNSET if percent is strawberry.UNSET else percent,
+            discount_percent=(
+                DOMAIN_UNSET if self.discount_percent is strawberry.UNSET else self.discount_percent
+            ),
         )
 
 
